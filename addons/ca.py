@@ -1,0 +1,65 @@
+"""The CA clients must trust: mitmproxy's own, created on first use, plus a ready-made bundle."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+from mitmproxy import certs
+from mitmproxy.options import CONF_BASENAME, CONF_DIR
+
+CA_FILE = f"{CONF_BASENAME}-ca-cert.pem"
+BUNDLE_FILE = "tapeproxy-ca-bundle.pem"
+
+
+def confdir_path(confdir: str | None) -> Path:
+    return Path(os.path.expanduser(confdir or CONF_DIR))
+
+
+def ensure_ca(confdir: str | None) -> Path:
+    """Path of the CA certificate, creating the CA (key mode 0600, as mitmproxy does) if needed."""
+    path = confdir_path(confdir)
+    certs.CertStore.from_store(path, CONF_BASENAME, 2048)
+    return path / CA_FILE
+
+
+def _system_cafile() -> Path | None:
+    try:
+        import certifi
+
+        return Path(certifi.where())
+    except ImportError:
+        pass
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.openssl_cafile, paths.cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def ensure_bundle(confdir: str | None) -> Path:
+    """The CA plus the system roots, for clients whose CA setting replaces the defaults
+    (requests, curl, OpenSSL): tunnelled, non-intercepted hosts keep verifying."""
+    ca = ensure_ca(confdir)
+    bundle = ca.parent / BUNDLE_FILE
+    system = _system_cafile()
+    content = ca.read_bytes() + (b"\n" + system.read_bytes() if system else b"")
+    if not bundle.is_file() or bundle.read_bytes() != content:
+        tmp = bundle.with_suffix(".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(bundle)
+    return bundle
+
+
+def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
+    """Environment that points common clients (Python, curl, Node, Go, OpenSSL) at the proxy."""
+    bundle = str(ensure_bundle(confdir))
+    return {
+        "HTTPS_PROXY": proxy_url,
+        "HTTP_PROXY": proxy_url,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "SSL_CERT_FILE": bundle,
+        "CURL_CA_BUNDLE": bundle,
+        "NODE_EXTRA_CA_CERTS": str(ensure_ca(confdir)),
+    }

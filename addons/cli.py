@@ -1,0 +1,130 @@
+"""The `tapeproxy` command: a thin layer that turns arguments into mitmproxy options."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from mitmproxy import exceptions
+
+from . import __version__, bundled
+from .ca import client_env, ensure_ca
+from .core import matching
+from .core.errors import InputError
+from .replay import load_cassettes
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
+    parser.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
+    parser.add_argument("--reverse", action="append", default=[], metavar="URL[@PORT]",
+                        help="serve clients that use this base URL instead of a proxy, e.g. https://graph.microsoft.com "
+                             "(repeatable; later ones listen on the next ports)")
+    parser.add_argument("--intercept-host", action="append", default=[], metavar="HOST",
+                        help="intercept this host too (repeatable); others are tunnelled untouched")
+    parser.add_argument("--match-on", default=",".join(matching.DEFAULT_MATCH_ON), metavar="MATCHERS",
+                        help="comma-separated vcrpy matchers: " + ", ".join(matching.MATCHERS)
+                             + " (default: %(default)s)")
+    parser.add_argument("--miss-status", type=int, default=502, help="status of a miss (default: 502)")
+    parser.add_argument("--no-repeat-last", action="store_true",
+                        help="after the last recording of a repeated request, answer a miss instead of repeating it")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="any mitmproxy option, as with mitmdump --set")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tapeproxy", description=(
+        "Record/replay mock proxy for Microsoft Graph and Box. Point HTTPS_PROXY at it and trust its CA."))
+    parser.add_argument("--version", action="version", version=f"tapeproxy {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser("demo", help="serve the bundled Graph and Box cassettes, offline")
+    _common(demo)
+    replay = sub.add_parser("replay", help="serve the given cassettes, offline")
+    replay.add_argument("cassettes", nargs="+", metavar="CASSETTE")
+    _common(replay)
+    ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
+    ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
+    return parser
+
+
+def _modes(args) -> list[str]:
+    if not args.reverse:
+        return ["regular"]
+    modes = []
+    for i, spec in enumerate(args.reverse):
+        url, _, port = spec.partition("@")
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"--reverse {spec!r}: expected a URL such as https://graph.microsoft.com")
+        if not port:
+            port = str(args.port + i if args.port else 0)
+        modes.append(f"reverse:{url}@{args.host}:{port}")
+    return modes
+
+
+def settings_from(args, cassettes: list[str]) -> dict:
+    settings = {
+        "listen_host": args.host,
+        "listen_port": args.port,
+        "mode": _modes(args),
+        "tapeproxy_cassettes": cassettes,
+        "tapeproxy_hosts": args.intercept_host,
+        "tapeproxy_match_on": list(matching.parse_match_on(args.match_on)),
+        "tapeproxy_miss_status": args.miss_status,
+        "tapeproxy_repeat_last": not args.no_repeat_last,
+    }
+    if args.confdir:
+        settings["confdir"] = args.confdir
+    return settings
+
+
+def _banner(command: str, args, addrs) -> str:
+    ca = ensure_ca(args.confdir)
+    host, port = addrs[0]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    env = client_env(url, args.confdir)
+    exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    if args.reverse:
+        where = ", ".join(f"{spec.partition('@')[0]} at http://{shown}:{a[1]}" for spec, a in zip(args.reverse, addrs))
+        return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}"
+    return f"tapeproxy {command}: proxy {url} | CA {ca} | {exports}"
+
+
+def _run(command: str, args, cassettes: list[str]) -> int:
+    from .master import Ready, serve
+
+    load_cassettes(cassettes)  # validate up front: a clean file:line error instead of a startup log
+    settings = settings_from(args, cassettes)
+
+    def ready(addrs):
+        print(_banner(command, args, addrs), flush=True)
+
+    try:
+        master = serve(settings, [Ready(ready)], args.set)
+    except exceptions.OptionsError as e:
+        raise InputError(str(e)) from None
+    misses = master.addons.get("miss").count
+    print(f"tapeproxy {command}: stopped" + (f"; {misses} request(s) missed" if misses else ""), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "ca":
+            print(ensure_ca(args.confdir))
+            return 0
+        if args.command == "demo":
+            cassettes = sorted(str(p) for p in bundled("cassettes").glob("*.yaml"))
+            return _run("demo", args, cassettes)
+        return _run("replay", args, [str(Path(p)) for p in args.cassettes])
+    except InputError as e:
+        print(f"tapeproxy: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The pure core: cassettes, matching, the replay index and API profiles. Never imports mitmproxy."""

@@ -1,0 +1,149 @@
+"""vcrpy version-1 cassettes: load and validate into an immutable interaction model.
+
+vcrpy builds `Request(**interaction["request"])`, so tapeproxy's own per-interaction fields live
+beside `request`/`response` (under `tapeproxy:`), never inside `request`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yamlfile
+from .errors import InputError
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    method: str
+    uri: str
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedResponse:
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    request: RecordedRequest
+    response: RecordedResponse
+    source: str  # cassette file name, for messages
+    number: int  # 1-based position in its cassette
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} #{self.number}"
+
+
+class _Checker:
+    """Validates one cassette document; errors carry the file and the offending line."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
+
+    def fail(self, keys: tuple, message: str, hint: str = "") -> InputError:
+        return InputError(message, self.path, yamlfile.line_of(self.text, keys), hint)
+
+    def mapping(self, value: Any, keys: tuple, what: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(keys, f"{what} must be a mapping, got {_kind(value)}")
+        return value
+
+    def headers(self, value: Any, keys: tuple) -> Headers:
+        if value is None:
+            return ()
+        value = self.mapping(value, keys, "headers")
+        out: list[tuple[str, str]] = []
+        for name, values in value.items():
+            if not isinstance(values, list):
+                values = [values]
+            for v in values:
+                if not isinstance(v, (str, int, float)):
+                    raise self.fail(keys + (name,), f"header {name!r} has a {_kind(v)} value",
+                                    "header values are strings or lists of strings")
+                out.append((str(name), str(v)))
+        return tuple(out)
+
+    def body(self, value: Any, keys: tuple) -> bytes:
+        if value is None:
+            return b""
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        raise self.fail(keys, f"body must be a string, !!binary or null, got {_kind(value)}")
+
+    def request(self, raw: Any, keys: tuple) -> RecordedRequest:
+        raw = self.mapping(raw, keys, "request")
+        for required in ("method", "uri"):
+            if not isinstance(raw.get(required), str):
+                raise self.fail(keys, f"request needs a string {required!r}",
+                                "e.g. method: GET, uri: https://graph.microsoft.com/v1.0/...")
+        uri = raw["uri"]
+        if not uri.startswith(("http://", "https://")):
+            raise self.fail(keys + ("uri",), f"uri {uri!r} is not an absolute http(s) URL")
+        return RecordedRequest(raw["method"].upper(), uri,
+                               self.headers(raw.get("headers"), keys + ("headers",)),
+                               self.body(raw.get("body"), keys + ("body",)))
+
+    def response(self, raw: Any, keys: tuple) -> RecordedResponse:
+        raw = self.mapping(raw, keys, "response")
+        if "status_code" in raw and "status" not in raw:  # vcrpy's legacy httpx layout
+            raw = {"status": {"code": raw["status_code"]}, "headers": raw.get("headers"),
+                   "body": {"string": raw.get("content")}}
+        status = self.mapping(raw.get("status"), keys + ("status",), "response status")
+        code = status.get("code")
+        if not isinstance(code, int) or not 100 <= code <= 599:
+            raise self.fail(keys + ("status",), f"status code must be an integer 100-599, got {code!r}")
+        body = raw.get("body")
+        if isinstance(body, dict):
+            body = body.get("string")
+        return RecordedResponse(code, str(status.get("message") or ""),
+                                self.headers(raw.get("headers"), keys + ("headers",)),
+                                self.body(body, keys + ("body",)))
+
+
+def load(path: str | Path) -> list[Interaction]:
+    """Load one cassette file. Raises InputError with file and line on anything malformed."""
+    path = str(path)
+    data, text = yamlfile.load(path)
+    check = _Checker(path, text)
+    if data is None:
+        raise InputError("empty cassette", path, 1, "a cassette holds `interactions: [...]` and `version: 1`")
+    data = check.mapping(data, (), "a cassette")
+    if "interactions" not in data:
+        raise check.fail((), "no 'interactions' list", "a vcrpy cassette holds `interactions:` and `version: 1`")
+    if data.get("version", 1) != 1:
+        raise check.fail(("version",), f"unsupported cassette version {data.get('version')!r}", "vcrpy writes version: 1")
+    raw_list = data["interactions"] or []
+    if not isinstance(raw_list, list):
+        raise check.fail(("interactions",), "'interactions' must be a list")
+    name = Path(path).name
+    out = []
+    for i, raw in enumerate(raw_list):
+        keys = ("interactions", i)
+        raw = check.mapping(raw, keys, "an interaction")
+        for part in ("request", "response"):
+            if part not in raw:
+                raise check.fail(keys, f"interaction {i + 1} has no {part!r}")
+        extra = raw.get("tapeproxy") or {}
+        out.append(Interaction(check.request(raw["request"], keys + ("request",)),
+                               check.response(raw["response"], keys + ("response",)),
+                               name, i + 1, extra if isinstance(extra, dict) else {}))
+    return out
+
+
+def _kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bytes: "binary", type(None): "null",
+            bool: "boolean", int: "integer", float: "number"}.get(type(value), type(value).__name__)

@@ -1,0 +1,87 @@
+"""The replay index: recorded interactions grouped by match key, served in order.
+
+Lookup is one dict access; only a miss scans, to name the closest recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from . import matching
+from .cassette import Interaction
+from .matching import Shape
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    interaction: Interaction
+    nth: int  # 1-based: the nth response of its sequence
+    of: int  # how many recordings the sequence holds
+    repeated: bool  # sequence exhausted, last one served again
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    message: str
+    closest: Interaction | None
+    differences: tuple[str, ...]
+
+
+def shape_of(interaction: Interaction) -> Shape:
+    req = interaction.request
+    return Shape.from_uri(req.method, req.uri, req.headers, req.body)
+
+
+class ReplayIndex:
+    def __init__(self, interactions: Iterable[Interaction], match_on=matching.DEFAULT_MATCH_ON,
+                 repeat_last: bool = True):
+        self.match_on = tuple(match_on)
+        self.repeat_last = repeat_last
+        self.interactions: list[Interaction] = list(interactions)
+        self._shapes: list[Shape] = [shape_of(i) for i in self.interactions]
+        self._sequences: dict[tuple, list[int]] = {}
+        for pos, shape in enumerate(self._shapes):
+            self._sequences.setdefault(matching.key(shape, self.match_on), []).append(pos)
+        self._served: dict[tuple, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def reset(self) -> None:
+        """Start every sequence again from its first recording."""
+        self._served.clear()
+
+    def lookup(self, shape: Shape) -> Hit | Miss:
+        k = matching.key(shape, self.match_on)
+        sequence = self._sequences.get(k)
+        if sequence is None:
+            return self._miss(shape)
+        served = self._served.get(k, 0)
+        if served >= len(sequence) and not self.repeat_last:
+            labels = ", ".join("#%d" % self.interactions[p].number for p in sequence)
+            first = self.interactions[sequence[0]]
+            return Miss(f"all {len(sequence)} recorded responses for {shape.display()} were already served "
+                        f"({first.source} {labels}); replay is set not to repeat the last one",
+                        self.interactions[sequence[-1]], ("sequence exhausted",))
+        self._served[k] = served + 1
+        n = min(served, len(sequence) - 1)
+        return Hit(self.interactions[sequence[n]], n + 1, len(sequence), served >= len(sequence))
+
+    def _miss(self, shape: Shape) -> Miss:
+        prefix = f"no recorded interaction matches {shape.display()}"
+        if not self.interactions:
+            return Miss(prefix + "; the cassettes hold no interactions", None, ())
+        # Prefer recordings of the same host; a miss is rare, so a scan is fine here.
+        candidates = [p for p, s in enumerate(self._shapes) if s.host == shape.host] or range(len(self._shapes))
+        best_pos, best_score, best_differs = -1, -1.0, []
+        for pos in candidates:
+            score, differs = matching.closeness(shape, self._shapes[pos], self.match_on)
+            if score > best_score:
+                best_pos, best_score, best_differs = pos, score, differs
+        closest = self.interactions[best_pos]
+        want = self._shapes[best_pos]
+        reasons = tuple(matching.explain(shape, want, name) for name in best_differs)
+        path = want.path if len(want.path) <= 48 else "..." + want.path[-45:]
+        return Miss(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
+                    closest, reasons)

@@ -1,0 +1,233 @@
+"""Request normalisation and vcrpy-named matchers, plus the explanation of a near miss.
+
+A request is normalised once into a `Shape`; each matcher reads one field of it, so the index key
+of a request is a tuple of plain values that hashes in O(1) whatever the cassette size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from .errors import InputError
+
+# Characters left unescaped in a normalised path segment (RFC 3986 pchar minus "%").
+_PATH_SAFE = "!$&'()*+,;=:@-._~"
+_SLASHES = re.compile(r"/{2,}")
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def normalise_path(path: str) -> str:
+    """Collapse duplicate slashes and give every segment one percent-encoding.
+
+    `%2F` stays encoded (it is data, not a separator); `%2D` and `-` become the same.
+    """
+    path = _SLASHES.sub("/", path or "/")
+    return "/".join(quote(unquote(seg), safe=_PATH_SAFE) for seg in path.split("/"))
+
+
+def normalise_query(query: str) -> tuple[tuple[str, str], ...]:
+    """The query as a sorted multiset of decoded pairs: `$top=5&a=1` equals `a=1&%24top=5`."""
+    return tuple(sorted(parse_qsl(query, keep_blank_values=True)))
+
+
+def _header(headers, name: str) -> str:
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return ""
+
+
+@dataclass(frozen=True)
+class Body:
+    """A body as the body matcher compares it: JSON as data, form fields as a multiset, else bytes."""
+
+    kind: str  # "json", "form" or "bytes"
+    value: Any
+
+    @classmethod
+    def parse(cls, raw: bytes, content_type: str) -> "Body":
+        ctype = content_type.lower()
+        if "x-www-form-urlencoded" in ctype:
+            try:
+                return cls("form", normalise_query(raw.decode("utf-8")))
+            except UnicodeDecodeError:
+                pass
+        stripped = raw.lstrip()
+        if "json" in ctype or stripped[:1] in (b"{", b"["):
+            try:
+                data = json.loads(raw)
+                return cls("json", json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+            except ValueError:
+                pass
+        return cls("bytes", raw)
+
+    def data(self) -> Any:
+        return json.loads(self.value) if self.kind == "json" else self.value
+
+
+class Shape:
+    """A request normalised for matching. Built from a live request or a recorded one."""
+
+    __slots__ = ("method", "scheme", "host", "port", "raw_path", "raw_query", "headers", "raw_body", "__dict__")
+
+    def __init__(self, method: str, scheme: str, host: str, port: int | None, path: str, query: str,
+                 headers, body: bytes):
+        self.method = method.upper()
+        self.scheme = scheme.lower()
+        self.host = host.lower().rstrip(".")
+        self.port = port or _DEFAULT_PORT.get(self.scheme, 0)
+        self.raw_path = path
+        self.raw_query = query
+        self.headers = headers
+        self.raw_body = body or b""
+
+    @classmethod
+    def from_uri(cls, method: str, uri: str, headers, body: bytes) -> "Shape":
+        parts = urlsplit(uri)
+        return cls(method, parts.scheme, parts.hostname or "", parts.port, parts.path, parts.query, headers, body)
+
+    @cached_property
+    def path(self) -> str:
+        return normalise_path(self.raw_path)
+
+    @cached_property
+    def query(self) -> tuple:
+        return normalise_query(self.raw_query)
+
+    @cached_property
+    def body(self) -> Body:
+        return Body.parse(self.raw_body, _header(self.headers, "content-type"))
+
+    @cached_property
+    def uri(self) -> tuple:
+        return (self.scheme, self.host, self.port, self.path, self.query)
+
+    def display(self) -> str:
+        query = ("?" + self.raw_query) if self.raw_query else ""
+        return f"{self.method} {self.scheme}://{self.host}{self.path}{query}"
+
+
+# vcrpy's matcher names. `body` compares as data; `raw_body` compares bytes.
+MATCHERS: dict[str, Callable[[Shape], Any]] = {
+    "method": lambda s: s.method,
+    "scheme": lambda s: s.scheme,
+    "host": lambda s: s.host,
+    "port": lambda s: s.port,
+    "path": lambda s: s.path,
+    "query": lambda s: s.query,
+    "body": lambda s: s.body,
+    "raw_body": lambda s: s.raw_body,
+    "uri": lambda s: s.uri,
+}
+DEFAULT_MATCH_ON = ("method", "host", "path", "query", "body")
+
+
+def parse_match_on(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in MATCHERS]
+    if unknown or not names:
+        raise InputError(f"--match-on: unknown matcher {', '.join(map(repr, unknown)) or '(none given)'}",
+                         hint="choose from " + ", ".join(MATCHERS))
+    return tuple(dict.fromkeys(names))
+
+
+def key(shape: Shape, match_on: tuple[str, ...]) -> tuple:
+    return tuple(MATCHERS[name](shape) for name in match_on)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_diffs(got: Any, want: Any, where: str):
+    """Differences between two JSON values, each as 'body.a.b differs: got vs recorded'."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for k in sorted(set(got) | set(want), key=str):
+            if k not in want:
+                yield f"{where}.{k} is not in the recording"
+            elif k not in got:
+                yield f"{where}.{k} is missing (recorded: {_short(want[k])})"
+            else:
+                yield from _json_diffs(got[k], want[k], f"{where}.{k}")
+    elif isinstance(got, list) and isinstance(want, list):
+        for i, (g, w) in enumerate(zip(got, want)):
+            yield from _json_diffs(g, w, f"{where}[{i}]")
+        if len(got) != len(want):
+            yield f"{where} has {len(got)} items, recorded {len(want)}"
+    elif got != want or type(got) is not type(want):
+        yield f"{where} differs: {_short(got)} vs {_short(want)}"
+
+
+def _multiset_diff(got: tuple, want: tuple, what: str) -> str:
+    got_d: dict[str, list[str]] = {}
+    want_d: dict[str, list[str]] = {}
+    for k, v in got:
+        got_d.setdefault(k, []).append(v)
+    for k, v in want:
+        want_d.setdefault(k, []).append(v)
+    for k in sorted(set(got_d) | set(want_d)):
+        if k not in want_d:
+            return f"{what} {k} is not in the recording"
+        if k not in got_d:
+            return f"{what} {k} is missing (recorded: {_short(want_d[k][0])})"
+        if got_d[k] != want_d[k]:
+            g, w = got_d[k], want_d[k]
+            return f"{what} {k} differs: {_short(g[0] if len(g) == 1 else g)} vs {_short(w[0] if len(w) == 1 else w)}"
+    return f"{what} differs"
+
+
+def explain(got: Shape, want: Shape, name: str) -> str:
+    """Why matcher `name` tells these two apart, in the words a user needs to fix it."""
+    if name == "body":
+        g, w = got.body, want.body
+        if g.kind == w.kind == "json":
+            diffs = list(itertools.islice(_json_diffs(g.data(), w.data(), "body"), 4))
+            more = " (and more)" if len(diffs) > 3 else ""
+            return "; ".join(diffs[:3]) + more if diffs else "body differs"
+        if g.kind == w.kind == "form":
+            return _multiset_diff(g.value, w.value, "body field")
+        if g.kind != w.kind:
+            return f"body differs: {g.kind} vs recorded {w.kind}"
+        return f"body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
+    if name == "raw_body":
+        return f"raw body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
+    if name == "query":
+        return _multiset_diff(got.query, want.query, "query")
+    if name == "uri":
+        for part in ("scheme", "host", "port", "path", "query"):
+            if MATCHERS[part](got) != MATCHERS[part](want):
+                return explain(got, want, part)
+    return f"{name} differs: {_short(MATCHERS[name](got))} vs {_short(MATCHERS[name](want))}"
+
+
+# How much each agreeing matcher counts when choosing the closest recorded request.
+_WEIGHTS = {"host": 16, "scheme": 1, "port": 1, "path": 8, "uri": 8, "method": 4, "query": 2, "body": 2, "raw_body": 2}
+
+
+def closeness(got: Shape, want: Shape, match_on: tuple[str, ...]) -> tuple[float, list[str]]:
+    """A score (higher is closer) and the matchers that differ."""
+    score = 0.0
+    differs = []
+    for name in match_on:
+        if MATCHERS[name](got) == MATCHERS[name](want):
+            score += _WEIGHTS.get(name, 1)
+        else:
+            differs.append(name)
+            if name in ("path", "uri"):
+                score += 4 * _common_segments(got.path, want.path)
+    return score, differs
+
+
+def _common_segments(a: str, b: str) -> float:
+    sa, sb = a.split("/"), b.split("/")
+    same = sum(1 for x, y in zip(sa, sb) if x == y)
+    return same / max(len(sa), len(sb))

@@ -1,0 +1,80 @@
+"""What is sent for a recorded response: its status, headers and body, made consistent.
+
+A recorded body is often already decoded while its header still says gzip (vcrpy does this), and a
+stale Content-Length or Transfer-Encoding makes clients hang. So Content-Encoding is re-derived
+from the body and Content-Length recomputed.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from .cassette import Headers, RecordedResponse
+
+try:
+    import brotli
+except ImportError:  # pragma: no cover - brotli comes with mitmproxy
+    brotli = None
+try:
+    import zstandard
+except ImportError:  # pragma: no cover - zstandard comes with mitmproxy
+    zstandard = None
+
+# Hop-by-hop headers describe the recorded connection, not the response; HTTP/2 forbids them.
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
+
+
+def _decodes(body: bytes, coding: str) -> bytes | None:
+    """body decoded by one content coding, or None if it is not encoded that way."""
+    try:
+        if coding in ("gzip", "x-gzip"):
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = d.decompress(body)
+            return out if d.eof else None
+        if coding == "deflate":
+            for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+                try:
+                    return zlib.decompress(body, wbits)
+                except zlib.error:
+                    continue
+            return None
+        if coding == "br" and brotli is not None:
+            return brotli.decompress(body)
+        if coding == "zstd" and zstandard is not None:
+            return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+    except Exception:  # any decoder failure means "not encoded this way"
+        return None
+    return body  # identity, or a coding we cannot check: trust the header
+
+
+def body_is_encoded(body: bytes, content_encoding: str) -> bool:
+    data = body
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
+        if coding == "identity":
+            continue
+        data = _decodes(data, coding)
+        if data is None:
+            return False
+    return True
+
+
+def served_headers(response: RecordedResponse, request_method: str) -> Headers:
+    body = response.body
+    encoding = ", ".join(v for k, v in response.headers if k.lower() == "content-encoding")
+    drop_encoding = bool(encoding) and (not body or not body_is_encoded(body, encoding))
+    # HEAD, 1xx, 204 and 304 carry no body: their recorded Content-Length describes another one.
+    keep_length = request_method == "HEAD" or response.status < 200 or response.status in (204, 304)
+    out: list[tuple[str, str]] = []
+    length_set = False
+    for name, value in response.headers:
+        lname = name.lower()
+        if lname in _HOP_BY_HOP or (drop_encoding and lname == "content-encoding"):
+            continue
+        if lname == "content-length" and not keep_length:
+            if length_set:
+                continue
+            value, length_set = str(len(body)), True
+        out.append((name, value))
+    if not keep_length and not length_set:
+        out.append(("Content-Length", str(len(body))))
+    return tuple(out)

@@ -1,0 +1,90 @@
+"""Safe, fast YAML loading with file:line errors (libyaml's C loader where available)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+try:
+    _SafeLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _SafeLoader = yaml.SafeLoader  # type: ignore[misc]
+
+
+class Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that also reads the two harmless string tags older vcrpy cassettes carry."""
+
+
+def _python_str(loader, node):
+    return loader.construct_scalar(node)
+
+
+Loader.add_constructor("tag:yaml.org,2002:python/str", _python_str)
+Loader.add_constructor("tag:yaml.org,2002:python/unicode", _python_str)
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 file, turning I/O and encoding failures into InputError."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a YAML file", str(path)) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", str(path)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise InputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", str(path), line,
+                         "save the file as UTF-8; binary bodies belong in !!binary values") from None
+
+
+def load(path: str | Path) -> tuple[Any, str]:
+    """Parse a YAML file safely. Returns (data, text); text is kept to locate later errors."""
+    text = read_text(path)
+    try:
+        return yaml.load(text, Loader=Loader), text
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        problem = e.problem or "invalid YAML"
+        if "could not determine a constructor" in str(e):
+            problem = f"tag {_tag_of(str(e))} is not allowed (tapeproxy loads YAML safely)"
+        raise InputError(problem, str(path), line) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"invalid YAML: {e}", str(path)) from None
+
+
+def _tag_of(message: str) -> str:
+    start = message.find("'")
+    end = message.find("'", start + 1)
+    return message[start + 1:end] if start >= 0 and end > start else "?"
+
+
+def line_of(text: str, keys: tuple) -> int | None:
+    """Line (1-based) of the node reached by following keys (str for mappings, int for sequences).
+
+    Only called on the error path, so re-composing the document costs nothing on a good load.
+    """
+    try:
+        node = yaml.compose(text, Loader=Loader)
+    except yaml.YAMLError:
+        return None
+    best = node
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = best = nxt
+    return best.start_mark.line + 1 if best is not None else None

@@ -1,0 +1,34 @@
+"""The offline guard: in replay and demo, never open a connection to an intercepted host.
+
+mitmproxy forwards a flow upstream when no addon answered it, including when an addon raised.
+Refusing the server connection here is the last line that keeps a replaying proxy offline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import ctx
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+
+from .hosts import Intercept
+
+logger = logging.getLogger(__name__)
+
+
+class OfflineGuard:
+    def __init__(self, intercept: Intercept) -> None:
+        self.intercept = intercept
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_record_mode", str, "none",
+                          "vcrpy record mode. 'none' replays only: no intercepted request ever goes upstream.",
+                          choices=["none"])
+
+    def server_connect(self, data: ServerConnectionHookData) -> None:
+        if ctx.options.tapeproxy_record_mode != "none" or data.server.address is None:
+            return
+        host, port = data.server.address
+        if self.intercept.intercepts(host):
+            data.server.error = f"tapeproxy is offline (record mode 'none'): refused to connect to {host}:{port}"
+            logger.warning(data.server.error)

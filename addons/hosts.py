@@ -1,0 +1,58 @@
+"""Which hosts tapeproxy intercepts, and the mitmproxy settings that make offline interception work.
+
+Only the API hosts (plus `tapeproxy_hosts`) are TLS-intercepted; every other host is tunnelled
+untouched. `connection_strategy=lazy` lets mitmproxy finish the client's TLS handshake without
+contacting the server, which is what makes offline replay possible at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Sequence
+
+from mitmproxy import ctx
+
+from .core.profiles import DEFAULT_HOSTS
+
+logger = logging.getLogger(__name__)
+
+
+def intercepted_hosts(extra: Sequence[str] = ()) -> frozenset[str]:
+    return frozenset(h.lower().rstrip(".") for h in (*DEFAULT_HOSTS, *extra) if h)
+
+
+def allow_hosts_pattern(hosts) -> str:
+    # next_layer matches "host:port" strings (CONNECT target, SNI, Host header).
+    return r"^(?:" + "|".join(re.escape(h) for h in sorted(hosts)) + r"):\d+$"
+
+
+class Intercept:
+    """Declares `tapeproxy_hosts` and keeps mitmproxy's interception settings in line with it."""
+
+    def __init__(self) -> None:
+        self.hosts = intercepted_hosts()
+        self._pattern: str | None = None  # the allow_hosts entry we set, to tell it from the user's
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_hosts", Sequence[str], [],
+                          "Hosts to intercept besides graph.microsoft.com and api.box.com.")
+
+    def configure(self, updated):
+        if "tapeproxy_hosts" in updated:
+            self.hosts = intercepted_hosts(ctx.options.tapeproxy_hosts)
+        wanted = {}
+        if ctx.options.connection_strategy != "lazy":
+            logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")
+            wanted["connection_strategy"] = "lazy"
+        # A user's own ignore_hosts/allow_hosts win; otherwise intercept only our hosts.
+        allow = list(ctx.options.allow_hosts)
+        if not ctx.options.ignore_hosts and (not allow or allow == [self._pattern]):
+            self._pattern = allow_hosts_pattern(self.hosts)
+            if allow != [self._pattern]:
+                wanted["allow_hosts"] = [self._pattern]
+        if wanted:
+            ctx.options.update(**wanted)
+
+    def intercepts(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts

@@ -1,0 +1,80 @@
+"""The lean master: only the mitmproxy addons a tapeproxy needs, plus ours.
+
+mitmdump loads ~30 default addons, each called on every hook; a master holding only these serves
+HTTPS markedly faster (see bench/). It also avoids DumpMaster's keepserving shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Callable, Iterable
+
+from mitmproxy import ctx, options
+from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.master import Master
+
+from .guard import OfflineGuard
+from .hosts import Intercept
+from .miss import Miss
+from .replay import Replay
+
+
+def tapeproxy_addons() -> list:
+    """tapeproxy's addons, in request-hook order: the first that answers a flow wins."""
+    intercept = Intercept()
+    return [intercept, OfflineGuard(intercept), Replay(intercept), Miss(intercept)]
+
+
+def mitmproxy_addons() -> list:
+    return [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
+
+
+class Ready:
+    """Calls back with the bound addresses once the proxy listens (port 0 picks a free one)."""
+
+    def __init__(self, callback: Callable[[list[tuple[str, int]]], None]) -> None:
+        self.callback = callback
+
+    def running(self) -> None:
+        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
+        self.callback([(a[0], a[1]) for a in addrs])
+
+
+def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (),
+                termlog: bool = True) -> Master:
+    """A configured master; call inside a running event loop. Raises OptionsError on bad settings.
+
+    set_specs are mitmdump-style `option=value` strings, applied after settings.
+    """
+    master = Master(options.Options(), with_termlog=termlog)
+    master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons(),
+                      *tapeproxy_addons(), *extra_addons)
+    master.options.update(**settings)
+    if set_specs:
+        master.options.set(*set_specs)
+    return master
+
+
+async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str]) -> Master:
+    master = make_master(settings, extra_addons, set_specs)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    await master.run()
+    return master
+
+
+def serve(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()) -> Master:
+    """Run until Ctrl-C or SIGTERM; returns the stopped master."""
+    logging.getLogger().setLevel(logging.INFO)
+    for noisy in ("hpack", "asyncio", "mitmproxy.proxy.mode_servers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_serve(settings, extra_addons, set_specs))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        sys.exit(130)

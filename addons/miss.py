@@ -1,0 +1,45 @@
+"""The last layer: in replay, a request nothing answered gets an API-shaped error, never the network."""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import ctx, http
+
+from . import responses
+from .core.profiles import profile_for
+from .hosts import Intercept
+from .replay import MISS_KEY
+
+logger = logging.getLogger(__name__)
+
+
+class Miss:
+    def __init__(self, intercept: Intercept) -> None:
+        self.intercept = intercept
+        self.count = 0
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_miss_status", int, 502,
+                          "HTTP status of the answer to a request no cassette matches.")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if (flow.response or ctx.options.tapeproxy_record_mode != "none"
+                or not self.intercept.intercepts(flow.request.host)):
+            return
+        try:
+            miss = flow.metadata.get(MISS_KEY)
+            message = miss.message if miss else f"nothing serves {flow.request.method} {flow.request.pretty_url}"
+            context = {}
+            if miss and miss.closest:
+                context = {"closest": miss.closest.label, "differences": list(miss.differences)}
+            flow.response = responses.api_error(flow, ctx.options.tapeproxy_miss_status,
+                                                profile_for(flow.request.host).MISS_CODE, "tapeproxy: " + message,
+                                                [(responses.MISS_HEADER, "1")], context)
+            responses.served_by(flow, "miss", "MISS: " + message)
+            flow.marked = ":warning:"
+            self.count += 1
+            logger.warning(f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} -> "
+                           f"{ctx.options.tapeproxy_miss_status}: {message}")
+        except Exception as e:
+            responses.internal_error(flow, "miss", e)

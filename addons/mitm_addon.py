@@ -1,0 +1,11 @@
+"""tapeproxy for mitmdump and mitmweb users:
+
+    mitmdump -s addons/mitm_addon.py --set tapeproxy_cassettes=cassettes/graph-print-tasks.yaml
+    mitmweb  -s addons/mitm_addon.py --set tapeproxy_cassettes=cassettes/box-tasks.yaml
+
+Every tapeproxy option is a mitmproxy option (`tapeproxy_*`, see `mitmdump --options`).
+"""
+
+from tapeproxy.master import tapeproxy_addons
+
+addons = tapeproxy_addons()

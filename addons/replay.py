@@ -1,0 +1,80 @@
+"""Replay: answer intercepted requests from vcrpy cassettes, through the replay index."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from mitmproxy import ctx, exceptions, http
+
+from . import responses
+from .core import cassette, matching
+from .core.errors import InputError
+from .core.index import Hit, ReplayIndex
+from .core.matching import Shape
+from .core.served import served_headers
+from .hosts import Intercept
+
+logger = logging.getLogger(__name__)
+
+MISS_KEY = "tapeproxy.miss"  # flow.metadata key: why replay found nothing, for the miss addon
+
+
+def shape_of(request: http.Request) -> Shape:
+    path, _, query = request.path.partition("?")
+    body = request.get_content(strict=False) or b""
+    return Shape(request.method, request.scheme, request.host, request.port, path, query,
+                 request.headers.items(), body)
+
+
+def load_cassettes(paths: Sequence[str]) -> list[cassette.Interaction]:
+    out: list[cassette.Interaction] = []
+    for path in paths:
+        out.extend(cassette.load(path))
+    return out
+
+
+class Replay:
+    def __init__(self, intercept: Intercept) -> None:
+        self.intercept = intercept
+        self.index = ReplayIndex([])
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_cassettes", Sequence[str], [], "Cassette files (vcrpy YAML) to replay.")
+        loader.add_option("tapeproxy_match_on", Sequence[str], list(matching.DEFAULT_MATCH_ON),
+                          "vcrpy matchers a request must agree on: " + ", ".join(matching.MATCHERS) + ".")
+        loader.add_option("tapeproxy_repeat_last", bool, True,
+                          "After the last recording of a repeated request, serve it again (else: a miss).")
+
+    def configure(self, updated):
+        if not updated & {"tapeproxy_cassettes", "tapeproxy_match_on", "tapeproxy_repeat_last"}:
+            return
+        try:
+            match_on = matching.parse_match_on(ctx.options.tapeproxy_match_on)
+            interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
+        except InputError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        self.index = ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
+        if ctx.options.tapeproxy_cassettes:
+            logger.info(f"tapeproxy: replaying {len(interactions)} interactions from "
+                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(match_on)}")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or not self.intercept.intercepts(flow.request.host):
+            return
+        try:
+            result = self.index.lookup(shape_of(flow.request))
+            if isinstance(result, Hit):
+                self._serve(flow, result)
+            else:
+                flow.metadata[MISS_KEY] = result
+        except Exception as e:  # never let a failure here send the flow upstream
+            responses.internal_error(flow, "replay", e)
+
+    @staticmethod
+    def _serve(flow: http.HTTPFlow, hit: Hit) -> None:
+        recorded = hit.interaction.response
+        headers = served_headers(recorded, flow.request.method)
+        flow.response = responses.make(recorded.status, headers, recorded.body, recorded.reason)
+        repeat = " again" if hit.repeated else ""
+        responses.served_by(flow, "cassette", f"cassette {hit.interaction.label} ({hit.nth} of {hit.of}{repeat})")

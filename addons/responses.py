@@ -1,0 +1,61 @@
+"""Building mitmproxy responses and recording on a flow what served it."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Iterable
+
+from mitmproxy import http
+from mitmproxy.net.http import status_codes
+
+from .core.profiles import profile_for
+
+logger = logging.getLogger(__name__)
+
+MISS_HEADER = "X-Tapeproxy-Miss"
+ERROR_HEADER = "X-Tapeproxy-Error"
+
+
+def _b(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
+    """A response sent exactly as given: raw body, headers untouched (callers set Content-Length).
+
+    Not Response.make(): it re-encodes the body per Content-Encoding and rewrites Content-Length.
+    """
+    now = time.time()
+    return http.Response(b"HTTP/1.1", status, _b(reason or status_codes.RESPONSES.get(status, "")),
+                         http.Headers([(_b(k), _b(v)) for k, v in headers]), body, None, now, now)
+
+
+def api_error(flow: http.HTTPFlow, status: int, code: str, message: str, extra_headers=(),
+              context: dict | None = None) -> http.Response:
+    """An error in the envelope of the API the request was for."""
+    profile = profile_for(flow.request.host)
+    headers, body = profile.error(status, code, message, flow.request.headers.items(), context)
+    headers = [*headers, *extra_headers, ("Content-Length", str(len(body)))]
+    return make(status, headers, body)
+
+
+def served_by(flow: http.HTTPFlow, source: str, label: str) -> None:
+    """Mark a synthetic flow: the recorder skips it, mitmweb shows the comment."""
+    flow.is_replay = "response"
+    flow.metadata["tapeproxy"] = {"source": source, "label": label}
+    flow.comment = f"tapeproxy: {label}"
+
+
+def internal_error(flow: http.HTTPFlow, where: str, exc: BaseException) -> None:
+    """Answer a flow whose handling failed, so it is never forwarded upstream."""
+    logger.error(f"tapeproxy: internal error in {where} for {flow.request.method} {flow.request.pretty_url}:\n"
+                 + "".join(traceback.format_exception(exc)))
+    flow.response = api_error(flow, 500, "tapeproxyInternalError",
+                              f"tapeproxy failed while handling this request in {where}: {exc!r}",
+                              [(ERROR_HEADER, where)])
+    served_by(flow, "error", f"internal error in {where}")
