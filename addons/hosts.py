@@ -12,6 +12,7 @@ import re
 from typing import Sequence
 
 from mitmproxy import ctx
+from mitmproxy.tls import TlsData
 
 from .core.profiles import DEFAULT_HOSTS
 
@@ -53,6 +54,19 @@ class Intercept:
                 wanted["allow_hosts"] = [self._pattern]
         if wanted:
             ctx.options.update(**wanted)
+
+    def tls_start_client(self, tls_start: TlsData) -> None:
+        """Prefer HTTP/2 when the client offers it, as Graph and Box do.
+
+        With no server connection (lazy), mitmproxy picks the client's first ALPN choice, and httpx
+        lists http/1.1 first; telling tlsconfig's ALPN callback "the server speaks h2" makes it pick
+        h2 when offered and fall back to the client's choice otherwise. Runs after tlsconfig's hook.
+        """
+        sni = tls_start.conn.sni or ""
+        app_data = tls_start.ssl_conn.get_app_data() if tls_start.ssl_conn else None
+        if (self.intercepts(sni) and isinstance(app_data, dict) and app_data.get("http2")
+                and app_data.get("client_alpn") is None and app_data.get("server_alpn") is None):
+            app_data["server_alpn"] = b"h2"
 
     def intercepts(self, host: str) -> bool:
         return host.lower().rstrip(".") in self.hosts

@@ -1,0 +1,79 @@
+"""A tapeproxy running in a background thread with its own event loop (tests, pytest plugin)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Iterable
+
+from .ca import ensure_ca
+from .master import Ready, make_master
+
+
+class BackgroundProxy:
+    def __init__(self, settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()):
+        self.settings = {"listen_host": "127.0.0.1", "listen_port": 0, **settings}
+        self.extra_addons = list(extra_addons)
+        self.set_specs = list(set_specs)
+        self.master = None
+        self.addrs: list[tuple[str, int]] = []
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tapeproxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.addrs[0]
+        return f"http://{host}:{port}"
+
+    @property
+    def ca_path(self) -> str:
+        return str(ensure_ca(self.settings.get("confdir")))
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as e:  # surfaced to the starting thread
+            self._error = e
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        def ready(addrs):
+            self.addrs = addrs
+            self._ready.set()
+
+        self.master = make_master(self.settings, [*self.extra_addons, Ready(ready)], self.set_specs, termlog=False)
+        await self.master.run()
+
+    def start(self, timeout: float = 15) -> "BackgroundProxy":
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("tapeproxy did not start in time")
+        if self._error is not None or not self.addrs:
+            raise RuntimeError(f"tapeproxy failed to start: {self._error!r}")
+        return self
+
+    def call(self, fn, *args) -> None:
+        """Run fn on the proxy's event loop (options and addon state belong to that thread)."""
+        done = threading.Event()
+
+        def run():
+            try:
+                fn(*args)
+            finally:
+                done.set()
+
+        self.master.event_loop.call_soon_threadsafe(run)
+        done.wait(10)
+
+    def stop(self) -> None:
+        if self.master is not None:
+            self.master.shutdown()
+        self._thread.join(10)
+
+    def __enter__(self) -> "BackgroundProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,39 @@
+import pytest
+
+from helpers import CliProxy, LocalHTTPS
+
+
+@pytest.fixture(scope="session")
+def confdir(tmp_path_factory):
+    """One mitmproxy confdir (and CA) for the whole run."""
+    return tmp_path_factory.mktemp("confdir")
+
+
+@pytest.fixture
+def start_cli(confdir):
+    """Start `tapeproxy ARGS` (port 0, the session confdir); stopped at teardown."""
+    started = []
+
+    def start(*args, env=None) -> CliProxy:
+        proxy = CliProxy(list(args), confdir, env)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`tapeproxy demo` shared by a module: use only for requests whose order does not matter."""
+    proxy = CliProxy(["demo"], tmp_path_factory.mktemp("democonf"))
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    server = LocalHTTPS(tmp_path)
+    yield server
+    server.close()

@@ -1,0 +1,167 @@
+"""Test helpers: run the real CLI, write cassettes, serve local HTTPS stand-ins."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import ipaddress
+import json
+import os
+import signal
+import socketserver
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAPH_DEF = "3203656e-6069-4e10-8147-d25290b00a3c"
+GRAPH_TASK = "d036638b-1272-4bba-9227-732463823ed3"
+GRAPH_TASK_URL = f"https://graph.microsoft.com/v1.0/print/taskDefinitions/{GRAPH_DEF}/tasks/{GRAPH_TASK}"
+BOX_TASK_URL = "https://api.box.com/2.0/tasks/11446498"
+
+
+def tapeproxy_cmd() -> list[str]:
+    """The installed console script, next to this interpreter."""
+    script = Path(sys.executable).parent / "tapeproxy"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.cli"]
+
+
+class CliProxy:
+    """`tapeproxy ...` in a subprocess; output collected by a reader thread."""
+
+    def __init__(self, args: list[str], confdir: Path, env: dict | None = None):
+        self.args = args
+        self.lines: list[str] = []
+        self.banner = ""
+        self.url = ""
+        self.ca = str(confdir / "mitmproxy-ca-cert.pem")
+        full = [*tapeproxy_cmd(), *args, "--port", "0", "--confdir", str(confdir)]
+        self.proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=env or os.environ.copy())
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(30) or not self.url:
+            self.stop()
+            raise RuntimeError("tapeproxy did not start:\n" + self.output)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("tapeproxy ") and (" proxy http://" in line or "reverse proxy for" in line):
+                self.banner = line
+                self.url = line.split("http://", 1)[1].split()[0].rstrip(",")
+                self.url = "http://" + self.url
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 5) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.output:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def run_cli(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*tapeproxy_cmd(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def interaction(method: str, uri: str, status: int = 200, body=None, req_body=None, headers=None,
+                req_headers=None, reason: str = "OK") -> dict:
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        headers = {"Content-Type": ["application/json"], **(headers or {})}
+    return {
+        "request": {"body": req_body, "headers": req_headers or {}, "method": method, "uri": uri},
+        "response": {"status": {"code": status, "message": reason}, "headers": headers or {},
+                     "body": {"string": body if body is not None else ""}},
+    }
+
+
+def write_cassette(path: Path, interactions: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}, sort_keys=False))
+    return path
+
+
+# --- a local HTTPS server with its own certificate, counting the connections it accepts ---
+
+def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(name))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "upstream-cert.pem", directory / "upstream-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class LocalHTTPS:
+    """A stand-in upstream on 127.0.0.1 that answers 200 'upstream' and counts accepted connections."""
+
+    def __init__(self, directory: Path):
+        self.cert, key = make_cert(directory)
+        self.connections = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"upstream"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_PATCH = do_POST = do_PUT = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                sock, addr = super().get_request()
+                outer.connections += 1
+                return sock, addr
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, key)
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
