@@ -1,0 +1,83 @@
+"""The offline guarantee: replay never opens a connection to an intercepted host."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import interaction, write_cassette
+from tapeproxy.core.index import ReplayIndex
+from tapeproxy import responses
+from tapeproxy.inprocess import BackgroundProxy
+
+HERE = Path(__file__).parent
+
+
+def _can_unshare() -> bool:
+    if not shutil.which("unshare") or not shutil.which("ip"):
+        return False
+    return subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
+def test_demo_serves_inside_a_namespace_with_only_loopback():
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    out = subprocess.run(["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" offline_probe.py'],
+                         cwd=HERE, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [502, "1"]}
+
+
+@pytest.fixture
+def local_cassette(tmp_path, upstream):
+    # The stand-in server is an intercepted host here: any connection to it is a leak.
+    return write_cassette(tmp_path / "local.yaml", [
+        interaction("GET", "https://127.0.0.1/recorded", body={"from": "cassette"}),
+    ])
+
+
+def local_get(proxy_url, ca, upstream, path):
+    return requests.get(f"https://127.0.0.1:{upstream.port}{path}", proxies={"https": proxy_url}, verify=ca, timeout=10)
+
+
+def test_hits_and_misses_open_no_upstream_connection(start_cli, local_cassette, upstream):
+    proxy = start_cli("replay", str(local_cassette), "--intercept-host", "127.0.0.1")
+    assert local_get(proxy.url, proxy.ca, upstream, "/recorded").json() == {"from": "cassette"}
+    r = local_get(proxy.url, proxy.ca, upstream, "/not-recorded")
+    assert r.status_code == 502 and r.headers["X-Tapeproxy-Miss"] == "1"
+    assert upstream.connections == 0
+
+
+def test_internal_errors_are_answered_and_never_forwarded(local_cassette, upstream, confdir, monkeypatch):
+    settings = {"tapeproxy_cassettes": [str(local_cassette)], "tapeproxy_hosts": ["127.0.0.1"], "confdir": str(confdir)}
+    with BackgroundProxy(settings) as proxy:
+        def broken_lookup(self, shape):
+            raise RuntimeError("simulated bug in replay")
+
+        monkeypatch.setattr(ReplayIndex, "lookup", broken_lookup)
+        r = local_get(proxy.url, proxy.ca_path, upstream, "/recorded")
+        assert r.status_code == 500 and r.headers["X-Tapeproxy-Error"] == "replay"
+        assert "simulated bug in replay" in r.json()["error"]["message"]
+
+        # Every layer failing, even the error answer itself: the guard still refuses upstream.
+        def broken_error(*args, **kwargs):
+            raise RuntimeError("simulated bug in the error path")
+
+        monkeypatch.setattr(responses, "api_error", broken_error)
+        r = local_get(proxy.url, proxy.ca_path, upstream, "/recorded")
+        assert r.status_code == 502 and "X-Tapeproxy-Miss" not in r.headers
+    assert upstream.connections == 0
+
+
+def test_other_hosts_are_tunnelled_untouched(start_cli, upstream):
+    proxy = start_cli("demo")
+    # Verifying against the stand-in's own certificate proves the TLS was not intercepted.
+    r = requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
+    assert r.status_code == 200 and r.text == "upstream"
+    assert upstream.connections == 1
