@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import socket
 import sys
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def _modes(args) -> list[str]:
     if not args.reverse:
         return ["regular"]
@@ -59,7 +66,8 @@ def _modes(args) -> list[str]:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--reverse {spec!r}: expected a URL such as https://graph.microsoft.com")
         if not port:
-            port = str(args.port + i if args.port else 0)
+            # mitmproxy refuses two servers on "port 0" of one address: pick the later ones here.
+            port = str(args.port + i if args.port else (0 if i == 0 else _free_port(args.host)))
         modes.append(f"reverse:{url}@{args.host}:{port}")
     return modes
 
@@ -80,16 +88,18 @@ def settings_from(args, cassettes: list[str]) -> dict:
     return settings
 
 
-def _banner(command: str, args, addrs) -> str:
+def _url(addr: tuple[str, int]) -> str:
+    host, port = addr
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _banner(command: str, args, bound) -> str:
     ca = ensure_ca(args.confdir)
-    host, port = addrs[0]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}"
-    env = client_env(url, args.confdir)
-    exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     if args.reverse:
-        where = ", ".join(f"{spec.partition('@')[0]} at http://{shown}:{a[1]}" for spec, a in zip(args.reverse, addrs))
+        where = ", ".join(f"{mode.data} at {_url(addr)}" for mode, addr in bound)
         return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}"
+    url = _url(bound[0][1])
+    exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in client_env(url, args.confdir).items())
     return f"tapeproxy {command}: proxy {url} | CA {ca} | {exports}"
 
 
@@ -99,8 +109,8 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     load_cassettes(cassettes)  # validate up front: a clean file:line error instead of a startup log
     settings = settings_from(args, cassettes)
 
-    def ready(addrs):
-        print(_banner(command, args, addrs), flush=True)
+    def ready(bound):
+        print(_banner(command, args, bound), flush=True)
 
     try:
         master = serve(settings, [Ready(ready)], args.set)

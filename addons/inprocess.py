@@ -39,8 +39,8 @@ class BackgroundProxy:
             self._ready.set()
 
     async def _main(self) -> None:
-        def ready(addrs):
-            self.addrs = addrs
+        def ready(bound):
+            self.addrs = [addr for _mode, addr in bound]
             self._ready.set()
 
         self.master = make_master(self.settings, [*self.extra_addons, Ready(ready)], self.set_specs, termlog=False)

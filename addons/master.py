@@ -33,14 +33,17 @@ def mitmproxy_addons() -> list:
 
 
 class Ready:
-    """Calls back with the bound addresses once the proxy listens (port 0 picks a free one)."""
+    """Once the proxy listens, calls back with [(mode, (host, port))], one per bound address.
 
-    def __init__(self, callback: Callable[[list[tuple[str, int]]], None]) -> None:
+    mode is mitmproxy's ProxyMode ("regular", or reverse with the target URL in .data).
+    """
+
+    def __init__(self, callback: Callable[[list], None]) -> None:
         self.callback = callback
 
     def running(self) -> None:
-        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
-        self.callback([(a[0], a[1]) for a in addrs])
+        servers = ctx.master.addons.get("proxyserver").servers
+        self.callback([(server.mode, (addr[0], addr[1])) for server in servers for addr in server.listen_addrs])
 
 
 def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (),

@@ -1,0 +1,91 @@
+"""The command line: ca, the start-up line, clean stops, reverse mode, and clear errors for bad input."""
+
+import os
+import re
+import shlex
+import signal
+import stat
+import subprocess
+
+import pytest
+import requests
+
+from helpers import GRAPH_TASK_URL, run_cli, write_cassette
+
+
+def test_ca_prints_the_certificate_path_and_creates_it(tmp_path):
+    out = run_cli(["ca", "--confdir", str(tmp_path / "conf")])
+    assert out.returncode == 0, out.stderr
+    path = out.stdout.strip()
+    assert path == str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
+    assert open(path).read().startswith("-----BEGIN CERTIFICATE-----")
+    key = tmp_path / "conf" / "mitmproxy-ca.pem"
+    assert stat.S_IMODE(key.stat().st_mode) & 0o077 == 0  # the private key is not readable by others
+
+
+def test_startup_line_points_clients_at_the_proxy(start_cli, confdir):
+    proxy = start_cli("demo")
+    assert proxy.banner.startswith(f"tapeproxy demo: proxy {proxy.url} | CA {confdir}/mitmproxy-ca-cert.pem | export ")
+    env = dict(item.split("=", 1) for item in shlex.split(proxy.banner.split("| export ", 1)[1]))
+    assert env["HTTPS_PROXY"] == proxy.url and env["NODE_EXTRA_CA_CERTS"] == proxy.ca
+    # The printed environment alone makes curl work, and the bundle still trusts the system roots.
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", GRAPH_TASK_URL],
+                         env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
+    assert out.stdout == "200", out.stderr
+    bundle = open(env["SSL_CERT_FILE"]).read()
+    assert bundle.startswith(open(proxy.ca).read()) and bundle.count("BEGIN CERTIFICATE") > 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_cleanly(start_cli, sig):
+    proxy = start_cli("demo")
+    assert proxy.stop(sig) == 0
+    assert "Traceback" not in proxy.output
+    assert proxy.output.rstrip().endswith("tapeproxy demo: stopped")
+
+
+def test_reverse_mode_serves_clients_that_change_their_base_url(start_cli):
+    proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com")
+    assert "reverse proxy for https://graph.microsoft.com at http://127.0.0.1:" in proxy.banner
+    path = GRAPH_TASK_URL.split("graph.microsoft.com", 1)[1]
+    r = requests.get(proxy.url + path, proxies={"http": None, "https": None})
+    assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
+    r = requests.get(proxy.url + "/v1.0/nothing/here")
+    assert r.status_code == 502 and r.json()["error"]["code"] == "tapeproxyNoRecordedInteraction"
+
+
+def test_two_reverse_targets_listen_side_by_side(start_cli):
+    proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com", "--reverse", "https://api.box.com")
+    bases = dict(re.findall(r"(https://[a-z.]+) at (http://127\.0\.0\.1:\d+)", proxy.banner))
+    graph, box = bases["https://graph.microsoft.com"], bases["https://api.box.com"]
+    assert requests.get(graph + GRAPH_TASK_URL.split(".com", 1)[1]).status_code == 200
+    assert requests.get(box + "/2.0/tasks/11446498").json()["type"] == "task"
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("interactions:\n- request: [\n", "broken.yaml:3: "),
+    ("", "broken.yaml:1: empty cassette"),
+    ("interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/x\n  response:\n    status: {code: 9000}\n",
+     "broken.yaml:6: status code must be an integer 100-599, got 9000"),
+    ("interactions:\n- request: {method: GET}\n  response: {}\n", "broken.yaml:2: request needs a string 'uri'"),
+    ("!!python/object/apply:os.system ['echo pwned']\n", "broken.yaml:1: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed"),
+    (b"interactions: []\n# caf\xe9\n", "broken.yaml:2: not valid UTF-8 (byte 0xe9)"),
+])
+def test_bad_cassettes_give_file_and_line_and_exit_2(tmp_path, content, expected):
+    path = tmp_path / "broken.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = run_cli(["replay", str(path), "--port", "0", "--confdir", str(tmp_path / "conf")])
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert expected in out.stderr, out.stderr
+
+
+def test_bad_options_are_clear(tmp_path):
+    cassette = write_cassette(tmp_path / "ok.yaml", [])
+    out = run_cli(["replay", str(cassette), "--match-on", "method,bodyy", "--port", "0"])
+    assert out.returncode == 2 and "unknown matcher 'bodyy'" in out.stderr and "choose from" in out.stderr
+    out = run_cli(["replay", str(tmp_path / "missing.yaml"), "--port", "0"])
+    assert out.returncode == 2 and "missing.yaml: file not found" in out.stderr
+    out = run_cli(["replay", str(cassette), "--set", "no_such_option=1", "--port", "0",
+                   "--confdir", str(tmp_path / "conf")])
+    assert out.returncode == 2 and "no_such_option" in out.stderr and "Traceback" not in out.stderr
