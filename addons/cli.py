@@ -116,7 +116,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:
         raise InputError(str(e)) from None
-    misses = master.addons.get("miss").count
+    misses = master.addons.get("tapeproxy_miss").count
     print(f"tapeproxy {command}: stopped" + (f"; {misses} request(s) missed" if misses else ""), flush=True)
     return 0
 

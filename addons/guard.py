@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class OfflineGuard:
+    name = "tapeproxy_guard"
+
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
 

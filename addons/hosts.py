@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Sequence
+from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx
 from mitmproxy.tls import TlsData
@@ -30,6 +30,8 @@ def allow_hosts_pattern(hosts) -> str:
 
 class Intercept:
     """Declares `tapeproxy_hosts` and keeps mitmproxy's interception settings in line with it."""
+
+    name = "tapeproxy_intercept"  # mitmproxy and mitmweb have an "intercept" addon of their own
 
     def __init__(self) -> None:
         self.hosts = intercepted_hosts()

@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 class Miss:
+    name = "tapeproxy_miss"
+
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
         self.count = 0

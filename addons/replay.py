@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx, exceptions, http
 
@@ -35,6 +35,8 @@ def load_cassettes(paths: Sequence[str]) -> list[cassette.Interaction]:
 
 
 class Replay:
+    name = "tapeproxy_replay"
+
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
         self.index = ReplayIndex([])

@@ -1,0 +1,53 @@
+"""mitmproxy users load the same addons with `mitmdump -s` / `mitmweb -s` and `--set` options."""
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import GRAPH_TASK_URL, ROOT
+
+SCRIPT = ROOT / "addons" / "mitm_addon.py"
+
+
+def start(tool: str, confdir: Path, *extra: str) -> tuple[subprocess.Popen, str, list[str]]:
+    exe = Path(sys.executable).parent / tool
+    proc = subprocess.Popen([str(exe), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", "0",
+                             "--set", f"confdir={confdir}", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        found = re.search(r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)", "".join(lines))
+        if found:
+            return proc, f"http://127.0.0.1:{found.group(1)}", lines
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{tool} did not start:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize("tool, extra", [
+    ("mitmdump", ()),
+    ("mitmweb", ("--set", "web_open_browser=false", "--set", "web_port=0")),
+])
+def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
+    cassette = ROOT / "cassettes" / "graph-print-tasks.yaml"
+    proc, url, lines = start(tool, confdir, "--set", f"tapeproxy_cassettes={cassette}",
+                             "--set", "tapeproxy_miss_status=530", *extra)
+    try:
+        kw = {"proxies": {"https": url}, "verify": str(confdir / "mitmproxy-ca-cert.pem"), "timeout": 10}
+        r = requests.get(GRAPH_TASK_URL, **kw)
+        assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
+        r = requests.get(GRAPH_TASK_URL + "/missing", **kw)
+        assert r.status_code == 530 and r.headers["X-Tapeproxy-Miss"] == "1"
+        # Checked before stopping: mitmproxy's own shutdown may log a CancelledError.
+        assert "Traceback" not in "".join(lines) and "Addon error" not in "".join(lines)
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,59 @@
+"""The official SDKs, unchanged, succeed against `tapeproxy demo` (msgraph-sdk on httpx, box-sdk-gen on requests)."""
+
+import asyncio
+import datetime
+import ssl
+
+import httpx
+
+from helpers import GRAPH_DEF, GRAPH_TASK
+
+
+def test_msgraph_sdk_updates_a_print_task(demo):
+    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
+                                                   BaseBearerTokenAuthenticationProvider)
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.models.print_task import PrintTask
+    from msgraph.generated.models.print_task_processing_state import PrintTaskProcessingState
+    from msgraph.generated.models.print_task_status import PrintTaskStatus
+    from msgraph_core import GraphClientFactory
+
+    class StaticToken(AccessTokenProvider):
+        async def get_authorization_token(self, uri, additional_authentication_context=None):
+            return "offline-demo-token"
+
+        def get_allowed_hosts_validator(self):
+            return AllowedHostsValidator(["graph.microsoft.com"])
+
+    async def update():
+        transport = httpx.AsyncClient(proxy=demo.url, verify=ssl.create_default_context(cafile=demo.ca),
+                                      trust_env=False, http2=True)
+        client = GraphServiceClient(request_adapter=GraphRequestAdapter(
+            BaseBearerTokenAuthenticationProvider(StaticToken()),
+            client=GraphClientFactory.create_with_default_middleware(client=transport)))
+        task = client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF).tasks.by_print_task_id(GRAPH_TASK)
+        body = PrintTask(status=PrintTaskStatus(state=PrintTaskProcessingState.Completed, description="completed"))
+        try:
+            return await task.patch(body)
+        finally:
+            await transport.aclose()
+
+    result = asyncio.run(update())
+    assert result.id == GRAPH_TASK
+    assert result.status.state == PrintTaskProcessingState.Completed
+    assert result.status.description == "completed"
+
+
+def test_box_sdk_gen_updates_a_task(demo, monkeypatch):
+    from box_sdk_gen import BoxClient, BoxDeveloperTokenAuth
+    from box_sdk_gen.managers.tasks import UpdateTaskByIdAction, UpdateTaskByIdCompletionRule
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    # box-sdk-gen uses a requests session, whose verify the environment overrides: set it.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", demo.ca)
+    client = BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token")).with_proxy(ProxyConfig(url=demo.url))
+    due = datetime.datetime(2012, 12, 12, 10, 53, 43, tzinfo=datetime.timezone(datetime.timedelta(hours=-8)))
+    task = client.tasks.update_task_by_id("11446498", action=UpdateTaskByIdAction.REVIEW, message="Please review",
+                                          due_at=due, completion_rule=UpdateTaskByIdCompletionRule.ALL_ASSIGNEES)
+    assert task.id == "11446498" and task.message == "Please review"
+    assert task.item.name == "Contract.pdf"
