@@ -1,0 +1,83 @@
+"""Unit tests of the pure core (no proxy): normalisation, matching, the index, served headers."""
+
+import gzip
+
+import pytest
+
+from tapeproxy.core import matching
+from tapeproxy.core.cassette import Interaction, RecordedRequest, RecordedResponse
+from tapeproxy.core.errors import InputError
+from tapeproxy.core.index import Hit, Miss, ReplayIndex
+from tapeproxy.core.matching import Body, Shape
+from tapeproxy.core.served import served_headers
+
+
+@pytest.mark.parametrize("raw, normal", [
+    ("/v1.0//print///tasks", "/v1.0/print/tasks"),
+    ("/a%2Db/%7Euser", "/a-b/~user"),
+    ("/a b/%20c", "/a%20b/%20c"),
+    ("/files/a%2Fb", "/files/a%2Fb"),  # an encoded slash is data, not a separator
+    ("/caf%C3%A9", "/caf%C3%A9"),
+])
+def test_normalise_path(raw, normal):
+    assert matching.normalise_path(raw) == normal
+
+
+def test_query_is_a_decoded_multiset():
+    assert matching.normalise_query("%24top=5&a=1&a=2") == matching.normalise_query("a=2&$top=5&a=1")
+    assert matching.normalise_query("a=1&a=1") != matching.normalise_query("a=1")
+
+
+def test_bodies():
+    assert Body.parse(b'{"b": 1, "a": [1, 2]}', "") == Body.parse(b'{ "a":[1,2],"b":1 }', "application/json")
+    assert Body.parse(b"x=1&y=2", "application/x-www-form-urlencoded") == \
+        Body.parse(b"y=2&x=1", "application/x-www-form-urlencoded; charset=utf-8")
+    assert Body.parse(b"", "") == Body.parse(b"", "application/json")
+    assert Body.parse(b"{not json", "application/json").kind == "bytes"
+
+
+def test_explain_names_the_json_path_that_differs():
+    got = Shape.from_uri("PATCH", "https://h/x", [("Content-Type", "application/json")],
+                         b'{"status": {"state": "aborted", "description": "d"}, "extra": 1}')
+    want = Shape.from_uri("PATCH", "https://h/x", [], b'{"status": {"state": "completed", "description": "d"}}')
+    assert matching.explain(got, want, "body") == \
+        "body.extra is not in the recording; body.status.state differs: 'aborted' vs 'completed'"
+
+
+def test_parse_match_on_rejects_unknown_names():
+    assert matching.parse_match_on("method, path,path") == ("method", "path")
+    with pytest.raises(InputError, match="unknown matcher 'nope'"):
+        matching.parse_match_on("method,nope")
+
+
+def _interaction(n, method, uri, body=b"", status=200):
+    return Interaction(RecordedRequest(method, uri, (), body), RecordedResponse(status, "OK", (), str(n).encode()),
+                       "c.yaml", n)
+
+
+def test_index_sequences_repeat_and_miss():
+    index = ReplayIndex([_interaction(1, "GET", "https://h/a"), _interaction(2, "GET", "https://h/b"),
+                         _interaction(3, "GET", "https://h/a")])
+    shape = Shape.from_uri("GET", "https://h/a", (), b"")
+    served = [index.lookup(shape) for _ in range(3)]
+    assert [h.interaction.number for h in served] == [1, 3, 3] and served[2].repeated
+    index.reset()
+    assert index.lookup(shape).interaction.number == 1
+    miss = index.lookup(Shape.from_uri("POST", "https://h/b", (), b""))
+    assert isinstance(miss, Miss) and miss.closest.number == 2
+    assert miss.differences == ("method differs: 'POST' vs 'GET'",)
+    strict = ReplayIndex(index.interactions, repeat_last=False)
+    assert isinstance(strict.lookup(shape), Hit) and isinstance(strict.lookup(shape), Hit)
+    assert "already served" in strict.lookup(shape).message
+
+
+def test_served_headers_rederive_encoding_and_length():
+    def headers(body, hdrs, method="GET", status=200):
+        return dict(served_headers(RecordedResponse(status, "", tuple(hdrs), body), method))
+
+    assert headers(b"plain", [("Content-Encoding", "gzip"), ("Content-Length", "99")]) == {"Content-Length": "5"}
+    packed = gzip.compress(b"plain")
+    assert headers(packed, [("Content-Encoding", "gzip")]) == {"Content-Encoding": "gzip",
+                                                              "Content-Length": str(len(packed))}
+    assert headers(b"", [("Content-Length", "42")], method="HEAD") == {"Content-Length": "42"}
+    assert headers(b"", [("Transfer-Encoding", "chunked")], status=204) == {}
