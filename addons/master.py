@@ -53,8 +53,10 @@ def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable
     set_specs are mitmdump-style `option=value` strings, applied after settings.
     """
     master = Master(options.Options(), with_termlog=termlog)
-    master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons(),
-                      *tapeproxy_addons(), *extra_addons)
+    master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
+    # lazy: the client's TLS handshake completes without contacting the server (offline replay).
+    master.options.update(connection_strategy="lazy")
+    master.addons.add(*tapeproxy_addons(), *extra_addons)
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)
@@ -75,7 +77,8 @@ async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str
 def serve(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()) -> Master:
     """Run until Ctrl-C or SIGTERM; returns the stopped master."""
     logging.getLogger().setLevel(logging.INFO)
-    for noisy in ("hpack", "asyncio", "mitmproxy.proxy.mode_servers"):
+    # Per-connection chatter and mitmproxy's own "listening at" line: the start-up line says it all.
+    for noisy in ("hpack", "asyncio", "mitmproxy.proxy.mode_servers", "mitmproxy.proxy.server"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(settings, extra_addons, set_specs))
