@@ -14,7 +14,6 @@ from . import __version__, bundled
 from .ca import client_env, ensure_ca
 from .core import matching
 from .core.errors import InputError
-from .replay import load_cassettes
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +105,6 @@ def _banner(command: str, args, bound) -> str:
 def _run(command: str, args, cassettes: list[str]) -> int:
     from .master import Ready, serve
 
-    load_cassettes(cassettes)  # validate up front: a clean file:line error instead of a startup log
     settings = settings_from(args, cassettes)
 
     def ready(bound):
@@ -114,7 +112,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
 
     try:
         master = serve(settings, [Ready(ready)], args.set)
-    except exceptions.OptionsError as e:
+    except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
     misses = master.addons.get("tapeproxy_miss").count
     print(f"tapeproxy {command}: stopped" + (f"; {misses} request(s) missed" if misses else ""), flush=True)
