@@ -43,11 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve the bundled Graph and Box cassettes, offline")
     _common(demo)
     replay = sub.add_parser("replay", help="serve the given cassettes, offline")
-    replay.add_argument("cassettes", nargs="+", metavar="CASSETTE")
+    replay.add_argument("cassettes", nargs="+", metavar="CASSETTE",
+                        help="vcrpy cassette files, or directories of them")
     _common(replay)
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
+
+
+def cassette_files(paths) -> list[str]:
+    """Files as given; a directory stands for the YAML files in it, in name order."""
+    out: list[str] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(str(p) for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            out.append(str(path))
+    return out
 
 
 def _free_port(host: str) -> int:
@@ -126,9 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             print(ensure_ca(args.confdir))
             return 0
         if args.command == "demo":
-            cassettes = sorted(str(p) for p in bundled("cassettes").glob("*.yaml"))
-            return _run("demo", args, cassettes)
-        return _run("replay", args, [str(Path(p)) for p in args.cassettes])
+            return _run("demo", args, cassette_files([bundled("cassettes")]))
+        return _run("replay", args, cassette_files(args.cassettes))
     except InputError as e:
         print(f"tapeproxy: error: {e}", file=sys.stderr)
         return 2

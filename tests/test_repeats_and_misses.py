@@ -19,7 +19,8 @@ def sequence_cassette(tmp_path):
 
 
 def test_nth_request_gets_nth_response_then_last_repeats(start_cli, tmp_path):
-    proxy = start_cli("replay", str(sequence_cassette(tmp_path)))
+    sequence_cassette(tmp_path)
+    proxy = start_cli("replay", str(tmp_path))  # a directory stands for the cassettes in it
     states = [get(proxy, GRAPH_TASK_URL).json()["status"]["state"] for _ in range(5)]
     assert states == ["pending", "processing", "completed", "completed", "completed"]
 
