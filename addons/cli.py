@@ -35,6 +35,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="any mitmproxy option, as with mitmdump --set")
 
 
+def _recording(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--upstream", action="append", default=[], metavar="HOST=URL",
+                        help="send HOST's traffic to URL (staging, local) while the cassette still says HOST")
+    parser.add_argument("--upstream-ca", metavar="PEM", help="trust this CA for upstream servers")
+    parser.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="redact this header too")
+    parser.add_argument("--redact-query", action="append", default=[], metavar="NAME",
+                        help="redact this query parameter too")
+    parser.add_argument("--redact-json", action="append", default=[], metavar="PATH",
+                        help="redact this JSON path in bodies, e.g. user.password or value.*.token")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tapeproxy", description=(
         "Record/replay mock proxy for Microsoft Graph and Box. Point HTTPS_PROXY at it and trust its CA."))
@@ -46,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("cassettes", nargs="+", metavar="CASSETTE",
                         help="vcrpy cassette files, or directories of them")
     _common(replay)
+    record = sub.add_parser("record", help="pass traffic to the real (or mapped) service and save it as a cassette")
+    record.add_argument("--cassette", required=True, metavar="PATH", help="cassette file to write")
+    record.add_argument("--record-mode", choices=["once", "new_episodes", "all"], default="once",
+                        help="vcrpy record mode (default: once)")
+    _common(record)
+    _recording(record)
+    replay.add_argument("--record-mode", choices=["none", "once", "new_episodes", "all"], default="none",
+                        help="vcrpy record mode; new_episodes replays what exists and records what is missing")
+    replay.add_argument("--cassette", metavar="PATH", help="where recordings go (default: the first cassette)")
+    _recording(replay)
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
@@ -96,6 +117,14 @@ def settings_from(args, cassettes: list[str]) -> dict:
     }
     if args.confdir:
         settings["confdir"] = args.confdir
+    mode = getattr(args, "record_mode", "none")
+    if mode != "none":
+        target = args.cassette or cassettes[0]
+        settings.update(tapeproxy_record_mode=mode, tapeproxy_record_to=target, tapeproxy_upstreams=args.upstream,
+                        tapeproxy_redact_headers=args.redact_header, tapeproxy_redact_query=args.redact_query,
+                        tapeproxy_redact_json=args.redact_json)
+        if args.upstream_ca:
+            settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
     return settings
 
 
@@ -127,7 +156,12 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
     misses = master.addons.get("tapeproxy_miss").count
-    print(f"tapeproxy {command}: stopped" + (f"; {misses} request(s) missed" if misses else ""), flush=True)
+    recorder = master.addons.get("tapeproxy_recorder")
+    summary = f"; {misses} request(s) missed" if misses else ""
+    if recorder.live:
+        summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
+                    f"in {master.options.tapeproxy_record_to}")
+    print(f"tapeproxy {command}: stopped{summary}", flush=True)
     return 0
 
 
@@ -139,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return _run("demo", args, cassette_files([bundled("cassettes")]))
+        if args.command == "record":
+            existing = [args.cassette] if Path(args.cassette).is_file() else []
+            return _run("record", args, existing)
         return _run("replay", args, cassette_files(args.cassettes))
     except InputError as e:
         print(f"tapeproxy: error: {e}", file=sys.stderr)

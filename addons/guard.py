@@ -12,6 +12,7 @@ from mitmproxy import ctx
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from .hosts import Intercept
+from .recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +20,15 @@ logger = logging.getLogger(__name__)
 class OfflineGuard:
     name = "tapeproxy_guard"
 
-    def __init__(self, intercept: Intercept) -> None:
+    def __init__(self, intercept: Intercept, recorder: Recorder) -> None:
         self.intercept = intercept
-
-    def load(self, loader):
-        loader.add_option("tapeproxy_record_mode", str, "none",
-                          "vcrpy record mode. 'none' replays only: no intercepted request ever goes upstream.",
-                          choices=["none"])
+        self.recorder = recorder
 
     def server_connect(self, data: ServerConnectionHookData) -> None:
-        if ctx.options.tapeproxy_record_mode != "none" or data.server.address is None:
+        if self.recorder.live or data.server.address is None:
             return
         host, port = data.server.address
         if self.intercept.intercepts(host):
-            data.server.error = f"tapeproxy is offline (record mode 'none'): refused to connect to {host}:{port}"
+            mode = ctx.options.tapeproxy_record_mode
+            data.server.error = f"tapeproxy is offline (record mode '{mode}'): refused to connect to {host}:{port}"
             logger.warning(data.server.error)

@@ -19,13 +19,15 @@ from mitmproxy.master import Master
 from .guard import OfflineGuard
 from .hosts import Intercept
 from .miss import Miss
+from .recorder import Recorder
 from .replay import Replay
 
 
 def tapeproxy_addons() -> list:
     """tapeproxy's addons, in request-hook order: the first that answers a flow wins."""
     intercept = Intercept()
-    return [intercept, OfflineGuard(intercept), Replay(intercept), Miss(intercept)]
+    recorder = Recorder(intercept)
+    return [intercept, OfflineGuard(intercept, recorder), Replay(intercept), Miss(intercept, recorder), recorder]
 
 
 def mitmproxy_addons() -> list:

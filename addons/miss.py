@@ -1,4 +1,4 @@
-"""The last layer: in replay, a request nothing answered gets an API-shaped error, never the network."""
+"""Offline, a request nothing answered gets an API-shaped error, never the network."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from mitmproxy import ctx, http
 from . import responses
 from .core.profiles import profile_for
 from .hosts import Intercept
+from .recorder import Recorder
 from .replay import MISS_KEY
 
 logger = logging.getLogger(__name__)
@@ -17,8 +18,9 @@ logger = logging.getLogger(__name__)
 class Miss:
     name = "tapeproxy_miss"
 
-    def __init__(self, intercept: Intercept) -> None:
+    def __init__(self, intercept: Intercept, recorder: Recorder) -> None:
         self.intercept = intercept
+        self.recorder = recorder
         self.count = 0
 
     def load(self, loader):
@@ -26,8 +28,7 @@ class Miss:
                           "HTTP status of the answer to a request no cassette matches.")
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if (flow.response or ctx.options.tapeproxy_record_mode != "none"
-                or not self.intercept.intercepts(flow.request.host)):
+        if flow.response or self.recorder.live or not self.intercept.intercepts(flow.request.host):
             return
         try:
             miss = flow.metadata.get(MISS_KEY)

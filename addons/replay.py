@@ -62,7 +62,8 @@ class Replay:
                         f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(match_on)}")
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or not self.intercept.intercepts(flow.request.host):
+        if (flow.response or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays
+                or not self.intercept.intercepts(flow.request.host)):
             return
         try:
             result = self.index.lookup(shape_of(flow.request))

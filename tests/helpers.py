@@ -129,7 +129,7 @@ def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
 class LocalHTTPS:
     """A stand-in upstream on 127.0.0.1 that answers 200 'upstream' and counts accepted connections."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, handler=None):
         self.cert, key = make_cert(directory)
         self.connections = 0
         outer = self
@@ -157,7 +157,7 @@ class LocalHTTPS:
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, key)
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), handler or Handler)
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -165,3 +165,59 @@ class LocalHTTPS:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+SECRETS = {
+    "bearer": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcHAifQ.c2VjcmV0LXNpZ25hdHVyZS0xMjM0NQ",
+    "client_secret": "Qx8~client-secret-value~9aZ",
+    "access_token": "eyJ0eXAiOiJKV1QifQ.access-token-payload.sig-777",
+    "refresh_token": "M.R3_BAY.refresh-token-value-888",
+    "cookie": "session=cookie-secret-999",
+    "set_cookie": "box_visitor=set-cookie-secret-111",
+}
+
+
+class FakeApi(http.server.BaseHTTPRequestHandler):
+    """A stand-in for Graph and Box: sequences, echoes, gzip, binary, cookies and a token endpoint."""
+
+    protocol_version = "HTTP/1.1"
+    counter = 0
+
+    def _send(self, status, body: bytes, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path.endswith("/seq"):
+            type(self).counter += 1
+            return self._send(200, json.dumps({"n": type(self).counter}).encode(), extra=[("request-id", str(type(self).counter))])
+        if path.endswith("/gzip"):
+            import gzip
+            return self._send(200, gzip.compress(json.dumps({"compressed": True, "host": self.headers["Host"]}).encode()),
+                              extra=[("Content-Encoding", "gzip")])
+        if path.endswith("/binary"):
+            return self._send(200, bytes(range(256)), "application/octet-stream")
+        self._send(200, json.dumps({"path": self.path, "host": self.headers["Host"]}).encode(),
+                   extra=[("Set-Cookie", SECRETS["set_cookie"]), ("Set-Cookie", "theme=dark")])
+
+    def do_POST(self):
+        body = self._body()
+        if self.path.endswith("/token"):
+            return self._send(200, json.dumps({"token_type": "Bearer", "expires_in": 3600,
+                                               "access_token": SECRETS["access_token"],
+                                               "refresh_token": SECRETS["refresh_token"]}).encode())
+        self._send(201, json.dumps({"echo": body.decode("utf-8", "replace")}).encode())
+
+    do_PATCH = do_PUT = do_POST
+
+    def log_message(self, *args):
+        pass

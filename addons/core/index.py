@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from . import matching
+from . import matching, redact
 from .cassette import Interaction
 from .matching import Shape
 
@@ -28,6 +28,11 @@ class Miss:
     differences: tuple[str, ...]
 
 
+def redact_prefix_in(interactions) -> bool:
+    marker = redact.PREFIX
+    return any(marker in i.request.uri or marker.encode() in i.request.body for i in interactions)
+
+
 def shape_of(interaction: Interaction) -> Shape:
     req = interaction.request
     return Shape.from_uri(req.method, req.uri, req.headers, req.body)
@@ -40,9 +45,15 @@ class ReplayIndex:
         self.repeat_last = repeat_last
         self.interactions: list[Interaction] = list(interactions)
         self._shapes: list[Shape] = [shape_of(i) for i in self.interactions]
+        # Fields a recording redacted match any value, in every request (an empty set costs nothing).
+        masked: set = set()
+        if redact_prefix_in(self.interactions):
+            for shape in self._shapes:
+                masked |= matching.placeholder_fields(shape)
+        self.masked = frozenset(masked)
         self._sequences: dict[tuple, list[int]] = {}
         for pos, shape in enumerate(self._shapes):
-            self._sequences.setdefault(matching.key(shape, self.match_on), []).append(pos)
+            self._sequences.setdefault(self.key(shape), []).append(pos)
         self._served: dict[tuple, int] = {}
 
     def __len__(self) -> int:
@@ -52,8 +63,11 @@ class ReplayIndex:
         """Start every sequence again from its first recording."""
         self._served.clear()
 
+    def key(self, shape: Shape) -> tuple:
+        return matching.key(shape, self.match_on, self.masked)
+
     def lookup(self, shape: Shape) -> Hit | Miss:
-        k = matching.key(shape, self.match_on)
+        k = self.key(shape)
         sequence = self._sequences.get(k)
         if sequence is None:
             return self._miss(shape)

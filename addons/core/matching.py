@@ -14,7 +14,9 @@ from functools import cached_property
 from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from . import redact
 from .errors import InputError
+from .redact import is_placeholder
 
 # Characters left unescaped in a normalised path segment (RFC 3986 pchar minus "%").
 _PATH_SAFE = "!$&'()*+,;=:@-._~"
@@ -139,8 +141,73 @@ def parse_match_on(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def key(shape: Shape, match_on: tuple[str, ...]) -> tuple:
-    return tuple(MATCHERS[name](shape) for name in match_on)
+def key(shape: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset()) -> tuple:
+    """The index key of a request. `masked` fields (redacted in some recording) match any value."""
+    if not masked:
+        return tuple(MATCHERS[name](shape) for name in match_on)
+    return tuple(_masked_value(name, shape, masked) for name in match_on)
+
+
+# What a redacted field compares as, on both sides.
+_ANY = "\x00redacted"
+
+
+def placeholder_fields(shape: Shape) -> set:
+    """Fields of a recorded request that hold redaction placeholders: ("query"|"form", name) or ("json", path)."""
+    out = {("query", k) for k, v in shape.query if is_placeholder(v)}
+    body = shape.body
+    if body.kind == "form":
+        out |= {("form", k) for k, v in body.value if is_placeholder(v)}
+    elif body.kind == "json" and redact.PREFIX in body.value:
+        out |= {("json", path) for path in _placeholder_paths(body.data(), ())}
+    return out
+
+
+def _placeholder_paths(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _placeholder_paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _placeholder_paths(v, path + (i,))
+    elif is_placeholder(node):
+        yield path
+
+
+def _masked_pairs(pairs, kind: str, masked) -> tuple:
+    return tuple(sorted((k, _ANY if (kind, k) in masked else v) for k, v in pairs))
+
+
+def _masked_value(name: str, shape: Shape, masked) -> Any:
+    if name == "query":
+        return _masked_pairs(shape.query, "query", masked)
+    if name == "uri":
+        return shape.uri[:4] + (_masked_pairs(shape.query, "query", masked),)
+    if name == "body":
+        body = shape.body
+        if body.kind == "form":
+            return Body("form", _masked_pairs(body.value, "form", masked))
+        if body.kind == "json":
+            data = body.data()
+            for kind, path in masked:
+                if kind == "json":
+                    _set_path(data, path)
+            return Body("json", json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    return MATCHERS[name](shape)
+
+
+def _set_path(node, path) -> None:
+    for step in path[:-1]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, (dict, list)):
+        try:
+            if path[-1] in node if isinstance(node, dict) else path[-1] < len(node):
+                node[path[-1]] = _ANY
+        except TypeError:
+            return
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -1,0 +1,111 @@
+"""Redaction of secrets before anything is written: headers, query parameters, OAuth token bodies.
+
+A secret becomes a stable placeholder, `REDACTED-<name>-<n>`: the same secret gets the same
+placeholder throughout a recording, so a cassette still shows which calls shared a token. Replay
+matching treats a placeholder as "any value" (see matching.mask_placeholders).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+PREFIX = "REDACTED-"
+# Header names that carry credentials: the standard ones and API-key style ones.
+SECRET_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|set-cookie|x-box-api-key|"
+                           r".*(api[-_]?key|auth[-_]?token|access[-_]?token|secret|password|subscription-key|functions-key).*)$",
+                           re.IGNORECASE)
+# Fields of OAuth token exchanges (Box /oauth2/token, Microsoft identity /oauth2/v2.0/token).
+TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "assertion", "client_assertion",
+                          "code", "id_token", "password", "subject_token", "actor_token", "restricted_token"})
+SECRET_QUERY = frozenset({"access_token", "client_secret", "code", "sig", "signature", "token", "api_key", "apikey"})
+_TOKEN_PATH = re.compile(r"/oauth2/(v2\.0/)?(token|revoke)$")
+
+
+def is_placeholder(value) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+class Redactor:
+    def __init__(self, headers=(), query=(), json_paths=()):
+        self.extra_headers = {h.lower() for h in headers}
+        self.query = SECRET_QUERY | {q for q in query}
+        self.json_paths = [tuple(p.removeprefix("$.").split(".")) for p in json_paths]
+        self._placeholders: dict[tuple[str, str], str] = {}
+        self.count = 0  # values redacted so far
+
+    def placeholder(self, name: str, secret: str) -> str:
+        self.count += 1
+        key = (name, secret)
+        if key not in self._placeholders:
+            n = sum(1 for k in self._placeholders if k[0] == name) + 1
+            self._placeholders[key] = f"{PREFIX}{name}-{n}"
+        return self._placeholders[key]
+
+    def _secret_header(self, name: str) -> bool:
+        return name.lower() in self.extra_headers or bool(SECRET_HEADER.match(name))
+
+    def headers(self, items) -> list[tuple[str, str]]:
+        out = []
+        for name, value in items:
+            if self._secret_header(name) and not is_placeholder(value):
+                scheme, sep, credential = value.partition(" ")
+                if sep and name.lower() in ("authorization", "proxy-authorization") and credential:
+                    value = f"{scheme} {self.placeholder(name.lower(), credential)}"  # keep "Bearer"
+                else:
+                    value = self.placeholder(name.lower(), value)
+            out.append((name, value))
+        return out
+
+    def url(self, url: str) -> str:
+        parts = urlsplit(url)
+        if not parts.query:
+            return url
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if not any(k in self.query for k, _ in pairs):
+            return url
+        pairs = [(k, self.placeholder(k, v) if k in self.query and v and not is_placeholder(v) else v) for k, v in pairs]
+        return urlunsplit(parts._replace(query=urlencode(pairs, safe="$,:@/")))
+
+    def body(self, url: str, content_type: str, body: bytes) -> bytes:
+        """Token fields of OAuth exchanges, and the user's JSON paths, in a form or JSON body."""
+        token_exchange = bool(_TOKEN_PATH.search(urlsplit(url).path))
+        if not body or not (token_exchange or self.json_paths):
+            return body
+        if "x-www-form-urlencoded" in content_type.lower() and token_exchange:
+            try:
+                pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                return body
+            pairs = [(k, self.placeholder(k, v) if k in TOKEN_FIELDS and v else v) for k, v in pairs]
+            return urlencode(pairs).encode()
+        if body.lstrip()[:1] in (b"{", b"["):
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return body
+            before = self.count
+            if token_exchange and isinstance(data, dict):
+                for k in TOKEN_FIELDS & data.keys():
+                    if isinstance(data[k], str) and data[k] and not is_placeholder(data[k]):
+                        data[k] = self.placeholder(k, data[k])
+            for path in self.json_paths:
+                self._redact_path(data, path)
+            return json.dumps(data).encode() if self.count != before else body
+        return body
+
+    def _redact_path(self, node, path: tuple[str, ...]) -> None:
+        if not path:
+            return
+        head, rest = path[0], path[1:]
+        children = []
+        if head == "*" and isinstance(node, list):
+            children = [(node, i) for i in range(len(node))]
+        elif isinstance(node, dict) and head in node:
+            children = [(node, head)]
+        for parent, k in children:
+            if rest:
+                self._redact_path(parent[k], rest)
+            elif parent[k] is not None and not is_placeholder(parent[k]):
+                parent[k] = self.placeholder(str(path[-1] if head != "*" else "item"), json.dumps(parent[k]))

@@ -1,0 +1,53 @@
+"""Cassette files written atomically: a complete YAML document or nothing, never half a file.
+
+Only redacted interactions reach the writer, so no secret is ever on disk, not even in the
+temporary file that is renamed over the cassette.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+try:
+    _Dumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Dumper = yaml.SafeDumper  # type: ignore[misc]
+
+
+def text_or_binary(body: bytes):
+    """Readable text where the body is UTF-8 text; bytes (written as !!binary) only for real binary."""
+    if not body:
+        return ""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    # YAML cannot hold most control characters as text.
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        return body
+    return text
+
+
+def dump(interactions: list[dict]) -> str:
+    return yaml.dump({"interactions": interactions, "version": 1}, Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, width=120)
+
+
+def write_atomic(path: str | Path, interactions: list[dict]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump(interactions)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,149 @@
+"""Record through a running proxy from local HTTPS stand-ins, then replay what was recorded."""
+
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from helpers import SECRETS, FakeApi, LocalHTTPS
+from tapeproxy.core import cassette
+
+
+@pytest.fixture
+def api(tmp_path):
+    FakeApi.counter = 0
+    server = LocalHTTPS(tmp_path, FakeApi)
+    yield server
+    server.close()
+
+
+def record(start_cli, api, path, *extra):
+    local = f"https://127.0.0.1:{api.port}"
+    return start_cli("record", "--cassette", str(path), "--upstream", f"graph.microsoft.com={local}",
+                     "--upstream", f"api.box.com={local}", "--upstream-ca", str(api.cert), *extra)
+
+
+def client(proxy) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy.url}
+    s.verify = proxy.ca
+    s.headers.update({"Authorization": f"Bearer {SECRETS['bearer']}", "Cookie": SECRETS["cookie"]})
+    return s
+
+
+def session_calls(s):
+    """The same calls, recorded first and replayed second: their answers must be identical."""
+    g = "https://graph.microsoft.com/v1.0"
+    out = [s.get(f"{g}/seq").json() for _ in range(3)]
+    out.append(s.patch(f"{g}/print/tasks/t1", json={"status": {"state": "completed"}}).json())
+    gz = s.get(f"{g}/gzip")
+    out.append(gz.json())
+    out.append(s.get(f"{g}/binary").content)
+    out.append(s.post("https://api.box.com/oauth2/token",
+                      data={"grant_type": "client_credentials", "client_id": "abc",
+                            "client_secret": SECRETS["client_secret"]}).json())
+    out.append(s.get(f"{g}/cookies?$top=2").headers.get("Set-Cookie"))
+    return out
+
+
+def test_record_then_replay_gives_identical_answers_and_no_secret_on_disk(start_cli, api, tmp_path):
+    path = tmp_path / "rec.yaml"
+    proxy = record(start_cli, api, path)
+    recorded = session_calls(client(proxy))
+    assert recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert recorded[4] == {"compressed": True, "host": "graph.microsoft.com"}  # Host kept for the mapped server
+    assert proxy.stop() == 0
+    assert "tapeproxy recorded #1 GET https://graph.microsoft.com/v1.0/seq -> 200" in proxy.output
+    assert f"recorded 8 interaction(s)" in proxy.output and f"in {path}" in proxy.output
+
+    text = path.read_text()
+    for name, secret in SECRETS.items():
+        assert secret.split("=")[-1] not in text, f"{name} leaked into the cassette"
+    assert "Bearer REDACTED-authorization-1" in text
+    assert "!!binary" in text and '"compressed": true' in text.replace("\\", "")
+    interactions = cassette.load(path)
+    assert [i.request.uri for i in interactions][:3] == ["https://graph.microsoft.com/v1.0/seq"] * 3
+    gz = interactions[4].response
+    assert not any(k.lower() == "content-encoding" for k, _ in gz.headers)  # decoded, header fixed
+
+    # Replayed by a new proxy, offline: identical answers, the redacted client_secret matches any value.
+    replay = start_cli("replay", str(path))
+    s = client(replay)
+    replayed = session_calls(s)
+    assert replayed[:6] == recorded[:6]
+    # Secrets the service sent back are served as their placeholders; everything else is as recorded.
+    assert replayed[6] == {**recorded[6], "access_token": "REDACTED-access_token-1",
+                           "refresh_token": "REDACTED-refresh_token-1"}
+    assert replayed[7] == "REDACTED-set-cookie-1, REDACTED-set-cookie-2"  # every Set-Cookie value
+    assert api.connections  # the recording did go upstream...
+    before = api.connections
+    r = s.post("https://api.box.com/oauth2/token",
+               data={"grant_type": "client_credentials", "client_id": "abc", "client_secret": "another"})
+    assert r.status_code == 200
+    assert api.connections == before  # ...the replay never does
+
+
+def test_new_episodes_replays_what_exists_and_records_what_is_missing(start_cli, api, tmp_path):
+    path = tmp_path / "ep.yaml"
+    proxy = record(start_cli, api, path)
+    client(proxy).get("https://graph.microsoft.com/v1.0/seq")
+    proxy.stop()
+    local = f"https://127.0.0.1:{api.port}"
+    proxy = start_cli("replay", str(path), "--record-mode", "new_episodes", "--upstream", f"graph.microsoft.com={local}",
+                      "--upstream-ca", str(api.cert))
+    s = client(proxy)
+    assert s.get("https://graph.microsoft.com/v1.0/seq").json() == {"n": 1}  # replayed
+    assert s.get("https://graph.microsoft.com/v1.0/other").json()["path"] == "/v1.0/other"  # recorded
+    proxy.stop()
+    assert [i.request.uri.rsplit("/", 1)[1] for i in cassette.load(path)] == ["seq", "other"]
+
+
+def test_concurrent_clients_lose_and_duplicate_nothing(start_cli, api, tmp_path):
+    path = tmp_path / "many.yaml"
+    proxy = record(start_cli, api, path)
+
+    def worker(w):
+        s = client(proxy)
+        return [s.get(f"https://graph.microsoft.com/v1.0/items/{w}-{i}").status_code for i in range(10)]
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = [code for codes in pool.map(worker, range(20)) for code in codes]
+    assert statuses == [200] * 200
+    proxy.stop()
+    uris = [i.request.uri for i in cassette.load(path)]
+    assert len(uris) == 200 and len(set(uris)) == 200
+
+
+def test_kill_9_leaves_a_loadable_cassette_with_everything_older_than_a_second(start_cli, api, tmp_path):
+    path = tmp_path / "killed.yaml"
+    proxy = record(start_cli, api, path)
+    done: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def traffic():
+        s = client(proxy)
+        i = 0
+        while not stop.is_set():
+            try:
+                s.get(f"https://graph.microsoft.com/v1.0/k/{i}", timeout=5)
+                done.append((time.monotonic(), f"/v1.0/k/{i}"))
+            except requests.RequestException:
+                return
+            i += 1
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    time.sleep(3)
+    killed_at = time.monotonic()
+    proxy.proc.send_signal(signal.SIGKILL)
+    proxy.proc.wait(10)
+    stop.set()
+    t.join(10)
+    must_have = {p for when, p in done if when < killed_at - 1.0}
+    assert len(must_have) > 10
+    got = {i.request.uri.split(".com", 1)[1] for i in cassette.load(path)}
+    assert must_have <= got
