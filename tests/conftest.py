@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import CliProxy, LocalHTTPS
+from helpers import CliProxy, FakeApi, LocalHTTPS
 
 
 @pytest.fixture(scope="session")
@@ -35,5 +35,14 @@ def demo(tmp_path_factory):
 @pytest.fixture
 def upstream(tmp_path):
     server = LocalHTTPS(tmp_path)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def api(tmp_path):
+    """A local HTTPS stand-in for Graph and Box (see helpers.FakeApi)."""
+    FakeApi.counter = 0
+    server = LocalHTTPS(tmp_path, FakeApi)
     yield server
     server.close()

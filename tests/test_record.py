@@ -5,19 +5,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
-from helpers import SECRETS, FakeApi, LocalHTTPS
+from helpers import SECRETS
 from tapeproxy.core import cassette
-
-
-@pytest.fixture
-def api(tmp_path):
-    FakeApi.counter = 0
-    server = LocalHTTPS(tmp_path, FakeApi)
-    yield server
-    server.close()
 
 
 def record(start_cli, api, path, *extra):
@@ -58,7 +49,7 @@ def test_record_then_replay_gives_identical_answers_and_no_secret_on_disk(start_
     assert recorded[4] == {"compressed": True, "host": "graph.microsoft.com"}  # Host kept for the mapped server
     assert proxy.stop() == 0
     assert "tapeproxy recorded #1 GET https://graph.microsoft.com/v1.0/seq -> 200" in proxy.output
-    assert f"recorded 8 interaction(s)" in proxy.output and f"in {path}" in proxy.output
+    assert "recorded 8 interaction(s)" in proxy.output and f"in {path}" in proxy.output
 
     text = path.read_text()
     for name, secret in SECRETS.items():

@@ -7,16 +7,7 @@ import pytest
 import requests
 import vcr
 
-from helpers import FakeApi, LocalHTTPS
 from test_record import client, record
-
-
-@pytest.fixture
-def api(tmp_path):
-    FakeApi.counter = 0
-    server = LocalHTTPS(tmp_path, FakeApi)
-    yield server
-    server.close()
 
 
 def test_vcrpy_plays_a_cassette_tapeproxy_recorded(start_cli, api, tmp_path):
