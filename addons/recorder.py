@@ -59,6 +59,7 @@ class Recorder:
         self.recorded = 0
         self.live = False  # whether requests nothing answered go upstream
         self.upstreams: dict[str, tuple[str, str, int]] = {}
+        self.match_on: tuple[str, ...] = matching.DEFAULT_MATCH_ON
         self._dirty = False
         self._flusher: asyncio.Task | None = None
 
@@ -96,8 +97,8 @@ class Recorder:
             try:
                 data, _ = yamlfile.load(target)
                 self.entries = list((data or {}).get("interactions") or [])
-                match_on = matching.parse_match_on(opts.tapeproxy_match_on)
-                self.old_keys = [matching.key(shape_of(i), match_on) for i in cassette.load(target)]
+                self.match_on = matching.parse_match_on(opts.tapeproxy_match_on)
+                self.old_keys = [matching.key(shape_of(i), self.match_on) for i in cassette.load(target)]
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
 
@@ -130,7 +131,7 @@ class Recorder:
         entry = self.to_interaction(flow)
         if ctx.options.tapeproxy_record_mode == "all" and self.old_keys:
             # vcrpy's "all": a new recording replaces the old recordings of the same request.
-            key = matching.key(shape_of(cassette_interaction(entry)), matching.parse_match_on(ctx.options.tapeproxy_match_on))
+            key = matching.key(shape_of(cassette_interaction(entry)), self.match_on)
             keep = [i for i, k in enumerate(self.old_keys) if k != key]
             self.entries = [self.entries[i] for i in keep] + self.entries[len(self.old_keys):]
             self.old_keys = [self.old_keys[i] for i in keep]
