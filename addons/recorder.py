@@ -8,30 +8,21 @@ recordings of the same requests). Interactions reach disk within a second, atomi
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from .core import matching, redact, writer, yamlfile
+from .core import cassette, matching, redact, writer, yamlfile
 from .core.errors import InputError
-from .core.index import shape_of
-from .core import cassette
+from .core.recording import Exchange, Recording, entry
 from .hosts import Intercept
 
 logger = logging.getLogger(__name__)
 
 ORIGINAL_URL = "tapeproxy.original_url"  # flow.metadata: the URL as the client asked, before mapping
 FLUSH_EVERY = 0.5  # seconds: every completed interaction is on disk within a second
-
-
-def _header_dict(items) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in items:
-        out.setdefault(name, []).append(value)
-    return out
 
 
 def parse_upstreams(specs: Sequence[str]) -> dict[str, tuple[str, str, int]]:
@@ -54,14 +45,15 @@ class Recorder:
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
         self.redactor = redact.Redactor()
-        self.entries: list[dict] = []  # what the cassette file holds, in order
-        self.old_keys: list[tuple | None] = []  # match keys of entries loaded at start (for "all")
-        self.recorded = 0
+        self.recording = Recording()
         self.live = False  # whether requests nothing answered go upstream
         self.upstreams: dict[str, tuple[str, str, int]] = {}
-        self.match_on: tuple[str, ...] = matching.DEFAULT_MATCH_ON
         self._dirty = False
         self._flusher: asyncio.Task | None = None
+
+    @property
+    def recorded(self) -> int:
+        return self.recording.added
 
     def load(self, loader):
         loader.add_option("tapeproxy_record_mode", str, "none",
@@ -83,6 +75,7 @@ class Recorder:
         opts = ctx.options
         try:
             self.upstreams = parse_upstreams(opts.tapeproxy_upstreams)
+            match_on = matching.parse_match_on(opts.tapeproxy_match_on)
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
         self.redactor = redact.Redactor(opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query,
@@ -92,15 +85,15 @@ class Recorder:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
         exists = bool(target) and Path(target).is_file()
         self.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
-        self.entries, self.old_keys = [], []
+        old: list[dict] = []
         if exists and self.live:
             try:
+                cassette.load(target)  # validates, with file:line errors
                 data, _ = yamlfile.load(target)
-                self.entries = list((data or {}).get("interactions") or [])
-                self.match_on = matching.parse_match_on(opts.tapeproxy_match_on)
-                self.old_keys = [matching.key(shape_of(i), self.match_on) for i in cassette.load(target)]
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
+            old = list(data.get("interactions") or [])
+        self.recording = Recording(old, match_on, replace=mode == "all")
 
     def running(self):
         if self.live:
@@ -121,71 +114,40 @@ class Recorder:
     def response(self, flow: http.HTTPFlow) -> None:
         if ORIGINAL_URL not in flow.metadata or "tapeproxy" in flow.metadata:
             return  # not ours, or synthetic (served by tapeproxy itself)
-        try:
-            self._append(flow)
-        except Exception:  # a broken recording must not break the client's response
-            logger.exception(f"tapeproxy: could not record {flow.request.method} {flow.metadata[ORIGINAL_URL]}")
-
-    def _append(self, flow: http.HTTPFlow) -> None:
         before = self.redactor.count
-        entry = self.to_interaction(flow)
-        if ctx.options.tapeproxy_record_mode == "all" and self.old_keys:
-            # vcrpy's "all": a new recording replaces the old recordings of the same request.
-            key = matching.key(shape_of(cassette_interaction(entry)), self.match_on)
-            keep = [i for i, k in enumerate(self.old_keys) if k != key]
-            self.entries = [self.entries[i] for i in keep] + self.entries[len(self.old_keys):]
-            self.old_keys = [self.old_keys[i] for i in keep]
-        self.entries.append(entry)
-        self.recorded += 1
+        try:
+            e = entry(exchange_of(flow, flow.metadata[ORIGINAL_URL]), self.redactor)
+        except Exception:  # a broken recording must not break the client's response
+            logger.exception(f"tapeproxy: could not record {flow.request.method} "
+                             f"{self.redactor.url(flow.metadata[ORIGINAL_URL])}")
+            return
+        self.recording.add(e)
         self._dirty = True
         redacted = self.redactor.count - before
-        logger.info(f"tapeproxy recorded #{self.recorded} {flow.request.method} {entry['request']['uri']} -> "
+        logger.info(f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
                     f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else ""))
-
-    def to_interaction(self, flow: http.HTTPFlow) -> dict:
-        req, resp = flow.request, flow.response
-        r = self.redactor
-        url = r.url(flow.metadata[ORIGINAL_URL])
-        req_body = r.body(url, req.headers.get("content-type", ""), req.get_content(strict=False) or b"")
-        body = resp.get_content(strict=False) or b""
-        headers = list(resp.headers.items(multi=True))
-        encoding = resp.headers.get("content-encoding", "")
-        if encoding and (body != resp.raw_content or encoding.lower() == "identity"):
-            # stored decoded and readable: the header must say so
-            headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
-        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
-        body = r.body(url, resp.headers.get("content-type", ""), body)
-        return {
-            "request": {"body": writer.text_or_binary(req_body) or None,
-                        "headers": _header_dict(r.headers(req.headers.items(multi=True))),
-                        "method": req.method, "uri": url},
-            "response": {"status": {"code": resp.status_code, "message": resp.reason},
-                         "headers": _header_dict(r.headers(headers)),
-                         "body": {"string": writer.text_or_binary(body)}},
-            "tapeproxy": {"recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                          "duration_ms": round(((resp.timestamp_end or 0) - (req.timestamp_start or 0)) * 1000)},
-        }
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             if self._dirty:
                 self._dirty = False
-                snapshot = list(self.entries)
-                await asyncio.to_thread(writer.write_atomic, ctx.options.tapeproxy_record_to, snapshot)
+                await asyncio.to_thread(writer.write_atomic, ctx.options.tapeproxy_record_to, self.recording.entries())
 
     def done(self) -> None:
         if self._flusher:
             self._flusher.cancel()
         if self.live and (self._dirty or self.recorded):
-            writer.write_atomic(ctx.options.tapeproxy_record_to, self.entries)
+            writer.write_atomic(ctx.options.tapeproxy_record_to, self.recording.entries())
             self._dirty = False
 
 
-def cassette_interaction(entry: dict) -> cassette.Interaction:
-    """A freshly recorded entry in the model replay uses (for match keys)."""
-    req = entry["request"]
-    body = req["body"] or b""
-    return cassette.Interaction(cassette.RecordedRequest(req["method"], req["uri"], tuple(
-        (k, v) for k, vs in req["headers"].items() for v in vs), body.encode() if isinstance(body, str) else body),
-        cassette.RecordedResponse(0, "", (), b""), "", 0)
+def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
+    """A completed flow as the recorder sees it; url is the one the client asked for."""
+    req, resp = flow.request, flow.response
+    duration = None
+    if resp.timestamp_end and req.timestamp_start:
+        duration = round((resp.timestamp_end - req.timestamp_start) * 1000)
+    return Exchange(req.method, url, list(req.headers.items(multi=True)), req.get_content(strict=False) or b"",
+                    resp.status_code, resp.reason, list(resp.headers.items(multi=True)), resp.raw_content or b"",
+                    req.timestamp_start, duration)

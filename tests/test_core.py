@@ -81,3 +81,48 @@ def test_served_headers_rederive_encoding_and_length():
                                                               "Content-Length": str(len(packed))}
     assert headers(b"", [("Content-Length", "42")], method="HEAD") == {"Content-Length": "42"}
     assert headers(b"", [("Transfer-Encoding", "chunked")], status=204) == {}
+
+
+def _exchange(method="GET", url="https://graph.microsoft.com/v1.0/me", body=b"", headers=(), resp_body=b"{}",
+              resp_headers=(("Content-Type", "application/json"),)):
+    from tapeproxy.core.recording import Exchange
+    return Exchange(method, url, list(headers), body, 200, "OK", list(resp_headers), resp_body)
+
+
+def test_readable_body_undoes_real_encodings_and_drops_stale_ones():
+    from tapeproxy.core.recording import readable_body
+    plain = b'{"value": []}'
+    real = [("Content-Encoding", "gzip"), ("Content-Length", "99"), ("Transfer-Encoding", "chunked")]
+    assert readable_body(real, gzip.compress(plain)) == ([("Content-Length", str(len(plain)))], plain)
+    assert readable_body([("Content-Encoding", "gzip")], plain) == ([], plain)  # already decoded (HAR, vcrpy)
+    assert readable_body([("Content-Encoding", "x-unknown")], b"\x01\x02") == ([("Content-Encoding", "x-unknown")],
+                                                                               b"\x01\x02")
+
+
+def test_entry_redacts_and_writes_vcrpy_shapes():
+    from tapeproxy.core.recording import entry
+    from tapeproxy.core.redact import Redactor
+    e = entry(_exchange(headers=[("Authorization", "Bearer s3cret")], url="https://h/x?access_token=s3cret&a=1"),
+              Redactor())
+    assert e["request"]["body"] is None  # vcrpy's "no body"
+    assert e["request"]["headers"] == {"Authorization": ["Bearer REDACTED-authorization-1"]}
+    assert e["request"]["uri"] == "https://h/x?access_token=REDACTED-access_token-1&a=1"
+    assert e["response"] == {"status": {"code": 200, "message": "OK"},
+                             "headers": {"Content-Type": ["application/json"]}, "body": {"string": "{}"}}
+    assert "s3cret" not in repr(e)
+
+
+def test_recording_all_mode_replaces_old_recordings_of_the_same_request_only():
+    from tapeproxy.core.recording import Recording, entry
+    from tapeproxy.core.redact import Redactor
+    r = Redactor()
+    old = [entry(_exchange(url=u, resp_body=b), r) for u, b in
+           [("https://h/a", b"old-a1"), ("https://h/b", b"old-b"), ("https://h/a", b"old-a2")]]
+    rec = Recording(old, replace=True)
+    rec.add(entry(_exchange(url="https://h/a", resp_body=b"new-a1"), r))
+    rec.add(entry(_exchange(url="https://h/a", resp_body=b"new-a2"), r))  # a sequence of this session: kept
+    assert [e["response"]["body"]["string"] for e in rec.entries()] == ["old-b", "new-a1", "new-a2"]
+    assert rec.added == 2
+    keep = Recording(old, replace=False)
+    keep.add(entry(_exchange(url="https://h/a", resp_body=b"new"), r))
+    assert len(keep.entries()) == 4

@@ -138,3 +138,39 @@ def test_kill_9_leaves_a_loadable_cassette_with_everything_older_than_a_second(s
     assert len(must_have) > 10
     got = {i.request.uri.split(".com", 1)[1] for i in cassette.load(path)}
     assert must_have <= got
+
+
+def test_all_mode_records_everything_and_replaces_old_recordings_of_the_same_request(start_cli, api, tmp_path):
+    path = tmp_path / "all.yaml"
+    proxy = record(start_cli, api, path)
+    s = client(proxy)
+    assert [s.get(f"https://graph.microsoft.com/v1.0/{p}").json().get("n") for p in ("seq", "seq", "other")] == \
+        [1, 2, None]
+    proxy.stop()
+
+    # once, with the cassette there: replay only; what is not recorded is a miss, not a recording
+    proxy = record(start_cli, api, path)
+    s = client(proxy)
+    assert s.get("https://graph.microsoft.com/v1.0/seq").json() == {"n": 1}
+    assert s.get("https://graph.microsoft.com/v1.0/new").headers.get("X-Tapeproxy-Miss") == "1"
+    proxy.stop()
+
+    proxy = record(start_cli, api, path, "--record-mode", "all")
+    s = client(proxy)
+    assert [s.get("https://graph.microsoft.com/v1.0/seq").json() for _ in range(2)] == [{"n": 3}, {"n": 4}]  # live
+    proxy.stop()
+    assert "recorded 2 interaction(s)" in proxy.output
+    got = [(i.request.uri.rsplit("/", 1)[1], i.response.body) for i in cassette.load(path)]
+    assert [u for u, _ in got] == ["other", "seq", "seq"]
+    assert [b for u, b in got if u == "seq"] == [b'{"n": 3}', b'{"n": 4}']
+
+
+def test_ctrl_c_flushes_what_was_recorded(start_cli, api, tmp_path):
+    path = tmp_path / "int.yaml"
+    proxy = record(start_cli, api, path)
+    s = client(proxy)
+    for i in range(5):
+        s.get(f"https://graph.microsoft.com/v1.0/c/{i}")
+    assert proxy.stop(signal.SIGINT) == 0  # at once: before the periodic flush could run
+    assert "recorded 5 interaction(s)" in proxy.output
+    assert [i.request.uri.rsplit("/", 1)[1] for i in cassette.load(path)] == ["0", "1", "2", "3", "4"]

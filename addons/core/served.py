@@ -24,8 +24,11 @@ except ImportError:  # pragma: no cover - zstandard comes with mitmproxy
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
 
 
-def _decodes(body: bytes, coding: str) -> bytes | None:
-    """body decoded by one content coding, or None if it is not encoded that way."""
+_UNCHECKED = object()  # a coding this process cannot decode
+
+
+def _decodes(body: bytes, coding: str):
+    """body decoded by one content coding, None if it is not encoded that way, or _UNCHECKED."""
     try:
         if coding in ("gzip", "x-gzip"):
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -44,18 +47,27 @@ def _decodes(body: bytes, coding: str) -> bytes | None:
             return zstandard.ZstdDecompressor().decompressobj().decompress(body)
     except Exception:  # any decoder failure means "not encoded this way"
         return None
-    return body  # identity, or a coding we cannot check: trust the header
+    return body if coding == "identity" else _UNCHECKED
+
+
+def _undo(body: bytes, content_encoding: str):
+    data = body
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
+        data = _decodes(data, coding)
+        if data is None or data is _UNCHECKED:
+            return data
+    return data
 
 
 def body_is_encoded(body: bytes, content_encoding: str) -> bool:
-    data = body
-    for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
-        if coding == "identity":
-            continue
-        data = _decodes(data, coding)
-        if data is None:
-            return False
-    return True
+    """Whether body is encoded as the header says; a coding we cannot check is trusted."""
+    return _undo(body, content_encoding) is not None
+
+
+def decoded(body: bytes, content_encoding: str) -> bytes | None:
+    """body with its codings undone, or None where it is not so encoded or a coding is unknown here."""
+    data = _undo(body, content_encoding)
+    return None if data is _UNCHECKED else data
 
 
 def served_headers(response: RecordedResponse, request_method: str) -> Headers:
