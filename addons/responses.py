@@ -10,6 +10,7 @@ from typing import Iterable
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
+from .core import redact
 from .core.profiles import profile_for
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,19 @@ def served_by(flow: http.HTTPFlow, source: str, label: str) -> None:
     flow.comment = f"tapeproxy: {label}"
 
 
+def scrubbed(flow: http.HTTPFlow, text: str, redactor: redact.Redactor | None = None) -> str:
+    """text (about this flow) without the secrets the request carries: for logs and comments."""
+    req = flow.request
+    secrets = (redactor or redact.Redactor()).secrets_in(
+        req.pretty_url, req.headers.items(multi=True), req.headers.get("content-type", ""),
+        req.get_content(strict=False) or b"")
+    return redact.scrub(text, secrets)
+
+
 def internal_error(flow: http.HTTPFlow, where: str, exc: BaseException) -> None:
     """Answer a flow whose handling failed, so it is never forwarded upstream."""
-    logger.error(f"tapeproxy: internal error in {where} for {flow.request.method} {flow.request.pretty_url}:\n"
-                 + "".join(traceback.format_exception(exc)))
+    logger.error(scrubbed(flow, f"tapeproxy: internal error in {where} for {flow.request.method} "
+                                f"{flow.request.pretty_url}:\n" + "".join(traceback.format_exception(exc))))
     flow.response = api_error(flow, 500, "tapeproxyInternalError",
                               f"tapeproxy failed while handling this request in {where}: {exc!r}",
                               [(ERROR_HEADER, where)])

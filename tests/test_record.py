@@ -54,6 +54,7 @@ def test_record_then_replay_gives_identical_answers_and_no_secret_on_disk(start_
     text = path.read_text()
     for name, secret in SECRETS.items():
         assert secret.split("=")[-1] not in text, f"{name} leaked into the cassette"
+        assert secret.split("=")[-1] not in proxy.output, f"{name} leaked into the log"
     assert "Bearer REDACTED-authorization-1" in text
     assert "!!binary" in text and '"compressed": true' in text.replace("\\", "")
     interactions = cassette.load(path)

@@ -90,12 +90,12 @@ class ReplayIndex:
         candidates = [p for p, s in enumerate(self._shapes) if s.host == shape.host] or range(len(self._shapes))
         best_pos, best_score, best_differs = -1, -1.0, []
         for pos in candidates:
-            score, differs = matching.closeness(shape, self._shapes[pos], self.match_on)
+            score, differs = matching.closeness(shape, self._shapes[pos], self.match_on, self.masked)
             if score > best_score:
                 best_pos, best_score, best_differs = pos, score, differs
         closest = self.interactions[best_pos]
         want = self._shapes[best_pos]
-        reasons = tuple(matching.explain(shape, want, name) for name in best_differs)
+        reasons = tuple(matching.explain(shape, want, name, self.masked) for name in best_differs)
         path = want.path if len(want.path) <= 48 else "..." + want.path[-45:]
         return Miss(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
                     closest, reasons)

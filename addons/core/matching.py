@@ -234,45 +234,57 @@ def _json_diffs(got: Any, want: Any, where: str):
         yield f"{where} differs: {_short(got)} vs {_short(want)}"
 
 
-def _multiset_diff(got: tuple, want: tuple, what: str) -> str:
+def _multiset_diff(got: tuple, want: tuple, what: str, skip=frozenset()) -> str:
+    """Up to three fields that differ; `skip` names fields a recording redacted (they match anything)."""
     got_d: dict[str, list[str]] = {}
     want_d: dict[str, list[str]] = {}
     for k, v in got:
         got_d.setdefault(k, []).append(v)
     for k, v in want:
         want_d.setdefault(k, []).append(v)
+    diffs = []
     for k in sorted(set(got_d) | set(want_d)):
+        if k in skip and k in got_d and k in want_d:
+            continue
         if k not in want_d:
-            return f"{what} {k} is not in the recording"
-        if k not in got_d:
-            return f"{what} {k} is missing (recorded: {_short(want_d[k][0])})"
-        if got_d[k] != want_d[k]:
+            diffs.append(f"{what} {k} is not in the recording")
+        elif k not in got_d:
+            diffs.append(f"{what} {k} is missing (recorded: {_short(want_d[k][0])})")
+        elif got_d[k] != want_d[k]:
             g, w = got_d[k], want_d[k]
-            return f"{what} {k} differs: {_short(g[0] if len(g) == 1 else g)} vs {_short(w[0] if len(w) == 1 else w)}"
-    return f"{what} differs"
+            diffs.append(f"{what} {k} differs: {_short(g[0] if len(g) == 1 else g)} vs "
+                         f"{_short(w[0] if len(w) == 1 else w)}")
+    if not diffs:
+        return f"{what} differs"
+    return "; ".join(diffs[:3]) + (" (and more)" if len(diffs) > 3 else "")
 
 
-def explain(got: Shape, want: Shape, name: str) -> str:
+def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset()) -> str:
     """Why matcher `name` tells these two apart, in the words a user needs to fix it."""
     if name == "body":
         g, w = got.body, want.body
         if g.kind == w.kind == "json":
-            diffs = list(itertools.islice(_json_diffs(g.data(), w.data(), "body"), 4))
+            gd, wd = g.data(), w.data()
+            for kind, path in masked:
+                if kind == "json":
+                    _set_path(gd, path)
+                    _set_path(wd, path)
+            diffs = list(itertools.islice(_json_diffs(gd, wd, "body"), 4))
             more = " (and more)" if len(diffs) > 3 else ""
             return "; ".join(diffs[:3]) + more if diffs else "body differs"
         if g.kind == w.kind == "form":
-            return _multiset_diff(g.value, w.value, "body field")
+            return _multiset_diff(g.value, w.value, "body field", {k for kind, k in masked if kind == "form"})
         if g.kind != w.kind:
             return f"body differs: {g.kind} vs recorded {w.kind}"
         return f"body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
     if name == "raw_body":
         return f"raw body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
     if name == "query":
-        return _multiset_diff(got.query, want.query, "query")
+        return _multiset_diff(got.query, want.query, "query", {k for kind, k in masked if kind == "query"})
     if name == "uri":
         for part in ("scheme", "host", "port", "path", "query"):
             if MATCHERS[part](got) != MATCHERS[part](want):
-                return explain(got, want, part)
+                return explain(got, want, part, masked)
     return f"{name} differs: {_short(MATCHERS[name](got))} vs {_short(MATCHERS[name](want))}"
 
 
@@ -280,12 +292,13 @@ def explain(got: Shape, want: Shape, name: str) -> str:
 _WEIGHTS = {"host": 16, "scheme": 1, "port": 1, "path": 8, "uri": 8, "method": 4, "query": 2, "body": 2, "raw_body": 2}
 
 
-def closeness(got: Shape, want: Shape, match_on: tuple[str, ...]) -> tuple[float, list[str]]:
+def closeness(got: Shape, want: Shape, match_on: tuple[str, ...],
+              masked: frozenset = frozenset()) -> tuple[float, list[str]]:
     """A score (higher is closer) and the matchers that differ."""
     score = 0.0
     differs = []
     for name in match_on:
-        if MATCHERS[name](got) == MATCHERS[name](want):
+        if _masked_value(name, got, masked) == _masked_value(name, want, masked):
             score += _WEIGHTS.get(name, 1)
         else:
             differs.append(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 PREFIX = "REDACTED-"
 # Header names that carry credentials: the standard ones and API-key style ones.
@@ -42,6 +42,21 @@ class Redactor:
             n = sum(1 for k in self._placeholders if k[0] == name) + 1
             self._placeholders[key] = f"{PREFIX}{name}-{n}"
         return self._placeholders[key]
+
+    def secrets_in(self, url: str, headers, content_type: str, body: bytes) -> set[str]:
+        """The secret values a request carries, as they may appear in text about it (for scrub)."""
+        probe = Redactor(self.extra_headers, self.query, [".".join(p) for p in self.json_paths])
+        probe.headers(headers)
+        probe.body(probe.url(url), content_type, body)
+        out = set()
+        for _, secret in probe._placeholders:
+            out.add(secret)
+            if secret.startswith('"'):  # a JSON path's value, dumped
+                out.add(secret[1:-1])
+            out |= {quote(secret, safe=""), quote_plus(secret)}
+        # for cookie headers, each cookie value as well as the whole header
+        out |= {v for s in list(out) for part in s.split(";") for _, _, v in [part.strip().partition("=")]}
+        return {s for s in out if len(s) >= 4}
 
     def _secret_header(self, name: str) -> bool:
         return name.lower() in self.extra_headers or bool(SECRET_HEADER.match(name))
@@ -109,3 +124,10 @@ class Redactor:
                 self._redact_path(parent[k], rest)
             elif parent[k] is not None and not is_placeholder(parent[k]):
                 parent[k] = self.placeholder(str(path[-1] if head != "*" else "item"), json.dumps(parent[k]))
+
+
+def scrub(text: str, secrets: set[str]) -> str:
+    """text with every secret replaced by ***: for log lines and reports."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
