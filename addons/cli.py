@@ -39,6 +39,10 @@ def _recording(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream", action="append", default=[], metavar="HOST=URL",
                         help="send HOST's traffic to URL (staging, local) while the cassette still says HOST")
     parser.add_argument("--upstream-ca", metavar="PEM", help="trust this CA for upstream servers")
+    _redaction(parser)
+
+
+def _redaction(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="redact this header too")
     parser.add_argument("--redact-query", action="append", default=[], metavar="NAME",
                         help="redact this query parameter too")
@@ -67,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="vcrpy record mode; new_episodes replays what exists and records what is missing")
     replay.add_argument("--cassette", metavar="PATH", help="where recordings go (default: the first cassette)")
     _recording(replay)
+    imp = sub.add_parser("import", help="turn HAR files (browser, Dev Proxy, mitmproxy hardump) or mitmproxy flow "
+                                        "files into a cassette, redacted as recording is")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="HAR files and mitmproxy flow files (mitmdump -w)")
+    imp.add_argument("-o", "--output", required=True, metavar="CASSETTE", help="cassette file to write")
+    exists = imp.add_mutually_exclusive_group()
+    exists.add_argument("--append", action="store_true", help="add to the cassette if it exists")
+    exists.add_argument("--force", action="store_true", help="replace the cassette if it exists")
+    imp.add_argument("--intercept-host", action="append", default=[], metavar="HOST",
+                     help="keep requests to this host too (default: only Graph and Box hosts)")
+    imp.add_argument("--all-hosts", action="store_true", help="keep requests to every host")
+    _redaction(imp)
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
@@ -165,12 +180,25 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     return 0
 
 
+def _import(args) -> int:
+    from . import importer
+    from .core.redact import Redactor
+
+    redactor = Redactor(args.redact_header, args.redact_query, args.redact_json)
+    report = importer.run(args.files, args.output, extra_hosts=args.intercept_host, all_hosts=args.all_hosts,
+                          append=args.append, force=args.force, redactor=redactor)
+    print("\n".join(importer.summary(report, args.output)), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "ca":
             print(ensure_ca(args.confdir))
             return 0
+        if args.command == "import":
+            return _import(args)
         if args.command == "demo":
             return _run("demo", args, cassette_files([bundled("cassettes")]))
         if args.command == "record":

@@ -126,3 +126,20 @@ def test_recording_all_mode_replaces_old_recordings_of_the_same_request_only():
     keep = Recording(old, replace=False)
     keep.add(entry(_exchange(url="https://h/a", resp_body=b"new"), r))
     assert len(keep.entries()) == 4
+
+
+def test_redactor_sweeps_echoed_secrets_and_keeps_other_tools_redactions():
+    from tapeproxy.core.recording import entry
+    from tapeproxy.core.redact import Redactor
+    r = Redactor()
+    e = entry(_exchange(url="https://h/x?access_token=tok-123456789", headers=[("Authorization", "Bearer REDACTED")],
+                        resp_body=b'{"next": "https://h/x?access_token=tok-123456789&page=2"}',
+                        resp_headers=[("Location", "https://h/y?access_token=tok-123456789")]), r)
+    assert "tok-123456789" not in repr(e)
+    assert e["response"]["headers"]["Location"] == ["https://h/y?access_token=REDACTED-access_token-1"]
+    assert e["request"]["headers"]["Authorization"] == ["Bearer REDACTED"]  # already redacted (Dev Proxy)
+    # a token request without Content-Type is still a form with secrets in it
+    form = r.body("https://login.microsoftonline.com/t/oauth2/v2.0/token", "",
+                  b"grant_type=client_credentials&client_secret=abc%2Bdefgh")
+    assert form == b"grant_type=client_credentials&client_secret=REDACTED-client_secret-1"
+    assert r.sweep("x abc+defgh abc%2Bdefgh") == "x REDACTED-client_secret-1 REDACTED-client_secret-1"

@@ -15,9 +15,9 @@ from helpers import GRAPH_TASK_URL, ROOT
 SCRIPT = ROOT / "addons" / "mitm_addon.py"
 
 
-def start(tool: str, confdir: Path, *extra: str) -> tuple[subprocess.Popen, str, list[str]]:
+def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple[subprocess.Popen, str, list[str]]:
     exe = Path(sys.executable).parent / tool
-    proc = subprocess.Popen([str(exe), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", "0",
+    proc = subprocess.Popen([str(exe), "-s", str(script), "--listen-host", "127.0.0.1", "--listen-port", "0",
                              "--set", f"confdir={confdir}", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -29,8 +29,9 @@ class Miss:
 
 
 def redact_prefix_in(interactions) -> bool:
-    marker = redact.PREFIX
-    return any(marker in i.request.uri or marker.encode() in i.request.body for i in interactions)
+    """Whether any request may hold a redacted value (a quick test before looking closely)."""
+    return any(redact.might_hold_placeholder(i.request.uri) or redact.might_hold_placeholder(i.request.body)
+               for i in interactions)
 
 
 def shape_of(interaction: Interaction) -> Shape:

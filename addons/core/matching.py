@@ -158,7 +158,7 @@ def placeholder_fields(shape: Shape) -> set:
     body = shape.body
     if body.kind == "form":
         out |= {("form", k) for k, v in body.value if is_placeholder(v)}
-    elif body.kind == "json" and redact.PREFIX in body.value:
+    elif body.kind == "json" and redact.might_hold_placeholder(body.value):
         out |= {("json", path) for path in _placeholder_paths(body.data(), ())}
     return out
 

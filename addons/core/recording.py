@@ -82,9 +82,23 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
                      "headers": _header_dict(r.headers(headers)),
                      "body": {"string": writer.text_or_binary(body)}},
     }
+    _sweep(out, r)
     if extra:
         out["tapeproxy"] = extra
     return out
+
+
+def _sweep(e: dict, r: Redactor) -> None:
+    """Secrets the request carried, also where else they appear in the interaction."""
+    req, resp = e["request"], e["response"]
+    req["uri"] = r.sweep(req["uri"])
+    if isinstance(req["body"], str):
+        req["body"] = r.sweep(req["body"])
+    for headers in (req["headers"], resp["headers"]):
+        for name, values in headers.items():
+            headers[name] = [r.sweep(v) for v in values]
+    if isinstance(resp["body"]["string"], str):
+        resp["body"]["string"] = r.sweep(resp["body"]["string"])
 
 
 def _first(headers, name: str) -> str:

@@ -20,11 +20,22 @@ SECRET_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|set-cook
 TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "assertion", "client_assertion",
                           "code", "id_token", "password", "subject_token", "actor_token", "restricted_token"})
 SECRET_QUERY = frozenset({"access_token", "client_secret", "code", "sig", "signature", "token", "api_key", "apikey"})
+SWEEP_MIN_LENGTH = 8
 _TOKEN_PATH = re.compile(r"/oauth2/(v2\.0/)?(token|revoke)$")
 
 
+# What other tools leave where a secret was (Dev Proxy writes "REDACTED"): kept, never learned as a secret.
+_REDACTED_ELSEWHERE = re.compile(r"^[\[<({]*\s*(redacted|removed|hidden|\*+|x{3,})\s*[\]>)}]*$", re.IGNORECASE)
+
+
+def might_hold_placeholder(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return b"REDACTED" in text.upper() or b"**" in text or b"XXX" in text.upper()
+    return "REDACTED" in text.upper() or "**" in text or "XXX" in text.upper()
+
+
 def is_placeholder(value) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
+    return isinstance(value, str) and (value.startswith(PREFIX) or bool(_REDACTED_ELSEWHERE.match(value)))
 
 
 class Redactor:
@@ -58,6 +69,20 @@ class Redactor:
         out |= {v for s in list(out) for part in s.split(";") for _, _, v in [part.strip().partition("=")]}
         return {s for s in out if len(s) >= 4}
 
+    def sweep(self, text: str) -> str:
+        """Every secret seen so far, wherever else it appears (a token echoed in a body, a Location
+        header), replaced by its placeholder. Short values are left: they would match by chance."""
+        if not self._placeholders or not text:
+            return text
+        for (_, secret), placeholder in self._placeholders.items():
+            if len(secret) < SWEEP_MIN_LENGTH:
+                continue
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                if form in text:
+                    self.count += text.count(form)
+                    text = text.replace(form, placeholder)
+        return text
+
     def _secret_header(self, name: str) -> bool:
         return name.lower() in self.extra_headers or bool(SECRET_HEADER.match(name))
 
@@ -67,7 +92,8 @@ class Redactor:
             if self._secret_header(name) and not is_placeholder(value):
                 scheme, sep, credential = value.partition(" ")
                 if sep and name.lower() in ("authorization", "proxy-authorization") and credential:
-                    value = f"{scheme} {self.placeholder(name.lower(), credential)}"  # keep "Bearer"
+                    if not is_placeholder(credential):
+                        value = f"{scheme} {self.placeholder(name.lower(), credential)}"  # keep "Bearer"
                 else:
                     value = self.placeholder(name.lower(), value)
             out.append((name, value))
@@ -83,19 +109,30 @@ class Redactor:
         pairs = [(k, self.placeholder(k, v) if k in self.query and v and not is_placeholder(v) else v) for k, v in pairs]
         return urlunsplit(parts._replace(query=urlencode(pairs, safe="$,:@/")))
 
+    def scrub_url(self, url: str) -> str:
+        """url with secret query values shown as ***: for messages, with nothing counted."""
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if not any(k in self.query for k, _ in pairs):
+            return url
+        pairs = [(k, "***" if k in self.query and v else v) for k, v in pairs]
+        return urlunsplit(parts._replace(query=urlencode(pairs, safe="$,:@/*")))
+
     def body(self, url: str, content_type: str, body: bytes) -> bytes:
         """Token fields of OAuth exchanges, and the user's JSON paths, in a form or JSON body."""
         token_exchange = bool(_TOKEN_PATH.search(urlsplit(url).path))
         if not body or not (token_exchange or self.json_paths):
             return body
-        if "x-www-form-urlencoded" in content_type.lower() and token_exchange:
+        looks_json = body.lstrip()[:1] in (b"{", b"[")
+        # Token endpoints take forms; a missing or wrong Content-Type must not let a secret through.
+        if token_exchange and ("x-www-form-urlencoded" in content_type.lower() or not looks_json):
             try:
                 pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
             except UnicodeDecodeError:
                 return body
             pairs = [(k, self.placeholder(k, v) if k in TOKEN_FIELDS and v else v) for k, v in pairs]
             return urlencode(pairs).encode()
-        if body.lstrip()[:1] in (b"{", b"["):
+        if looks_json:
             try:
                 data = json.loads(body)
             except ValueError:
