@@ -34,6 +34,23 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
     assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [502, "1"]}
 
 
+@pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
+def test_record_then_replay_inside_a_namespace_with_only_loopback():
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    out = subprocess.run(["unshare", "-rn", "sh", "-c",
+                          f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py'],
+                         cwd=HERE, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    recorded, replayed = seen["recorded"], seen["replayed"]
+    assert len(recorded) == 8 and recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert replayed[:6] == recorded[:6]  # sequences, JSON, gzip and binary bodies alike
+    # secrets the service sent back replay as their placeholders
+    assert replayed[6] == {**recorded[6], "access_token": "REDACTED-access_token-1",
+                           "refresh_token": "REDACTED-refresh_token-1"}
+    assert seen["leaked"] == []
+
+
 @pytest.fixture
 def local_cassette(tmp_path, upstream):
     # The stand-in server is an intercepted host here: any connection to it is a leak.

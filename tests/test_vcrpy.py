@@ -52,3 +52,81 @@ def test_tapeproxy_serves_a_cassette_vcrpy_recorded(start_cli, api, tmp_path, li
     got = run(lambda m, u, j: s.request(m, u, json=j, proxies={"https": proxy.url}, verify=proxy.ca, timeout=10).content)
     assert got == seen
     assert api.connections == connections  # served offline
+
+
+# As vcrpy 4.x's httpx stub wrote it: `status_code`/`content` layout, single-valued headers, the body
+# httpx had already decoded under the original `content-encoding: gzip` and compressed length.
+OLD_VCRPY_HTTPX = """\
+interactions:
+- request:
+    body: ''
+    headers:
+      accept: '*/*'
+      accept-encoding: gzip, deflate
+      host: graph.microsoft.com
+      user-agent: python-httpx/0.23.0
+    method: GET
+    uri: https://graph.microsoft.com/v1.0/print/taskDefinitions/d1/tasks/t1
+  response:
+    content: '{"id": "t1", "status": {"state": "completed", "description": "completed"}}'
+    headers:
+      content-encoding: gzip
+      content-length: '93'
+      content-type: application/json;odata.metadata=minimal;odata.streaming=true
+      request-id: 0b7c6f6e-7f5a-4b8a-9d0e-1c2b3a4d5e6f
+    http_version: HTTP/1.1
+    status_code: 200
+- request:
+    body: null
+    headers:
+      Accept:
+      - '*/*'
+      User-Agent:
+      - python-requests/2.32.3
+    method: DELETE
+    uri: https://api.box.com/2.0/tasks/11446498
+  response:
+    body:
+      string: ''
+    headers:
+      Date:
+      - Sun, 22 Nov 2026 10:00:00 GMT
+    status:
+      code: 204
+      message: No Content
+- request:
+    body: null
+    headers: {}
+    method: GET
+    uri: https://api.box.com/2.0/files/12345/tasks
+  response:
+    body:
+      string: null
+    headers:
+      Content-Encoding:
+      - gzip
+    status:
+      code: 200
+      message: OK
+version: 1
+"""
+
+
+def test_old_vcrpy_quirks_are_served_correctly(start_cli, tmp_path):
+    path = tmp_path / "old-vcrpy.yaml"
+    path.write_text(OLD_VCRPY_HTTPX)
+    proxy = start_cli("replay", str(path))
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca), trust_env=False) as h:
+        r = h.get("https://graph.microsoft.com/v1.0/print/taskDefinitions/d1/tasks/t1")
+        assert r.json()["status"]["state"] == "completed"
+        assert "content-encoding" not in r.headers and r.headers["content-length"] == str(len(r.content))
+        # '' and null request bodies both mean "no body": either client's requests match either recording
+        assert h.delete("https://api.box.com/2.0/tasks/11446498").status_code == 204
+        r = h.get("https://api.box.com/2.0/files/12345/tasks")
+        assert r.status_code == 200 and r.content == b"" and "content-encoding" not in r.headers
+    s = requests.Session()
+    s.trust_env = False
+    r = s.get("https://graph.microsoft.com/v1.0/print/taskDefinitions/d1/tasks/t1", proxies={"https": proxy.url},
+              verify=proxy.ca, timeout=10)
+    assert r.json()["id"] == "t1"
+    assert "MISS" not in proxy.output

@@ -1,0 +1,34 @@
+"""Inside a network namespace with only loopback: record from a local stand-in, then replay with it gone.
+
+Prints one JSON line; test_offline.py runs it under `unshare -rn` and compares the two halves.
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from helpers import SECRETS, CliProxy, FakeApi, LocalHTTPS
+from test_record import client, session_calls
+
+with tempfile.TemporaryDirectory() as tmp:
+    tmp = Path(tmp)
+    api = LocalHTTPS(tmp, FakeApi)
+    local = f"https://127.0.0.1:{api.port}"
+    recorder = CliProxy(["record", "--cassette", str(tmp / "ns.yaml"), "--upstream", f"graph.microsoft.com={local}",
+                         "--upstream", f"api.box.com={local}", "--upstream-ca", str(api.cert)], tmp)
+    recorded = session_calls(client(recorder))
+    code = recorder.stop()
+    api.close()  # nothing to reach any more: the replay can only be offline
+
+    replay = CliProxy(["replay", str(tmp / "ns.yaml")], tmp)
+    replayed = session_calls(client(replay))
+    code = code or replay.stop()
+    text = (tmp / "ns.yaml").read_text()
+
+    def plain(values):
+        return [v.hex() if isinstance(v, bytes) else v for v in values]
+
+    print(json.dumps({"recorded": plain(recorded), "replayed": plain(replayed),
+                      "leaked": [name for name, s in SECRETS.items() if s.split("=")[-1] in text]}))
+    sys.exit(code)
