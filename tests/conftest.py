@@ -1,6 +1,17 @@
 import pytest
 
-from helpers import CliProxy, FakeApi, LocalHTTPS
+from helpers import SECRETS, CliProxy, FakeApi, LocalHTTPS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_cassette(tmp_path_factory):
+    """After the run: no cassette any test wrote holds a secret the tests sent."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    cassettes = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    leaks = [f"{p}: {name}" for p in cassettes for name, secret in SECRETS.items()
+             if secret.split("=")[-1] in p.read_text(errors="replace")]
+    assert not leaks, "secrets in cassettes:\n" + "\n".join(leaks)
 
 
 @pytest.fixture(scope="session")
