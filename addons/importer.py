@@ -72,12 +72,17 @@ def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, appen
     for path in files:
         if not Path(path).is_file():
             raise InputError("no such file", path)
-        if _is_har(path):
-            loaded = har.load(path, redactor)
-            exchanges, skipped = loaded.exchanges, loaded.skipped
-            report.bodies_missing += loaded.bodies_missing
-        else:
-            exchanges, skipped = _flow_exchanges(path, redactor)
+        if Path(path).stat().st_size == 0:
+            raise InputError("empty file", path, hint="expected a HAR file or a mitmproxy flow file")
+        try:
+            if _is_har(path):
+                loaded = har.load(path, redactor)
+                exchanges, skipped = loaded.exchanges, loaded.skipped
+                report.bodies_missing += loaded.bodies_missing
+            else:
+                exchanges, skipped = _flow_exchanges(path, redactor)
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", path) from None
         report.skipped += [f"{path}: {s}" for s in skipped]
         for _, exchange in exchanges:
             host = (urlsplit(exchange.url).hostname or "").lower()

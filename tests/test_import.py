@@ -190,6 +190,11 @@ def test_import_errors_name_the_file_and_line_and_keep_existing_cassettes(tmp_pa
     assert done.returncode == 2 and f"{broken}:2: invalid JSON" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()
 
+    empty = tmp_path / "empty.har"
+    empty.write_bytes(b"")
+    done = run_cli(["import", str(empty), "-o", str(out)])
+    assert done.returncode == 2 and f"{empty}: empty file" in done.stderr
+
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01 not a flow file")
     done = run_cli(["import", str(junk), "-o", str(out)])
