@@ -143,3 +143,12 @@ def test_redactor_sweeps_echoed_secrets_and_keeps_other_tools_redactions():
                   b"grant_type=client_credentials&client_secret=abc%2Bdefgh")
     assert form == b"grant_type=client_credentials&client_secret=REDACTED-client_secret-1"
     assert r.sweep("x abc+defgh abc%2Bdefgh") == "x REDACTED-client_secret-1 REDACTED-client_secret-1"
+
+
+@pytest.mark.parametrize("value, marker", [
+    ("REDACTED-authorization-1", True), ("REDACTED", True), ("[redacted]", True), ("***", True),
+    ("hidden", False), ("xxx", False), ("Redacted report", False), ("*", False), ("", False),
+])
+def test_what_counts_as_already_redacted(value, marker):
+    from tapeproxy.core.redact import is_placeholder
+    assert is_placeholder(value) is marker

@@ -25,13 +25,15 @@ _TOKEN_PATH = re.compile(r"/oauth2/(v2\.0/)?(token|revoke)$")
 
 
 # What other tools leave where a secret was (Dev Proxy writes "REDACTED"): kept, never learned as a secret.
-_REDACTED_ELSEWHERE = re.compile(r"^[\[<({]*\s*(redacted|removed|hidden|\*+|x{3,})\s*[\]>)}]*$", re.IGNORECASE)
+# Narrow on purpose: a marker matches any value on replay, so ordinary words must not look like one.
+_REDACTED_ELSEWHERE = re.compile(r"^[\[<({]?\s*(redacted|\*{3,})\s*[\]>)}]?$", re.IGNORECASE)
 
 
 def might_hold_placeholder(text: str | bytes) -> bool:
+    """A quick test before looking for placeholders field by field."""
     if isinstance(text, bytes):
-        return b"REDACTED" in text.upper() or b"**" in text or b"XXX" in text.upper()
-    return "REDACTED" in text.upper() or "**" in text or "XXX" in text.upper()
+        return b"REDACTED" in text.upper() or b"***" in text or b"%2A%2A%2A" in text.upper()
+    return "REDACTED" in text.upper() or "***" in text or "%2A%2A%2A" in text.upper()
 
 
 def is_placeholder(value) -> bool:
