@@ -31,6 +31,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--miss-status", type=int, default=502, help="status of a miss (default: 502)")
     parser.add_argument("--no-repeat-last", action="store_true",
                         help="after the last recording of a repeated request, answer a miss instead of repeating it")
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME|PATH",
+                        help="apply a scenario (built-in name or YAML file) in front of everything else; repeatable")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="any mitmproxy option, as with mitmdump --set")
 
@@ -129,6 +131,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_match_on": list(matching.parse_match_on(args.match_on)),
         "tapeproxy_miss_status": args.miss_status,
         "tapeproxy_repeat_last": not args.no_repeat_last,
+        "tapeproxy_scenarios": args.scenario,
     }
     if args.confdir:
         settings["confdir"] = args.confdir
@@ -173,6 +176,10 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     misses = master.addons.get("tapeproxy_miss").count
     recorder = master.addons.get("tapeproxy_recorder")
     summary = f"; {misses} request(s) missed" if misses else ""
+    fired = master.addons.get("tapeproxy_scenarios").fired
+    if fired:
+        summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
+            f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
     if recorder.live:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 from . import box, generic, graph
 
 PROFILES = (graph, box)
@@ -17,3 +19,35 @@ def profile_for(host: str):
         if host in profile.HOSTS:
             return profile
     return generic
+
+
+ERROR_NAMES: tuple[str, ...] = tuple(graph.CATALOGUE)
+# These always carry Retry-After (seconds), as Graph and Box send it.
+RETRY_AFTER_ERRORS = frozenset({"throttled", "service_unavailable"})
+
+
+def error_name(name: str) -> str | None:
+    """The neutral name for a neutral name or any API's own code (TooManyRequests, rate_limit_exceeded)."""
+    if name in ERROR_NAMES:
+        return name
+    for profile in (*PROFILES, generic):
+        for neutral, (_, code, _, _) in profile.CATALOGUE.items():
+            if code == name:
+                return neutral
+    return None
+
+
+def named_error(profile, name: str, request_headers=(), message: str | None = None,
+                retry_after: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of a catalogue error, in the profile's envelope."""
+    neutral = error_name(name) or "server_error"
+    status, code, default_message, extra = profile.CATALOGUE[neutral]
+    headers, body = profile.error(status, code, message or default_message, request_headers)
+    if neutral in profile.EMPTY_BODY_ERRORS and not message:
+        headers, body = [(k, v) for k, v in headers if k.lower() != "content-type"], b""
+    headers = [*headers, *extra]
+    if retry_after is None and neutral in RETRY_AFTER_ERRORS:
+        retry_after = 1
+    if retry_after is not None:
+        headers.append(("Retry-After", str(max(0, math.ceil(retry_after)))))
+    return status, headers, body

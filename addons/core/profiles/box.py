@@ -14,6 +14,32 @@ NAME = "box"
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 HOSTS = ("api.box.com", "upload.box.com")
 HELP_URL = "https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/"
+RATE_LIMIT_HEADERS = False  # Box sends only Retry-After
+
+# Neutral error name -> (status, Box's code, message, extra headers), after Box's common errors.
+CATALOGUE = {
+    "bad_request": (400, "bad_request", "Bad Request", ()),
+    "unauthorized": (401, "unauthorized", "Unauthorized", (
+        ("WWW-Authenticate", 'Bearer realm="Service", error="invalid_token", '
+                             'error_description="The access token provided is invalid."'),)),
+    "token_expired": (401, "unauthorized", "Unauthorized", (
+        ("WWW-Authenticate", 'Bearer realm="Service", error="invalid_token", '
+                             'error_description="The access token provided has expired."'),)),
+    "forbidden": (403, "access_denied_insufficient_permissions", "Access denied - insufficient permission", ()),
+    "not_found": (404, "not_found", "Not Found", ()),
+    "method_not_allowed": (405, "method_not_allowed", "Method Not Allowed", ()),
+    "conflict": (409, "conflict", "A resource with this value already exists", ()),
+    "precondition_failed": (412, "precondition_failed",
+                            "The resource has been modified. Please retrieve the resource again and retry", ()),
+    "throttled": (429, "rate_limit_exceeded", "Request rate limit exceeded, please try again later", ()),
+    "server_error": (500, "internal_server_error", "Internal Server Error", ()),
+    "bad_gateway": (502, "bad_gateway", "Bad Gateway", ()),
+    "service_unavailable": (503, "unavailable", "Unavailable", ()),
+    "gateway_timeout": (504, "gateway_timeout", "Gateway Timeout", ()),
+    "insufficient_storage": (507, "insufficient_storage", "Insufficient Storage", ()),
+}
+# Box answers a bad or expired token with an empty body and only WWW-Authenticate.
+EMPTY_BODY_ERRORS = frozenset({"unauthorized", "token_expired"})
 
 
 def error(status: int, code: str, message: str, request_headers=(),

@@ -1,0 +1,175 @@
+"""Scenarios: scripted responses and failures in front of everything else (simulation, cassettes,
+live upstream). Delays and stalls are awaited per flow, so they never hold up other flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http
+
+from . import bundled, responses
+from .core import scenario as model
+from .core.engine import Decision, ScenarioEngine
+from .core.errors import InputError
+from .core.profiles import named_error, profile_for
+from .core.templates import Context, render_json
+from .hosts import Intercept
+from .replay import shape_of
+
+logger = logging.getLogger(__name__)
+
+TRUNCATE_KEY = "tapeproxy.truncate"  # flow.metadata: cut the answer of the next layer short
+
+
+def resolve(name_or_path: str) -> Path:
+    """A scenario file: a path as given, or the name of a built-in one."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    builtin = bundled("scenarios") / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        return builtin
+    names = ", ".join(builtin_names())
+    raise InputError(f"no scenario {name_or_path!r}: not a file and not a built-in one", hint=f"built-in: {names}")
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in bundled("scenarios").glob("*.yaml"))
+
+
+def load_all(names: Sequence[str]) -> list[model.Scenario]:
+    loaded = [model.load(resolve(n)) for n in names]
+    seen: dict[str, str] = {}
+    for s in loaded:
+        if s.name in seen:
+            raise InputError(f"two scenarios are named {s.name!r} ({seen[s.name]} and {s.path})",
+                             hint="give one of them another name:")
+        seen[s.name] = s.path
+    return loaded
+
+
+class Scenarios:
+    name = "tapeproxy_scenarios"
+
+    def __init__(self, intercept: Intercept) -> None:
+        self.intercept = intercept
+        self.engine = ScenarioEngine()
+        self.fired: Counter = Counter()
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_scenarios", Sequence[str], [],
+                          "Scenarios to apply: built-in names (graph-throttle-once, ...) or YAML files.")
+
+    def configure(self, updated):
+        if "tapeproxy_scenarios" in updated:
+            try:
+                self.engine.set(load_all(ctx.options.tapeproxy_scenarios))
+            except InputError as e:
+                raise exceptions.OptionsError(str(e)) from None
+            if self.engine.names:
+                logger.info("tapeproxy: scenarios " + ", ".join(self.engine.names))
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or not self.intercept.intercepts(flow.request.host):
+            return
+        try:
+            client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
+            decision = self.engine.decide(shape_of(flow.request), client)
+        except Exception as e:  # never let a failure here send the flow upstream
+            responses.internal_error(flow, "scenarios", e)
+            return
+        if decision is None:
+            return
+        for rule in (decision.rule, *decision.also):
+            self.fired[rule.label] += 1
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        try:
+            self._apply(flow, decision)
+        except Exception as e:
+            responses.internal_error(flow, "scenarios", e)
+            return
+        if decision.step.fault == "stall":
+            # Hold the flow until the client gives up (or stall_for passes); nothing else waits on it.
+            await asyncio.sleep(decision.step.stall_for)
+            if flow.killable:
+                flow.kill()
+
+    def _apply(self, flow: http.HTTPFlow, d: Decision) -> None:
+        step = d.step
+        label = f"{d.rule.label}" + (f" (step {d.nth})" if len(d.rule.steps) > 1 else "")
+        if step.kind == "respond":
+            flow.response = self._respond(flow, d)
+            responses.served_by(flow, "scenario", label)
+        elif step.kind == "error":
+            flow.response = self._error(flow, d)
+            responses.served_by(flow, "scenario", f"{label}: {step.error}")
+        elif step.kind == "fault":
+            self._fault(flow, d, label)
+        elif step.delay:
+            flow.comment = f"tapeproxy: {label}: delayed {d.delay:.3f}s"
+
+    def _context(self, flow: http.HTTPFlow, d: Decision) -> Context:
+        return Context(shape_of(flow.request), d.params)
+
+    def _respond(self, flow: http.HTTPFlow, d: Decision) -> http.Response:
+        r = d.step.respond
+        ctx_ = self._context(flow, d)
+        headers = [(k, v.render_text(ctx_) if not isinstance(v, str) else v) for k, v in r.headers]
+        if r.is_json:
+            body = json.dumps(render_json(r.json, ctx_), ensure_ascii=False).encode()
+            default_type = "application/json"
+        elif r.data is not None:
+            body, default_type = r.data, "application/octet-stream"
+        elif r.text is not None:
+            body = (r.text if isinstance(r.text, str) else r.text.render_text(ctx_)).encode()
+            default_type = "text/plain; charset=utf-8"
+        else:
+            body, default_type = b"", None
+        names = {k.lower() for k, _ in headers}
+        if default_type and "content-type" not in names:
+            headers.append(("Content-Type", default_type))
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        return responses.make(r.status, headers, body, r.reason)
+
+    def _error(self, flow: http.HTTPFlow, d: Decision) -> http.Response:
+        step = d.step
+        profile = profile_for(flow.request.host)
+        message = None
+        if step.message is not None:
+            message = step.message if isinstance(step.message, str) else step.message.render_text(
+                self._context(flow, d))
+        retry_after = d.retry_after if d.retry_after is not None else step.retry_after
+        status, headers, body = named_error(profile, step.error, flow.request.headers.items(), message, retry_after)
+        if d.rate_limit and profile.RATE_LIMIT_HEADERS:
+            limit, remaining, reset = d.rate_limit
+            headers += [("RateLimit-Limit", str(limit)), ("RateLimit-Remaining", str(remaining)),
+                        ("RateLimit-Reset", str(int(reset)))]
+        headers = [*headers, *step.headers, ("Content-Length", str(len(body)))]
+        return responses.make(status, headers, body)
+
+    def _fault(self, flow: http.HTTPFlow, d: Decision, label: str) -> None:
+        kind = d.step.fault
+        flow.comment = f"tapeproxy: {label}: fault {kind}"
+        flow.metadata["tapeproxy"] = {"source": "scenario", "label": f"{label}: fault {kind}"}
+        if kind == "truncate":
+            flow.metadata[TRUNCATE_KEY] = True  # the next layer answers; response() cuts it short
+        elif kind != "stall":  # stall: request() holds the flow, then drops it
+            flow.kill()
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(TRUNCATE_KEY) and flow.response is not None:
+            body = flow.response.raw_content or b""
+            full = max(len(body), 64)
+            flow.response.headers["content-length"] = str(full)
+            flow.response.headers["connection"] = "close"
+            flow.response.raw_content = body[: len(body) // 2]
+            logger.info(f"tapeproxy: truncated {flow.request.method} {flow.request.pretty_url} "
+                        f"at {len(body) // 2} of {full} bytes")
