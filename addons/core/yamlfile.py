@@ -54,9 +54,12 @@ def load(path: str | Path) -> tuple[Any, str]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
         problem = e.problem or "invalid YAML"
+        hint = ""
         if "could not determine a constructor" in str(e):
             problem = f"tag {_tag_of(str(e))} is not allowed (tapeproxy loads YAML safely)"
-        raise InputError(problem, str(path), line) from None
+        elif "expected ',' or '}'" in problem:
+            hint = 'inside { } a value holding { or } needs quotes, e.g. {path: "/2.0/tasks/{task_id}"}'
+        raise InputError(problem, str(path), line, hint) from None
     except yaml.YAMLError as e:
         raise InputError(f"invalid YAML: {e}", str(path)) from None
 

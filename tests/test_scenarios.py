@@ -1,0 +1,263 @@
+"""Scenarios through a running proxy with real clients: every action and trigger."""
+
+import threading
+import time
+
+import ssl
+
+import httpx
+import pytest
+import requests
+
+from helpers import BOX_TASK_URL, GRAPH_TASK_URL, run_cli
+
+G = "https://graph.microsoft.com/v1.0"
+
+
+def write(tmp_path, text, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def session(proxy) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy.url}
+    s.verify = proxy.ca
+    return s
+
+
+def test_respond_with_templates_and_file_bodies(start_cli, tmp_path):
+    (tmp_path / "logo.bin").write_bytes(bytes(range(256)))
+    path = write(tmp_path, """
+name: scripted
+rules:
+  - match: {host: graph.microsoft.com, method: PATCH, path: "/v1.0/print/taskDefinitions/{def}/tasks/{task}"}
+    respond:
+      status: 200
+      headers: {ETag: 'W/"{task}"', x-echo: "{headers.x-client}"}
+      json: {id: "{task}", parentUrl: "{path}", status: "{body.status}", top: "{query.$top}", at: "{now}", op: "{uuid}"}
+  - match: {host: api.box.com, path: "/2.0/files/{file_id}/content"}
+    respond: {file: logo.bin, headers: {Content-Type: application/pdf}}
+  - match: {host: api.box.com, path: /2.0/ping}
+    respond: {status: 202, text: "pong {{literal}}"}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    s = session(proxy)
+    status = {"state": "completed", "description": "done"}
+    r = s.patch(f"{G}/print/taskDefinitions/d1/tasks/t9?$top=3", json={"status": status}, headers={"x-client": "abc"})
+    body = r.json()
+    assert r.status_code == 200 and r.headers["ETag"] == 'W/"t9"' and r.headers["x-echo"] == "abc"
+    assert body["id"] == "t9" and body["status"] == status and body["top"] == "3"  # an object stays an object
+    assert body["parentUrl"] == "/v1.0/print/taskDefinitions/d1/tasks/t9" and body["at"].endswith("Z")
+    assert len(body["op"]) == 36
+    r = s.get("https://api.box.com/2.0/files/12345/content")
+    assert r.content == bytes(range(256)) and r.headers["Content-Type"] == "application/pdf"
+    r = s.get("https://api.box.com/2.0/ping")
+    assert r.status_code == 202 and r.text == "pong {literal}"
+    # pass: what no rule answers goes on to the cassettes behind
+    assert s.get(BOX_TASK_URL).json()["id"] == "11446498"
+    proxy.stop()
+    assert "scenario scripted rule 1" in proxy.output
+
+
+@pytest.mark.parametrize("name, status, graph_code, box_code", [
+    ("bad_request", 400, "invalidRequest", "bad_request"),
+    ("forbidden", 403, "accessDenied", "access_denied_insufficient_permissions"),
+    ("not_found", 404, "itemNotFound", "not_found"),
+    ("conflict", 409, "nameAlreadyExists", "conflict"),
+    ("precondition_failed", 412, "resourceModified", "precondition_failed"),
+    ("throttled", 429, "TooManyRequests", "rate_limit_exceeded"),
+    ("server_error", 500, "generalException", "internal_server_error"),
+    ("bad_gateway", 502, "BadGateway", "bad_gateway"),
+    ("service_unavailable", 503, "serviceNotAvailable", "unavailable"),
+    ("gateway_timeout", 504, "GatewayTimeout", "gateway_timeout"),
+    ("insufficient_storage", 507, "quotaLimitReached", "insufficient_storage"),
+])
+def test_errors_in_each_apis_envelope(start_cli, tmp_path, name, status, graph_code, box_code):
+    proxy = start_cli("demo", "--scenario", write(tmp_path, f"rules:\n  - error: {name}\n"))
+    s = session(proxy)
+    r = s.get(GRAPH_TASK_URL, headers={"client-request-id": "5b9c5a7e-0000-4000-8000-000000000001"})
+    assert r.status_code == status
+    err = r.json()["error"]
+    assert err["code"] == graph_code and err["message"]
+    assert err["innerError"]["client-request-id"] == "5b9c5a7e-0000-4000-8000-000000000001"
+    assert err["innerError"]["request-id"] == r.headers["request-id"] and err["innerError"]["date"]
+    r = s.get(BOX_TASK_URL)
+    body = r.json()
+    assert r.status_code == status and body["type"] == "error" and body["status"] == status
+    assert body["code"] == box_code and body["message"] and body["request_id"] and body["help_url"]
+    assert set(body) == {"type", "status", "code", "message", "context_info", "help_url", "request_id"}
+    for resp in (r,):
+        assert ("Retry-After" in resp.headers) == (status in (429, 503))
+
+
+def test_unauthorized_as_each_api_sends_it(start_cli, tmp_path):
+    proxy = start_cli("demo", "--scenario", write(tmp_path, "rules:\n  - error: token_expired\n"))
+    s = session(proxy)
+    r = s.get(GRAPH_TASK_URL)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "InvalidAuthenticationToken"
+    assert "expired" in r.json()["error"]["message"] and r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = s.get(BOX_TASK_URL)
+    assert r.status_code == 401 and r.content == b"" and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_delays_hold_only_their_own_flow(start_cli, tmp_path):
+    path = write(tmp_path, """
+rules:
+  - match: {path: /v1.0/slow}
+    delay: 1.5s
+    respond: {json: {slow: true}}
+  - match: {path: /v1.0/fast}
+    respond: {json: {fast: true}}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    times = {}
+
+    def get(name):
+        start = time.monotonic()
+        session(proxy).get(f"{G}/{name}")
+        times[name] = time.monotonic() - start
+
+    slow = threading.Thread(target=get, args=("slow",))
+    slow.start()
+    time.sleep(0.2)
+    get("fast")
+    slow.join()
+    assert times["slow"] >= 1.5 and times["fast"] < 1.0
+
+
+def test_faults_surface_as_the_clients_own_connection_errors(start_cli, tmp_path):
+    path = write(tmp_path, """
+rules:
+  - {match: {path: /v1.0/reset}, fault: reset}
+  - {match: {path: /v1.0/close}, fault: close}
+  - {match: {path: /v1.0/stall}, fault: stall, stall_for: 30s}
+  - {match: {host: api.box.com, path: /2.0/tasks/**}, fault: truncate}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    s = session(proxy)
+    for p in ("reset", "close"):
+        with pytest.raises(requests.ConnectionError):
+            s.get(f"{G}/{p}", timeout=5)
+    with pytest.raises(requests.ReadTimeout):
+        s.get(f"{G}/stall", timeout=1)
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+        session(proxy).get(BOX_TASK_URL, timeout=5)  # the cassette's answer, cut short
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca), trust_env=False) as h:
+        with pytest.raises(httpx.TransportError):
+            h.get(f"{G}/reset")
+
+
+def statuses(proxy, url, n, **kw):
+    s = session(proxy)
+    return [s.get(url, **kw).status_code for _ in range(n)]
+
+
+def test_every_after_times_and_sequences(start_cli, tmp_path):
+    path = write(tmp_path, """
+rules:
+  - {match: {path: /v1.0/every}, every: 3, error: throttled}
+  - {match: {path: /v1.0/after}, after: 2, error: server_error}
+  - {match: {path: /v1.0/times}, times: 2, error: service_unavailable}
+  - match: {path: /v1.0/seq}
+    sequence: [{error: service_unavailable}, {error: throttled}, {respond: {json: {ok: 1}}}]
+  - match: {path: /v1.0/loop}
+    loop: true
+    sequence: [{error: bad_gateway}, {respond: {json: {ok: 1}}}]
+  - {match: {path: "/v1.0/**"}, respond: {json: {passed: true}}}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    assert statuses(proxy, f"{G}/every", 6) == [200, 200, 429, 200, 200, 429]
+    assert statuses(proxy, f"{G}/after", 4) == [200, 200, 500, 500]
+    assert statuses(proxy, f"{G}/times", 4) == [503, 503, 200, 200]
+    assert statuses(proxy, f"{G}/seq", 5) == [503, 429, 200, 200, 200]  # the last step repeats
+    assert statuses(proxy, f"{G}/loop", 4) == [502, 200, 502, 200]
+
+
+def test_per_endpoint_counters_and_states(start_cli, tmp_path):
+    path = write(tmp_path, """
+rules:
+  - {match: {host: graph.microsoft.com, path: /v1.0/login}, set_state: signed_in, respond: {json: {ok: true}}}
+  - {match: {host: graph.microsoft.com, path: /v1.0/me}, state: started, error: unauthorized}
+  - {match: {host: graph.microsoft.com, path: /v1.0/me}, state: signed_in, respond: {json: {name: Megan}}}
+  - {match: {host: api.box.com}, per: endpoint, times: 1, error: throttled}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    s = session(proxy)
+    assert s.get(f"{G}/me").status_code == 401
+    assert s.get(f"{G}/login").status_code == 200
+    assert s.get(f"{G}/me").json() == {"name": "Megan"}
+    # each endpoint's first call only
+    assert statuses(proxy, BOX_TASK_URL, 2) == [429, 200]
+    assert statuses(proxy, "https://api.box.com/2.0/files/12345/tasks", 2) == [429, 200]
+
+
+def test_time_window_down_then_recovers(start_cli, tmp_path):
+    path = write(tmp_path, "rules:\n  - {window: {until: 2s}, error: service_unavailable, retry_after: 1}\n")
+    proxy = start_cli("demo", "--scenario", path)
+    assert statuses(proxy, GRAPH_TASK_URL, 1) == [503]
+    time.sleep(2.2)
+    assert statuses(proxy, GRAPH_TASK_URL, 1) == [200]
+
+
+def test_rate_limit_token_bucket_with_headers(start_cli, tmp_path):
+    proxy = start_cli("demo", "--scenario", "graph-throttling")
+    s = session(proxy)
+    seen = [s.get(GRAPH_TASK_URL, headers={"Authorization": "Bearer a"}) for _ in range(7)]
+    assert [r.status_code for r in seen] == [200] * 5 + [429, 429]
+    limited = seen[5]
+    assert int(limited.headers["Retry-After"]) >= 1 and limited.headers["RateLimit-Limit"] == "5"
+    assert limited.headers["RateLimit-Remaining"] == "0"
+    # another caller has a bucket of its own
+    assert s.get(GRAPH_TASK_URL, headers={"Authorization": "Bearer b"}).status_code == 200
+    time.sleep(1.1)
+    assert s.get(GRAPH_TASK_URL, headers={"Authorization": "Bearer a"}).status_code == 200
+
+
+def test_seeded_probability_gives_the_same_failures_every_run(start_cli, tmp_path):
+    path = write(tmp_path, "seed: 11\nrules:\n  - {probability: 0.3, error: server_error}\n")
+    runs = []
+    for _ in range(2):
+        proxy = start_cli("demo", "--scenario", path)
+        runs.append(statuses(proxy, GRAPH_TASK_URL, 40))
+        proxy.stop()
+    assert runs[0] == runs[1]
+    assert 4 <= runs[0].count(500) <= 20  # about 30%, not all or nothing
+
+
+@pytest.mark.parametrize("text, line, expected", [
+    ("rules:\n  - match: {host: graph.microsoft.com}\n    erorr: throttled\n", 3, "unknown key 'erorr' in rule 1"),
+    ("rules:\n  - error: throttle\n", 2, "unknown error 'throttle'"),
+    ("rules:\n  - match: {path: '/v1.0/x/{id}'}\n    respond: {json: {id: '{task}'}}\n", 3, "unknown placeholder {task}"),
+    ("rules:\n  - match: {path: /v1.0/x/{id}}\n", 2, 'needs quotes, e.g. {path: "/2.0/tasks/{task_id}"}'),
+    ("rules:\n  - every: three\n    error: throttled\n", 2, "every must be an integer"),
+    ("rules:\n  - delay: fast\n", 2, "is not a duration"),
+    ("rules:\n  - respond: {file: ../secret.txt}\n", 2, "outside the scenario's folder"),
+    ("rules:\n  - {state: broken, error: throttled}\n", 2, "which no rule's set_state reaches"),
+    ("name: x\n", 1, "needs a non-empty rules"),
+])
+def test_bad_scenarios_stop_the_proxy_with_file_line_and_hint(tmp_path, text, line, expected):
+    path = write(tmp_path, text)
+    done = run_cli(["demo", "--scenario", path, "--port", "0", "--confdir", str(tmp_path / "conf")])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{path}:{line}: " in done.stderr and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_builtin_name_lists_the_library(tmp_path):
+    done = run_cli(["demo", "--scenario", "graph-throttle-twice", "--port", "0", "--confdir", str(tmp_path)])
+    assert done.returncode == 2 and "graph-throttle-once" in done.stderr
+
+
+def test_every_builtin_scenario_loads_and_says_what_it_proves():
+    from tapeproxy.core import scenario
+    from tapeproxy.scenarios import builtin_names, resolve
+    required = {"graph-throttle-once", "box-throttle-once", "graph-throttling", "graph-service-unavailable",
+                "graph-auth-expired", "box-rate-limit", "box-server-errors", "box-auth-expired", "flaky-network",
+                "slow-network", "chaos"}
+    assert required <= set(builtin_names())
+    for name in builtin_names():
+        s = scenario.load(resolve(name))
+        assert s.name == name and s.description.startswith("Proves")
