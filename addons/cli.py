@@ -176,6 +176,9 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     misses = master.addons.get("tapeproxy_miss").count
     recorder = master.addons.get("tapeproxy_recorder")
     summary = f"; {misses} request(s) missed" if misses else ""
+    early = master.addons.get("tapeproxy_retry_watch").violations
+    if early:
+        summary += f"; {early} retry(ies) came back before their Retry-After"
     fired = master.addons.get("tapeproxy_scenarios").fired
     if fired:
         summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(

@@ -21,6 +21,7 @@ from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
 from .replay import Replay
+from .retry_watch import RetryAfterWatch
 from .scenarios import Scenarios
 
 
@@ -28,8 +29,8 @@ def tapeproxy_addons() -> list:
     """tapeproxy's addons, in request-hook order: the first that answers a flow wins."""
     intercept = Intercept()
     recorder = Recorder(intercept)
-    return [intercept, OfflineGuard(intercept, recorder), Scenarios(intercept), Replay(intercept),
-            Miss(intercept, recorder), recorder]
+    return [intercept, OfflineGuard(intercept, recorder), RetryAfterWatch(intercept), Scenarios(intercept),
+            Replay(intercept), Miss(intercept, recorder), recorder]
 
 
 def mitmproxy_addons() -> list:

@@ -54,6 +54,7 @@ def test_msgraph_retry_handler_recovers_from_graph_throttle_once(start_cli):
     assert elapsed >= 1.0  # it waited out Retry-After: 1
     proxy.stop()
     assert "graph-throttle-once rule 1" in proxy.output
+    assert "RETRY-AFTER NOT HONOURED" not in proxy.output
 
 
 def test_msgraph_without_retries_raises_odata_error_with_the_envelope(start_cli):
@@ -90,6 +91,8 @@ def test_box_sdk_gen_recovers_from_box_throttle_once(start_cli, monkeypatch):
     start = time.monotonic()
     task = box_client(proxy, monkeypatch, retries=True).tasks.get_task_by_id("11446498")
     assert task.id == "11446498" and time.monotonic() - start >= 1.0
+    proxy.stop()
+    assert "RETRY-AFTER NOT HONOURED" not in proxy.output
 
 
 def test_box_sdk_gen_without_retries_raises_box_api_error(start_cli, monkeypatch):

@@ -261,3 +261,16 @@ def test_every_builtin_scenario_loads_and_says_what_it_proves():
     for name in builtin_names():
         s = scenario.load(resolve(name))
         assert s.name == name and s.description.startswith("Proves")
+
+
+def test_retries_before_retry_after_are_flagged(start_cli, tmp_path):
+    proxy = start_cli("demo", "--scenario", write(tmp_path, "rules:\n  - {times: 2, error: throttled, retry_after: 2}\n"))
+    s = session(proxy)
+    assert s.get(GRAPH_TASK_URL).status_code == 429
+    assert s.get(GRAPH_TASK_URL).status_code == 429  # at once: too early
+    assert proxy.wait_for("RETRY-AFTER NOT HONOURED")
+    time.sleep(2.1)
+    assert s.get(GRAPH_TASK_URL).status_code == 200  # waited: fine
+    proxy.stop()
+    assert proxy.output.count("RETRY-AFTER NOT HONOURED") == 1
+    assert "1 retry(ies) came back before their Retry-After" in proxy.output
