@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep requests to this host too (default: only Graph and Box hosts)")
     imp.add_argument("--all-hosts", action="store_true", help="keep requests to every host")
     _redaction(imp)
+    ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
+    ctl.add_argument("action", choices=["status", "use", "add", "remove", "clear", "reset"],
+                     help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
+                          "reset (counters, sequences, states and time windows start again)")
+    ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
+    ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
+                                                    "http://127.0.0.1:8080)")
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
@@ -190,6 +197,17 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     return 0
 
 
+def _ctl(args) -> int:
+    from . import ctl
+
+    wanted = {"use": (1, None), "add": (1, 1), "remove": (1, 1)}.get(args.action, (0, 0))
+    if len(args.names) < wanted[0] or (wanted[1] is not None and len(args.names) > wanted[1]):
+        raise InputError(f"ctl {args.action} takes " + {"use": "one or more NAME|PATH", "add": "one NAME|PATH",
+                                                         "remove": "one NAME"}.get(args.action, "no arguments"))
+    print("\n".join(ctl.describe(ctl.run(args))))
+    return 0
+
+
 def _import(args) -> int:
     from . import importer
     from .core.redact import Redactor
@@ -207,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ca":
             print(ensure_ca(args.confdir))
             return 0
+        if args.command == "ctl":
+            return _ctl(args)
         if args.command == "import":
             return _import(args)
         if args.command == "demo":

@@ -16,6 +16,8 @@ from mitmproxy.tls import TlsData
 
 from .core.profiles import DEFAULT_HOSTS
 
+CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy (see control.py)
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,7 +53,7 @@ class Intercept:
         # A user's own ignore_hosts/allow_hosts win; otherwise intercept only our hosts.
         allow = list(ctx.options.allow_hosts)
         if not ctx.options.ignore_hosts and (not allow or allow == [self._pattern]):
-            self._pattern = allow_hosts_pattern(self.hosts)
+            self._pattern = allow_hosts_pattern(self.hosts | {CONTROL_HOST})
             if allow != [self._pattern]:
                 wanted["allow_hosts"] = [self._pattern]
         if wanted:

@@ -16,6 +16,7 @@ from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
+from .control import Control
 from .guard import OfflineGuard
 from .hosts import Intercept
 from .miss import Miss
@@ -29,7 +30,8 @@ def tapeproxy_addons() -> list:
     """tapeproxy's addons, in request-hook order: the first that answers a flow wins."""
     intercept = Intercept()
     recorder = Recorder(intercept)
-    return [intercept, OfflineGuard(intercept, recorder), RetryAfterWatch(intercept), Scenarios(intercept),
+    scenarios = Scenarios(intercept)
+    return [intercept, OfflineGuard(intercept, recorder), Control(scenarios), RetryAfterWatch(intercept), scenarios,
             Replay(intercept), Miss(intercept, recorder), recorder]
 
 

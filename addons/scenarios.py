@@ -75,6 +75,33 @@ class Scenarios:
             if self.engine.names:
                 logger.info("tapeproxy: scenarios " + ", ".join(self.engine.names))
 
+    # -- runtime control (the control API calls these) --------------------------------------------
+    def active(self) -> list[model.Scenario]:
+        return [st.scenario for st in self.engine.scenarios]
+
+    def use(self, scenarios: list[model.Scenario]) -> None:
+        """Exactly these, in this order; ones already active keep their counters."""
+        names = [s.name for s in scenarios]
+        if len(set(names)) != len(names):
+            raise InputError("two scenarios with one name: " + ", ".join(sorted(n for n in names if names.count(n) > 1)))
+        self.engine.set(scenarios)
+        logger.info("tapeproxy: scenarios now " + (", ".join(self.engine.names) or "(none)"))
+
+    def add(self, scenario: model.Scenario) -> None:
+        """Add one; a scenario of the same name is replaced in place."""
+        current = self.active()
+        if any(s.name == scenario.name for s in current):
+            self.use([scenario if s.name == scenario.name else s for s in current])
+        else:
+            self.use([*current, scenario])
+
+    def remove(self, name: str) -> bool:
+        current = self.active()
+        if not any(s.name == name for s in current):
+            return False
+        self.use([s for s in current if s.name != name])
+        return True
+
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or not self.intercept.intercepts(flow.request.host):
             return

@@ -431,8 +431,12 @@ def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, ba
 
 
 def load(path: str | Path) -> Scenario:
-    path = str(path)
-    data, text = yamlfile.load(path)
+    return parse(yamlfile.read_text(path), str(path), Path(path).parent)
+
+
+def parse(text: str, path: str, base: Path) -> Scenario:
+    """A scenario from YAML text; `path` names it in errors, body files are looked up in `base`."""
+    data, text = yamlfile.parse(text, path)
     check = _Checker(path, text)
     if data is None:
         raise InputError("empty scenario", path, 1, "a scenario holds name:, description: and rules: [...]")
@@ -444,7 +448,6 @@ def load(path: str | Path) -> Scenario:
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
         raise check.fail(("seed",), f"seed must be an integer or string, got {_kind(seed)}")
-    base = Path(path).parent
     rules = tuple(_rule(r, check, ("rules", i), name, i + 1, base) for i, r in enumerate(data["rules"]))
     states = frozenset(s for r in rules for s in (r.state, r.set_state) if s)
     for r in rules:

@@ -47,7 +47,11 @@ def read_text(path: str | Path) -> str:
 
 def load(path: str | Path) -> tuple[Any, str]:
     """Parse a YAML file safely. Returns (data, text); text is kept to locate later errors."""
-    text = read_text(path)
+    return parse(read_text(path), str(path))
+
+
+def parse(text: str, path: str) -> tuple[Any, str]:
+    """Parse YAML text safely; `path` names it in errors."""
     try:
         return yaml.load(text, Loader=Loader), text
     except yaml.MarkedYAMLError as e:

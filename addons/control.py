@@ -1,0 +1,114 @@
+"""The control API: switch, add, clear and reset scenarios while the proxy runs.
+
+Reached through the proxy at http://tapeproxy/ (as mitmproxy's own mitm.it), from loopback
+clients only. `tapeproxy ctl` is its command-line client.
+
+    GET    /scenarios           active scenarios, their rules and counters; the built-in library
+    PUT    /scenarios           {"scenarios": [NAME|PATH, ...]}: exactly these (others dropped)
+    POST   /scenarios           {"scenario": NAME|PATH} or {"yaml": TEXT}: add one
+    DELETE /scenarios/NAME      drop one;   DELETE /scenarios: drop all
+    POST   /scenarios/reset     counters, sequences, buckets, states and time windows start again
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from pathlib import Path
+from urllib.parse import unquote
+
+from mitmproxy import http
+
+from . import responses
+from .core import scenario as model
+from .core.errors import InputError
+from .hosts import CONTROL_HOST
+from .scenarios import Scenarios, builtin_names, load_all
+
+logger = logging.getLogger(__name__)
+
+
+def _loopback(flow: http.HTTPFlow) -> bool:
+    peer = flow.client_conn.peername
+    if not peer:
+        return False
+    try:
+        addr = ipaddress.ip_address(peer[0])
+    except ValueError:
+        return False
+    return addr.is_loopback or (addr.version == 6 and addr.ipv4_mapped is not None and addr.ipv4_mapped.is_loopback)
+
+
+class Control:
+    name = "tapeproxy_control"
+
+    def __init__(self, scenarios: Scenarios) -> None:
+        self.scenarios = scenarios
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
+            return
+        try:
+            if not _loopback(flow):
+                status, body = 403, {"error": "the control API answers loopback clients only"}
+            else:
+                status, body = self._handle(flow.request.method, flow.request.path.partition("?")[0].rstrip("/"),
+                                            flow.request.get_content(strict=False) or b"")
+        except InputError as e:
+            status, body = 400, {"error": str(e)}
+        except Exception as e:  # never forward a control request anywhere
+            responses.internal_error(flow, "control", e)
+            return
+        data = json.dumps(body, indent=2).encode() + b"\n"
+        flow.response = responses.make(status, [("Content-Type", "application/json"),
+                                                ("Content-Length", str(len(data)))], data)
+        responses.served_by(flow, "control", f"control {flow.request.method} {flow.request.path}")
+
+    def _state(self) -> dict:
+        return {"scenarios": self.scenarios.engine.describe(), "builtin": builtin_names()}
+
+    def _handle(self, method: str, path: str, raw: bytes) -> tuple[int, dict]:
+        if path in ("", "/scenarios") and method == "GET":
+            return 200, self._state()
+        if path == "/scenarios" and method == "PUT":
+            names = _body(raw).get("scenarios")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise InputError('PUT /scenarios takes {"scenarios": [NAME or PATH, ...]}')
+            self.scenarios.use(load_all(names))
+            return 200, self._state()
+        if path == "/scenarios" and method == "POST":
+            body = _body(raw)
+            if isinstance(body.get("yaml"), str):
+                loaded = model.parse(body["yaml"], "<posted scenario>", Path.cwd())
+            elif isinstance(body.get("scenario"), str):
+                loaded = load_all([body["scenario"]])[0]
+            else:
+                raise InputError('POST /scenarios takes {"scenario": NAME or PATH} or {"yaml": TEXT}')
+            self.scenarios.add(loaded)
+            return 200, self._state()
+        if path == "/scenarios" and method == "DELETE":
+            self.scenarios.use([])
+            return 200, self._state()
+        if path.startswith("/scenarios/") and method == "DELETE":
+            name = unquote(path.removeprefix("/scenarios/"))
+            if not self.scenarios.remove(name):
+                return 404, {"error": f"no active scenario {name!r}", **self._state()}
+            return 200, self._state()
+        if path == "/scenarios/reset" and method == "POST":
+            self.scenarios.engine.reset()
+            logger.info("tapeproxy: scenario counters reset")
+            return 200, self._state()
+        return 404, {"error": f"no {method} {path or '/'}; see GET /scenarios", "routes": [
+            "GET /scenarios", "PUT /scenarios", "POST /scenarios", "DELETE /scenarios[/NAME]",
+            "POST /scenarios/reset"]}
+
+
+def _body(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InputError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InputError("the body must be a JSON object")
+    return body

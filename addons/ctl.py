@@ -1,0 +1,70 @@
+"""`tapeproxy ctl`: the control API's command-line client (a presenter's outage switch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .core.errors import InputError
+from .hosts import CONTROL_HOST
+
+
+def proxy_url(given: str | None) -> str:
+    return given or os.environ.get("TAPEPROXY_URL") or "http://127.0.0.1:8080"
+
+
+def _ref(name_or_path: str) -> str:
+    """A file is sent as an absolute path (the proxy's working directory is not ours)."""
+    path = Path(name_or_path)
+    return str(path.resolve()) if path.suffix in (".yaml", ".yml") or path.exists() else name_or_path
+
+
+def call(proxy: str, method: str, path: str, body: dict | None = None) -> dict:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://{CONTROL_HOST}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        try:
+            detail = json.loads(e.read()).get("error", e.reason)
+        except ValueError:
+            detail = e.reason
+        raise InputError(f"{method} {path}: {detail}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise InputError(f"cannot reach tapeproxy at {proxy}: {reason}",
+                         hint="start it first, or give --proxy URL / TAPEPROXY_URL") from None
+
+
+def run(args) -> dict:
+    proxy = proxy_url(args.proxy)
+    action = args.action
+    if action == "status":
+        return call(proxy, "GET", "/scenarios")
+    if action == "use":
+        return call(proxy, "PUT", "/scenarios", {"scenarios": [_ref(n) for n in args.names]})
+    if action == "add":
+        return call(proxy, "POST", "/scenarios", {"scenario": _ref(args.names[0])})
+    if action == "remove":
+        return call(proxy, "DELETE", f"/scenarios/{args.names[0]}")
+    if action == "clear":
+        return call(proxy, "DELETE", "/scenarios")
+    return call(proxy, "POST", "/scenarios/reset")
+
+
+def describe(state: dict) -> list[str]:
+    lines = []
+    for s in state.get("scenarios", []):
+        lines.append(f"{s['name']} (state {s['state']})")
+        for r in s["rules"]:
+            label = f"rule {r['rule']}" + (f" {r['name']}" if r["name"] else "")
+            lines.append(f"  {label}: matched {r['matched']}, fired {r['fired']}")
+    if not lines:
+        lines.append("no active scenarios; built-in: " + ", ".join(state.get("builtin", [])))
+    return lines

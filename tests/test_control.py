@@ -1,0 +1,63 @@
+"""Runtime control: scenarios switched on and off while the proxy runs, by `tapeproxy ctl` and over HTTP."""
+
+import requests
+
+from helpers import BOX_TASK_URL, GRAPH_TASK_URL, run_cli
+
+
+def get(proxy, url, **kw):
+    s = requests.Session()
+    s.trust_env = False
+    return s.get(url, proxies={"https": proxy.url, "http": proxy.url}, verify=proxy.ca, timeout=10, **kw)
+
+
+def ctl(proxy, *args):
+    done = run_cli(["ctl", *args, "--proxy", proxy.url])
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_presenter_turns_an_outage_on_and_off(start_cli):
+    proxy = start_cli("demo")
+    assert get(proxy, GRAPH_TASK_URL).status_code == 200
+    out = ctl(proxy, "use", "graph-service-unavailable")
+    assert "graph-service-unavailable (state started)" in out
+    r = get(proxy, GRAPH_TASK_URL)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+    assert "matched 1, fired 1" in ctl(proxy, "status")
+    ctl(proxy, "clear")
+    assert get(proxy, GRAPH_TASK_URL).status_code == 200
+    # add, reset and remove
+    ctl(proxy, "add", "box-throttle-once")
+    assert [get(proxy, BOX_TASK_URL).status_code for _ in range(2)] == [429, 200]
+    ctl(proxy, "reset")
+    assert get(proxy, BOX_TASK_URL).status_code == 429  # counters started again
+    assert "no active scenarios" in ctl(proxy, "remove", "box-throttle-once")
+    assert get(proxy, BOX_TASK_URL).status_code == 200
+
+
+def test_control_api_over_http_and_its_errors(start_cli, tmp_path):
+    proxy = start_cli("demo")
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"http": proxy.url}
+    posted = "name: posted\nrules:\n  - {match: {host: api.box.com}, error: not_found}\n"
+    r = s.post("http://tapeproxy/scenarios", json={"yaml": posted})
+    assert r.status_code == 200 and [x["name"] for x in r.json()["scenarios"]] == ["posted"]
+    assert get(proxy, BOX_TASK_URL).status_code == 404
+    r = s.post("http://tapeproxy/scenarios", json={"yaml": "rules:\n  - erorr: x\n"})
+    assert r.status_code == 400 and "<posted scenario>:2: unknown key 'erorr'" in r.json()["error"]
+    r = s.put("http://tapeproxy/scenarios", json={"scenarios": ["no-such-scenario"]})
+    assert r.status_code == 400 and "built-in:" in r.json()["error"]
+    assert s.get("http://tapeproxy/nothing").status_code == 404
+    assert get(proxy, BOX_TASK_URL).status_code == 404  # a failed change leaves the active set alone
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - error: throttle\n")
+    done = run_cli(["ctl", "add", str(bad), "--proxy", proxy.url])
+    assert done.returncode == 2 and f"{bad}:2: unknown error 'throttle'" in done.stderr
+
+
+def test_ctl_without_a_proxy_says_so(tmp_path):
+    done = run_cli(["ctl", "status", "--proxy", "http://127.0.0.1:9"])
+    assert done.returncode == 2 and "cannot reach tapeproxy at http://127.0.0.1:9" in done.stderr
