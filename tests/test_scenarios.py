@@ -274,3 +274,19 @@ def test_retries_before_retry_after_are_flagged(start_cli, tmp_path):
     proxy.stop()
     assert proxy.output.count("RETRY-AFTER NOT HONOURED") == 1
     assert "1 retry(ies) came back before their Retry-After" in proxy.output
+
+
+def test_failure_injection_in_front_of_a_live_upstream(start_cli, api, tmp_path):
+    """record mode: a scenario answers first; what it lets through is recorded from the live server."""
+    local = f"https://127.0.0.1:{api.port}"
+    cassette_path = tmp_path / "live.yaml"
+    path = write(tmp_path, "rules:\n  - {match: {path: /v1.0/seq}, times: 1, error: throttled}\n")
+    proxy = start_cli("record", "--cassette", str(cassette_path), "--upstream", f"graph.microsoft.com={local}",
+                      "--upstream-ca", str(api.cert), "--scenario", path)
+    s = session(proxy)
+    first, second = s.get(f"{G}/seq"), s.get(f"{G}/seq")
+    assert first.status_code == 429 and second.json() == {"n": 1}  # the 429 never reached the server
+    proxy.stop()
+    from tapeproxy.core import cassette
+    recorded = cassette.load(cassette_path)
+    assert [i.response.status for i in recorded] == [200]  # injected failures are not recorded

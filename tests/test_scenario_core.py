@@ -1,0 +1,103 @@
+"""Unit tests of the pure scenario core: path templates, triggers and buckets on a fake clock."""
+
+import pytest
+
+from tapeproxy.core import scenario
+from tapeproxy.core.engine import ScenarioEngine
+from tapeproxy.core.matching import Shape
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def load(tmp_path, text):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return scenario.load(path)
+
+
+def req(url, method="GET", body=b"", headers=()):
+    return Shape.from_uri(method, url, list(headers), body)
+
+
+@pytest.mark.parametrize("template, path, params", [
+    ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks/b", {"d": "a", "t": "b"}),
+    ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks", None),
+    ("/2.0/**", "/2.0/files/1/tasks", {}),
+    ("/2.0/**", "/2.0", {}),
+    ("/2.0/files/*/tasks", "/2.0/files/9/tasks", {}),
+    ("/2.0/files/*/tasks", "/2.0/files/9/x/tasks", None),
+    ("/v1.0/users/{id}", "/v1.0/users/a%40b.com", {"id": "a%40b.com"}),
+    ("/v1.0/$batch", "/v1.0/$batch", {}),
+])
+def test_path_templates(template, path, params):
+    assert scenario.PathTemplate(template).match(path) == params
+
+
+def test_latency_rules_add_up_wherever_they_stand_and_action_rules_fall_through(tmp_path):
+    s = load(tmp_path, """
+seed: 1
+rules:
+  - {every: 2, error: throttled}
+  - {delay: 1s}
+  - {match: {body: {status: {state: completed}}}, respond: {json: {ok: 1}}}
+  - {delay: 2s}
+""")
+    engine = ScenarioEngine([s], Clock())
+    first = engine.decide(req("https://graph.microsoft.com/x", "PATCH", b'{"status": {"state": "completed"}, "a": 1}',
+                              [("Content-Type", "application/json")]))
+    assert first.step.kind == "respond" and first.delay == 3.0  # every: 2 did not fire; the body subset did
+    second = engine.decide(req("https://graph.microsoft.com/x"))
+    assert second.step.error == "throttled" and second.delay == 3.0
+
+
+def test_token_bucket_and_time_window_on_a_fake_clock(tmp_path):
+    clock = Clock()
+    s = load(tmp_path, """
+rules:
+  - {match: {path: /down}, window: {from: 5s, until: 10s}, error: service_unavailable}
+  - {match: {path: /limited}, per: token, rate_limit: {requests: 2, per: 1s}}
+""")
+    engine = ScenarioEngine([s], clock)
+    assert engine.decide(req("https://h/down")) is None  # not yet
+    clock.now += 5
+    assert engine.decide(req("https://h/down")).step.error == "service_unavailable"
+    clock.now += 5
+    assert engine.decide(req("https://h/down")) is None  # recovered
+
+    a = [("Authorization", "Bearer a")]
+    assert [engine.decide(req("https://h/limited", headers=a)) for _ in range(2)] == [None, None]
+    limited = engine.decide(req("https://h/limited", headers=a))
+    assert limited.step.error == "throttled" and limited.retry_after == pytest.approx(0.5)
+    assert engine.decide(req("https://h/limited", headers=[("Authorization", "Bearer b")])) is None
+    clock.now += 0.5
+    assert engine.decide(req("https://h/limited", headers=a)) is None  # one token back
+    engine.reset()
+    assert engine.decide(req("https://h/down")) is None  # the window starts again from now
+
+
+def test_seeded_randomness_is_per_rule_and_repeatable(tmp_path):
+    s = load(tmp_path, "seed: 5\nrules:\n  - {probability: 0.5, error: server_error}\n"
+                       "  - {delay: {lognormal: {median: 100ms, sigma: 1}}}\n")
+
+    def run():
+        engine = ScenarioEngine([s], Clock())
+        return [(d.step.kind, round(d.delay, 6)) for d in (engine.decide(req("https://h/x")) for _ in range(30))]
+
+    assert run() == run()
+    assert len({kind for kind, _ in run()}) == 2
+
+
+def test_switching_keeps_counters_of_scenarios_that_stay(tmp_path):
+    once = load(tmp_path, "name: once\nrules:\n  - {times: 1, error: throttled}\n")
+    other = scenario.parse("name: other\nrules:\n  - {match: {path: /o}, error: not_found}\n", "<t>", tmp_path)
+    engine = ScenarioEngine([once], Clock())
+    assert engine.decide(req("https://h/x")).step.error == "throttled"
+    engine.set([other, once])
+    assert engine.decide(req("https://h/x")) is None  # once already fired; not reset by the switch
+    assert engine.decide(req("https://h/o")).step.error == "not_found"  # order follows the new list
