@@ -290,3 +290,16 @@ def test_failure_injection_in_front_of_a_live_upstream(start_cli, api, tmp_path)
     from tapeproxy.core import cassette
     recorded = cassette.load(cassette_path)
     assert [i.response.status for i in recorded] == [200]  # injected failures are not recorded
+
+
+def test_the_readme_example_scenario_works(start_cli, tmp_path):
+    import re
+    from helpers import ROOT
+    example = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[0]
+    proxy = start_cli("demo", "--scenario", write(tmp_path, example))
+    s = session(proxy)
+    assert [s.put(BOX_TASK_URL, json={"message": "x"}).status_code for _ in range(3)][2] == 429
+    url = "https://graph.microsoft.com/v1.0/print/taskDefinitions/d/tasks/t"
+    done = {"status": {"state": "completed"}}
+    assert [s.patch(url, json=done).status_code for _ in range(2)] == [503, 200]
+    assert s.patch(url, json=done).json()["status"] == {"state": "completed"}
