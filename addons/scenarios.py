@@ -102,31 +102,43 @@ class Scenarios:
         self.use([s for s in current if s.name != name])
         return True
 
-    async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or not self.intercept.intercepts(flow.request.host):
-            return
+    def request(self, flow: http.HTTPFlow):
+        """Sync when no rule fires (the common case costs no coroutine); a coroutine when it must wait."""
+        if not self.engine.scenarios or flow.response or not self.intercept.intercepts(flow.request.host):
+            return None
         try:
             client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
             decision = self.engine.decide(shape_of(flow.request), client)
         except Exception as e:  # never let a failure here send the flow upstream
             responses.internal_error(flow, "scenarios", e)
-            return
+            return None
         if decision is None:
-            return
+            return None
         for rule in (decision.rule, *decision.also):
             self.fired[rule.label] += 1
+        if decision.delay or decision.step.fault == "stall":
+            return self._after_waiting(flow, decision)
+        self._apply_safely(flow, decision)
+        return None
+
+    async def _after_waiting(self, flow: http.HTTPFlow, decision: Decision) -> None:
         if decision.delay:
             await asyncio.sleep(decision.delay)
-        try:
-            self._apply(flow, decision)
-        except Exception as e:
-            responses.internal_error(flow, "scenarios", e)
+        if not self._apply_safely(flow, decision):
             return
         if decision.step.fault == "stall":
             # Hold the flow until the client gives up (or stall_for passes); nothing else waits on it.
             await asyncio.sleep(decision.step.stall_for)
             if flow.killable:
                 flow.kill()
+
+    def _apply_safely(self, flow: http.HTTPFlow, decision: Decision) -> bool:
+        try:
+            self._apply(flow, decision)
+            return True
+        except Exception as e:
+            responses.internal_error(flow, "scenarios", e)
+            return False
 
     def _apply(self, flow: http.HTTPFlow, d: Decision) -> None:
         step = d.step

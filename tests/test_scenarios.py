@@ -303,3 +303,59 @@ def test_the_readme_example_scenario_works(start_cli, tmp_path):
     done = {"status": {"state": "completed"}}
     assert [s.patch(url, json=done).status_code for _ in range(2)] == [503, 200]
     assert s.patch(url, json=done).json()["status"] == {"state": "completed"}
+
+
+def test_priority_pass_query_and_header_matching(start_cli, tmp_path):
+    path = write(tmp_path, """
+rules:
+  - {match: {host: graph.microsoft.com}, error: server_error}
+  - {match: {headers: {X-Test-Bypass: "1"}}, priority: 10, pass: true}
+  - {match: {query: {$top: "2"}}, priority: 5, respond: {json: {top: 2}}}
+""")
+    proxy = start_cli("demo", "--scenario", path)
+    s = session(proxy)
+    assert s.get(GRAPH_TASK_URL).status_code == 500  # first in order
+    assert s.get(f"{G}/print/taskDefinitions?$top=2").json() == {"top": 2}  # higher priority wins
+    assert s.get(GRAPH_TASK_URL, headers={"x-test-bypass": "1"}).json()["id"]  # pass: on to the cassette
+
+
+def test_builtin_auth_expired_per_token(start_cli):
+    proxy = start_cli("demo", "--scenario", "graph-auth-expired", "--scenario", "box-auth-expired")
+    for url in (GRAPH_TASK_URL, BOX_TASK_URL):
+        old = statuses(proxy, url, 5, headers={"Authorization": "Bearer old"})
+        assert old == [200, 200, 200, 401, 401]
+        assert statuses(proxy, url, 1, headers={"Authorization": "Bearer refreshed"}) == [200]
+
+
+def test_builtin_failure_scenarios_are_reproducible(start_cli):
+    def run(name):
+        proxy = start_cli("demo", "--scenario", name)
+        s = session(proxy)
+        out = []
+        for _ in range(40):
+            try:
+                out.append(s.get(BOX_TASK_URL, timeout=5).status_code)
+            except requests.ConnectionError:  # ProxyError is one too: the tunnel closed under it
+                out.append("ConnectionError")
+            except requests.RequestException as e:
+                out.append(type(e).__name__)
+        proxy.stop()
+        return out
+
+    for name, failures in [("box-server-errors", {500, 502, 503, 504}),
+                           ("flaky-network", {"ConnectionError", "ChunkedEncodingError"})]:
+        first, second = run(name), run(name)
+        assert first == second, name
+        seen = set(first) - {200}
+        assert seen and seen <= failures, (name, first)
+
+
+def test_builtin_rate_limit_and_latency(start_cli):
+    proxy = start_cli("demo", "--scenario", "box-rate-limit")
+    seen = statuses(proxy, BOX_TASK_URL, 20, headers={"Authorization": "Bearer t"})
+    assert seen[:10] == [200] * 10 and 429 in seen[10:]  # the bucket refills 10/s meanwhile
+    proxy.stop()
+    proxy = start_cli("demo", "--scenario", "slow-network")
+    start = time.monotonic()
+    statuses(proxy, BOX_TASK_URL, 5)
+    assert time.monotonic() - start > 5 * 0.05  # every request was slowed down
