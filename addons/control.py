@@ -47,7 +47,7 @@ class Control:
         self.scenarios = scenarios
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
+        if responses.handled(flow) or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
             return
         try:
             if not _loopback(flow):

@@ -28,7 +28,7 @@ class Miss:
                           "HTTP status of the answer to a request no cassette matches.")
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or self.recorder.live or not self.intercept.intercepts(flow.request.host):
+        if responses.handled(flow) or self.recorder.live or not self.intercept.intercepts(flow.request.host):
             return
         try:
             miss = flow.metadata.get(MISS_KEY)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
+from . import responses
 from .core import cassette, matching, redact, writer, yamlfile
 from .core.errors import InputError
 from .core.recording import Exchange, Recording, entry
@@ -102,7 +103,7 @@ class Recorder:
 
     def request(self, flow: http.HTTPFlow) -> None:
         """Runs last: a flow nothing answered goes upstream, to the mapped server if there is one."""
-        if flow.response or not self.live or not self.intercept.intercepts(flow.request.host):
+        if responses.handled(flow) or not self.live or not self.intercept.intercepts(flow.request.host):
             return
         flow.metadata[ORIGINAL_URL] = flow.request.url
         target = self.upstreams.get(flow.request.host.lower())

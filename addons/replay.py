@@ -62,7 +62,7 @@ class Replay:
                         f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(match_on)}")
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if (flow.response or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays
+        if (responses.handled(flow) or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays
                 or not self.intercept.intercepts(flow.request.host)):
             return
         try:

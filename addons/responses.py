@@ -26,6 +26,11 @@ def _b(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+def handled(flow: http.HTTPFlow) -> bool:
+    """Answered already, or killed (a scenario fault): later layers leave it alone."""
+    return flow.response is not None or flow.error is not None
+
+
 def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
     """A response sent exactly as given: raw body, headers untouched (callers set Content-Length).
 

@@ -104,7 +104,7 @@ class Scenarios:
 
     def request(self, flow: http.HTTPFlow):
         """Sync when no rule fires (the common case costs no coroutine); a coroutine when it must wait."""
-        if not self.engine.scenarios or flow.response or not self.intercept.intercepts(flow.request.host):
+        if not self.engine.scenarios or responses.handled(flow) or not self.intercept.intercepts(flow.request.host):
             return None
         try:
             client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
@@ -210,5 +210,5 @@ class Scenarios:
             flow.response.headers["content-length"] = str(full)
             flow.response.headers["connection"] = "close"
             flow.response.raw_content = body[: len(body) // 2]
-            logger.info(f"tapeproxy: truncated {flow.request.method} {flow.request.pretty_url} "
-                        f"at {len(body) // 2} of {full} bytes")
+            logger.info(responses.scrubbed(flow, f"tapeproxy: truncated {flow.request.method} "
+                                                 f"{flow.request.pretty_url} at {len(body) // 2} of {full} bytes"))

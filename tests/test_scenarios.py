@@ -5,6 +5,7 @@ import time
 
 import ssl
 
+import h2.exceptions
 import httpx
 import pytest
 import requests
@@ -145,9 +146,16 @@ rules:
         s.get(f"{G}/stall", timeout=1)
     with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
         session(proxy).get(BOX_TASK_URL, timeout=5)  # the cassette's answer, cut short
-    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca), trust_env=False) as h:
-        with pytest.raises(httpx.TransportError):
-            h.get(f"{G}/reset")
+    tls = ssl.create_default_context(cafile=proxy.ca)
+    for http2 in (False, True):  # over HTTP/2: a reset stream, a body shorter than its length
+        with httpx.Client(proxy=proxy.url, verify=tls, trust_env=False, http2=http2) as h:
+            with pytest.raises(httpx.TransportError):
+                h.get(f"{G}/reset")
+            # httpx lets h2's own error through for a short body
+            with pytest.raises((httpx.TransportError, h2.exceptions.ProtocolError)):
+                h.get(BOX_TASK_URL)
+    proxy.stop()
+    assert "MISS" not in proxy.output  # a killed request goes no further
 
 
 def statuses(proxy, url, n, **kw):
