@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import GRAPH_TASK_URL, ROOT
+from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT
 
 SCRIPT = ROOT / "addons" / "mitm_addon.py"
 
@@ -39,13 +39,18 @@ def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple
 def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
     cassette = ROOT / "cassettes" / "graph-print-tasks.yaml"
     proc, url, lines = start(tool, confdir, "--set", f"tapeproxy_cassettes={cassette}",
-                             "--set", "tapeproxy_miss_status=530", *extra)
+                             "--set", "tapeproxy_miss_status=530", "--set", "tapeproxy_scenarios=box-throttle-once",
+                             *extra)
     try:
         kw = {"proxies": {"https": url}, "verify": str(confdir / "mitmproxy-ca-cert.pem"), "timeout": 10}
         r = requests.get(GRAPH_TASK_URL, **kw)
         assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
         r = requests.get(GRAPH_TASK_URL + "/missing", **kw)
         assert r.status_code == 530 and r.headers["X-Tapeproxy-Miss"] == "1"
+        r = requests.get(BOX_TASK_URL, **kw)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limit_exceeded"
+        control = requests.get("http://tapeproxy/scenarios", proxies={"http": url}, timeout=10).json()
+        assert control["scenarios"][0]["name"] == "box-throttle-once"
         # Checked before stopping: mitmproxy's own shutdown may log a CancelledError.
         assert "Traceback" not in "".join(lines) and "Addon error" not in "".join(lines)
     finally:
