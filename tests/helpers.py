@@ -221,3 +221,27 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def graph_client(proxy):
+    """msgraph-sdk's GraphServiceClient through the proxy (default middleware, a static token), and its
+    httpx transport to close."""
+    import httpx
+    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
+                                                   BaseBearerTokenAuthenticationProvider)
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph_core import GraphClientFactory
+
+    class StaticToken(AccessTokenProvider):
+        async def get_authorization_token(self, uri, additional_authentication_context=None):
+            return "offline-demo-token"
+
+        def get_allowed_hosts_validator(self):
+            return AllowedHostsValidator(["graph.microsoft.com"])
+
+    transport = httpx.AsyncClient(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca),
+                                  trust_env=False, http2=True)
+    client = GraphServiceClient(request_adapter=GraphRequestAdapter(
+        BaseBearerTokenAuthenticationProvider(StaticToken()),
+        client=GraphClientFactory.create_with_default_middleware(client=transport)))
+    return client, transport

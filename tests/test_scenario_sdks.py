@@ -2,45 +2,21 @@
 their own error types with the fields filled from the envelope."""
 
 import asyncio
-import ssl
 import time
 
-import httpx
 import pytest
 
-from helpers import GRAPH_DEF, GRAPH_TASK
-
-
-def graph_task(proxy, transport_box: list):
-    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                                   BaseBearerTokenAuthenticationProvider)
-    from msgraph import GraphRequestAdapter, GraphServiceClient
-    from msgraph_core import GraphClientFactory
-
-    class StaticToken(AccessTokenProvider):
-        async def get_authorization_token(self, uri, additional_authentication_context=None):
-            return "offline-demo-token"
-
-        def get_allowed_hosts_validator(self):
-            return AllowedHostsValidator(["graph.microsoft.com"])
-
-    transport = httpx.AsyncClient(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca),
-                                  trust_env=False, http2=True)
-    transport_box.append(transport)
-    client = GraphServiceClient(request_adapter=GraphRequestAdapter(
-        BaseBearerTokenAuthenticationProvider(StaticToken()),
-        client=GraphClientFactory.create_with_default_middleware(client=transport)))
-    return client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF).tasks.by_print_task_id(GRAPH_TASK)
+from helpers import GRAPH_DEF, GRAPH_TASK, graph_client
 
 
 def run_graph(proxy, **get_kw):
-    transports: list = []
-
     async def go():
+        client, transport = graph_client(proxy)
+        task = client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF).tasks.by_print_task_id(GRAPH_TASK)
         try:
-            return await graph_task(proxy, transports).get(**get_kw)
+            return await task.get(**get_kw)
         finally:
-            await transports[0].aclose()
+            await transport.aclose()
 
     return asyncio.run(go())
 

@@ -2,35 +2,17 @@
 
 import asyncio
 import datetime
-import ssl
 
-import httpx
-
-from helpers import GRAPH_DEF, GRAPH_TASK
+from helpers import GRAPH_DEF, GRAPH_TASK, graph_client
 
 
 def test_msgraph_sdk_updates_a_print_task(demo):
-    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                                   BaseBearerTokenAuthenticationProvider)
-    from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.generated.models.print_task import PrintTask
     from msgraph.generated.models.print_task_processing_state import PrintTaskProcessingState
     from msgraph.generated.models.print_task_status import PrintTaskStatus
-    from msgraph_core import GraphClientFactory
-
-    class StaticToken(AccessTokenProvider):
-        async def get_authorization_token(self, uri, additional_authentication_context=None):
-            return "offline-demo-token"
-
-        def get_allowed_hosts_validator(self):
-            return AllowedHostsValidator(["graph.microsoft.com"])
 
     async def update():
-        transport = httpx.AsyncClient(proxy=demo.url, verify=ssl.create_default_context(cafile=demo.ca),
-                                      trust_env=False, http2=True)
-        client = GraphServiceClient(request_adapter=GraphRequestAdapter(
-            BaseBearerTokenAuthenticationProvider(StaticToken()),
-            client=GraphClientFactory.create_with_default_middleware(client=transport)))
+        client, transport = graph_client(demo)
         task = client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF).tasks.by_print_task_id(GRAPH_TASK)
         body = PrintTask(status=PrintTaskStatus(state=PrintTaskProcessingState.Completed, description="completed"))
         try:

@@ -45,20 +45,8 @@ class Interaction:
         return f"{self.source} #{self.number}"
 
 
-class _Checker:
-    """Validates one cassette document; errors carry the file and the offending line."""
-
-    def __init__(self, path: str, text: str):
-        self.path = path
-        self.text = text
-
-    def fail(self, keys: tuple, message: str, hint: str = "") -> InputError:
-        return InputError(message, self.path, yamlfile.line_of(self.text, keys), hint)
-
-    def mapping(self, value: Any, keys: tuple, what: str) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(keys, f"{what} must be a mapping, got {_kind(value)}")
-        return value
+class _Checker(yamlfile.Checker):
+    """Validates one cassette document."""
 
     def headers(self, value: Any, keys: tuple) -> Headers:
         if value is None:
@@ -70,7 +58,7 @@ class _Checker:
                 values = [values]
             for v in values:
                 if not isinstance(v, (str, int, float)):
-                    raise self.fail(keys + (name,), f"header {name!r} has a {_kind(v)} value",
+                    raise self.fail(keys + (name,), f"header {name!r} has {yamlfile.kind(v)} value",
                                     "header values are strings or lists of strings")
                 out.append((str(name), str(v)))
         return tuple(out)
@@ -82,7 +70,7 @@ class _Checker:
             return value
         if isinstance(value, str):
             return value.encode("utf-8")
-        raise self.fail(keys, f"body must be a string, !!binary or null, got {_kind(value)}")
+        raise self.fail(keys, f"body must be a string, !!binary or null, got {yamlfile.kind(value)}")
 
     def request(self, raw: Any, keys: tuple) -> RecordedRequest:
         raw = self.mapping(raw, keys, "request")
@@ -143,7 +131,3 @@ def load(path: str | Path) -> list[Interaction]:
                                name, i + 1, extra if isinstance(extra, dict) else {}))
     return out
 
-
-def _kind(value: Any) -> str:
-    return {dict: "mapping", list: "list", str: "string", bytes: "binary", type(None): "null",
-            bool: "boolean", int: "integer", float: "number"}.get(type(value), type(value).__name__)

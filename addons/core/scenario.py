@@ -175,25 +175,13 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"{value!r} is not a duration; write seconds (1.5) or 500ms, 2s, 1m")
 
 
-class _Checker:
-    def __init__(self, path: str, text: str):
-        self.path = path
-        self.text = text
-
-    def fail(self, keys: tuple, message: str, hint: str = "") -> InputError:
-        return InputError(message, self.path, yamlfile.line_of(self.text, keys), hint)
-
+class _Checker(yamlfile.Checker):
     def keys(self, value: dict, allowed: set, keys: tuple, what: str) -> None:
         for k in value:
             if k not in allowed:
                 close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(sorted(allowed))
                 raise self.fail(keys + (k,), f"unknown key {k!r} in {what}", hint)
-
-    def mapping(self, value: Any, keys: tuple, what: str) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(keys, f"{what} must be a mapping, got {_kind(value)}")
-        return value
 
     def integer(self, value: Any, keys: tuple, what: str, minimum: int = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -202,7 +190,7 @@ class _Checker:
 
     def string(self, value: Any, keys: tuple, what: str) -> str:
         if not isinstance(value, str) or not value:
-            raise self.fail(keys, f"{what} must be a non-empty string, got {_kind(value)}")
+            raise self.fail(keys, f"{what} must be a non-empty string, got {yamlfile.kind(value)}")
         return value
 
     def duration(self, value: Any, keys: tuple) -> float:
@@ -222,7 +210,7 @@ class _Checker:
         out = []
         for k, v in value.items():
             if isinstance(v, (dict, list)) or v is None:
-                raise self.fail(keys + (k,), f"{what} {k!r} must be a string or number, got {_kind(v)}")
+                raise self.fail(keys + (k,), f"{what} {k!r} must be a string or number, got {yamlfile.kind(v)}")
             out.append((str(k).lower() if lower else str(k), _scalar(v)))
         return tuple(out)
 
@@ -231,11 +219,6 @@ def _scalar(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing", bool: "a boolean",
-            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def _names(value: Any, check: _Checker, keys: tuple, what: str, upper: bool = False) -> frozenset[str] | None:
@@ -317,7 +300,7 @@ def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], bas
         data = target.read_bytes()
     text = check.template(raw["text"], keys + ("text",), params) if "text" in raw else None
     if text is not None and not isinstance(text, (str, Template)):
-        raise check.fail(keys + ("text",), f"text must be a string, got {_kind(raw['text'])}", "use json: for objects")
+        raise check.fail(keys + ("text",), f"text must be a string, got {yamlfile.kind(raw['text'])}", "use json: for objects")
     return Respond(status, str(raw.get("reason", "")), headers,
                    check.template(raw["json"], keys + ("json",), params) if "json" in raw else None,
                    text, data, is_json="json" in raw)
@@ -447,7 +430,7 @@ def parse(text: str, path: str, base: Path) -> Scenario:
     name = check.string(data.get("name", Path(path).stem), ("name",), "name")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
-        raise check.fail(("seed",), f"seed must be an integer or string, got {_kind(seed)}")
+        raise check.fail(("seed",), f"seed must be an integer or string, got {yamlfile.kind(seed)}")
     rules = tuple(_rule(r, check, ("rules", i), name, i + 1, base) for i, r in enumerate(data["rules"]))
     states = frozenset(s for r in rules for s in (r.state, r.set_state) if s)
     for r in rules:

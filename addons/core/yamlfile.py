@@ -95,3 +95,25 @@ def line_of(text: str, keys: tuple) -> int | None:
             break
         node = best = nxt
     return best.start_mark.line + 1 if best is not None else None
+
+
+def kind(value: Any) -> str:
+    """What a YAML value is, in words for error messages."""
+    return {dict: "a mapping", list: "a list", str: "a string", bytes: "binary", type(None): "null",
+            bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+class Checker:
+    """Validates one YAML document; errors carry the file and the offending line."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
+
+    def fail(self, keys: tuple, message: str, hint: str = "") -> InputError:
+        return InputError(message, self.path, line_of(self.text, keys), hint)
+
+    def mapping(self, value: Any, keys: tuple, what: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(keys, f"{what} must be a mapping, got {kind(value)}")
+        return value
