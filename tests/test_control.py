@@ -61,3 +61,11 @@ def test_control_api_over_http_and_its_errors(start_cli, tmp_path):
 def test_ctl_without_a_proxy_says_so(tmp_path):
     done = run_cli(["ctl", "status", "--proxy", "http://127.0.0.1:9"])
     assert done.returncode == 2 and "cannot reach tapeproxy at http://127.0.0.1:9" in done.stderr
+
+
+def test_use_keeps_the_counters_of_scenarios_that_stay(start_cli):
+    proxy = start_cli("demo", "--scenario", "box-throttle-once")
+    assert get(proxy, BOX_TASK_URL).status_code == 429
+    ctl(proxy, "use", "box-throttle-once", "graph-throttle-once")  # box-throttle-once stays, reloaded
+    assert get(proxy, BOX_TASK_URL).status_code == 200  # its first call per endpoint is spent
+    assert get(proxy, GRAPH_TASK_URL).status_code == 429

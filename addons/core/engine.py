@@ -63,6 +63,10 @@ class _ScenarioState:
         self.state = INITIAL_STATE
 
 
+def _same(a: Scenario, b: Scenario) -> bool:
+    return a is b or (a.name == b.name and a.path == b.path and bool(a.digest) and a.digest == b.digest)
+
+
 def _matches_subset(want, got) -> bool:
     """JSON subset: every key of want is in got with a matching value; lists compare whole."""
     if isinstance(want, dict):
@@ -99,7 +103,7 @@ class ScenarioEngine:
         """Make exactly these scenarios active; ones already active keep their counters and state."""
         now = self.clock()
         kept = {s.scenario.name: s for s in self.scenarios}
-        self.scenarios = [kept[s.name] if s.name in kept and kept[s.name].scenario == s else _ScenarioState(s, now)
+        self.scenarios = [kept[s.name] if s.name in kept and _same(kept[s.name].scenario, s) else _ScenarioState(s, now)
                           for s in scenarios]
         old_rules = {(id(st), rs.rule.number): rs for st, rs in self._rules}
         rules = []

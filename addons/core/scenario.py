@@ -16,6 +16,7 @@ Every mistake is an InputError naming the file, the line and what would be right
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,7 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = ""
     states: frozenset[str] = field(default_factory=frozenset)
+    digest: str = ""  # of the file's text: the same scenario, reloaded, keeps its counters
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -437,4 +439,5 @@ def parse(text: str, path: str, base: Path) -> Scenario:
         if r.state and r.state != INITIAL_STATE and not any(o.set_state == r.state for o in rules):
             raise InputError(f"rule {r.number} waits for state {r.state!r}, which no rule's set_state reaches",
                              path, r.line, f"the first state is {INITIAL_STATE!r}")
-    return Scenario(name, str(data.get("description", "")), seed, rules, path, states)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Scenario(name, str(data.get("description", "")), seed, rules, path, states, digest)
