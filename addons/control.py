@@ -24,7 +24,7 @@ from . import responses
 from .core import scenario as model
 from .core.errors import InputError
 from .hosts import CONTROL_HOST
-from .scenarios import Scenarios, builtin_names, load_all
+from .rules import Scenarios, builtin_names, load_all
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from .miss import Miss
 from .recorder import Recorder
 from .replay import Replay
 from .retry_watch import RetryAfterWatch
-from .scenarios import Scenarios
+from .rules import Scenarios
 
 
 def tapeproxy_addons() -> list:

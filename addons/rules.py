@@ -1,5 +1,7 @@
-"""Scenarios: scripted responses and failures in front of everything else (simulation, cassettes,
-live upstream). Delays and stalls are awaited per flow, so they never hold up other flows.
+"""The tapeproxy_scenarios addon: scenario rules answer first, in front of the simulation, the
+cassettes and live upstream. Delays and stalls are awaited per flow, never holding up others.
+
+(Not named scenarios.py: the wheel's tapeproxy/scenarios/ folder holds the built-in library.)
 """
 
 from __future__ import annotations
