@@ -52,13 +52,21 @@ def _redaction(parser: argparse.ArgumentParser) -> None:
                         help="redact this JSON path in bodies, e.g. user.password or value.*.token")
 
 
+def _world(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--world", metavar="FILE", help="world file the simulation starts from (default: built in)")
+    parser.add_argument("--state", metavar="FILE",
+                        help="keep the simulated world here: saved after every change, loaded at start")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tapeproxy", description=(
         "Record/replay mock proxy for Microsoft Graph and Box. Point HTTPS_PROXY at it and trust its CA."))
     parser.add_argument("--version", action="version", version=f"tapeproxy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="serve the bundled Graph and Box cassettes, offline")
+    demo = sub.add_parser("demo", help="serve a simulated Graph print-task and Box task world, with the bundled "
+                                       "cassettes behind it, offline")
     _common(demo)
+    _world(demo)
     replay = sub.add_parser("replay", help="serve the given cassettes, offline")
     replay.add_argument("cassettes", nargs="+", metavar="CASSETTE",
                         help="vcrpy cassette files, or directories of them")
@@ -72,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--record-mode", choices=["none", "once", "new_episodes", "all"], default="none",
                         help="vcrpy record mode; new_episodes replays what exists and records what is missing")
     replay.add_argument("--cassette", metavar="PATH", help="where recordings go (default: the first cassette)")
+    replay.add_argument("--simulate", action="store_true",
+                        help="answer Graph print tasks and Box tasks from the simulation before the cassettes")
+    _world(replay)
     _recording(replay)
     imp = sub.add_parser("import", help="turn HAR files (browser, Dev Proxy, mitmproxy hardump) or mitmproxy flow "
                                         "files into a cassette, redacted as recording is")
@@ -85,9 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--all-hosts", action="store_true", help="keep requests to every host")
     _redaction(imp)
     ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
-    ctl.add_argument("action", choices=["status", "use", "add", "remove", "clear", "reset"],
+    ctl.add_argument("action", choices=["status", "use", "add", "remove", "clear", "reset", "reset-world"],
                      help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
-                          "reset (counters, sequences, states and time windows start again)")
+                          "reset (counters, sequences, states and time windows start again); "
+                          "reset-world (the simulation back to its world file)")
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
     ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
                                                     "http://127.0.0.1:8080)")
@@ -139,6 +151,9 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_miss_status": args.miss_status,
         "tapeproxy_repeat_last": not args.no_repeat_last,
         "tapeproxy_scenarios": args.scenario,
+        "tapeproxy_simulate": args.command == "demo" or getattr(args, "simulate", False),
+        "tapeproxy_world": getattr(args, "world", None) or "",
+        "tapeproxy_state": getattr(args, "state", None) or "",
     }
     if args.confdir:
         settings["confdir"] = args.confdir

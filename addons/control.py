@@ -8,6 +8,8 @@ clients only. `tapeproxy ctl` is its command-line client.
     POST   /scenarios           {"scenario": NAME|PATH} or {"yaml": TEXT}: add one
     DELETE /scenarios/NAME      drop one;   DELETE /scenarios: drop all
     POST   /scenarios/reset     counters, sequences, buckets, states and time windows start again
+    GET    /world               the simulated world, as a world file holds it
+    POST   /world/reset         back to the world file (the state file too)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .core import scenario as model
 from .core.errors import InputError
 from .hosts import CONTROL_HOST
 from .rules import Scenarios, builtin_names, load_all
+from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +46,9 @@ def _loopback(flow: http.HTTPFlow) -> bool:
 class Control:
     name = "tapeproxy_control"
 
-    def __init__(self, scenarios: Scenarios) -> None:
+    def __init__(self, scenarios: Scenarios, simulation: SimulationAddon | None = None) -> None:
         self.scenarios = scenarios
+        self.simulation = simulation
 
     def request(self, flow: http.HTTPFlow) -> None:
         if responses.handled(flow) or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
@@ -99,9 +103,17 @@ class Control:
             self.scenarios.engine.reset()
             logger.info("tapeproxy: scenario counters reset")
             return 200, self._state()
+        if path == "/world" and method == "GET" and self.simulation and self.simulation.sim:
+            return 200, self.simulation.sim.world.to_doc()
+        if path == "/world/reset" and method == "POST":
+            if not (self.simulation and self.simulation.sim):
+                return 409, {"error": "the simulation is off (tapeproxy demo, or --simulate)"}
+            self.simulation.reset()
+            logger.info("tapeproxy: world reset")
+            return 200, {"reset": True}
         return 404, {"error": f"no {method} {path or '/'}; see GET /scenarios", "routes": [
             "GET /scenarios", "PUT /scenarios", "POST /scenarios", "DELETE /scenarios[/NAME]",
-            "POST /scenarios/reset"]}
+            "POST /scenarios/reset", "GET /world", "POST /world/reset"]}
 
 
 def _body(raw: bytes) -> dict:

@@ -55,6 +55,9 @@ def run(args) -> dict:
         return call(proxy, "DELETE", f"/scenarios/{args.names[0]}")
     if action == "clear":
         return call(proxy, "DELETE", "/scenarios")
+    if action == "reset-world":
+        call(proxy, "POST", "/world/reset")
+        return call(proxy, "GET", "/scenarios")
     return call(proxy, "POST", "/scenarios/reset")
 
 

@@ -17,6 +17,11 @@ from mitmproxy.tls import TlsData
 from .core.profiles import DEFAULT_HOSTS
 
 CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy (see control.py)
+IDENTITY_HOST = "login.microsoftonline.com"
+
+
+def _simulating() -> bool:
+    return bool(getattr(ctx.options, "tapeproxy_simulate", False))  # declared by the simulation addon
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +49,10 @@ class Intercept:
                           "Hosts to intercept besides graph.microsoft.com and api.box.com.")
 
     def configure(self, updated):
-        if "tapeproxy_hosts" in updated:
-            self.hosts = intercepted_hosts(ctx.options.tapeproxy_hosts)
+        if updated & {"tapeproxy_hosts", "tapeproxy_simulate"}:
+            # the simulation answers Microsoft identity's token endpoint too
+            extra = [*ctx.options.tapeproxy_hosts, *([IDENTITY_HOST] if _simulating() else [])]
+            self.hosts = intercepted_hosts(extra)
         wanted = {}
         if ctx.options.connection_strategy != "lazy":
             logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")

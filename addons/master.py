@@ -24,6 +24,7 @@ from .recorder import Recorder
 from .replay import Replay
 from .retry_watch import RetryAfterWatch
 from .rules import Scenarios
+from .simulation import SimulationAddon
 
 
 def tapeproxy_addons() -> list:
@@ -31,8 +32,9 @@ def tapeproxy_addons() -> list:
     intercept = Intercept()
     recorder = Recorder(intercept)
     scenarios = Scenarios(intercept)
-    return [intercept, OfflineGuard(intercept, recorder), Control(scenarios), RetryAfterWatch(intercept), scenarios,
-            Replay(intercept), Miss(intercept, recorder), recorder]
+    simulation = SimulationAddon(intercept)
+    return [intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
+            scenarios, simulation, Replay(intercept), Miss(intercept, recorder), recorder]
 
 
 def mitmproxy_addons() -> list:

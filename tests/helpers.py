@@ -23,6 +23,8 @@ GRAPH_DEF = "3203656e-6069-4e10-8147-d25290b00a3c"
 GRAPH_TASK = "d036638b-1272-4bba-9227-732463823ed3"
 GRAPH_TASK_URL = f"https://graph.microsoft.com/v1.0/print/taskDefinitions/{GRAPH_DEF}/tasks/{GRAPH_TASK}"
 BOX_TASK_URL = "https://api.box.com/2.0/tasks/11446498"
+# The simulation, like Graph and Box, answers 401 without a token; any opaque bearer token will do.
+AUTH = {"Authorization": "Bearer offline-demo-token"}
 
 
 def tapeproxy_cmd() -> list[str]:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import requests
 
-from helpers import GRAPH_TASK_URL, CliProxy
+from helpers import AUTH, GRAPH_TASK_URL, CliProxy
 
 with tempfile.TemporaryDirectory() as tmp:
     proxy = CliProxy(["demo"], Path(tmp))
     try:
-        kw = {"proxies": {"https": proxy.url}, "verify": proxy.ca, "timeout": 10}
+        kw = {"proxies": {"https": proxy.url}, "verify": proxy.ca, "timeout": 10, "headers": AUTH}
         hit = requests.get(GRAPH_TASK_URL, **kw)
         miss = requests.get(GRAPH_TASK_URL + "/nothing", **kw)
         print(json.dumps({"hit": [hit.status_code, hit.json()["id"]],

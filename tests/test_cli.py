@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import requests
 
-from helpers import GRAPH_TASK_URL, run_cli, write_cassette
+from helpers import AUTH, GRAPH_TASK_URL, run_cli, write_cassette
 
 
 def test_ca_prints_the_certificate_path_and_creates_it(tmp_path):
@@ -29,7 +29,8 @@ def test_startup_line_points_clients_at_the_proxy(start_cli, confdir):
     env = dict(item.split("=", 1) for item in shlex.split(proxy.banner.split("| export ", 1)[1]))
     assert env["HTTPS_PROXY"] == proxy.url and env["NODE_EXTRA_CA_CERTS"] == proxy.ca
     # The printed environment alone makes curl work, and the bundle still trusts the system roots.
-    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", GRAPH_TASK_URL],
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                          "Authorization: " + AUTH["Authorization"], GRAPH_TASK_URL],
                          env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
     assert out.stdout == "200", out.stderr
     bundle = open(env["SSL_CERT_FILE"]).read()
@@ -48,7 +49,7 @@ def test_reverse_mode_serves_clients_that_change_their_base_url(start_cli):
     proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com")
     assert "reverse proxy for https://graph.microsoft.com at http://127.0.0.1:" in proxy.banner
     path = GRAPH_TASK_URL.split("graph.microsoft.com", 1)[1]
-    r = requests.get(proxy.url + path, proxies={"http": None, "https": None})
+    r = requests.get(proxy.url + path, proxies={"http": None, "https": None}, headers=AUTH)
     assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
     r = requests.get(proxy.url + "/v1.0/nothing/here")
     assert r.status_code == 502 and r.json()["error"]["code"] == "tapeproxyNoRecordedInteraction"
@@ -58,8 +59,8 @@ def test_two_reverse_targets_listen_side_by_side(start_cli):
     proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com", "--reverse", "https://api.box.com")
     bases = dict(re.findall(r"(https://[a-z.]+) at (http://127\.0\.0\.1:\d+)", proxy.banner))
     graph, box = bases["https://graph.microsoft.com"], bases["https://api.box.com"]
-    assert requests.get(graph + GRAPH_TASK_URL.split(".com", 1)[1]).status_code == 200
-    assert requests.get(box + "/2.0/tasks/11446498").json()["type"] == "task"
+    assert requests.get(graph + GRAPH_TASK_URL.split(".com", 1)[1], headers=AUTH).status_code == 200
+    assert requests.get(box + "/2.0/tasks/11446498", headers=AUTH).json()["type"] == "task"
 
 
 @pytest.mark.parametrize("content, expected", [

@@ -2,12 +2,13 @@
 
 import requests
 
-from helpers import BOX_TASK_URL, GRAPH_TASK_URL, run_cli
+from helpers import AUTH, BOX_TASK_URL, GRAPH_TASK_URL, run_cli
 
 
 def get(proxy, url, **kw):
     s = requests.Session()
     s.trust_env = False
+    s.headers.update(AUTH)
     return s.get(url, proxies={"https": proxy.url, "http": proxy.url}, verify=proxy.ca, timeout=10, **kw)
 
 

@@ -2,7 +2,7 @@
 
 import requests
 
-from helpers import BOX_TASK_URL, GRAPH_TASK_URL, interaction, write_cassette
+from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT, interaction, write_cassette
 
 
 def get(proxy, url, **kw):
@@ -35,7 +35,7 @@ def test_no_repeat_last_turns_exhaustion_into_a_miss(start_cli, tmp_path):
 
 
 def test_graph_miss_names_the_closest_interaction_and_what_differed(start_cli):
-    proxy = start_cli("demo")
+    proxy = start_cli("replay", str(ROOT / "cassettes"))
     r = get(proxy, GRAPH_TASK_URL, method="PATCH", json={"status": {"state": "aborted", "description": "completed"}},
             headers={"client-request-id": "my-correlation-id"})
     assert r.status_code == 502
@@ -54,7 +54,7 @@ def test_graph_miss_names_the_closest_interaction_and_what_differed(start_cli):
 
 
 def test_box_miss_uses_box_envelope_and_configured_status(start_cli):
-    proxy = start_cli("demo", "--miss-status", "599")
+    proxy = start_cli("replay", str(ROOT / "cassettes"), "--miss-status", "599")
     r = get(proxy, "https://api.box.com/2.0/tasks/999")
     assert r.status_code == 599
     body = r.json()

@@ -8,7 +8,10 @@ import httpx
 import pytest
 import requests
 
-from helpers import BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK, GRAPH_TASK_URL, interaction, write_cassette
+from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK, GRAPH_TASK_URL, interaction, write_cassette
+
+
+AUTH_HEADER = "Authorization: " + AUTH["Authorization"]
 
 
 def session(proxy) -> requests.Session:
@@ -16,6 +19,7 @@ def session(proxy) -> requests.Session:
     s.trust_env = False  # the machine's REQUESTS_CA_BUNDLE would override verify
     s.proxies = {"http": proxy.url, "https": proxy.url}
     s.verify = proxy.ca
+    s.headers.update(AUTH)
     return s
 
 
@@ -42,7 +46,7 @@ def test_json_body_matches_as_data_and_msgraph_double_slash(demo):
 def test_httpx_http2(demo):
     # httpx offers http/1.1 first; like Graph and Box, tapeproxy still picks h2 when it is offered.
     tls = ssl.create_default_context(cafile=demo.ca)
-    with httpx.Client(proxy=demo.url, verify=tls, http2=True, trust_env=False) as client:
+    with httpx.Client(proxy=demo.url, verify=tls, http2=True, trust_env=False, headers=AUTH) as client:
         r = client.put(BOX_TASK_URL, json={"completion_rule": "all_assignees", "message": "Please review",
                                            "due_at": "2012-12-12T10:53:43-08:00", "action": "review"})
     assert r.http_version == "HTTP/2"
@@ -51,7 +55,7 @@ def test_httpx_http2(demo):
 
 def test_curl_http1_and_http2(demo):
     for flag in ("--http1.1", "--http2"):
-        out = subprocess.run(["curl", "-sS", flag, "--proxy", demo.url, "--cacert", demo.ca,
+        out = subprocess.run(["curl", "-sS", flag, "--proxy", demo.url, "--cacert", demo.ca, "-H", AUTH_HEADER,
                               "-w", "\n%{http_version} %{http_code}", "https://api.box.com/2.0/tasks/11446498/assignments"],
                              capture_output=True, text=True, timeout=30)
         body, _, status = out.stdout.rpartition("\n")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import requests
 
-from helpers import BOX_TASK_URL, GRAPH_TASK_URL, run_cli
+from helpers import AUTH, BOX_TASK_URL, GRAPH_TASK_URL, run_cli
 
 G = "https://graph.microsoft.com/v1.0"
 
@@ -26,6 +26,7 @@ def session(proxy) -> requests.Session:
     s.trust_env = False
     s.proxies = {"https": proxy.url}
     s.verify = proxy.ca
+    s.headers.update(AUTH)
     return s
 
 
@@ -148,7 +149,7 @@ rules:
         session(proxy).get(BOX_TASK_URL, timeout=5)  # the cassette's answer, cut short
     tls = ssl.create_default_context(cafile=proxy.ca)
     for http2 in (False, True):  # over HTTP/2: a reset stream, a body shorter than its length
-        with httpx.Client(proxy=proxy.url, verify=tls, trust_env=False, http2=http2) as h:
+        with httpx.Client(proxy=proxy.url, verify=tls, trust_env=False, http2=http2, headers=AUTH) as h:
             with pytest.raises(httpx.TransportError):
                 h.get(f"{G}/reset")
             # httpx lets h2's own error through for a short body

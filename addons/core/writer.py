@@ -38,9 +38,15 @@ def dump(interactions: list[dict]) -> str:
 
 
 def write_atomic(path: str | Path, interactions: list[dict]) -> None:
-    path = Path(path)
+    _replace(Path(path), dump(interactions))
+
+
+def write_yaml_atomic(path: str | Path, document) -> None:
+    _replace(Path(path), yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120))
+
+
+def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = dump(interactions)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -1,0 +1,209 @@
+"""Graph Universal Print task definitions and tasks (v1.0 and beta), as the documentation
+describes them: create, list (paged), get, update (properties not sent are kept), delete."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from . import auth
+from .http import ApiError, BadBody, Reply, SimRequest, json_reply
+from .world import World
+
+HOST = "graph.microsoft.com"
+ROUTE = re.compile(r"^/(v1\.0|beta)/print/taskDefinitions(?:/([^/]+)(?:/tasks(?:/([^/]+))?)?)?/?$")
+STATES = ("pending", "processing", "completed", "aborted")
+PAGE_SIZE = 10
+JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+DEFINITION_PROPS = {"displayName", "createdBy"}
+APP_IDENTITY_PROPS = {"appId", "displayName", "servicePrincipalId", "servicePrincipalName"}
+TASK_PROPS = {"parentUrl", "status"}
+
+
+def graph_headers(req: SimRequest) -> list[tuple[str, str]]:
+    request_id = str(uuid.uuid4())
+    return [("Cache-Control", "no-cache"), ("request-id", request_id),
+            ("client-request-id", req.header("client-request-id") or request_id),
+            ("x-ms-ags-diagnostic", '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1",'
+                                    '"ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}'),
+            ("OData-Version", "4.0"), ("Strict-Transport-Security", "max-age=31536000"),
+            ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+
+
+def _reply(req: SimRequest, status: int, data: Any = None) -> Reply:
+    headers = graph_headers(req)
+    if data is None:
+        return Reply(status, headers, b"")
+    r = json_reply(status, data)
+    r.headers = [("Content-Type", JSON_TYPE), *headers]
+    return r
+
+
+def handle(world: World, req: SimRequest) -> Reply | None:
+    m = ROUTE.match(req.path)
+    if req.host != HOST or not m:
+        return None
+    auth.check_graph_print(req)
+    version, def_id, task_id = m.groups()
+    base = f"https://{HOST}/{version}"
+    with world.lock:
+        if def_id is None:
+            return _definitions(world, req, base)
+        if def_id not in world.graph_defs:
+            raise ApiError("not_found", f"The printTaskDefinition with id '{def_id}' was not found.")
+        if m.group(0).rstrip("/").endswith("/tasks"):
+            return _tasks(world, req, base, def_id)
+        if task_id is None:
+            return _definition(world, req, base, def_id)
+        if task_id not in world.graph_tasks[def_id]:
+            raise ApiError("not_found", f"The printTask with id '{task_id}' was not found.")
+        return _task(world, req, base, def_id, task_id)
+
+
+def _context(base: str, what: str) -> str:
+    return f"{base}/$metadata#{what}"
+
+
+def _page(req: SimRequest, items: list, base_url: str) -> tuple[list, str | None]:
+    try:
+        top = int(req.query.get("$top", PAGE_SIZE))
+        skip = int(req.query.get("$skiptoken", 0))
+    except ValueError:
+        raise ApiError("bad_request", "Invalid $top or $skiptoken: an integer is expected.") from None
+    if top < 1 or skip < 0:
+        raise ApiError("bad_request", "Invalid $top or $skiptoken.")
+    page = items[skip:skip + top]
+    more = skip + top < len(items)
+    query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+    query["$skiptoken"] = str(skip + top)
+    return page, (f"{base_url}?{urlencode(query, safe='$')}" if more else None)
+
+
+def _definitions(world: World, req: SimRequest, base: str) -> Reply:
+    if req.method == "GET":
+        page, next_link = _page(req, list(world.graph_defs.values()), f"{base}/print/taskDefinitions")
+        body = {"@odata.context": _context(base, "print/taskDefinitions"), "value": page}
+        if next_link:
+            body["@odata.nextLink"] = next_link
+        return _reply(req, 200, body)
+    if req.method == "POST":
+        data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
+        if not isinstance(data.get("displayName"), str) or not data["displayName"]:
+            raise ApiError("bad_request", "displayName is required: a non-empty string.")
+        created_by = _app_identity(data.get("createdBy", {}))
+        d = {"id": str(uuid.uuid4()), "displayName": data["displayName"], "createdBy": created_by}
+        world.graph_defs[d["id"]] = d
+        world.graph_tasks[d["id"]] = {}
+        world.changed()
+        return _reply(req, 201, {"@odata.context": _context(base, "print/taskDefinitions/$entity"), **d})
+    raise ApiError("method_not_allowed")
+
+
+def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
+    d = world.graph_defs[def_id]
+    context = _context(base, "print/taskDefinitions/$entity")
+    if req.method == "GET":
+        return _reply(req, 200, {"@odata.context": context, **d})
+    if req.method == "PATCH":
+        data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
+        if "displayName" in data:
+            if not isinstance(data["displayName"], str) or not data["displayName"]:
+                raise ApiError("bad_request", "displayName must be a non-empty string.")
+            d["displayName"] = data["displayName"]
+        if "createdBy" in data:
+            d["createdBy"] = {**d.get("createdBy", {}), **_app_identity(data["createdBy"])}
+        world.changed()
+        return _reply(req, 200, {"@odata.context": context, **d})
+    if req.method == "DELETE":
+        del world.graph_defs[def_id]
+        world.graph_tasks.pop(def_id, None)
+        world.changed()
+        return _reply(req, 204)
+    raise ApiError("method_not_allowed")
+
+
+def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
+    context = _context(base, f"print/taskDefinitions('{def_id}')/tasks")
+    if req.method == "GET":
+        page, next_link = _page(req, list(world.graph_tasks[def_id].values()),
+                                f"{base}/print/taskDefinitions/{def_id}/tasks")
+        body = {"@odata.context": context, "value": page}
+        if next_link:
+            body["@odata.nextLink"] = next_link
+        return _reply(req, 200, body)
+    if req.method == "POST":
+        data = _object(req, TASK_PROPS, "printTask")
+        if not isinstance(data.get("parentUrl"), str) or not data["parentUrl"]:
+            raise ApiError("bad_request", "parentUrl is required: the URL of the print job the task belongs to.")
+        status = _status(data.get("status", {"state": "pending"}), required=True)
+        t = {"id": str(uuid.uuid4()), "parentUrl": data["parentUrl"],
+             "status": {"state": status["state"], "description": status.get("description", "")}}
+        world.graph_tasks[def_id][t["id"]] = t
+        world.changed()
+        return _reply(req, 201, {"@odata.context": f"{context}/$entity", **t})
+    raise ApiError("method_not_allowed")
+
+
+def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -> Reply:
+    t = world.graph_tasks[def_id][task_id]
+    context = _context(base, f"print/taskDefinitions('{def_id}')/tasks/$entity")
+    if req.method == "GET":
+        return _reply(req, 200, {"@odata.context": context, **t})
+    if req.method == "PATCH":
+        data = _object(req, TASK_PROPS, "printTask")
+        if "parentUrl" in data:
+            if not isinstance(data["parentUrl"], str) or not data["parentUrl"]:
+                raise ApiError("bad_request", "parentUrl must be a non-empty string.")
+            t["parentUrl"] = data["parentUrl"]
+        if "status" in data:
+            t["status"] = {**t.get("status", {}), **_status(data["status"], required=False)}
+        world.changed()
+        return _reply(req, 200, {"@odata.context": context, **t})
+    if req.method == "DELETE":
+        del world.graph_tasks[def_id][task_id]
+        world.changed()
+        return _reply(req, 204)
+    raise ApiError("method_not_allowed")
+
+
+def _object(req: SimRequest, allowed: set, type_name: str) -> dict:
+    try:
+        data = req.json()
+    except BadBody as e:
+        raise ApiError("bad_request", str(e)) from None
+    if not isinstance(data, dict):
+        raise ApiError("bad_request", f"A {type_name} object is expected.")
+    for key in data:
+        if key not in allowed and key not in ("id",) and not key.startswith("@odata."):
+            raise ApiError("bad_request", f"Property '{key}' does not exist on type 'microsoft.graph.{type_name}'.")
+    return data
+
+
+def _status(value: Any, required: bool) -> dict:
+    if not isinstance(value, dict):
+        raise ApiError("bad_request", "status must be a printTaskStatus object: {state, description}.")
+    for key in value:
+        if key not in ("state", "description") and not key.startswith("@odata."):
+            raise ApiError("bad_request", f"Property '{key}' does not exist on type 'microsoft.graph.printTaskStatus'.")
+    out = {}
+    if "state" in value or required:
+        state = value.get("state")
+        if state not in STATES:
+            raise ApiError("bad_request", f"Requested value '{state}' was not found. printTaskProcessingState is one "
+                                          "of " + ", ".join(STATES) + ".")
+        out["state"] = state
+    if "description" in value:
+        if not isinstance(value["description"], str):
+            raise ApiError("bad_request", "status.description must be a string.")
+        out["description"] = value["description"]
+    return out
+
+
+def _app_identity(value: Any) -> dict:
+    if not isinstance(value, dict) or any(k not in APP_IDENTITY_PROPS for k in value if not k.startswith("@odata.")):
+        raise ApiError("bad_request", "createdBy must be an appIdentity: {appId, displayName, servicePrincipalId, "
+                                      "servicePrincipalName}.")
+    return {k: v for k, v in value.items() if k in APP_IDENTITY_PROPS}

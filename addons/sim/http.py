@@ -1,0 +1,76 @@
+"""Requests and replies of the simulation, and the JSON helpers every API module uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..core import profiles
+from ..core.matching import normalise_path
+
+
+@dataclass
+class SimRequest:
+    method: str
+    host: str
+    path: str  # without the query
+    query: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def make(cls, method: str, host: str, path_and_query: str, headers=(), body: bytes = b"") -> "SimRequest":
+        path, _, query = path_and_query.partition("?")
+        return cls(method.upper(), host.lower(), normalise_path(path), dict(parse_qsl(query, keep_blank_values=True)),
+                   list(headers), body or b"")
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    def json(self) -> Any:
+        """The JSON body; raises BadBody when it is not JSON."""
+        if not self.body.strip():
+            raise BadBody("the request body is empty; a JSON object is expected")
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise BadBody(f"the request body is not valid JSON: {e}") from None
+
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    source: str = "simulation"
+
+
+class BadBody(ValueError):
+    pass
+
+
+class ApiError(Exception):
+    """An error reply in the API's own envelope: raised by handlers, turned into a Reply by the router."""
+
+    def __init__(self, name: str, message: str | None = None, extra_headers=()):
+        super().__init__(message or name)
+        self.name = name
+        self.message = message
+        self.extra_headers = list(extra_headers)
+
+
+def error_reply(profile, request: SimRequest, err: ApiError) -> Reply:
+    status, headers, body = profiles.named_error(profile, err.name, request.headers, err.message)
+    headers = [*headers, *err.extra_headers]
+    return Reply(status, headers, body)
+
+
+def json_reply(status: int, data: Any, headers=()) -> Reply:
+    body = json.dumps(data, ensure_ascii=False).encode()
+    return Reply(status, [("Content-Type", "application/json"), *headers], body)

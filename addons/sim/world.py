@@ -1,0 +1,138 @@
+"""The simulated world: Graph print task definitions and tasks, Box users, files, tasks and
+assignments. Loaded from a YAML world file, saved (atomically) to a state file after each change.
+
+Plain dicts in insertion order, so lists come out in a stable order and the state file is
+readable YAML in the same format as a world file.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..core import writer, yamlfile
+
+WORLD_KEYS = {"graph", "box"}
+GRAPH_KEYS = {"taskDefinitions"}
+BOX_KEYS = {"users", "files", "tasks"}
+
+
+class World:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.graph_defs: dict[str, dict] = {}
+        self.graph_tasks: dict[str, dict[str, dict]] = {}
+        self.box_users: dict[str, dict] = {}
+        self.box_files: dict[str, dict] = {}
+        self.box_tasks: dict[str, dict] = {}
+        self.box_assignments: dict[str, dict] = {}
+        self._next_box_id = 0
+        self.on_change = None  # called after every change (the state file is written there)
+
+    def changed(self) -> None:
+        if self.on_change:
+            self.on_change(self)
+
+    # -- ids ---------------------------------------------------------------------------------------
+    def new_box_id(self) -> str:
+        """Box ids are numeric strings; new ones follow the largest in the world."""
+        if not self._next_box_id:
+            known = [int(i) for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
+                     for i in d if str(i).isdigit()]
+            self._next_box_id = max(known, default=10_000_000) + 1
+        self._next_box_id += 1
+        return str(self._next_box_id)
+
+    # -- file format -------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "World":
+        data, text = yamlfile.load(path)
+        return cls.from_doc(data or {}, yamlfile.Checker(str(path), text))
+
+    @classmethod
+    def from_doc(cls, doc: Any, check: yamlfile.Checker) -> "World":
+        w = cls()
+        doc = check.mapping(doc, (), "a world")
+        _known(check, doc, WORLD_KEYS, (), "the world")
+        graph = check.mapping(doc.get("graph") or {}, ("graph",), "graph")
+        _known(check, graph, GRAPH_KEYS, ("graph",), "graph")
+        for i, d in enumerate(_list(check, graph.get("taskDefinitions"), ("graph", "taskDefinitions"))):
+            keys = ("graph", "taskDefinitions", i)
+            d = dict(check.mapping(d, keys, "a task definition"))
+            tasks = _list(check, d.pop("tasks", None), keys + ("tasks",))
+            def_id = _id(check, d, keys)
+            w.graph_defs[def_id] = d
+            w.graph_tasks[def_id] = {}
+            for j, t in enumerate(tasks):
+                t = dict(check.mapping(t, keys + ("tasks", j), "a print task"))
+                w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
+        box = check.mapping(doc.get("box") or {}, ("box",), "box")
+        _known(check, box, BOX_KEYS, ("box",), "box")
+        for name, target in (("users", w.box_users), ("files", w.box_files)):
+            for i, item in enumerate(_list(check, box.get(name), ("box", name))):
+                item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
+                target[_id(check, item, ("box", name, i))] = item
+        for i, t in enumerate(_list(check, box.get("tasks"), ("box", "tasks"))):
+            keys = ("box", "tasks", i)
+            t = dict(check.mapping(t, keys, "a task"))
+            assignments = _list(check, t.pop("assignments", None), keys + ("assignments",))
+            task_id = _id(check, t, keys)
+            t["item"] = str(t.get("item", ""))
+            if t["item"] not in w.box_files:
+                raise check.fail(keys + ("item",), f"task {task_id} is on file {t['item']!r}, which box.files lacks")
+            w.box_tasks[task_id] = t
+            for j, a in enumerate(assignments):
+                a = dict(check.mapping(a, keys + ("assignments", j), "an assignment"))
+                a["task"] = task_id
+                for who in ("assigned_to", "assigned_by"):
+                    if str(a.get(who, "")) not in w.box_users:
+                        raise check.fail(keys + ("assignments", j, who), f"{who} {a.get(who)!r} is not in box.users")
+                    a[who] = str(a[who])
+                w.box_assignments[_id(check, a, keys + ("assignments", j))] = a
+        return w
+
+    def to_doc(self) -> dict:
+        with self.lock:
+            defs = [{**d, "tasks": list(self.graph_tasks.get(i, {}).values())} for i, d in self.graph_defs.items()]
+            tasks = []
+            for task_id, t in self.box_tasks.items():
+                assignments = [{k: v for k, v in a.items() if k != "task"}
+                               for a in self.box_assignments.values() if a["task"] == task_id]
+                tasks.append({**t, "assignments": assignments})
+            return copy.deepcopy({"graph": {"taskDefinitions": defs},
+                                  "box": {"users": list(self.box_users.values()),
+                                          "files": list(self.box_files.values()), "tasks": tasks}})
+
+    def save(self, path: str | Path) -> None:
+        writer.write_yaml_atomic(path, self.to_doc())
+
+
+def _known(check, mapping: dict, allowed: set, keys: tuple, what: str) -> None:
+    for k in mapping:
+        if k not in allowed:
+            raise check.fail(keys + (k,), f"unknown key {k!r} in {what}", "allowed: " + ", ".join(sorted(allowed)))
+
+
+def _list(check, value, keys: tuple) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise check.fail(keys, f"expected a list, got {yamlfile.kind(value)}")
+    return value
+
+
+def _id(check, item: dict, keys: tuple) -> str:
+    value = item.get("id")
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
+        raise check.fail(keys, "every object needs an id")
+    item["id"] = str(value)
+    return item["id"]
+
+
+def load_or_default(world_file: str | None, state_file: str | None, default: Path) -> World:
+    """The state file if it exists (changes survive restarts), else the world file, else the default."""
+    if state_file and Path(state_file).is_file():
+        return World.load(state_file)
+    return World.load(world_file or default)

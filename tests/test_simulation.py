@@ -1,0 +1,140 @@
+"""The simulated world through a running `tapeproxy demo`, with requests and httpx: state that sticks,
+errors the real APIs give, auth as the services do it, paging, world and state files."""
+
+import base64
+import json
+import time
+
+import requests
+
+from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK_URL, run_cli
+
+G = "https://graph.microsoft.com/v1.0"
+
+
+def session(proxy, auth=AUTH) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy.url, "http": proxy.url}
+    s.verify = proxy.ca
+    s.headers.update(auth)
+    return s
+
+
+def jwt(claims: dict) -> str:
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+def test_print_tasks_react_and_reject_bad_input(start_cli):
+    proxy = start_cli("demo")
+    s = session(proxy)
+    assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"
+    r = s.patch(GRAPH_TASK_URL, json={"status": {"state": "completed"}})
+    assert r.status_code == 200 and r.json()["status"] == {"state": "completed", "description": "Task is being processed"}
+    assert s.get(GRAPH_TASK_URL.replace("/v1.0/", "/beta/")).json()["status"]["state"] == "completed"
+    bad = s.patch(GRAPH_TASK_URL, json={"status": {"state": "done"}})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidRequest"
+    assert "'done'" in bad.json()["error"]["message"] and bad.headers["request-id"]
+    unknown = s.patch(GRAPH_TASK_URL, json={"colour": "red"})
+    assert unknown.status_code == 400 and "colour" in unknown.json()["error"]["message"]
+    missing = s.get(f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
+    assert s.delete(GRAPH_TASK_URL).status_code == 204
+    assert s.get(GRAPH_TASK_URL).status_code == 404
+
+
+def test_lists_page_with_next_links(start_cli):
+    proxy = start_cli("demo")
+    s = session(proxy)
+    url, ids, pages = f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks?$top=7", [], 0
+    while url:
+        body = s.get(url).json()
+        assert body["@odata.context"].endswith(f"#print/taskDefinitions('{GRAPH_DEF}')/tasks")
+        ids += [t["id"] for t in body["value"]]
+        url, pages = body.get("@odata.nextLink"), pages + 1
+    assert pages == 4 and len(ids) == 25 == len(set(ids))
+
+
+def test_auth_as_graph_and_box_do_it(start_cli):
+    proxy = start_cli("demo")
+    anonymous = session(proxy, {})
+    r = anonymous.get(GRAPH_TASK_URL)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "InvalidAuthenticationToken"
+    r = anonymous.get(BOX_TASK_URL)
+    assert r.status_code == 401 and r.content == b"" and "invalid_token" in r.headers["WWW-Authenticate"]
+    later = int(time.time()) + 600
+    for claims, status in [({"scp": "PrintTaskDefinition.ReadWrite.All", "exp": later}, 403),  # delegated
+                           ({"roles": ["Printer.Read.All"], "exp": later}, 403),
+                           ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": int(time.time()) - 5}, 401),
+                           ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": later}, 200)]:
+        r = session(proxy, {"Authorization": "Bearer " + jwt(claims)}).get(GRAPH_TASK_URL)
+        assert r.status_code == status, (claims, r.text)
+
+
+def test_token_endpoints_hand_out_tokens_that_work(start_cli):
+    proxy = start_cli("demo")
+    s = session(proxy, {})
+    for grant, extra in [("client_credentials", {"client_id": "c", "client_secret": "s"}),
+                         ("refresh_token", {"refresh_token": "r"}),
+                         ("authorization_code", {"client_id": "c", "client_secret": "s", "code": "x"}),
+                         ("urn:ietf:params:oauth:grant-type:jwt-bearer", {"client_id": "c", "assertion": "a"})]:
+        r = s.post("https://api.box.com/oauth2/token", data={"grant_type": grant, **extra})
+        assert r.status_code == 200 and r.json()["token_type"] == "bearer", (grant, r.text)
+    assert s.post("https://api.box.com/oauth2/token", data={"grant_type": "password"}).status_code == 400
+    r = s.post("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+               data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s",
+                     "scope": "https://graph.microsoft.com/.default"})
+    token = r.json()["access_token"]
+    assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
+    assert session(proxy, {"Authorization": f"Bearer {token}"}).get(GRAPH_TASK_URL).status_code == 200
+
+
+def test_box_tasks_validate_like_box(start_cli):
+    proxy = start_cli("demo")
+    s = session(proxy)
+    for body, word in [({"action": "approve"}, "action"), ({"completion_rule": "everyone"}, "completion_rule"),
+                       ({"due_at": "tomorrow"}, "due_at")]:
+        r = s.put(BOX_TASK_URL, json=body)
+        assert r.status_code == 400 and r.json()["code"] == "bad_request" and word in r.json()["message"]
+    r = s.post("https://api.box.com/2.0/tasks", json={"item": {"id": "999", "type": "file"}})
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = s.post("https://api.box.com/2.0/tasks", json={"item": {"id": "12345", "type": "file"}, "message": "New"})
+    assert r.status_code == 201 and r.json()["completion_rule"] == "all_assignees"
+    listed = s.get("https://api.box.com/2.0/files/12345/tasks").json()
+    assert r.json()["id"] in [t["id"] for t in listed["entries"]] and listed["total_count"] == len(listed["entries"])
+
+
+def test_state_file_keeps_changes_and_ctl_resets_the_world(start_cli, tmp_path):
+    state = tmp_path / "state.yaml"
+    proxy = start_cli("demo", "--state", str(state))
+    session(proxy).put(BOX_TASK_URL, json={"message": "Changed"})
+    proxy.stop()
+    proxy = start_cli("demo", "--state", str(state))
+    assert session(proxy).get(BOX_TASK_URL).json()["message"] == "Changed"  # across a restart
+    done = run_cli(["ctl", "reset-world", "--proxy", proxy.url])
+    assert done.returncode == 0, done.stderr
+    assert session(proxy).get(BOX_TASK_URL).json()["message"] == "Legal review"
+    assert "Legal review" in state.read_text()
+
+
+def test_world_file_and_its_errors(start_cli, tmp_path):
+    world = tmp_path / "world.yaml"
+    world.write_text("box:\n  users: [{id: '1', name: Ann, login: ann@example.com}]\n"
+                     "  files: [{id: '7', name: Plan.pdf}]\n"
+                     "  tasks: [{id: '70', item: '7', action: complete, message: Finish}]\n")
+    proxy = start_cli("demo", "--world", str(world))
+    s = session(proxy)
+    assert s.get("https://api.box.com/2.0/tasks/70").json()["item"]["name"] == "Plan.pdf"
+    assert s.get(BOX_TASK_URL).status_code == 404  # not in this world
+    proxy.stop()
+    world.write_text("box:\n  files: [{id: '7'}]\n  tasks:\n    - {id: '70', item: '8'}\n")
+    done = run_cli(["demo", "--world", str(world), "--port", "0", "--confdir", str(tmp_path / "c")])
+    assert done.returncode == 2 and f"{world}:4: task 70 is on file '8'" in done.stderr
+
+
+def test_scenarios_layer_over_the_simulation(start_cli):
+    proxy = start_cli("demo", "--scenario", "box-throttle-once")
+    s = session(proxy)
+    assert s.put(BOX_TASK_URL, json={"message": "x"}).status_code == 429
+    assert s.put(BOX_TASK_URL, json={"message": "x"}).json()["message"] == "x"
