@@ -16,6 +16,7 @@ from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
+from .batch import GraphBatch
 from .control import Control
 from .guard import OfflineGuard
 from .hosts import Intercept
@@ -33,8 +34,10 @@ def tapeproxy_addons() -> list:
     recorder = Recorder(intercept)
     scenarios = Scenarios(intercept)
     simulation = SimulationAddon(intercept)
+    replay, miss = Replay(intercept), Miss(intercept, recorder)
     return [intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
-            scenarios, simulation, Replay(intercept), Miss(intercept, recorder), recorder]
+            scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]), simulation, replay, miss,
+            recorder]
 
 
 def mitmproxy_addons() -> list:

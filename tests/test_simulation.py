@@ -138,3 +138,39 @@ def test_scenarios_layer_over_the_simulation(start_cli):
     s = session(proxy)
     assert s.put(BOX_TASK_URL, json={"message": "x"}).status_code == 429
     assert s.put(BOX_TASK_URL, json={"message": "x"}).json()["message"] == "x"
+
+
+def test_graph_json_batching(start_cli):
+    proxy = start_cli("demo", "--scenario", "graph-throttle-once")
+    s = session(proxy)
+    task = GRAPH_TASK_URL.split("/v1.0", 1)[1]
+    batch = {"requests": [
+        {"id": "1", "method": "PATCH", "url": task, "headers": {"Content-Type": "application/json"},
+         "body": {"status": {"state": "aborted"}}},
+        {"id": "2", "method": "GET", "url": task, "dependsOn": ["1"]},
+        {"id": "3", "method": "GET", "url": "/print/taskDefinitions/nope"},
+        {"id": "4", "method": "GET", "url": "/print/taskDefinitions", "dependsOn": ["3"]},
+    ]}
+    first = s.post(f"{G}/$batch", json=batch)
+    assert first.status_code == 429  # the batch is a request too: graph-throttle-once throttles it first
+    r = s.post(f"{G}/$batch", json=batch)
+    assert r.status_code == 200
+    by_id = {x["id"]: x for x in r.json()["responses"]}
+    # each step as if sent alone: the first call to each endpoint is throttled by the scenario
+    assert by_id["1"]["status"] == 429 and by_id["1"]["headers"]["Retry-After"] == "1"
+    assert by_id["2"]["status"] == 424  # its dependency failed
+    assert by_id["3"]["status"] == 429 and by_id["4"]["status"] == 424
+    r = s.post(f"{G}/$batch", json=batch)
+    by_id = {x["id"]: x for x in r.json()["responses"]}
+    assert by_id["1"]["status"] == 200 and by_id["1"]["body"]["status"]["state"] == "aborted"
+    assert by_id["2"]["status"] == 429  # its first GET: until now it never ran
+    assert by_id["3"]["status"] == 404 and by_id["3"]["body"]["error"]["code"] == "itemNotFound"
+    assert by_id["4"]["status"] == 424
+    assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "aborted"  # the world changed for everyone
+
+    too_many = {"requests": [{"id": str(i), "method": "GET", "url": task} for i in range(21)]}
+    r = s.post(f"{G}/$batch", json=too_many)
+    assert r.status_code == 400 and "maximum of 20" in r.json()["error"]["message"]
+    duplicate = {"requests": [{"id": "a", "method": "GET", "url": task}] * 2}
+    r = s.post(f"{G}/$batch", json=duplicate)
+    assert r.status_code == 400 and "duplicate" in r.json()["error"]["message"]
