@@ -174,3 +174,14 @@ def test_graph_json_batching(start_cli):
     duplicate = {"requests": [{"id": "a", "method": "GET", "url": task}] * 2}
     r = s.post(f"{G}/$batch", json=duplicate)
     assert r.status_code == 400 and "duplicate" in r.json()["error"]["message"]
+
+
+def test_replay_can_put_the_simulation_in_front_of_cassettes(start_cli, tmp_path):
+    from helpers import interaction, write_cassette
+    path = write_cassette(tmp_path / "mine.yaml", [interaction("GET", f"{G}/me", body={"displayName": "Megan"})])
+    proxy = start_cli("replay", str(path), "--simulate")
+    s = session(proxy)
+    assert s.get(f"{G}/me").json() == {"displayName": "Megan"}  # not simulated: the cassette answers
+    assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"  # simulated
+    plain = start_cli("replay", str(path))
+    assert session(plain).get(GRAPH_TASK_URL).status_code == 502  # without --simulate: a miss

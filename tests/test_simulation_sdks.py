@@ -113,7 +113,9 @@ def test_msgraph_sdk_signs_in_with_client_secret_credential_offline(demo_proxy, 
         monkeypatch.setenv(name, value)
 
     async def flow():
-        credential = ClientSecretCredential("contoso.onmicrosoft.com", "app-client-id", "app-client-secret")
+        # connection_verify: aiohttp may have built its default SSL context before this test set SSL_CERT_FILE
+        credential = ClientSecretCredential("contoso.onmicrosoft.com", "app-client-id", "app-client-secret",
+                                            connection_verify=bundle)
         try:
             client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
             definitions = await client.print.task_definitions.get()

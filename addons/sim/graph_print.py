@@ -91,10 +91,8 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
         return _reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
-        if not isinstance(data.get("displayName"), str) or not data["displayName"]:
-            raise ApiError("bad_request", "displayName is required: a non-empty string.")
-        created_by = _app_identity(data.get("createdBy", {}))
-        d = {"id": str(uuid.uuid4()), "displayName": data["displayName"], "createdBy": created_by}
+        d = {"id": str(uuid.uuid4()), "displayName": _text(data, "displayName"),
+             "createdBy": _app_identity(data.get("createdBy", {}))}
         world.graph_defs[d["id"]] = d
         world.graph_tasks[d["id"]] = {}
         world.changed()
@@ -110,9 +108,7 @@ def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
     if req.method == "PATCH":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
         if "displayName" in data:
-            if not isinstance(data["displayName"], str) or not data["displayName"]:
-                raise ApiError("bad_request", "displayName must be a non-empty string.")
-            d["displayName"] = data["displayName"]
+            d["displayName"] = _text(data, "displayName")
         if "createdBy" in data:
             d["createdBy"] = {**d.get("createdBy", {}), **_app_identity(data["createdBy"])}
         world.changed()
@@ -136,10 +132,8 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
         return _reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, TASK_PROPS, "printTask")
-        if not isinstance(data.get("parentUrl"), str) or not data["parentUrl"]:
-            raise ApiError("bad_request", "parentUrl is required: the URL of the print job the task belongs to.")
         status = _status(data.get("status", {"state": "pending"}), required=True)
-        t = {"id": str(uuid.uuid4()), "parentUrl": data["parentUrl"],
+        t = {"id": str(uuid.uuid4()), "parentUrl": _text(data, "parentUrl"),
              "status": {"state": status["state"], "description": status.get("description", "")}}
         world.graph_tasks[def_id][t["id"]] = t
         world.changed()
@@ -155,9 +149,7 @@ def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -
     if req.method == "PATCH":
         data = _object(req, TASK_PROPS, "printTask")
         if "parentUrl" in data:
-            if not isinstance(data["parentUrl"], str) or not data["parentUrl"]:
-                raise ApiError("bad_request", "parentUrl must be a non-empty string.")
-            t["parentUrl"] = data["parentUrl"]
+            t["parentUrl"] = _text(data, "parentUrl")
         if "status" in data:
             t["status"] = {**t.get("status", {}), **_status(data["status"], required=False)}
         world.changed()
@@ -180,6 +172,14 @@ def _object(req: SimRequest, allowed: set, type_name: str) -> dict:
         if key not in allowed and key not in ("id",) and not key.startswith("@odata."):
             raise ApiError("bad_request", f"Property '{key}' does not exist on type 'microsoft.graph.{type_name}'.")
     return data
+
+
+def _text(data: dict, key: str) -> str:
+    """A required, non-empty string property."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ApiError("bad_request", f"{key} is required: a non-empty string.")
+    return value
 
 
 def _status(value: Any, required: bool) -> dict:
