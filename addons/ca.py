@@ -63,3 +63,28 @@ def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
         "CURL_CA_BUNDLE": bundle,
         "NODE_EXTRA_CA_CERTS": str(ensure_ca(confdir)),
     }
+
+
+def shell_lines(proxy_url: str, confdir: str | None, shell: str = "bash") -> list[str]:
+    """Lines that point a shell's clients (Python, Node, curl, Go, Java) at the proxy and its CA."""
+    from urllib.parse import urlsplit
+
+    env = client_env(proxy_url, confdir)
+    parts = urlsplit(proxy_url)
+    p12 = confdir_path(confdir) / f"{CONF_BASENAME}-ca-cert.p12"
+    # Java reads neither HTTPS_PROXY nor PEM bundles: system properties and a PKCS12 trust store.
+    env["JAVA_TOOL_OPTIONS"] = (f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
+                                f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
+                                f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12")
+    env["NO_PROXY"] = ""
+    if shell == "fish":
+        return [f"set -gx {k} {_quote_posix(v)}" for k, v in env.items()]
+    if shell == "powershell":
+        return ["$env:{} = '{}'".format(k, v.replace("'", "''")) for k, v in env.items()]
+    return [f"export {k}={_quote_posix(v)}" for k, v in env.items()]
+
+
+def _quote_posix(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value) if value else "''"

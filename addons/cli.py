@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
     ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
                                                     "http://127.0.0.1:8080)")
+    env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
+    env.add_argument("--shell", choices=["bash", "fish", "powershell"], default="bash",
+                     help="syntax of the lines (default: bash, also right for zsh and sh)")
+    env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)")
+    env.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
@@ -239,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ca":
             print(ensure_ca(args.confdir))
+            return 0
+        if args.command == "env":
+            from .ca import shell_lines
+            from .ctl import proxy_url
+            print("\n".join(shell_lines(proxy_url(args.proxy), args.confdir, args.shell)))
             return 0
         if args.command == "ctl":
             return _ctl(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Iterable
 
@@ -54,18 +55,19 @@ class BackgroundProxy:
             raise RuntimeError(f"tapeproxy failed to start: {self._error!r}")
         return self
 
-    def call(self, fn, *args) -> None:
-        """Run fn on the proxy's event loop (options and addon state belong to that thread)."""
-        done = threading.Event()
+    def call(self, fn, *args):
+        """Run fn on the proxy's event loop (options and addon state belong to that thread); its
+        result is returned and its exception raised here."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
 
         def run():
             try:
-                fn(*args)
-            finally:
-                done.set()
+                future.set_result(fn(*args))
+            except BaseException as e:
+                future.set_exception(e)
 
         self.master.event_loop.call_soon_threadsafe(run)
-        done.wait(10)
+        return future.result(timeout=30)
 
     def stop(self) -> None:
         if self.master is not None:

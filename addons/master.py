@@ -19,6 +19,7 @@ from mitmproxy.master import Master
 from .batch import GraphBatch
 from .control import Control
 from .guard import OfflineGuard
+from .journal import Journal
 from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
@@ -37,7 +38,7 @@ def tapeproxy_addons() -> list:
     replay, miss = Replay(intercept), Miss(intercept, recorder)
     return [intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
             scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]), simulation, replay, miss,
-            recorder]
+            recorder, Journal(intercept)]
 
 
 def mitmproxy_addons() -> list:

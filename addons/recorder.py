@@ -49,6 +49,7 @@ class Recorder:
         self.recording = Recording()
         self.live = False  # whether requests nothing answered go upstream
         self.upstreams: dict[str, tuple[str, str, int]] = {}
+        self.target = ""  # the cassette being written
         self._dirty = False
         self._flusher: asyncio.Task | None = None
 
@@ -84,6 +85,8 @@ class Recorder:
         mode, target = opts.tapeproxy_record_mode, opts.tapeproxy_record_to
         if mode != "none" and not target:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
+        self.flush()  # what was recorded so far belongs to the previous cassette
+        self.target = target if mode != "none" else ""
         exists = bool(target) and Path(target).is_file()
         self.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
         old: list[dict] = []
@@ -97,9 +100,10 @@ class Recorder:
         self.recording = Recording(old, match_on, replace=mode == "all")
 
     def running(self):
+        # always: recording may be switched on later (pytest plugin, mitmweb's options)
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
         if self.live:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
-            logger.info(f"tapeproxy: recording ({ctx.options.tapeproxy_record_mode}) to {ctx.options.tapeproxy_record_to}")
+            logger.info(f"tapeproxy: recording ({ctx.options.tapeproxy_record_mode}) to {self.target}")
 
     def request(self, flow: http.HTTPFlow) -> None:
         """Runs last: a flow nothing answered goes upstream, to the mapped server if there is one."""
@@ -131,16 +135,20 @@ class Recorder:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_EVERY)
-            if self._dirty:
+            if self._dirty and self.target:
                 self._dirty = False
-                await asyncio.to_thread(writer.write_atomic, ctx.options.tapeproxy_record_to, self.recording.entries())
+                await asyncio.to_thread(writer.write_atomic, self.target, self.recording.entries())
+
+    def flush(self) -> None:
+        """Everything recorded, on disk now."""
+        if self.target and (self._dirty or self.recorded):
+            writer.write_atomic(self.target, self.recording.entries())
+            self._dirty = False
 
     def done(self) -> None:
         if self._flusher:
             self._flusher.cancel()
-        if self.live and (self._dirty or self.recorded):
-            writer.write_atomic(ctx.options.tapeproxy_record_to, self.recording.entries())
-            self._dirty = False
+        self.flush()
 
 
 def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:

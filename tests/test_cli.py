@@ -6,6 +6,7 @@ import shlex
 import signal
 import stat
 import subprocess
+import sys
 
 import pytest
 import requests
@@ -90,3 +91,19 @@ def test_bad_options_are_clear(tmp_path):
     out = run_cli(["replay", str(cassette), "--set", "no_such_option=1", "--port", "0",
                    "--confdir", str(tmp_path / "conf")])
     assert out.returncode == 2 and "no_such_option" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_env_lines_make_curl_and_requests_work(start_cli, confdir):
+    from helpers import tapeproxy_cmd
+    proxy = start_cli("demo")
+    env_cmd = " ".join(shlex.quote(a) for a in [*tapeproxy_cmd(), "env", "--proxy", proxy.url, "--confdir",
+                                                   str(confdir)])
+    script = (f'eval "$({env_cmd})" && curl -sS -o /dev/null -w "%{{http_code}}\\n" '
+              f'-H "Authorization: Bearer t" {GRAPH_TASK_URL} && '
+              f'{shlex.quote(sys.executable)} -c "import requests; '
+              f'print(requests.get(\'{GRAPH_TASK_URL}\', headers={{\'Authorization\': \'Bearer t\'}}).status_code)"')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["200", "200"], out.stdout + out.stderr
+    for shell, start in (("fish", "set -gx HTTPS_PROXY "), ("powershell", "$env:HTTPS_PROXY = '")):
+        lines = run_cli(["env", "--shell", shell, "--proxy", proxy.url, "--confdir", str(confdir)]).stdout
+        assert lines.startswith(start + proxy.url) and "JAVA_TOOL_OPTIONS" in lines
