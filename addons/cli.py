@@ -33,6 +33,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="after the last recording of a repeated request, answer a miss instead of repeating it")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME|PATH",
                         help="apply a scenario (built-in name or YAML file) in front of everything else; repeatable")
+    parser.add_argument("--report", metavar="FILE", help="at exit, write the summary here (.json, or Markdown)")
+    parser.add_argument("--quiet", action="store_true", help="no line per request")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="any mitmproxy option, as with mitmdump --set")
 
@@ -159,6 +161,8 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_simulate": args.command == "demo" or getattr(args, "simulate", False),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
+        "tapeproxy_journal": not args.quiet,
+        "tapeproxy_report": args.report or "",
     }
     if args.confdir:
         settings["confdir"] = args.confdir
@@ -213,6 +217,10 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     if recorder.live:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")
+    from .journal import summary_table
+    table = summary_table(master.addons.get("tapeproxy_journal"))
+    if table:
+        print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
     print(f"tapeproxy {command}: stopped{summary}", flush=True)
     return 0
 

@@ -1,18 +1,28 @@
-"""The journal: what each intercepted request got and what served it, bounded in memory."""
+"""The journal: what each intercepted request got and what served it, bounded in memory; a live
+line per request if asked (the CLI does), and the summary and report at exit."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
+from pathlib import Path
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 from .core.redact import Redactor
 from .hosts import CONTROL_HOST, Intercept
 from .recorder import ORIGINAL_URL
 
+logger = logging.getLogger(__name__)
+
 MAX_ENTRIES = 10_000
+MAX_LISTED = 100  # misses and early retries kept for the summary
+_COLOURS = {"cassette": "32", "simulation": "36", "scenario": "33", "batch": "36", "upstream": "34", "miss": "31",
+            "error": "31", "killed": "35"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,25 @@ class Journal:
         self.total = 0
         self._lock = threading.Lock()  # read from other threads (the pytest plugin)
         self._scrub = Redactor().scrub_url
+        self.counts: Counter = Counter()  # (source, host) -> requests, over the proxy's whole life
+        self.misses: list[Call] = []
+        self.early: list[tuple[Call, float]] = []
+        self.live_lines = False
+        self.colour = False
+
+    def load(self, loader):
+        loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
+        loader.add_option("tapeproxy_report", str, "", "At exit, write the summary to this file (.json or .md).")
+
+    def configure(self, updated):
+        if "tapeproxy_journal" in updated:
+            self.live_lines = ctx.options.tapeproxy_journal
+            self.colour = sys.stdout.isatty()
+
+    def done(self) -> None:
+        path = ctx.options.tapeproxy_report
+        if path:
+            Path(path).write_text(report_json(self) if path.endswith(".json") else report_markdown(self))
 
     def _note(self, flow: http.HTTPFlow, status: int | None, source: str, label: str) -> None:
         req = flow.request
@@ -46,7 +75,23 @@ class Journal:
         url = flow.metadata.get(ORIGINAL_URL, req.pretty_url)
         with self._lock:
             self.total += 1
-            self.entries.append(Call(self.total, req.method, self._scrub(url), status, source, label, duration))
+            call = Call(self.total, req.method, self._scrub(url), status, source, label, duration)
+            self.entries.append(call)
+            self.counts[(source, host)] += 1
+            if source == "miss" and len(self.misses) < MAX_LISTED:
+                self.misses.append(call)
+            early = flow.metadata.get("tapeproxy.early_retry")
+            if early is not None and len(self.early) < MAX_LISTED:
+                self.early.append((call, early))
+        if self.live_lines:
+            logger.info(self._line(call))
+
+    def _line(self, c: Call) -> str:
+        status = "---" if c.status is None else str(c.status)
+        took = f" {c.duration_ms}ms" if c.duration_ms is not None else ""
+        text = f"{c.method} {c.url} -> {status} {c.label}{took}"
+        colour = _COLOURS.get(c.source)
+        return f"\x1b[{colour}m{text}\x1b[0m" if colour and self.colour else text
 
     def response(self, flow: http.HTTPFlow) -> None:
         served = flow.metadata.get("tapeproxy") or {}
@@ -60,3 +105,47 @@ class Journal:
     def since(self, seq: int) -> list[Call]:
         with self._lock:
             return [c for c in self.entries if c.seq > seq]
+
+
+def summary(j: Journal) -> dict:
+    by_source: Counter = Counter()
+    by_host: Counter = Counter()
+    for (source, host), n in j.counts.items():
+        by_source[source] += n
+        by_host[host] += n
+    return {"requests": j.total, "by_source": dict(by_source.most_common()), "by_host": dict(by_host.most_common()),
+            "by_source_and_host": [{"source": s, "host": h, "requests": n} for (s, h), n in j.counts.most_common()],
+            "misses": [{"method": c.method, "url": c.url, "why": c.label.removeprefix("MISS: ")} for c in j.misses],
+            "early_retries": [{"method": c.method, "url": c.url, "too_early_by_s": round(e, 3)} for c, e in j.early]}
+
+
+def report_json(j: Journal) -> str:
+    return json.dumps(summary(j), indent=2) + "\n"
+
+
+def report_markdown(j: Journal) -> str:
+    s = summary(j)
+    lines = ["# tapeproxy summary", "", f"{s['requests']} request(s).", "", "| source | host | requests |",
+             "|---|---|---|"]
+    lines += [f"| {r['source']} | {r['host']} | {r['requests']} |" for r in s["by_source_and_host"]]
+    if s["misses"]:
+        lines += ["", "## Misses", ""] + [f"- `{m['method']} {m['url']}`: {m['why']}" for m in s["misses"]]
+    if s["early_retries"]:
+        lines += ["", "## Retries before Retry-After", ""] + [
+            f"- `{e['method']} {e['url']}`: {e['too_early_by_s']}s too early" for e in s["early_retries"]]
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(j: Journal) -> list[str]:
+    """The table the CLI prints at exit."""
+    if not j.total:
+        return []
+    rows = [(s, h, str(n)) for (s, h), n in j.counts.most_common()]
+    widths = [max(len(r[i]) for r in [("source", "host", "requests"), *rows]) for i in range(3)]
+    fmt = "  {:<%d}  {:<%d}  {:>%d}" % tuple(widths)
+    out = [fmt.format("source", "host", "requests"), *(fmt.format(*r) for r in rows)]
+    for c in j.misses[:10]:
+        out.append(f"  MISS {c.method} {c.url}: {c.label.removeprefix('MISS: ')}")
+    for c, early in j.early[:10]:
+        out.append(f"  EARLY RETRY {c.method} {c.url}: {early:.2f}s before its Retry-After")
+    return out

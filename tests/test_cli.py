@@ -107,3 +107,34 @@ def test_env_lines_make_curl_and_requests_work(start_cli, confdir):
     for shell, start in (("fish", "set -gx HTTPS_PROXY "), ("powershell", "$env:HTTPS_PROXY = '")):
         lines = run_cli(["env", "--shell", shell, "--proxy", proxy.url, "--confdir", str(confdir)]).stdout
         assert lines.startswith(start + proxy.url) and "JAVA_TOOL_OPTIONS" in lines
+
+
+def test_journal_lines_summary_and_report(start_cli, tmp_path):
+    import json as json_
+    report = tmp_path / "report.json"
+    proxy = start_cli("demo", "--scenario", "graph-throttle-once", "--report", str(report))
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies, s.verify = {"https": proxy.url}, proxy.ca
+    s.headers.update(AUTH)
+    assert [s.get(GRAPH_TASK_URL).status_code for _ in range(2)] == [429, 200]  # the second one too early
+    assert s.get("https://api.box.com/2.0/users/me?access_token=s3cr3t-value").status_code == 502  # a miss
+    assert proxy.stop() == 0
+    out = proxy.output
+    assert f"GET {GRAPH_TASK_URL} -> 429 scenario graph-throttle-once rule 1" in out
+    assert f"GET {GRAPH_TASK_URL} -> 200 simulation GET" in out
+    assert "s3cr3t-value" not in out and "access_token=***" in out
+    assert "tapeproxy demo: summary" in out and "MISS GET https://api.box.com/2.0/users/me" in out
+    data = json_.loads(report.read_text())
+    assert data["requests"] == 3
+    assert data["by_source"] == {"scenario": 1, "simulation": 1, "miss": 1}
+    assert data["misses"][0]["url"] == "https://api.box.com/2.0/users/me?access_token=***"
+    assert "closest" in data["misses"][0]["why"] and len(data["early_retries"]) == 1
+    assert "s3cr3t-value" not in report.read_text()
+
+
+def test_quiet_has_no_lines_per_request(start_cli):
+    proxy = start_cli("demo", "--quiet")
+    requests.get(GRAPH_TASK_URL, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH)
+    proxy.stop()
+    assert f"GET {GRAPH_TASK_URL} ->" not in proxy.output and "tapeproxy demo: summary" in proxy.output

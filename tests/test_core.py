@@ -152,3 +152,18 @@ def test_redactor_sweeps_echoed_secrets_and_keeps_other_tools_redactions():
 def test_what_counts_as_already_redacted(value, marker):
     from tapeproxy.core.redact import is_placeholder
     assert is_placeholder(value) is marker
+
+
+def test_the_journal_is_bounded():
+    from mitmproxy.test import tflow
+    from tapeproxy.hosts import Intercept
+    from tapeproxy.journal import Journal
+    journal = Journal(Intercept(), maxlen=5)
+    for i in range(50):
+        flow = tflow.tflow(resp=True)
+        flow.request.host = "graph.microsoft.com"
+        flow.request.path = f"/v1.0/x/{i}?access_token=secret"
+        journal.response(flow)
+    assert journal.total == 50 and len(journal.entries) == 5
+    assert [c.seq for c in journal.since(47)] == [48, 49, 50]
+    assert sum(journal.counts.values()) == 50 and "secret" not in journal.entries[-1].url
