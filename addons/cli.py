@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
     ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
                                                     "http://127.0.0.1:8080)")
+    lint = sub.add_parser("lint", help="check cassettes, scenarios and world files; print file:line problems")
+    lint.add_argument("paths", nargs="+", metavar="FILE|DIR")
     env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
     env.add_argument("--shell", choices=["bash", "fish", "powershell"], default="bash",
                      help="syntax of the lines (default: bash, also right for zsh and sh)")
@@ -253,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ca":
             print(ensure_ca(args.confdir))
             return 0
+        if args.command == "lint":
+            from . import lint
+            lines, bad = lint.run(args.paths)
+            print("\n".join(lines))
+            return 1 if bad else 0
         if args.command == "env":
             from .ca import shell_lines
             from .ctl import proxy_url

@@ -1,0 +1,73 @@
+"""JSON Schemas for the three file formats, and `tapeproxy lint` catching each kind of mistake at its line."""
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from helpers import ROOT, run_cli
+from tapeproxy.core import scenario
+
+SCHEMAS = ROOT / "addons" / "schemas"
+
+
+def schema(name):
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["cassette", "scenario", "world"])
+def test_schemas_are_valid_json_schemas(name):
+    jsonschema.Draft202012Validator.check_schema(schema(name))
+
+
+@pytest.mark.parametrize("name, files", [
+    ("cassette", sorted((ROOT / "cassettes").glob("*.yaml"))),
+    ("scenario", sorted((ROOT / "scenarios").glob("*.yaml"))),
+    ("world", [ROOT / "addons" / "sim" / "default-world.yaml"]),
+])
+def test_bundled_files_validate_and_name_their_schema(name, files):
+    for path in files:
+        text = path.read_text()
+        assert text.startswith("# yaml-language-server: $schema=") and f"{name}.schema.json" in text.splitlines()[0]
+        target = (path.parent / text.splitlines()[0].split("=", 1)[1]).resolve()
+        assert target == (SCHEMAS / f"{name}.schema.json").resolve()
+        jsonschema.validate(yaml.safe_load(text), schema(name))
+
+
+def test_the_scenario_schema_knows_exactly_the_keys_the_loader_knows():
+    d = schema("scenario")["$defs"]
+    assert set(d["rule"]["properties"]) == scenario.RULE_KEYS
+    assert set(d["step"]["properties"]) == scenario.STEP_KEYS
+    assert set(d["rule"]["properties"]["match"]["properties"]) == scenario.MATCH_KEYS
+    assert set(d["respond"]["properties"]) == scenario.RESPOND_KEYS
+    assert set(schema("scenario")["properties"]) == scenario.SCENARIO_KEYS
+
+
+BROKEN = {
+    "cassettes/status.yaml": ("interactions:\n- request: {method: GET, uri: 'https://h/x'}\n  response:\n"
+                              "    status: {code: 999}\n", 4, "status code must be an integer 100-599"),
+    "cassettes/syntax.yaml": ("interactions:\n- request: {method: GET\n", 3, ""),
+    "cassettes/python.yaml": ("interactions: !!python/object:os.system {}\n", 1, "is not allowed"),
+    "scenarios/key.yaml": ("rules:\n  - error: throttled\n    retry_afte: 2\n", 3, "did you mean 'retry_after'"),
+    "scenarios/template.yaml": ("rules:\n  - respond: {json: {id: '{nope}'}}\n", 2, "unknown placeholder {nope}"),
+    "worlds/world.yaml": ("box:\n  files: [{id: '1'}]\n  tasks:\n    - {id: '2', item: '9'}\n", 4,
+                          "which box.files lacks"),
+}
+
+
+def test_lint_names_each_mistake_at_its_line(tmp_path):
+    for rel, (text, _, _) in BROKEN.items():
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "cassettes" / "latin1.yaml").write_bytes(b"interactions: []\n# caf\xe9\n")
+    good = tmp_path / "scenarios" / "good.yaml"
+    good.write_text("rules:\n  - error: throttled\n")
+    done = run_cli(["lint", str(tmp_path)])
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    for rel, (_, line, expected) in BROKEN.items():
+        found = [l for l in done.stdout.splitlines() if l.startswith(f"{tmp_path / rel}:{line}: ")]
+        assert found and expected in found[0], (rel, done.stdout)
+    assert f"{tmp_path}/cassettes/latin1.yaml:2: not valid UTF-8" in done.stdout
+    assert f"{good}: ok (scenario)" in done.stdout
+    assert run_cli(["lint", str(ROOT / "cassettes"), str(ROOT / "scenarios")]).returncode == 0
