@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep requests to this host too (default: only Graph and Box hosts)")
     imp.add_argument("--all-hosts", action="store_true", help="keep requests to every host")
     _redaction(imp)
+    web = sub.add_parser("web", help="the same, in mitmweb: every flow marked and commented with what served it")
+    web.add_argument("cassettes", nargs="*", metavar="CASSETTE",
+                     help="cassettes to replay (default: the demo: simulation and bundled cassettes)")
+    _common(web)
+    _world(web)
+    web.add_argument("--web-port", type=int, default=8081, help="mitmweb's port (default: 8081; 0 picks one)")
+    web.add_argument("--no-browser", action="store_true", help="do not open a browser")
     ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
     ctl.add_argument("action", choices=["status", "use", "add", "remove", "clear", "reset", "reset-world"],
                      help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
@@ -160,7 +167,8 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_miss_status": args.miss_status,
         "tapeproxy_repeat_last": not args.no_repeat_last,
         "tapeproxy_scenarios": args.scenario,
-        "tapeproxy_simulate": args.command == "demo" or getattr(args, "simulate", False),
+        "tapeproxy_simulate": (args.command == "demo" or getattr(args, "simulate", False)
+                               or (args.command == "web" and not args.cassettes)),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_journal": not args.quiet,
@@ -227,6 +235,26 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     return 0
 
 
+def _web(args) -> int:
+    """mitmweb with tapeproxy's addons and these settings as --set options."""
+    import subprocess
+
+    cassettes = cassette_files(args.cassettes) if args.cassettes else cassette_files([bundled("cassettes")])
+    settings = settings_from(args, cassettes)
+    sets = [f"web_port={args.web_port}", f"web_open_browser={'false' if args.no_browser else 'true'}"]
+    for key, value in settings.items():
+        for item in (value if isinstance(value, list) else [value]):
+            sets.append(f"{key}={str(item).lower() if isinstance(item, bool) else item}")
+    command = [sys.executable, "-c", "from mitmproxy.tools.main import mitmweb; mitmweb()",
+               "-s", str(Path(__file__).resolve().parent / "mitm_addon.py")]
+    for spec in [*sets, *args.set]:
+        command += ["--set", spec]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
 def _ctl(args) -> int:
     from . import ctl
 
@@ -255,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ca":
             print(ensure_ca(args.confdir))
             return 0
+        if args.command == "web":
+            return _web(args)
         if args.command == "lint":
             from . import lint
             lines, bad = lint.run(args.paths)

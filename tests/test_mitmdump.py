@@ -1,6 +1,7 @@
 """mitmproxy users load the same addons with `mitmdump -s` / `mitmweb -s` and `--set` options."""
 
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +54,41 @@ def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
         assert control["scenarios"][0]["name"] == "box-throttle-once"
         # Checked before stopping: mitmproxy's own shutdown may log a CancelledError.
         assert "Traceback" not in "".join(lines) and "Addon error" not in "".join(lines)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_tapeproxy_web_shows_what_served_each_flow(confdir):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from helpers import AUTH, tapeproxy_cmd
+    with socket.socket() as s:  # mitmweb logs "port 0" as it is: pick a free one here
+        s.bind(("127.0.0.1", 0))
+        web_port = s.getsockname()[1]
+    proc = subprocess.Popen([*tapeproxy_cmd(), "web", "--port", "0", "--web-port", str(web_port), "--no-browser",
+                             "--confdir", str(confdir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
+    try:
+        end = time.monotonic() + 30
+        proxy = web = None
+        while time.monotonic() < end and not (proxy and web):
+            text = "".join(lines)
+            proxy = re.search(r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)", text)
+            web = re.search(r"Web server listening at (http://\S+)", text)
+            time.sleep(0.1)
+        assert proxy and web, "".join(lines)
+        kw = {"proxies": {"https": f"http://127.0.0.1:{proxy.group(1)}"}, "verify": str(confdir / "mitmproxy-ca-cert.pem"),
+              "timeout": 10, "headers": AUTH}
+        assert requests.get(BOX_TASK_URL, **kw).status_code == 200
+        assert requests.get("https://api.box.com/2.0/users/me", **kw).status_code == 502
+        base = urlsplit(web.group(1))
+        flows = requests.get(urlunsplit(base._replace(path="/flows")), timeout=10,
+                             proxies={"http": None, "https": None}).json()
+        comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
+        assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
+        assert comments["/2.0/users/me"][0].startswith("tapeproxy: MISS:") and comments["/2.0/users/me"][1]
     finally:
         proc.terminate()
         proc.wait(10)
