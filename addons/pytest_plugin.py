@@ -32,7 +32,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "tapeproxy(cassette=None, scenario=None, record_mode=None): "
+    config.addinivalue_line("markers", "tapeproxy(cassette=None, scenario=None, record_mode=None, upstream=None, "
+                                       "upstream_ca=None): "
                                        "serve this test from a cassette (default: cassettes/MODULE/TEST.yaml "
                                        "beside the test file) and apply scenarios")
 
@@ -65,14 +66,23 @@ class TapeproxyHandle:
         from .ca import client_env
         return client_env(self.url, self._confdir)
 
-    def use_cassette(self, path, record_mode: str = "none") -> None:
-        """Serve from this cassette; with a record mode other than none, record into it too."""
+    def use_cassette(self, path, record_mode: str = "none", upstream: dict | None = None,
+                     upstream_ca: str | None = None) -> None:
+        """Serve from this cassette; with a record mode other than none, record into it too.
+
+        upstream maps a host to the server recording really talks to (staging, a local stand-in),
+        e.g. {"graph.microsoft.com": "https://127.0.0.1:9443"}; upstream_ca trusts its CA.
+        """
         if record_mode not in RECORD_MODES:
             raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}")
         path = str(path)
         exists = Path(path).is_file()
-        self._set(tapeproxy_cassettes=[path] if exists else [], tapeproxy_record_mode=record_mode,
-                  tapeproxy_record_to=path if record_mode != "none" else "")
+        options = dict(tapeproxy_cassettes=[path] if exists else [], tapeproxy_record_mode=record_mode,
+                       tapeproxy_record_to=path if record_mode != "none" else "",
+                       tapeproxy_upstreams=[f"{host}={url}" for host, url in (upstream or {}).items()])
+        if upstream_ca:
+            options["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
+        self._set(**options)
 
     def use_scenario(self, name_or_path) -> None:
         current = self._server.call(lambda: list(self._server.master.options.tapeproxy_scenarios))
@@ -98,10 +108,11 @@ class TapeproxyHandle:
     def _set(self, **options) -> None:
         self._server.call(lambda: self._server.master.options.update(**options))
 
-    def _begin(self, cassette: str | None, scenarios: list[str], record_mode: str) -> None:
+    def _begin(self, cassette: str | None, scenarios: list[str], record_mode: str, upstream=None,
+               upstream_ca=None) -> None:
         self._reset()
         if cassette:
-            self.use_cassette(cassette, record_mode)
+            self.use_cassette(cassette, record_mode, upstream, upstream_ca)
         if scenarios:
             self._set(tapeproxy_scenarios=scenarios)
 
@@ -109,7 +120,7 @@ class TapeproxyHandle:
         def reset():
             master = self._server.master
             master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
-                                  tapeproxy_record_to="")
+                                  tapeproxy_record_to="", tapeproxy_upstreams=[])
             master.addons.get("tapeproxy_replay").index.reset()
             master.addons.get("tapeproxy_scenarios").engine.reset()
             return master.addons.get("tapeproxy_journal").total
@@ -139,7 +150,7 @@ def tapeproxy_server(tmp_path_factory):
 def tapeproxy(tapeproxy_server, request):
     handle = TapeproxyHandle(tapeproxy_server, tapeproxy_server.confdir)
     marker = request.node.get_closest_marker("tapeproxy")
-    cassette, scenarios, record_mode = None, [], "none"
+    cassette, scenarios, record_mode, upstream, upstream_ca = None, [], "none", None, None
     if marker is not None:
         kw = marker.kwargs
         cassette = str(kw.get("cassette") or default_cassette(request))
@@ -148,7 +159,8 @@ def tapeproxy(tapeproxy_server, request):
         scenario = kw.get("scenario") or []
         scenarios = [scenario] if isinstance(scenario, str) else list(scenario)
         record_mode = request.config.getoption("--tapeproxy-record-mode") or kw.get("record_mode") or "none"
-    handle._begin(cassette, scenarios, record_mode)
+        upstream, upstream_ca = kw.get("upstream"), kw.get("upstream_ca")
+    handle._begin(cassette, scenarios, record_mode, upstream, upstream_ca)
     yield handle
     misses = handle._end()
     if misses:

@@ -81,3 +81,37 @@ def test_a_suite_using_only_the_plugin(pytester):
 def test_record_mode_option_is_offered(pytester):
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*--tapeproxy-record-mode*"])
+
+
+RECORDING_SUITE = '''
+import os
+
+import pytest
+import requests
+
+UPSTREAM = {"graph.microsoft.com": os.environ["UPSTREAM_URL"]}
+
+
+@pytest.mark.tapeproxy(cassette="recorded.yaml", upstream=UPSTREAM, upstream_ca=os.environ["UPSTREAM_CA"])
+def test_sequence(tapeproxy):
+    s = requests.Session()
+    s.trust_env = False
+    got = [s.get("https://graph.microsoft.com/v1.0/seq", proxies={"https": tapeproxy.url},
+                 verify=tapeproxy.ca_path, timeout=10).json()["n"] for _ in range(2)]
+    assert got == [1, 2]
+'''
+
+
+def test_record_mode_option_records_then_replays_offline(pytester, api, monkeypatch):
+    from tapeproxy.core import cassette
+    monkeypatch.setenv("UPSTREAM_URL", f"https://127.0.0.1:{api.port}")
+    monkeypatch.setenv("UPSTREAM_CA", str(api.cert))
+    pytester.makepyfile(test_rec=textwrap.dedent(RECORDING_SUITE))
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tapeproxy-record-mode=once")
+    first.assert_outcomes(passed=1)
+    recorded = cassette.load(pytester.path / "recorded.yaml")
+    assert [i.request.uri for i in recorded] == ["https://graph.microsoft.com/v1.0/seq"] * 2
+    connections = api.connections
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # record mode none: offline
+    again.assert_outcomes(passed=1)
+    assert api.connections == connections
