@@ -50,6 +50,13 @@ def test_marker_with_scenario(tapeproxy):
     assert [get(tapeproxy, URL).status_code for _ in range(2)] == [429, 200]
 
 
+def test_use_scenario(tapeproxy):
+    tapeproxy.use_cassette("explicit.yaml")
+    tapeproxy.use_scenario("graph-throttle-once")
+    assert [get(tapeproxy, URL).status_code for _ in range(2)] == [429, 200]
+    assert [c.source for c in tapeproxy.calls] == ["scenario", "cassette"]
+
+
 def test_env_points_curl_at_the_proxy(tapeproxy):
     tapeproxy.use_cassette("explicit.yaml")
     out = subprocess.run(["curl", "-sS", URL], env={**os.environ, **tapeproxy.env}, capture_output=True, text=True)
@@ -70,7 +77,7 @@ def test_a_suite_using_only_the_plugin(pytester):
                    [interaction("GET", URL, body={"n": 1}), interaction("GET", URL, body={"n": 2})])
     pytester.makepyfile(test_suite=textwrap.dedent(SUITE))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, errors=1)
+    result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines([
         "*ERROR at teardown of test_unmatched_request_fails_at_teardown*",
         "*tapeproxy: 1 request(s) matched nothing:*",
