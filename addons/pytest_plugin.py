@@ -120,7 +120,7 @@ class TapeproxyHandle:
         def reset():
             master = self._server.master
             master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
-                                  tapeproxy_record_to="", tapeproxy_upstreams=[])
+                                  tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None)
             master.addons.get("tapeproxy_replay").index.reset()
             master.addons.get("tapeproxy_scenarios").engine.reset()
             return master.addons.get("tapeproxy_journal").total
