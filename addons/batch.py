@@ -85,8 +85,7 @@ class GraphBatch:
 
     @staticmethod
     def _reply(flow: http.HTTPFlow, status: int, headers: list, body: bytes) -> None:
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        flow.response = responses.make(status, [*headers, ("Content-Length", str(len(body)))], body)
+        flow.response = responses.sized(status, headers, body)
         responses.served_by(flow, "batch", "Graph $batch")
 
 

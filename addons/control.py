@@ -65,8 +65,7 @@ class Control:
             responses.internal_error(flow, "control", e)
             return
         data = json.dumps(body, indent=2).encode() + b"\n"
-        flow.response = responses.make(status, [("Content-Type", "application/json"),
-                                                ("Content-Length", str(len(data)))], data)
+        flow.response = responses.sized(status, [("Content-Type", "application/json")], data)
         responses.served_by(flow, "control", f"control {flow.request.method} {flow.request.path}")
 
     def _state(self) -> dict:

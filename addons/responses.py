@@ -41,13 +41,18 @@ def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: s
                          http.Headers([(_b(k), _b(v)) for k, v in headers]), body, None, now, now)
 
 
+def sized(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
+    """make(), with any Content-Length given replaced by the body's own."""
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    return make(status, [*headers, ("Content-Length", str(len(body)))], body, reason)
+
+
 def api_error(flow: http.HTTPFlow, status: int, code: str, message: str, extra_headers=(),
               context: dict | None = None) -> http.Response:
     """An error in the envelope of the API the request was for."""
     profile = profile_for(flow.request.host)
     headers, body = profile.error(status, code, message, flow.request.headers.items(), context)
-    headers = [*headers, *extra_headers, ("Content-Length", str(len(body)))]
-    return make(status, headers, body)
+    return sized(status, [*headers, *extra_headers], body)
 
 
 def served_by(flow: http.HTTPFlow, source: str, label: str) -> None:

@@ -176,9 +176,7 @@ class Scenarios:
         names = {k.lower() for k, _ in headers}
         if default_type and "content-type" not in names:
             headers.append(("Content-Type", default_type))
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(body))))
-        return responses.make(r.status, headers, body, r.reason)
+        return responses.sized(r.status, headers, body, r.reason)
 
     def _error(self, flow: http.HTTPFlow, d: Decision) -> http.Response:
         step = d.step
@@ -193,8 +191,7 @@ class Scenarios:
             limit, remaining, reset = d.rate_limit
             headers += [("RateLimit-Limit", str(limit)), ("RateLimit-Remaining", str(remaining)),
                         ("RateLimit-Reset", str(int(reset)))]
-        headers = [*headers, *step.headers, ("Content-Length", str(len(body)))]
-        return responses.make(status, headers, body)
+        return responses.sized(status, [*headers, *step.headers], body)
 
     def _fault(self, flow: http.HTTPFlow, d: Decision, label: str) -> None:
         kind = d.step.fault

@@ -73,9 +73,7 @@ class SimulationAddon:
                                                     req.get_content(strict=False) or b""))
             if reply is None:
                 return
-            headers = [(k, v) for k, v in reply.headers if k.lower() != "content-length"]
-            headers.append(("Content-Length", str(len(reply.body))))
-            flow.response = responses.make(reply.status, headers, reply.body)
+            flow.response = responses.sized(reply.status, reply.headers, reply.body)
             responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
             self.served += 1
         except Exception as e:  # never let a failure here send the flow upstream
