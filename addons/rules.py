@@ -20,7 +20,8 @@ from .core import scenario as model
 from .core.engine import Decision, ScenarioEngine
 from .core.errors import InputError
 from .core.profiles import named_error, profile_for
-from .core.templates import Context, render_json
+from .core.matching import Shape
+from .core.templates import Context, render_json, text
 from .hosts import Intercept
 from .replay import shape_of
 
@@ -82,10 +83,8 @@ class Scenarios:
         return [st.scenario for st in self.engine.scenarios]
 
     def use(self, scenarios: list[model.Scenario]) -> None:
-        """Exactly these, in this order; ones already active keep their counters."""
-        names = [s.name for s in scenarios]
-        if len(set(names)) != len(names):
-            raise InputError("two scenarios with one name: " + ", ".join(sorted(n for n in names if names.count(n) > 1)))
+        """Exactly these, in this order (names unique: load_all checks, add replaces); ones already
+        active keep their counters."""
         self.engine.set(scenarios)
         logger.info("tapeproxy: scenarios now " + (", ".join(self.engine.names) or "(none)"))
 
@@ -110,7 +109,8 @@ class Scenarios:
             return None
         try:
             client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
-            decision = self.engine.decide(shape_of(flow.request), client)
+            shape = shape_of(flow.request)
+            decision = self.engine.decide(shape, client)
         except Exception as e:  # never let a failure here send the flow upstream
             responses.internal_error(flow, "scenarios", e)
             return None
@@ -119,14 +119,14 @@ class Scenarios:
         for rule in (decision.rule, *decision.also):
             self.fired[rule.label] += 1
         if decision.delay or decision.step.fault == "stall":
-            return self._after_waiting(flow, decision)
-        self._apply_safely(flow, decision)
+            return self._after_waiting(flow, decision, shape)
+        self._apply_safely(flow, decision, shape)
         return None
 
-    async def _after_waiting(self, flow: http.HTTPFlow, decision: Decision) -> None:
+    async def _after_waiting(self, flow: http.HTTPFlow, decision: Decision, shape: Shape) -> None:
         if decision.delay:
             await asyncio.sleep(decision.delay)
-        if not self._apply_safely(flow, decision):
+        if not self._apply_safely(flow, decision, shape):
             return
         if decision.step.fault == "stall":
             # Hold the flow until the client gives up (or stall_for passes); nothing else waits on it.
@@ -134,42 +134,40 @@ class Scenarios:
             if flow.killable:
                 flow.kill()
 
-    def _apply_safely(self, flow: http.HTTPFlow, decision: Decision) -> bool:
+    def _apply_safely(self, flow: http.HTTPFlow, decision: Decision, shape: Shape) -> bool:
         try:
-            self._apply(flow, decision)
+            self._apply(flow, decision, Context(shape, decision.params))
             return True
         except Exception as e:
             responses.internal_error(flow, "scenarios", e)
             return False
 
-    def _apply(self, flow: http.HTTPFlow, d: Decision) -> None:
+    def _apply(self, flow: http.HTTPFlow, d: Decision, ctx_: Context) -> None:
+        """ctx_: what templates read, from the request as the rules saw it (parsed once)."""
         step = d.step
         label = f"{d.rule.label}" + (f" (step {d.nth})" if len(d.rule.steps) > 1 else "")
         if step.kind == "respond":
-            flow.response = self._respond(flow, d)
+            flow.response = self._respond(d, ctx_)
             responses.served_by(flow, "scenario", label)
         elif step.kind == "error":
-            flow.response = self._error(flow, d)
+            flow.response = self._error(flow, d, ctx_)
             responses.served_by(flow, "scenario", f"{label}: {step.error}")
         elif step.kind == "fault":
             self._fault(flow, d, label)
         elif step.delay:
             flow.comment = f"tapeproxy: {label}: delayed {d.delay:.3f}s"
 
-    def _context(self, flow: http.HTTPFlow, d: Decision) -> Context:
-        return Context(shape_of(flow.request), d.params)
-
-    def _respond(self, flow: http.HTTPFlow, d: Decision) -> http.Response:
+    @staticmethod
+    def _respond(d: Decision, ctx_: Context) -> http.Response:
         r = d.step.respond
-        ctx_ = self._context(flow, d)
-        headers = [(k, v.render_text(ctx_) if not isinstance(v, str) else v) for k, v in r.headers]
+        headers = [(k, text(v, ctx_)) for k, v in r.headers]
         if r.is_json:
             body = json.dumps(render_json(r.json, ctx_), ensure_ascii=False).encode()
             default_type = "application/json"
         elif r.data is not None:
             body, default_type = r.data, "application/octet-stream"
         elif r.text is not None:
-            body = (r.text if isinstance(r.text, str) else r.text.render_text(ctx_)).encode()
+            body = text(r.text, ctx_).encode()
             default_type = "text/plain; charset=utf-8"
         else:
             body, default_type = b"", None
@@ -178,13 +176,11 @@ class Scenarios:
             headers.append(("Content-Type", default_type))
         return responses.sized(r.status, headers, body, r.reason)
 
-    def _error(self, flow: http.HTTPFlow, d: Decision) -> http.Response:
+    @staticmethod
+    def _error(flow: http.HTTPFlow, d: Decision, ctx_: Context) -> http.Response:
         step = d.step
         profile = profile_for(flow.request.host)
-        message = None
-        if step.message is not None:
-            message = step.message if isinstance(step.message, str) else step.message.render_text(
-                self._context(flow, d))
+        message = text(step.message, ctx_) if step.message is not None else None
         retry_after = d.retry_after if d.retry_after is not None else step.retry_after
         status, headers, body = named_error(profile, step.error, flow.request.headers.items(), message, retry_after)
         if d.rate_limit and profile.RATE_LIMIT_HEADERS:

@@ -58,6 +58,11 @@ class Template:
         return _text(self.render(ctx))
 
 
+def text(value: "Template | str", ctx: "Context") -> str:
+    """A compiled string (compile_json leaves strings without placeholders as plain str) rendered."""
+    return value if isinstance(value, str) else value.render_text(ctx)
+
+
 def _check(ref: tuple[str, ...], params: frozenset[str], text: str) -> None:
     head = ref[0]
     if len(ref) == 1 and (head in params or head in BUILTINS):
