@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from . import auth
-from .http import ApiError, BadBody, Reply, SimRequest, json_reply
+from .http import ApiError, Reply, SimRequest, json_reply
 from .world import World
 
 HOSTS = ("api.box.com",)
@@ -115,10 +115,7 @@ def task_view(world: World, task_id: str) -> dict:
 
 # -- handlers -------------------------------------------------------------------------------------
 def _body(req: SimRequest) -> dict:
-    try:
-        data = req.json()
-    except BadBody as e:
-        raise ApiError("bad_request", str(e)) from None
+    data = req.json()
     if not isinstance(data, dict):
         raise ApiError("bad_request", "The request body must be a JSON object")
     return data

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import auth
-from .http import ApiError, BadBody, Reply, SimRequest, json_reply
+from .http import ApiError, Reply, SimRequest, json_reply
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -162,10 +162,7 @@ def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -
 
 
 def _object(req: SimRequest, allowed: set, type_name: str) -> dict:
-    try:
-        data = req.json()
-    except BadBody as e:
-        raise ApiError("bad_request", str(e)) from None
+    data = req.json()
     if not isinstance(data, dict):
         raise ApiError("bad_request", f"A {type_name} object is expected.")
     for key in data:

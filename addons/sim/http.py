@@ -31,13 +31,13 @@ class SimRequest:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
     def json(self) -> Any:
-        """The JSON body; raises BadBody when it is not JSON."""
+        """The JSON body; anything else is the API's 400 (ApiError bad_request)."""
         if not self.body.strip():
-            raise BadBody("the request body is empty; a JSON object is expected")
+            raise ApiError("bad_request", "the request body is empty; a JSON object is expected")
         try:
             return json.loads(self.body)
         except ValueError as e:
-            raise BadBody(f"the request body is not valid JSON: {e}") from None
+            raise ApiError("bad_request", f"the request body is not valid JSON: {e}") from None
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -49,10 +49,6 @@ class Reply:
     headers: list[tuple[str, str]]
     body: bytes
     source: str = "simulation"
-
-
-class BadBody(ValueError):
-    pass
 
 
 class ApiError(Exception):
