@@ -38,7 +38,8 @@ def normalise_query(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(parse_qsl(query, keep_blank_values=True)))
 
 
-def _header(headers, name: str) -> str:
+def header_value(headers, name: str) -> str:
+    """The first value of a header, by case-insensitive name; "" when absent."""
     name = name.lower()
     for k, v in headers:
         if k.lower() == name:
@@ -105,7 +106,7 @@ class Shape:
 
     @cached_property
     def body(self) -> Body:
-        return Body.parse(self.raw_body, _header(self.headers, "content-type"))
+        return Body.parse(self.raw_body, header_value(self.headers, "content-type"))
 
     @cached_property
     def uri(self) -> tuple:

@@ -11,7 +11,7 @@ import datetime
 from dataclasses import dataclass
 
 from . import matching, writer
-from .matching import Shape
+from .matching import Shape, header_value
 from .redact import Redactor
 from .served import body_is_encoded, decoded
 
@@ -63,10 +63,10 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
     """A vcrpy interaction with every secret replaced by its placeholder."""
     r = redactor
     url = r.url(exchange.url)
-    request_type = _first(exchange.request_headers, "content-type")
+    request_type = header_value(exchange.request_headers, "content-type")
     req_body = r.body(url, request_type, exchange.request_body or b"")
     headers, body = readable_body(exchange.response_headers, exchange.response_body or b"")
-    body = r.body(url, _first(headers, "content-type"), body)
+    body = r.body(url, header_value(headers, "content-type"), body)
     extra = {}
     if exchange.started is not None:
         extra["recorded_at"] = datetime.datetime.fromtimestamp(exchange.started, datetime.timezone.utc).isoformat(
@@ -99,10 +99,6 @@ def _sweep(e: dict, r: Redactor) -> None:
             headers[name] = [r.sweep(v) for v in values]
     if isinstance(resp["body"]["string"], str):
         resp["body"]["string"] = r.sweep(resp["body"]["string"])
-
-
-def _first(headers, name: str) -> str:
-    return next((v for k, v in headers if k.lower() == name), "")
 
 
 def shape_of_entry(e: dict) -> Shape:

@@ -11,6 +11,8 @@ import json
 import time
 import uuid
 
+from ..matching import header_value
+
 NAME = "graph"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
@@ -43,14 +45,9 @@ CATALOGUE = {
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
-def _header(headers, name: str) -> str | None:
-    name = name.lower()
-    return next((v for k, v in headers if k.lower() == name), None)
-
-
 def error(status: int, code: str, message: str, request_headers=(), context: dict | None = None) -> tuple[list[tuple[str, str]], bytes]:
     request_id = str(uuid.uuid4())
-    client_request_id = _header(request_headers, "client-request-id") or request_id
+    client_request_id = header_value(request_headers, "client-request-id") or request_id
     date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     body = {"error": {"code": code, "message": message,
                       "innerError": {"date": date, "request-id": request_id,
