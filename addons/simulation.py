@@ -26,7 +26,6 @@ class SimulationAddon:
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
         self.sim: Simulation | None = None
-        self.served = 0
 
     def load(self, loader):
         loader.add_option("tapeproxy_simulate", bool, False,
@@ -75,6 +74,5 @@ class SimulationAddon:
                 return
             flow.response = responses.sized(reply.status, reply.headers, reply.body)
             responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
-            self.served += 1
         except Exception as e:  # never let a failure here send the flow upstream
             responses.internal_error(flow, "simulation", e)
