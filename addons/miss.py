@@ -39,11 +39,11 @@ class Miss:
             flow.response = responses.api_error(flow, ctx.options.tapeproxy_miss_status,
                                                 profile_for(flow.request.host).MISS_CODE, "tapeproxy: " + message,
                                                 [(responses.MISS_HEADER, "1")], context)
-            responses.served_by(flow, "miss", responses.scrubbed(flow, "MISS: " + message, self.recorder.redactor))
+            scrub = responses.scrubber(flow, self.recorder.redactor)
+            responses.served_by(flow, "miss", scrub("MISS: " + message))
             flow.marked = ":warning:"
             self.count += 1
-            logger.warning(responses.scrubbed(flow, f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
-                                                    f"-> {ctx.options.tapeproxy_miss_status}: {message}",
-                                              self.recorder.redactor))
+            logger.warning(scrub(f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
+                                 f"-> {ctx.options.tapeproxy_miss_status}: {message}"))
         except Exception as e:
             responses.internal_error(flow, "miss", e)

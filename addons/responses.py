@@ -64,11 +64,16 @@ def served_by(flow: http.HTTPFlow, source: str, label: str) -> None:
 
 def scrubbed(flow: http.HTTPFlow, text: str, redactor: redact.Redactor | None = None) -> str:
     """text (about this flow) without the secrets the request carries: for logs and comments."""
+    return scrubber(flow, redactor)(text)
+
+
+def scrubber(flow: http.HTTPFlow, redactor: redact.Redactor | None = None):
+    """A function that scrubs texts about this flow; the request's secrets are found once."""
     req = flow.request
     secrets = (redactor or redact.Redactor()).secrets_in(
         req.pretty_url, req.headers.items(multi=True), req.headers.get("content-type", ""),
         req.get_content(strict=False) or b"")
-    return redact.scrub(text, secrets)
+    return lambda text: redact.scrub(text, secrets)
 
 
 def internal_error(flow: http.HTTPFlow, where: str, exc: BaseException) -> None:
