@@ -61,8 +61,9 @@ def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, appen
     old: list[dict] = []
     if out.exists():
         if append:
-            cassette.load(out)  # validates, with file:line errors
-            old = list((yamlfile.load(str(out))[0] or {}).get("interactions") or [])
+            data, text = yamlfile.load(out)
+            cassette.from_document(data, text, str(out))  # validates, with file:line errors
+            old = list(data.get("interactions") or [])
         elif not force:
             raise InputError("the cassette already exists", output,
                              hint="--append adds to it, --force replaces it")

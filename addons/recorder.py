@@ -92,8 +92,8 @@ class Recorder:
         old: list[dict] = []
         if exists and self.live:
             try:
-                cassette.load(target)  # validates, with file:line errors
-                data, _ = yamlfile.load(target)
+                data, text = yamlfile.load(target)
+                cassette.from_document(data, text, target)  # validates, with file:line errors
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
             old = list(data.get("interactions") or [])

@@ -104,8 +104,12 @@ class _Checker(yamlfile.Checker):
 
 def load(path: str | Path) -> list[Interaction]:
     """Load one cassette file. Raises InputError with file and line on anything malformed."""
-    path = str(path)
     data, text = yamlfile.load(path)
+    return from_document(data, text, str(path))
+
+
+def from_document(data, text: str, path: str) -> list[Interaction]:
+    """The interactions of a parsed cassette (data and its text, from yamlfile.load), validated."""
     check = _Checker(path, text)
     if data is None:
         raise InputError("empty cassette", path, 1, "a cassette holds `interactions: [...]` and `version: 1`")
