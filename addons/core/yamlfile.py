@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import yamlevents
 from .errors import InputError
 
 try:
@@ -53,7 +56,7 @@ def load(path: str | Path) -> tuple[Any, str]:
 def parse(text: str, path: str) -> tuple[Any, str]:
     """Parse YAML text safely; `path` names it in errors."""
     try:
-        return yaml.load(text, Loader=Loader), text
+        return _load(text), text
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -61,11 +64,38 @@ def parse(text: str, path: str) -> tuple[Any, str]:
         hint = ""
         if "could not determine a constructor" in str(e):
             problem = f"tag {_tag_of(str(e))} is not allowed (tapeproxy loads YAML safely)"
+        elif problem == "but found another document":
+            problem = "more than one YAML document (---) in the file; tapeproxy reads exactly one"
         elif "expected ',' or '}'" in problem:
             hint = 'inside { } a value holding { or } needs quotes, e.g. {path: "/2.0/tasks/{task_id}"}'
         raise InputError(problem, str(path), line, hint) from None
     except yaml.YAMLError as e:
         raise InputError(f"invalid YAML: {e}", str(path)) from None
+
+
+@contextmanager
+def gc_paused():
+    """Building a big document allocates containers by the hundred thousand and frees none: the
+    cyclic collector's passes over the growing heap would find nothing, so they wait until after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(text: str) -> Any:
+    with gc_paused():
+        loader = Loader(text)
+        try:
+            return yamlevents.build(loader)
+        except yamlevents.Unhandled:
+            pass
+        finally:
+            loader.dispose()
+        return yaml.load(text, Loader=Loader)
 
 
 def _tag_of(message: str) -> str:
@@ -79,11 +109,24 @@ def line_of(text: str, keys: tuple) -> int | None:
 
     Only called on the error path, so re-composing the document costs nothing on a good load.
     """
+    node = _node_at(text, keys)
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def item_lines(text: str, keys: tuple) -> list[int]:
+    """Line (1-based) of each item of the sequence at keys, from one composition of the text."""
+    node = _node_at(text, keys, exact=True)
+    if not isinstance(node, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in node.value]
+
+
+def _node_at(text: str, keys: tuple, exact: bool = False):
+    """The node at keys; else (unless exact) the deepest one on the way."""
     try:
         node = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError:
         return None
-    best = node
     for key in keys:
         if isinstance(node, yaml.MappingNode):
             nxt = next((v for k, v in node.value if k.value == key), None)
@@ -92,9 +135,9 @@ def line_of(text: str, keys: tuple) -> int | None:
         else:
             nxt = None
         if nxt is None:
-            break
-        node = best = nxt
-    return best.start_mark.line + 1 if best is not None else None
+            return None if exact else node
+        node = nxt
+    return node
 
 
 def kind(value: Any) -> str:
