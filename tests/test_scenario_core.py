@@ -101,3 +101,33 @@ def test_switching_keeps_counters_of_scenarios_that_stay(tmp_path):
     engine.set([other, once])
     assert engine.decide(req("https://h/x")) is None  # once already fired; not reset by the switch
     assert engine.decide(req("https://h/o")).step.error == "not_found"  # order follows the new list
+
+
+def test_rules_found_by_path_prefix_keep_their_order_whatever_their_prefix(tmp_path):
+    # Rules sit under different literal prefixes; the first that fits in rule order must still win,
+    # and rules for other paths must not be looked at.
+    s = load(tmp_path, """
+rules:
+  - {match: {path: "/v1.0/print/taskDefinitions/{d}/tasks/{t}"}, times: 1, respond: {json: {rule: 1}}}
+  - {match: {path: "/v1.0/**"}, times: 1, respond: {json: {rule: 2}}}
+  - {times: 1, respond: {json: {rule: 3}}}
+  - {match: {path: "/v1.0/print/taskDefinitions/{d}/tasks/*"}, respond: {json: {rule: 4}}}
+  - {match: {path: "/v1.0/users/{u}"}, respond: {json: {rule: 5}}}
+""")
+    engine = ScenarioEngine([s], Clock())
+    url = "https://graph.microsoft.com/v1.0/print/taskDefinitions/a/tasks/b"
+    assert [engine.decide(req(url)).rule.number for _ in range(4)] == [1, 2, 3, 4]
+    assert engine.decide(req("https://graph.microsoft.com/v1.0/users/x")).rule.number == 5
+    assert engine.decide(req("https://graph.microsoft.com/beta/users/x")) is None
+    assert [r.rule.number for _, r in engine._candidates_for("graph.microsoft.com", "GET", "/v1.0/users/x")] == [2, 3, 5]
+
+
+@pytest.mark.parametrize("template, prefix", [
+    ("/v1.0/print/taskDefinitions/{d}/tasks", ("v1.0", "print", "taskDefinitions")),
+    ("/2.0/files/*/tasks", ("2.0", "files")),
+    ("/2.0/**", ("2.0",)),
+    ("/a%2db/c", ("a-b", "c")),  # as live paths are normalised
+    ("/", ()),
+])
+def test_path_template_literal_prefix(template, prefix):
+    assert scenario.PathTemplate(template).literal_prefix == prefix

@@ -137,15 +137,15 @@ class ScenarioEngine:
         return out
 
     # -- deciding -------------------------------------------------------------------------------
-    def _candidates_for(self, host: str, method: str):
+    def _candidates_for(self, host: str, method: str, path: str):
         k = (host, method)
         found = self._candidates.get(k)
         if found is None:
-            found = [(st, rs) for st, rs in self._rules
-                     if (rs.rule.match.hosts is None or host in rs.rule.match.hosts)
-                     and (rs.rule.match.methods is None or method in rs.rule.match.methods)]
-            self._candidates[k] = found
-        return found
+            found = self._candidates[k] = _ByPath([(st, rs) for st, rs in self._rules
+                                                   if (rs.rule.match.hosts is None or host in rs.rule.match.hosts)
+                                                   and (rs.rule.match.methods is None
+                                                        or method in rs.rule.match.methods)])
+        return found.rules_for(path)
 
     def decide(self, shape: Shape, client: str = "") -> Decision | None:
         """The step for this request, or None. Latency-only rules (a bare delay) all apply, wherever
@@ -155,7 +155,7 @@ class ScenarioEngine:
         now = self.clock()
         winner: Decision | None = None
         latency: list[Decision] = []
-        for st, rs in self._candidates_for(shape.host, shape.method):
+        for st, rs in self._candidates_for(shape.host, shape.method, shape.path):
             if winner is not None and not rs.latency_only:
                 continue
             d = self._fire(st, rs, shape, client, now)
@@ -245,6 +245,34 @@ class ScenarioEngine:
             return True, None, (limit.requests, int(b.tokens), (limit.requests - b.tokens) / rate)
         wait = (1 - b.tokens) / rate
         return False, wait, (limit.requests, 0, math.ceil(wait))
+
+
+class _ByPath:
+    """One host and method's rules, found by the literal start of their path templates, in rule order.
+
+    A request looks at the rules whose literal start its path begins with, so a hundred rules for
+    other paths cost a few dict lookups, not a hundred regex matches.
+    """
+
+    def __init__(self, rules: list):
+        self._by_prefix: dict[tuple[str, ...], list[tuple[int, object]]] = {}
+        for order, (st, rs) in enumerate(rules):
+            path = rs.rule.match.path
+            prefix = path.literal_prefix if path is not None else ()
+            self._by_prefix.setdefault(prefix, []).append((order, (st, rs)))
+        self._depth = max((len(p) for p in self._by_prefix), default=0)
+        self._root = [r for _, r in self._by_prefix.get((), [])]
+
+    def rules_for(self, path: str) -> list:
+        if self._depth == 0:
+            return self._root
+        segments = tuple(path.split("/")[1:self._depth + 1])
+        groups = [g for n in range(1, len(segments) + 1) if (g := self._by_prefix.get(segments[:n]))]
+        if not groups:
+            return self._root
+        merged = [*self._by_prefix.get((), []), *(r for g in groups for r in g)]
+        merged.sort(key=lambda pair: pair[0])
+        return [r for _, r in merged]
 
 
 def _delay(d: Delay | None, rng: random.Random) -> float:

@@ -47,8 +47,14 @@ class PathTemplate:
             raise ValueError(f"path {text!r} must start with /")
         self.text = text
         self.params: list[str] = []
+        # The segments before the first one that is not plain text: rules are looked up by them.
+        self.literal_prefix: tuple[str, ...] = ()
+        literal = True
         parts = []
         for segment in re.sub("/+", "/", text).split("/")[1:]:
+            literal = literal and bool(segment) and re.fullmatch(r"[^{}*]+", segment) is not None
+            if literal:
+                self.literal_prefix += (normalise_path("/" + segment)[1:],)
             if segment == "**":
                 parts.append("(?:/[^/]*)*")
                 continue
@@ -351,7 +357,7 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
     return Step("pass", delay=delay, explicit_pass=True)
 
 
-def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path) -> Rule:
+def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path, line: int | None) -> Rule:
     raw = check.mapping(raw, keys, f"rule {number}")
     check.keys(raw, RULE_KEYS, keys, f"rule {number}")
     match = _match(raw.get("match"), check, keys + ("match",))
@@ -401,7 +407,7 @@ def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, ba
         if rate_limit.per <= 0:
             raise check.fail(keys + ("rate_limit", "per"), "per must be longer than 0")
     return Rule(
-        scenario=scenario, number=number, line=yamlfile.line_of(check.text, keys), name=str(raw.get("name", "")),
+        scenario=scenario, number=number, line=line, name=str(raw.get("name", "")),
         match=match, steps=tuple(steps),
         priority=check.integer(raw.get("priority", 0), keys + ("priority",), "priority", -10**6),
         probability=float(probability) if probability is not None else None,
@@ -433,7 +439,9 @@ def parse(text: str, path: str, base: Path) -> Scenario:
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
         raise check.fail(("seed",), f"seed must be an integer or string, got {yamlfile.kind(seed)}")
-    rules = tuple(_rule(r, check, ("rules", i), name, i + 1, base) for i, r in enumerate(data["rules"]))
+    lines = yamlfile.item_lines(text, ("rules",))
+    rules = tuple(_rule(r, check, ("rules", i), name, i + 1, base, lines[i] if i < len(lines) else None)
+                  for i, r in enumerate(data["rules"]))
     states = frozenset(s for r in rules for s in (r.state, r.set_state) if s)
     for r in rules:
         if r.state and r.state != INITIAL_STATE and not any(o.set_state == r.state for o in rules):
