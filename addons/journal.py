@@ -72,7 +72,7 @@ class Journal:
             return
         end = flow.response.timestamp_end if flow.response else None
         duration = round((end - req.timestamp_start) * 1000) if end and req.timestamp_start else None
-        url = flow.metadata.get(ORIGINAL_URL, req.pretty_url)
+        url = flow.metadata.get(ORIGINAL_URL) or req.pretty_url
         with self._lock:
             self.total += 1
             call = Call(self.total, req.method, self._scrub(url), status, source, label, duration)

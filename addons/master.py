@@ -41,6 +41,19 @@ def tapeproxy_addons() -> list:
             recorder, Journal(intercept)]
 
 
+class Tapeproxy:
+    """tapeproxy's addons as one mitmproxy addon, run in order by mitmproxy's own traversal.
+
+    mitmproxy pays a coroutine and a context manager per chained addon for each of the ~16 hooks a
+    flow triggers; nested under one parent, tapeproxy pays them once per hook instead of eleven times.
+    """
+
+    name = "tapeproxy"
+
+    def __init__(self) -> None:
+        self.addons = tapeproxy_addons()
+
+
 def mitmproxy_addons() -> list:
     return [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
 
@@ -69,7 +82,7 @@ def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable
     master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
     # lazy: the client's TLS handshake completes without contacting the server (offline replay).
     master.options.update(connection_strategy="lazy")
-    master.addons.add(*tapeproxy_addons(), *extra_addons)
+    master.addons.add(Tapeproxy(), *extra_addons)
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)

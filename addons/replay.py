@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx, exceptions, http
 
 from . import responses
-from .core import cassette, matching
+from .core import cassette, matching, yamlfile
 from .core.errors import InputError
 from .core.index import Hit, ReplayIndex
 from .core.matching import Shape
@@ -20,11 +21,21 @@ logger = logging.getLogger(__name__)
 MISS_KEY = "tapeproxy.miss"  # flow.metadata key: why replay found nothing, for the miss addon
 
 
-def shape_of(request: http.Request) -> Shape:
-    path, _, query = request.path.partition("?")
-    body = request.get_content(strict=False) or b""
-    return Shape(request.method, request.scheme, request.host, request.port, path, query,
-                 request.headers.items(), body)
+# One Shape per flow, shared by the scenarios and replay; weak, so it goes with its flow and
+# stays out of flow.metadata, which mitmweb serialises.
+_shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def shape_of(flow: http.HTTPFlow) -> Shape:
+    """The flow's request, normalised for matching (once per flow: hooks do not change requests)."""
+    shape = _shapes.get(flow)
+    if shape is None:
+        request = flow.request
+        path, _, query = request.path.partition("?")
+        body = request.get_content(strict=False) or b""
+        shape = _shapes[flow] = Shape(request.method, request.scheme, request.host, request.port, path, query,
+                                      tuple(request.headers.items(multi=True)), body)
+    return shape
 
 
 def load_cassettes(paths: Sequence[str]) -> list[cassette.Interaction]:
@@ -40,6 +51,7 @@ class Replay:
     def __init__(self, intercept: Intercept) -> None:
         self.intercept = intercept
         self.index = ReplayIndex([])
+        self._fields: dict[tuple[int, bool], tuple] = {}  # (id(interaction), HEAD?) -> headers to serve
 
     def load(self, loader):
         loader.add_option("tapeproxy_cassettes", Sequence[str], [], "Cassette files (vcrpy YAML) to replay.")
@@ -53,10 +65,13 @@ class Replay:
             return
         try:
             match_on = matching.parse_match_on(ctx.options.tapeproxy_match_on)
-            interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
+            with yamlfile.gc_paused():
+                interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
+                index = ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self.index = ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
+        self.index = index
+        self._fields = {}
         if ctx.options.tapeproxy_cassettes:
             logger.info(f"tapeproxy: replaying {len(interactions)} interactions from "
                         f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(match_on)}")
@@ -66,7 +81,7 @@ class Replay:
                 or not self.intercept.intercepts(flow.request.host)):
             return
         try:
-            result = self.index.lookup(shape_of(flow.request))
+            result = self.index.lookup(shape_of(flow))
             if isinstance(result, Hit):
                 self._serve(flow, result)
             else:
@@ -74,10 +89,13 @@ class Replay:
         except Exception as e:  # never let a failure here send the flow upstream
             responses.internal_error(flow, "replay", e)
 
-    @staticmethod
-    def _serve(flow: http.HTTPFlow, hit: Hit) -> None:
+    def _serve(self, flow: http.HTTPFlow, hit: Hit) -> None:
         recorded = hit.interaction.response
-        headers = served_headers(recorded, flow.request.method)
-        flow.response = responses.make(recorded.status, headers, recorded.body, recorded.reason)
+        method = flow.request.method
+        key = (id(hit.interaction), method == "HEAD")  # the index keeps the interaction, so its id
+        fields = self._fields.get(key)
+        if fields is None:
+            fields = self._fields[key] = responses.header_fields(served_headers(recorded, method))
+        flow.response = responses.make_raw(recorded.status, fields, recorded.body, recorded.reason)
         repeat = " again" if hit.repeated else ""
         responses.served_by(flow, "cassette", f"cassette {hit.interaction.label} ({hit.nth} of {hit.of}{repeat})")

@@ -36,9 +36,19 @@ def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: s
 
     Not Response.make(): it re-encodes the body per Content-Encoding and rewrites Content-Length.
     """
+    return make_raw(status, header_fields(headers), body, reason)
+
+
+def header_fields(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers as mitmproxy stores them: for make_raw, and for callers that serve them many times."""
+    return tuple((_b(k), _b(v)) for k, v in headers)
+
+
+def make_raw(status: int, fields: tuple[tuple[bytes, bytes], ...], body: bytes, reason: str = "") -> http.Response:
+    """make(), with headers already as header_fields() gives them."""
     now = time.time()
     return http.Response(b"HTTP/1.1", status, _b(reason or status_codes.RESPONSES.get(status, "")),
-                         http.Headers([(_b(k), _b(v)) for k, v in headers]), body, None, now, now)
+                         http.Headers(fields), body, None, now, now)
 
 
 def sized(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:

@@ -109,7 +109,7 @@ class Scenarios:
             return None
         try:
             client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
-            shape = shape_of(flow.request)
+            shape = shape_of(flow)
             decision = self.engine.decide(shape, client)
         except Exception as e:  # never let a failure here send the flow upstream
             responses.internal_error(flow, "scenarios", e)

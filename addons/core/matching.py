@@ -21,6 +21,8 @@ from .redact import is_placeholder
 # Characters left unescaped in a normalised path segment (RFC 3986 pchar minus "%").
 _PATH_SAFE = "!$&'()*+,;=:@-._~"
 _SLASHES = re.compile(r"/{2,}")
+# A path of only unreserved and sub-delim characters, without "//", is already normal.
+_NORMAL_PATH = re.compile(r"(?:/[A-Za-z0-9!$&'()*+,;=:@\-._~]+)*/?")
 _DEFAULT_PORT = {"http": 80, "https": 443}
 
 
@@ -29,6 +31,8 @@ def normalise_path(path: str) -> str:
 
     `%2F` stays encoded (it is data, not a separator); `%2D` and `-` become the same.
     """
+    if _NORMAL_PATH.fullmatch(path) and path:
+        return path
     path = _SLASHES.sub("/", path or "/")
     return "/".join(quote(unquote(seg), safe=_PATH_SAFE) for seg in path.split("/"))
 

@@ -113,6 +113,8 @@ class Redactor:
 
     def scrub_url(self, url: str) -> str:
         """url with secret query values shown as ***: for messages, with nothing counted."""
+        if "?" not in url:
+            return url
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         if not any(k in self.query for k, _ in pairs):
