@@ -20,7 +20,8 @@ def confdir_path(confdir: str | None) -> Path:
 def ensure_ca(confdir: str | None) -> Path:
     """Path of the CA certificate, creating the CA (key mode 0600, as mitmproxy does) if needed."""
     path = confdir_path(confdir)
-    certs.CertStore.from_store(path, CONF_BASENAME, 2048)
+    if not (path / CA_FILE).is_file() or not (path / f"{CONF_BASENAME}-ca.pem").is_file():
+        certs.CertStore.from_store(path, CONF_BASENAME, 2048)  # creates what is missing
     return path / CA_FILE
 
 

@@ -203,6 +203,8 @@ def _banner(command: str, args, bound) -> str:
 
 
 def _run(command: str, args, cassettes: list[str]) -> int:
+    from .lean_import import lean_addons_package
+    lean_addons_package()  # before mitmproxy.master: start-up is what `demo` users wait for
     from .master import Ready, serve
 
     settings = settings_from(args, cassettes)
