@@ -1,5 +1,7 @@
 """The wheel holds every package of the source tree (an editable install would hide a missing one)."""
 
+import subprocess
+import sys
 import tomllib
 
 from helpers import ROOT
@@ -15,3 +17,21 @@ def test_every_source_package_is_listed_for_the_wheel():
     data = config["package-data"]
     for package in ("tapeproxy.cassettes", "tapeproxy.scenarios"):
         assert package in listed and data[package] == ["*.yaml"]
+
+
+def test_the_cli_imports_only_the_mitmproxy_addons_it_runs_and_the_package_still_works_whole():
+    code = """
+import sys
+from tapeproxy.lean_import import lean_addons_package
+lean_addons_package()
+import tapeproxy.master
+from mitmproxy.addons import proxyserver
+loaded = sorted(m for m in sys.modules if m.startswith("mitmproxy.addons."))
+assert "mitmproxy.addons.anticache" not in loaded, loaded
+assert len(loaded) <= 8, loaded
+import mitmproxy.addons
+assert len(mitmproxy.addons.default_addons()) > 20  # the first use of the package's own name runs it
+assert "mitmproxy.addons.anticache" in sys.modules
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
