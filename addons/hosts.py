@@ -8,11 +8,10 @@ contacting the server, which is what makes offline replay possible at all.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx
-from mitmproxy.tls import TlsData
+from mitmproxy.tls import ClientHelloData, TlsData
 
 from .core.profiles import DEFAULT_HOSTS
 
@@ -30,11 +29,6 @@ def intercepted_hosts(extra: Sequence[str] = ()) -> frozenset[str]:
     return frozenset(h.lower().rstrip(".") for h in (*DEFAULT_HOSTS, *extra) if h)
 
 
-def allow_hosts_pattern(hosts) -> str:
-    # next_layer matches "host:port" strings (CONNECT target, SNI, Host header).
-    return r"^(?:" + "|".join(re.escape(h) for h in sorted(hosts)) + r"):\d+$"
-
-
 class Intercept:
     """Declares `tapeproxy_hosts` and keeps mitmproxy's interception settings in line with it."""
 
@@ -42,7 +36,6 @@ class Intercept:
 
     def __init__(self) -> None:
         self.hosts = intercepted_hosts()
-        self._pattern: str | None = None  # the allow_hosts entry we set, to tell it from the user's
 
     def load(self, loader):
         loader.add_option("tapeproxy_hosts", Sequence[str], [],
@@ -53,18 +46,21 @@ class Intercept:
             # the simulation answers Microsoft identity's token endpoint too
             extra = [*ctx.options.tapeproxy_hosts, *([IDENTITY_HOST] if _simulating() else [])]
             self.hosts = intercepted_hosts(extra)
-        wanted = {}
         if ctx.options.connection_strategy != "lazy":
             logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")
-            wanted["connection_strategy"] = "lazy"
-        # A user's own ignore_hosts/allow_hosts win; otherwise intercept only our hosts.
-        allow = list(ctx.options.allow_hosts)
-        if not ctx.options.ignore_hosts and (not allow or allow == [self._pattern]):
-            self._pattern = allow_hosts_pattern(self.hosts | {CONTROL_HOST})
-            if allow != [self._pattern]:
-                wanted["allow_hosts"] = [self._pattern]
-        if wanted:
-            ctx.options.update(**wanted)
+            ctx.options.update(connection_strategy="lazy")
+
+    def tls_clienthello(self, data: ClientHelloData) -> None:
+        """Tunnel TLS for other hosts untouched, unless the user set ignore_hosts or allow_hosts.
+
+        Decided from the ClientHello mitmproxy has parsed already: allow_hosts would parse it again,
+        and run its regexes, at each of the three next-layer decisions of every connection.
+        """
+        if ctx.options.ignore_hosts or ctx.options.allow_hosts:
+            return
+        address = data.context.server.address
+        if not (self.intercepts(data.client_hello.sni or "") or (address and self.intercepts(address[0]))):
+            data.ignore_connection = True
 
     def tls_start_client(self, tls_start: TlsData) -> None:
         """Prefer HTTP/2 when the client offers it, as Graph and Box do.

@@ -94,7 +94,18 @@ def test_internal_errors_are_answered_and_never_forwarded(local_cassette, upstre
 
 def test_other_hosts_are_tunnelled_untouched(start_cli, upstream):
     proxy = start_cli("demo")
-    # Verifying against the stand-in's own certificate proves the TLS was not intercepted.
-    r = requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
-    assert r.status_code == 200 and r.text == "upstream"
-    assert upstream.connections == 1
+    # Verifying against the stand-in's own certificate proves the TLS was not intercepted:
+    # by address (no SNI) and by name (SNI "localhost").
+    for host in ("127.0.0.1", "localhost"):
+        r = requests.get(f"https://{host}:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
+        assert r.status_code == 200 and r.text == "upstream"
+    assert upstream.connections == 2
+
+
+def test_a_users_own_allow_hosts_decides_what_is_intercepted(start_cli, upstream):
+    proxy = start_cli("demo", "--set", r"allow_hosts=^127\.0\.0\.1:\d+$")
+    # Now intercepted: the certificate is mitmproxy's, which the stand-in's does not verify.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
+    r = requests.get(f"https://localhost:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
+    assert r.text == "upstream"  # not allowed, so tunnelled
