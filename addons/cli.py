@@ -216,13 +216,14 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
-    misses = master.addons.get("tapeproxy_miss").count
-    recorder = master.addons.get("tapeproxy_recorder")
+    addon = master.addons.get("tapeproxy").get
+    misses = addon("tapeproxy_miss").count
+    recorder = addon("tapeproxy_recorder")
     summary = f"; {misses} request(s) missed" if misses else ""
-    early = master.addons.get("tapeproxy_retry_watch").violations
+    early = addon("tapeproxy_retry_watch").violations
     if early:
         summary += f"; {early} retry(ies) came back before their Retry-After"
-    fired = master.addons.get("tapeproxy_scenarios").fired
+    fired = addon("tapeproxy_scenarios").fired
     if fired:
         summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
             f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
@@ -230,7 +231,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")
     from .journal import summary_table
-    table = summary_table(master.addons.get("tapeproxy_journal"))
+    table = summary_table(addon("tapeproxy_journal"))
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
     print(f"tapeproxy {command}: stopped{summary}", flush=True)

@@ -14,9 +14,11 @@ from typing import Callable, Iterable
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
 from .batch import GraphBatch
+from .chain import Chain
 from .control import Control
 from .guard import OfflineGuard
 from .journal import Journal
@@ -41,17 +43,9 @@ def tapeproxy_addons() -> list:
             recorder, Journal(intercept)]
 
 
-class Tapeproxy:
-    """tapeproxy's addons as one mitmproxy addon, run in order by mitmproxy's own traversal.
-
-    mitmproxy pays a coroutine and a context manager per chained addon for each of the ~16 hooks a
-    flow triggers; nested under one parent, tapeproxy pays them once per hook instead of eleven times.
-    """
-
-    name = "tapeproxy"
-
-    def __init__(self) -> None:
-        self.addons = tapeproxy_addons()
+def tapeproxy_addon(extra: Iterable = ()) -> Chain:
+    """tapeproxy's addons (then `extra`) as the one mitmproxy addon "tapeproxy"; `.get(name)` reaches each."""
+    return Chain("tapeproxy", [*tapeproxy_addons(), *extra])
 
 
 def mitmproxy_addons() -> list:
@@ -78,11 +72,17 @@ def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable
 
     set_specs are mitmdump-style `option=value` strings, applied after settings.
     """
-    master = Master(options.Options(), with_termlog=termlog)
+    master = Master(options.Options())
     master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
     # lazy: the client's TLS handshake completes without contacting the server (offline replay).
     master.options.update(connection_strategy="lazy")
-    master.addons.add(Tapeproxy(), *extra_addons)
+    # The terminal log and the callers' addons join tapeproxy's chain: each addon of its own would be
+    # called on every hook of every flow, though these only have load, configure or running.
+    extra = list(extra_addons)
+    if termlog:
+        master.termlog = TermLog()
+        extra.insert(0, master.termlog)
+    master.addons.add(tapeproxy_addon(extra))
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)
@@ -96,7 +96,11 @@ async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str
         loop.add_signal_handler(sig, master.shutdown)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    await master.run()
+    try:
+        await master.run()
+    finally:
+        if termlog := getattr(master, "termlog", None):
+            termlog.uninstall()  # after done(), as mitmproxy does with its own
     return master
 
 

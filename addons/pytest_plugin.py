@@ -91,7 +91,7 @@ class TapeproxyHandle:
     @property
     def calls(self) -> list:
         """Requests this test made through the proxy, in order."""
-        journal = self._server.master.addons.get("tapeproxy_journal")
+        journal = self._server.master.addons.get("tapeproxy").get("tapeproxy_journal")
         return journal.since(self._mark)
 
     def assert_called(self, method: str, path: str, times: int | None = None) -> list:
@@ -121,15 +121,15 @@ class TapeproxyHandle:
             master = self._server.master
             master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
                                   tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None)
-            master.addons.get("tapeproxy_replay").index.reset()
-            master.addons.get("tapeproxy_scenarios").engine.reset()
-            return master.addons.get("tapeproxy_journal").total
+            master.addons.get("tapeproxy").get("tapeproxy_replay").index.reset()
+            master.addons.get("tapeproxy").get("tapeproxy_scenarios").engine.reset()
+            return master.addons.get("tapeproxy").get("tapeproxy_journal").total
 
         self._mark = self._server.call(reset)
 
     def _end(self) -> list:
         """Flush what was recorded; return this test's misses."""
-        self._server.call(lambda: self._server.master.addons.get("tapeproxy_recorder").flush())
+        self._server.call(lambda: self._server.master.addons.get("tapeproxy").get("tapeproxy_recorder").flush())
         misses = [c for c in self.calls if c.source == "miss"]
         self._reset()
         return misses
