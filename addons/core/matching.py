@@ -79,6 +79,9 @@ class Body:
         return json.loads(self.value) if self.kind == "json" else self.value
 
 
+_EMPTY_BODY = Body("bytes", b"")
+
+
 class Shape:
     """A request normalised for matching. Built from a live request or a recorded one."""
 
@@ -110,6 +113,8 @@ class Shape:
 
     @cached_property
     def body(self) -> Body:
+        if not self.raw_body:
+            return _EMPTY_BODY  # whatever the Content-Type says
         return Body.parse(self.raw_body, header_value(self.headers, "content-type"))
 
     @cached_property
