@@ -167,3 +167,34 @@ def test_the_journal_is_bounded():
     assert journal.total == 50 and len(journal.entries) == 5
     assert [c.seq for c in journal.since(47)] == [48, 49, 50]
     assert sum(journal.counts.values()) == 50 and "secret" not in journal.entries[-1].url
+
+
+@pytest.mark.parametrize("uri", [
+    "https://graph.microsoft.com/v1.0/a?b=1&c=2", "HTTPS://API.Box.com:443/2.0/x", "http://h:8080", "https://h/p#frag",
+    "https://h/p?q#f", "https://[::1]:8/x", "https://user@h/x", "https://h/a b", "https://h.", "https://h?x=1",
+    "https://h:0/x", "https://h:/x", "https://h/x?a=1?b#c", "https://h/x?a=%20&b=/c",
+])
+def test_the_fast_uri_split_agrees_with_urlsplit(uri):
+    from urllib.parse import urlsplit
+    fast = Shape.from_uri("GET", uri, (), b"")
+    p = urlsplit(uri)
+    slow = Shape("GET", p.scheme, p.hostname or "", p.port, p.path, p.query, (), b"")
+    assert (fast.scheme, fast.host, fast.port, fast.raw_path, fast.raw_query) == \
+           (slow.scheme, slow.host, slow.port, slow.raw_path, slow.raw_query)
+
+
+@pytest.mark.parametrize("uri, words", [
+    ("https://api.box.com:99999/2.0/tasks", "port out of range"),
+    ("https://[::1/x", "Invalid IPv6 URL"),
+    ("ftp://api.box.com/x", "not an absolute http(s) URL"),
+    ("/2.0/tasks", "not an absolute http(s) URL"),
+    ("https:///x", "no host"),
+])
+def test_a_cassette_uri_that_cannot_be_matched_is_named_with_its_line(tmp_path, uri, words):
+    from tapeproxy.core.cassette import load
+    path = tmp_path / "c.yaml"
+    path.write_text("interactions:\n- request: {method: GET, uri: '" + uri + "'}\n"
+                    "  response: {status: {code: 200}}\nversion: 1\n")
+    with pytest.raises(InputError) as e:
+        load(path)
+    assert words in str(e.value) and e.value.line == 2

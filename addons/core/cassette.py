@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import yamlfile
+from . import matching, yamlfile
 from .errors import InputError
 
 Headers = tuple[tuple[str, str], ...]
@@ -79,8 +79,10 @@ class _Checker(yamlfile.Checker):
                 raise self.fail(keys, f"request needs a string {required!r}",
                                 "e.g. method: GET, uri: https://graph.microsoft.com/v1.0/...")
         uri = raw["uri"]
-        if not uri.startswith(("http://", "https://")):
-            raise self.fail(keys + ("uri",), f"uri {uri!r} is not an absolute http(s) URL")
+        problem = matching.uri_problem(uri)
+        if problem:
+            raise self.fail(keys + ("uri",), f"uri {uri!r}: {problem}",
+                            "an absolute URL, e.g. https://graph.microsoft.com/v1.0/...")
         return RecordedRequest(raw["method"].upper(), uri,
                                self.headers(raw.get("headers"), keys + ("headers",)),
                                self.body(raw.get("body"), keys + ("body",)))

@@ -24,6 +24,25 @@ _SLASHES = re.compile(r"/{2,}")
 # A path of only unreserved and sub-delim characters, without "//", is already normal.
 _NORMAL_PATH = re.compile(r"(?:/[A-Za-z0-9!$&'()*+,;=:@\-._~]+)*/?")
 _DEFAULT_PORT = {"http": 80, "https": 443}
+_SIMPLE_URI = re.compile(r"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
+                         r"(?P<path>/[^?#\s]*)?(?:\?(?P<query>[^#\s]*))?", re.IGNORECASE)
+
+
+def uri_problem(uri: str) -> str | None:
+    """Why uri is not an absolute http(s) URL tapeproxy can match on, or None if it is."""
+    simple = _SIMPLE_URI.fullmatch(uri)
+    if simple:
+        return None if simple["port"] is None or int(simple["port"]) <= 65535 else "port out of range 0-65535"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # raises on a bad port
+    except ValueError as e:
+        return str(e)
+    if parts.scheme.lower() not in _DEFAULT_PORT:
+        return "not an absolute http(s) URL"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def normalise_path(path: str) -> str:
@@ -100,6 +119,11 @@ class Shape:
 
     @classmethod
     def from_uri(cls, method: str, uri: str, headers, body: bytes) -> "Shape":
+        simple = _SIMPLE_URI.fullmatch(uri)  # what recordings hold; urlsplit (slower) takes the rest
+        if simple and (simple["port"] is None or int(simple["port"]) <= 65535):
+            port = simple["port"]
+            return cls(method, simple["scheme"], simple["host"], int(port) if port else None, simple["path"] or "",
+                       simple["query"] or "", headers, body)
         parts = urlsplit(uri)
         return cls(method, parts.scheme, parts.hostname or "", parts.port, parts.path, parts.query, headers, body)
 
