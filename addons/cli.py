@@ -17,7 +17,13 @@ from .core.errors import InputError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1); another needs --proxy-auth or --allow-remote")
+    parser.add_argument("--proxy-auth", metavar="USER:PASS", help="clients must send these proxy credentials")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="listen on a non-loopback --host without --proxy-auth (anyone who reaches it may use it)")
+    parser.add_argument("--control-token", metavar="TOKEN",
+                        help="let non-loopback callers use the control API with this token (X-Tapeproxy-Token)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     parser.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
     parser.add_argument("--reverse", action="append", default=[], metavar="URL[@PORT]",
@@ -112,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
     ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
                                                     "http://127.0.0.1:8080)")
+    ctl.add_argument("--token", help="the proxy's --control-token, for a tapeproxy on another host "
+                                     "(default: $TAPEPROXY_CONTROL_TOKEN)")
     lint = sub.add_parser("lint", help="check cassettes, scenarios and world files; print file:line problems")
     lint.add_argument("paths", nargs="+", metavar="FILE|DIR")
     env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
@@ -173,7 +181,13 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_report": args.report or "",
+        "tapeproxy_allow_remote": args.allow_remote,
+        "tapeproxy_control_token": args.control_token or "",
     }
+    if args.proxy_auth:
+        if ":" not in args.proxy_auth:
+            raise InputError(f"--proxy-auth {args.proxy_auth!r}: expected USER:PASS")
+        settings["proxyauth"] = args.proxy_auth
     if args.confdir:
         settings["confdir"] = args.confdir
     mode = getattr(args, "record_mode", "none")

@@ -1,7 +1,8 @@
 """The control API: switch, add, clear and reset scenarios while the proxy runs.
 
 Reached through the proxy at http://tapeproxy/ (as mitmproxy's own mitm.it), from loopback
-clients only. `tapeproxy ctl` is its command-line client.
+clients, and from others that send tapeproxy_control_token in X-Tapeproxy-Token. `tapeproxy ctl`
+is its command-line client.
 
     GET    /scenarios           active scenarios, their rules and counters; the built-in library
     PUT    /scenarios           {"scenarios": [NAME|PATH, ...]}: exactly these (others dropped)
@@ -14,18 +15,19 @@ clients only. `tapeproxy ctl` is its command-line client.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
 from pathlib import Path
 from urllib.parse import unquote
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 from . import responses
 from .core import scenario as model
 from .core.errors import InputError
-from .hosts import CONTROL_HOST
+from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
 from .rules import Scenarios, builtin_names, load_all
 from .simulation import SimulationAddon
 
@@ -50,12 +52,23 @@ class Control:
         self.scenarios = scenarios
         self.simulation = simulation
 
+    def load(self, loader):
+        loader.add_option("tapeproxy_control_token", str, "",
+                          "Let non-loopback callers use the control API when they send this token in X-Tapeproxy-Token.")
+
+    @staticmethod
+    def _has_token(flow: http.HTTPFlow) -> bool:
+        token = ctx.options.tapeproxy_control_token
+        given = flow.request.headers.get(CONTROL_TOKEN_HEADER, "")
+        return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
     def request(self, flow: http.HTTPFlow) -> None:
         if responses.handled(flow) or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
             return
         try:
-            if not _loopback(flow):
-                status, body = 403, {"error": "the control API answers loopback clients only"}
+            if not (_loopback(flow) or self._has_token(flow)):
+                status, body = 403, {"error": "the control API answers loopback clients, and callers with its "
+                                              "token (X-Tapeproxy-Token) if tapeproxy_control_token is set"}
             else:
                 status, body = self._handle(flow.request.method, flow.request.path.partition("?")[0].rstrip("/"),
                                             flow.request.get_content(strict=False) or b"")

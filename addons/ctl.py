@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from .core.errors import InputError
-from .hosts import CONTROL_HOST
+from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
 
 
 def proxy_url(given: str | None) -> str:
@@ -22,11 +22,14 @@ def _ref(name_or_path: str) -> str:
     return str(path.resolve()) if path.suffix in (".yaml", ".yml") or path.exists() else name_or_path
 
 
-def call(proxy: str, method: str, path: str, body: dict | None = None) -> dict:
+def _call(proxy: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://{CONTROL_HOST}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    token = token or os.environ.get("TAPEPROXY_CONTROL_TOKEN")
+    if token:
+        headers[CONTROL_TOKEN_HEADER] = token
+    req = urllib.request.Request(f"http://{CONTROL_HOST}{path}", data=data, method=method, headers=headers)
     try:
         with opener.open(req, timeout=10) as resp:
             return json.loads(resp.read())
@@ -44,6 +47,11 @@ def call(proxy: str, method: str, path: str, body: dict | None = None) -> dict:
 
 def run(args) -> dict:
     proxy = proxy_url(args.proxy)
+    token = getattr(args, "token", None)
+
+    def call(*a, **k):
+        return _call(*a, token=token, **k)
+
     action = args.action
     if action == "status":
         return call(proxy, "GET", "/scenarios")

@@ -16,6 +16,7 @@ from mitmproxy.tls import ClientHelloData, TlsData
 from .core.profiles import DEFAULT_HOSTS
 
 CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy (see control.py)
+CONTROL_TOKEN_HEADER = "X-Tapeproxy-Token"  # how non-loopback callers prove they may use it
 IDENTITY_HOST = "login.microsoftonline.com"
 
 

@@ -14,12 +14,14 @@ from typing import Callable, Iterable
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.addons.proxyauth import ProxyAuth
 from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
 from .batch import GraphBatch
 from .chain import Chain
 from .control import Control
+from .exposure import Exposure
 from .guard import OfflineGuard
 from .journal import Journal
 from .hosts import Intercept
@@ -38,7 +40,7 @@ def tapeproxy_addons() -> list:
     scenarios = Scenarios(intercept)
     simulation = SimulationAddon(intercept)
     replay, miss = Replay(intercept), Miss(intercept, recorder)
-    return [intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
+    return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
             scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]), simulation, replay, miss,
             recorder, Journal(intercept)]
 
@@ -78,7 +80,7 @@ def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable
     master.options.update(connection_strategy="lazy")
     # The terminal log and the callers' addons join tapeproxy's chain: each addon of its own would be
     # called on every hook of every flow, though these only have load, configure or running.
-    extra = list(extra_addons)
+    extra = [ProxyAuth(), *extra_addons]  # mitmdump has its own; the lean master needs one for --proxy-auth
     if termlog:
         master.termlog = TermLog()
         extra.insert(0, master.termlog)
