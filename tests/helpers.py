@@ -83,8 +83,8 @@ class CliProxy:
             return self.proc.wait()
 
 
-def run_cli(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*tapeproxy_cmd(), *args], capture_output=True, text=True, timeout=timeout)
+def run_cli(args: list[str], timeout: float = 60, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*tapeproxy_cmd(), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def interaction(method: str, uri: str, status: int = 200, body=None, req_body=None, headers=None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import writer, yamlfile
+from ..core.errors import InputError
 
 WORLD_KEYS = {"graph", "box"}
 GRAPH_KEYS = {"taskDefinitions"}
@@ -49,7 +50,10 @@ class World:
     @classmethod
     def load(cls, path: str | Path) -> "World":
         data, text = yamlfile.load(path)
-        return cls.from_doc(data or {}, yamlfile.Checker(str(path), text))
+        if data is None:  # an empty or truncated file is a mistake, not an empty world
+            raise InputError("empty world file", str(path), 1, "a world holds graph: and box:; an empty world is "
+                             "`graph: {}`")
+        return cls.from_doc(data, yamlfile.Checker(str(path), text))
 
     @classmethod
     def from_doc(cls, doc: Any, check: yamlfile.Checker) -> "World":
