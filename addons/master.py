@@ -27,6 +27,7 @@ from .journal import Journal
 from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
+from .reload import Reload
 from .replay import Replay
 from .retry_watch import RetryAfterWatch
 from .rules import Scenarios
@@ -42,7 +43,7 @@ def tapeproxy_addons() -> list:
     replay, miss = Replay(intercept), Miss(intercept, recorder)
     return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
             scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]), simulation, replay, miss,
-            recorder, Journal(intercept)]
+            recorder, Journal(intercept), Reload(replay, scenarios, simulation)]
 
 
 def tapeproxy_addon(extra: Iterable = ()) -> Chain:

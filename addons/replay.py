@@ -64,17 +64,25 @@ class Replay:
         if not updated & {"tapeproxy_cassettes", "tapeproxy_match_on", "tapeproxy_repeat_last"}:
             return
         try:
-            match_on = matching.parse_match_on(ctx.options.tapeproxy_match_on)
-            with yamlfile.gc_paused():
-                interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
-                index = ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
+            self.use(self.build())
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
+
+    @staticmethod
+    def build() -> ReplayIndex:
+        """A new index of the cassettes the options name. Raises InputError (file:line)."""
+        match_on = matching.parse_match_on(ctx.options.tapeproxy_match_on)
+        with yamlfile.gc_paused():
+            interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
+            return ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
+
+    def use(self, index: ReplayIndex) -> None:
+        """Serve from this index from now on (its sequences start from their first recording)."""
         self.index = index
         self._fields = {}
         if ctx.options.tapeproxy_cassettes:
-            logger.info(f"tapeproxy: replaying {len(interactions)} interactions from "
-                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(match_on)}")
+            logger.info(f"tapeproxy: replaying {len(index)} interactions from "
+                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if (responses.handled(flow) or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays

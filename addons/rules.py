@@ -88,6 +88,10 @@ class Scenarios:
         self.engine.set(scenarios)
         logger.info("tapeproxy: scenarios now " + (", ".join(self.engine.names) or "(none)"))
 
+    def reload_files(self) -> None:
+        """Read the active scenarios' files again; unchanged ones keep their counters. Raises InputError."""
+        self.use([model.load(s.path) if s.path and Path(s.path).is_file() else s for s in self.active()])
+
     def add(self, scenario: model.Scenario) -> None:
         """Add one; a scenario of the same name is replaced in place."""
         current = self.active()

@@ -1,0 +1,99 @@
+"""Hot reload through a running proxy: an edit is live within a second on the connection already
+open; a broken edit keeps the last good version serving and the log names file and line."""
+
+import http.client
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from helpers import AUTH, BOX_TASK_URL, interaction, write_cassette
+
+TASK_URL = "https://api.box.com/2.0/tasks/1"
+
+
+class Tunnel:
+    """One HTTPS connection through the proxy, kept open: its socket must survive every reload."""
+
+    def __init__(self, proxy, host: str):
+        import ssl
+        address = proxy.url.removeprefix("http://")
+        self.conn = http.client.HTTPSConnection(address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1]),
+                                                context=ssl.create_default_context(cafile=proxy.ca), timeout=10)
+        self.conn.set_tunnel(host)
+        self.conn.connect()
+        self.sock = self.conn.sock
+
+    def get(self, path: str):
+        self.conn.request("GET", path, headers=AUTH)
+        resp = self.conn.getresponse()
+        body = resp.read()
+        assert self.conn.sock is self.sock, "the proxy dropped the connection"
+        return resp.status, body
+
+
+def _until(check, seconds: float = 1.0):
+    """Seconds until check() is true; fails after `seconds`."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < seconds, "not live within a second"
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _edit(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # as editors save
+
+
+def test_a_cassette_edit_is_live_within_a_second_and_a_broken_one_is_not_served(start_cli, tmp_path):
+    path = write_cassette(tmp_path / "c.yaml", [interaction("GET", TASK_URL, body={"v": 1})])
+    proxy = start_cli("replay", str(path))
+    tunnel = Tunnel(proxy, "api.box.com")
+    assert json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 1}
+    write_cassette(path, [interaction("GET", TASK_URL, body={"v": 2})])
+    _until(lambda: json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 2})
+    _edit(path, path.read_text().replace("code: 200", "code: two hundred"))
+    assert proxy.wait_for("still serving the previous cassettes", 2), proxy.output
+    assert "c.yaml:" in proxy.output and "status code must be an integer" in proxy.output
+    assert json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 2}
+    write_cassette(path, [interaction("GET", TASK_URL, body={"v": 3})])
+    _until(lambda: json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 3})
+    assert proxy.proc.poll() is None
+
+
+def test_a_scenario_edit_is_live_and_keeps_its_counters_where_unchanged(start_cli, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: edited\nrules:\n  - {match: {path: /2.0/tasks/1}, respond: {json: {v: 1}}}\n")
+    proxy = start_cli("demo", "--scenario", str(path))
+    tunnel = Tunnel(proxy, "api.box.com")
+    assert json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 1}
+    _edit(path, "name: edited\nrules:\n  - {match: {path: /2.0/tasks/1}, respond: {json: {v: 2}}}\n")
+    _until(lambda: json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 2})
+    _edit(path, "name: edited\nrules:\n  - {match: {path: /2.0/tasks/1}, respond: {jsn: {v: 3}}}\n")
+    assert proxy.wait_for("still serving the previous scenarios", 2), proxy.output
+    assert "s.yaml:3: unknown key 'jsn'" in proxy.output
+    assert json.loads(tunnel.get("/2.0/tasks/1")[1]) == {"v": 2}
+
+
+def test_a_world_edit_is_live_and_a_broken_one_keeps_the_last_good_world(start_cli, tmp_path):
+    from tapeproxy import bundled
+    world = yaml.safe_load((bundled("sim") / "default-world.yaml").read_text())
+    path = tmp_path / "world.yaml"
+    path.write_text(yaml.safe_dump(world))
+    proxy = start_cli("demo", "--world", str(path))
+    tunnel = Tunnel(proxy, "api.box.com")
+    task_path = BOX_TASK_URL.removeprefix("https://api.box.com")
+    original = json.loads(tunnel.get(task_path)[1])["message"]
+    for task in world["box"]["tasks"]:
+        if task["id"] == "11446498":
+            task["message"] = "edited while running"
+    _edit(path, yaml.safe_dump(world))
+    _until(lambda: json.loads(tunnel.get(task_path)[1])["message"] == "edited while running")
+    assert original != "edited while running"
+    _edit(path, path.read_text() + "bux: {}\n")
+    assert proxy.wait_for("still serving the previous world", 2), proxy.output
+    assert "unknown key 'bux' in the world" in proxy.output
+    assert json.loads(tunnel.get(task_path)[1])["message"] == "edited while running"
