@@ -10,6 +10,7 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
@@ -67,12 +68,13 @@ class Journal:
 
     def _note(self, flow: http.HTTPFlow, status: int | None, source: str, label: str) -> None:
         req = flow.request
-        host = req.host.lower()
+        original = flow.metadata.get(ORIGINAL_URL)  # recorded: the request went to a mapped upstream
+        host = (urlsplit(original).hostname or "") if original else req.host.lower()
         if host == CONTROL_HOST or not self.intercept.intercepts(host):
             return
         end = flow.response.timestamp_end if flow.response else None
         duration = round((end - req.timestamp_start) * 1000) if end and req.timestamp_start else None
-        url = flow.metadata.get(ORIGINAL_URL) or req.pretty_url
+        url = original or req.pretty_url
         with self._lock:
             self.total += 1
             call = Call(self.total, req.method, self._scrub(url), status, source, label, duration)
