@@ -11,6 +11,9 @@ import logging
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx
+from mitmproxy.proxy import layers
+from mitmproxy.proxy.layer import NextLayer
+from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.tls import ClientHelloData, TlsData
 
 from .core.profiles import DEFAULT_HOSTS
@@ -62,6 +65,16 @@ class Intercept:
         address = data.context.server.address
         if not (self.intercepts(data.client_hello.sni or "") or (address and self.intercepts(address[0]))):
             data.ignore_connection = True
+
+    def next_layer(self, nextlayer: NextLayer) -> None:
+        """Inside an intercepted tunnel everything is HTTP: Graph and Box speak nothing else.
+
+        mitmproxy guesses raw TCP for bytes that do not look like HTTP (an unknown method, say) and
+        would pass them upstream; parsed as HTTP they get an answer, and nothing leaves the machine.
+        Runs after mitmproxy's own next_layer addon.
+        """
+        if isinstance(nextlayer.layer, layers.TCPLayer) and self.intercepts(nextlayer.context.client.sni or ""):
+            nextlayer.layer = layers.HttpLayer(nextlayer.context, HTTPMode.transparent)
 
     def tls_start_client(self, tls_start: TlsData) -> None:
         """Prefer HTTP/2 when the client offers it, as Graph and Box do.
