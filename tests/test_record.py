@@ -116,27 +116,30 @@ def test_kill_9_leaves_a_loadable_cassette_with_everything_older_than_a_second(s
     done: list[tuple[float, str]] = []
     stop = threading.Event()
 
-    def traffic():
+    def traffic(worker: int):
         s = client(proxy)
         i = 0
         while not stop.is_set():
             try:
-                s.get(f"https://graph.microsoft.com/v1.0/k/{i}", timeout=5)
-                done.append((time.monotonic(), f"/v1.0/k/{i}"))
+                s.get(f"https://graph.microsoft.com/v1.0/k/{worker}-{i}", timeout=5)
+                done.append((time.monotonic(), f"/v1.0/k/{worker}-{i}"))
             except requests.RequestException:
                 return
             i += 1
 
-    t = threading.Thread(target=traffic)
-    t.start()
+    # under load: eight clients at once, so the kill lands mid-write as well as mid-request
+    threads = [threading.Thread(target=traffic, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
     time.sleep(3)
     killed_at = time.monotonic()
     proxy.proc.send_signal(signal.SIGKILL)
     proxy.proc.wait(10)
     stop.set()
-    t.join(10)
+    for t in threads:
+        t.join(10)
     must_have = {p for when, p in done if when < killed_at - 1.0}
-    assert len(must_have) > 10
+    assert len(must_have) > 40
     got = {i.request.uri.split(".com", 1)[1] for i in cassette.load(path)}
     assert must_have <= got
 
