@@ -73,8 +73,11 @@ class Intercept:
         would pass them upstream; parsed as HTTP they get an answer, and nothing leaves the machine.
         Runs after mitmproxy's own next_layer addon.
         """
-        if isinstance(nextlayer.layer, layers.TCPLayer) and self.intercepts(nextlayer.context.client.sni or ""):
-            nextlayer.layer = layers.HttpLayer(nextlayer.context, HTTPMode.transparent)
+        context = nextlayer.context
+        if isinstance(nextlayer.layer, layers.TCPLayer) and (
+                self.intercepts(context.client.sni or "")
+                or (context.server.address and self.intercepts(context.server.address[0]))):
+            nextlayer.layer = layers.HttpLayer(context, HTTPMode.transparent)
 
     def tls_start_client(self, tls_start: TlsData) -> None:
         """Prefer HTTP/2 when the client offers it, as Graph and Box do.

@@ -41,9 +41,9 @@ def tapeproxy_addons() -> list:
     scenarios = Scenarios(intercept)
     simulation = SimulationAddon(intercept)
     replay, miss = Replay(intercept), Miss(intercept, recorder)
-    return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation), RetryAfterWatch(intercept),
-            scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]), simulation, replay, miss,
-            recorder, Journal(intercept), Reload(replay, scenarios, simulation)]
+    return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation),
+            RetryAfterWatch(intercept), scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]),
+            simulation, replay, miss, recorder, Journal(intercept), Reload(replay, scenarios, simulation)]
 
 
 def tapeproxy_addon(extra: Iterable = ()) -> Chain:
