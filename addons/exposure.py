@@ -43,7 +43,7 @@ class Exposure:
             logger.info(f"tapeproxy: listening on {LOOPBACK} only (set listen_host to listen elsewhere)")
             ctx.options.update(listen_host=LOOPBACK)
             return
-        if getattr(ctx.options, "proxyauth", "") or ctx.options.tapeproxy_allow_remote:
+        if self._allowed():
             return
         for spec in ctx.options.mode:
             try:
@@ -51,7 +51,26 @@ class Exposure:
             except ValueError:
                 continue  # mitmproxy reports a bad mode itself
             if not is_loopback(host or "0.0.0.0"):
-                raise exceptions.OptionsError(
-                    f"listening on {host or 'every interface'} would let anyone who can reach this machine use "
-                    f"the proxy and read what it serves: add --proxy-auth USER:PASS (mitmproxy's proxyauth), "
-                    f"or --allow-remote (tapeproxy_allow_remote) if that is intended")
+                raise exceptions.OptionsError(_refusal(host or "every interface"))
+
+    def running(self):
+        """The last check, on the addresses actually bound: mitmdump 12 starts its servers without
+        the listen_host set above, so there it can still be every interface; then stop at once."""
+        if self._allowed():
+            return
+        servers = ctx.master.addons.get("proxyserver").servers
+        exposed = [addr for server in servers for addr in server.listen_addrs if not is_loopback(addr[0])]
+        if exposed:
+            logger.error("tapeproxy: " + _refusal(", ".join(f"{h or '*'}:{p}" for h, p, *_ in exposed))
+                         + "; or listen on loopback only: --listen-host 127.0.0.1")
+            ctx.master.shutdown()
+
+    @staticmethod
+    def _allowed() -> bool:
+        return bool(getattr(ctx.options, "proxyauth", "")) or ctx.options.tapeproxy_allow_remote
+
+
+def _refusal(where: str) -> str:
+    return (f"listening on {where} would let anyone who can reach this machine use the proxy and read what it "
+            f"serves: add --proxy-auth USER:PASS (mitmproxy's proxyauth), or --allow-remote "
+            f"(tapeproxy_allow_remote) if that is intended")
