@@ -74,8 +74,10 @@ class Reload:
 
     def _watched(self) -> list[tuple[str, list[str], Callable[[], Awaitable[None]]]]:
         world = ctx.options.tapeproxy_world
+        # While recording, the recorder itself rewrites the cassette every second: not an edit.
+        recording = ctx.options.tapeproxy_record_mode != "none"
         return [
-            ("cassettes", list(ctx.options.tapeproxy_cassettes), self._reload_cassettes),
+            ("cassettes", [] if recording else list(ctx.options.tapeproxy_cassettes), self._reload_cassettes),
             ("scenarios", [s.path for s in self.scenarios.active() if s.path and os.path.isfile(s.path)],
              self._reload_scenarios),
             ("world", [world] if world and self.simulation.sim is not None else [], self._reload_world),

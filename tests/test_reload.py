@@ -97,3 +97,21 @@ def test_a_world_edit_is_live_and_a_broken_one_keeps_the_last_good_world(start_c
     assert proxy.wait_for("still serving the previous world", 2), proxy.output
     assert "unknown key 'bux' in the world" in proxy.output
     assert json.loads(tunnel.get(task_path)[1])["message"] == "edited while running"
+
+
+def test_the_recorders_own_writes_are_not_reloaded(start_cli, tmp_path, api):
+    # new_episodes replays a two-step sequence while recording something new; the recorder's flush
+    # rewrites the cassette, which must not restart the sequence as an edit would.
+    from test_record import client
+    seq = "https://graph.microsoft.com/v1.0/seq"
+    path = write_cassette(tmp_path / "ep.yaml", [interaction("GET", seq, body={"n": 1}),
+                                                 interaction("GET", seq, body={"n": 2})])
+    local = f"https://127.0.0.1:{api.port}"
+    proxy = start_cli("replay", str(path), "--record-mode", "new_episodes", "--no-repeat-last",
+                      "--upstream", f"graph.microsoft.com={local}", "--upstream-ca", str(api.cert))
+    s = client(proxy)
+    assert s.get(seq).json() == {"n": 1}
+    assert s.get("https://graph.microsoft.com/v1.0/other").status_code == 200  # recorded, flushed within a second
+    _until(lambda: "other" in path.read_text(), 3)
+    time.sleep(0.6)  # more than two polls
+    assert s.get(seq).json() == {"n": 2}
