@@ -74,7 +74,8 @@ class Intercept:
         Runs after mitmproxy's own next_layer addon.
         """
         context = nextlayer.context
-        if isinstance(nextlayer.layer, layers.TCPLayer) and (
+        # a TCPLayer without a flow is a passthrough the user asked for (ignore_hosts): left alone
+        if isinstance(nextlayer.layer, layers.TCPLayer) and nextlayer.layer.flow is not None and (
                 self.intercepts(context.client.sni or "")
                 or (context.server.address and self.intercepts(context.server.address[0]))):
             nextlayer.layer = layers.HttpLayer(context, HTTPMode.transparent)

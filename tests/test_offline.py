@@ -109,3 +109,12 @@ def test_a_users_own_allow_hosts_decides_what_is_intercepted(start_cli, upstream
         requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
     r = requests.get(f"https://localhost:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert))
     assert r.text == "upstream"  # not allowed, so tunnelled
+
+
+def test_a_users_ignore_hosts_passes_even_an_intercepted_host_through(start_cli, upstream, tmp_path):
+    # record mode: offline modes refuse any connection to an intercepted host, ignored or not
+    proxy = start_cli("record", "--cassette", str(tmp_path / "c.yaml"), "--intercept-host", "127.0.0.1",
+                      "--set", r"ignore_hosts=^127\.0\.0\.1:\d+$")
+    r = requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert),
+                     timeout=10)
+    assert r.text == "upstream" and upstream.connections == 1
