@@ -47,7 +47,11 @@ def builtin_names() -> list[str]:
 
 
 def load_all(names: Sequence[str]) -> list[model.Scenario]:
-    loaded = [model.load(resolve(n)) for n in names]
+    return unique([model.load(resolve(n)) for n in names])
+
+
+def unique(loaded: list[model.Scenario]) -> list[model.Scenario]:
+    """loaded, if no two scenarios share a name. Raises InputError naming both files."""
     seen: dict[str, str] = {}
     for s in loaded:
         if s.name in seen:
@@ -90,7 +94,7 @@ class Scenarios:
 
     def reload_files(self) -> None:
         """Read the active scenarios' files again; unchanged ones keep their counters. Raises InputError."""
-        self.use([model.load(s.path) if s.path and Path(s.path).is_file() else s for s in self.active()])
+        self.use(unique([model.load(s.path) if s.path and Path(s.path).is_file() else s for s in self.active()]))
 
     def add(self, scenario: model.Scenario) -> None:
         """Add one; a scenario of the same name is replaced in place."""

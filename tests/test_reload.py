@@ -115,3 +115,14 @@ def test_the_recorders_own_writes_are_not_reloaded(start_cli, tmp_path, api):
     _until(lambda: "other" in path.read_text(), 3)
     time.sleep(0.6)  # more than two polls
     assert s.get(seq).json() == {"n": 2}
+
+
+def test_a_scenario_edit_that_takes_another_ones_name_is_refused(start_cli, tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("name: first\nrules:\n  - {match: {path: /2.0/tasks/1}, respond: {json: {v: a}}}\n")
+    second.write_text("name: second\nrules:\n  - {match: {path: /2.0/tasks/2}, respond: {json: {v: b}}}\n")
+    proxy = start_cli("demo", "--scenario", str(first), "--scenario", str(second))
+    _edit(second, second.read_text().replace("name: second", "name: first"))
+    assert proxy.wait_for("still serving the previous scenarios", 2), proxy.output
+    assert "two scenarios are named 'first'" in proxy.output
+    assert json.loads(Tunnel(proxy, "api.box.com").get("/2.0/tasks/2")[1]) == {"v": "b"}
