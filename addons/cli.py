@@ -34,7 +34,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--match-on", default=",".join(matching.DEFAULT_MATCH_ON), metavar="MATCHERS",
                         help="comma-separated vcrpy matchers: " + ", ".join(matching.MATCHERS)
                              + " (default: %(default)s)")
-    parser.add_argument("--miss-status", type=int, default=502, help="status of a miss (default: 502)")
+    parser.add_argument("--miss-status", type=int, default=404,
+                        help="status of a miss (default: 404, which no official SDK retries)")
     parser.add_argument("--no-repeat-last", action="store_true",
                         help="after the last recording of a repeated request, answer a miss instead of repeating it")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME|PATH",

@@ -1,4 +1,9 @@
-"""Offline, a request nothing answered gets an API-shaped error, never the network."""
+"""Offline, a request nothing answered gets an API-shaped error, never the network.
+
+The default status is 404, as WireMock and Prism answer an unmatched request: no official SDK
+retries it (box-sdk-gen retries 429 and every 5xx with back-off, kiota 429/503/504, azure-core 408,
+429 and most 5xx, and a typical urllib3 Retry the 5xx), so a miss fails the app at once.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from .replay import MISS_KEY
 
 logger = logging.getLogger(__name__)
 
+MISS_STATUS = 404
+
 
 class Miss:
     name = "tapeproxy_miss"
@@ -24,7 +31,7 @@ class Miss:
         self.count = 0
 
     def load(self, loader):
-        loader.add_option("tapeproxy_miss_status", int, 502,
+        loader.add_option("tapeproxy_miss_status", int, MISS_STATUS,
                           "HTTP status of the answer to a request no cassette matches.")
 
     def request(self, flow: http.HTTPFlow) -> None:

@@ -15,6 +15,7 @@ A request nothing matched fails the test at teardown, with the near-miss explana
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -164,5 +165,7 @@ def tapeproxy(tapeproxy_server, request):
     yield handle
     misses = handle._end()
     if misses:
-        lines = "\n".join(f"  {c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
+        # An app's retries ask again: each distinct miss is listed once, with how often it came.
+        seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
+        lines = "\n".join(f"  {text}" + (f" ({n} times)" if n > 1 else "") for text, n in seen.items())
         pytest.fail(f"tapeproxy: {len(misses)} request(s) matched nothing:\n{lines}", pytrace=False)

@@ -53,7 +53,7 @@ def test_reverse_mode_serves_clients_that_change_their_base_url(start_cli):
     r = requests.get(proxy.url + path, proxies={"http": None, "https": None}, headers=AUTH)
     assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
     r = requests.get(proxy.url + "/v1.0/nothing/here")
-    assert r.status_code == 502 and r.json()["error"]["code"] == "tapeproxyNoRecordedInteraction"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "tapeproxyNoRecordedInteraction"
 
 
 def test_two_reverse_targets_listen_side_by_side(start_cli):
@@ -118,7 +118,7 @@ def test_journal_lines_summary_and_report(start_cli, tmp_path):
     s.proxies, s.verify = {"https": proxy.url}, proxy.ca
     s.headers.update(AUTH)
     assert [s.get(GRAPH_TASK_URL).status_code for _ in range(2)] == [429, 200]  # the second one too early
-    assert s.get("https://api.box.com/2.0/users/me?access_token=s3cr3t-value").status_code == 502  # a miss
+    assert s.get("https://api.box.com/2.0/users/me?access_token=s3cr3t-value").status_code == 404  # a miss
     assert proxy.stop() == 0
     out = proxy.output
     assert f"GET {GRAPH_TASK_URL} -> 429 scenario graph-throttle-once rule 1" in out

@@ -31,7 +31,7 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
                          cwd=HERE, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [502, "1"]}
+    assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [404, "1"]}
 
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
@@ -67,7 +67,7 @@ def test_hits_and_misses_open_no_upstream_connection(start_cli, local_cassette, 
     proxy = start_cli("replay", str(local_cassette), "--intercept-host", "127.0.0.1")
     assert local_get(proxy.url, proxy.ca, upstream, "/recorded").json() == {"from": "cassette"}
     r = local_get(proxy.url, proxy.ca, upstream, "/not-recorded")
-    assert r.status_code == 502 and r.headers["X-Tapeproxy-Miss"] == "1"
+    assert r.status_code == 404 and r.headers["X-Tapeproxy-Miss"] == "1"
     assert upstream.connections == 0
 
 

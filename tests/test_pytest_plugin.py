@@ -65,7 +65,8 @@ def test_env_points_curl_at_the_proxy(tapeproxy):
 
 def test_unmatched_request_fails_at_teardown(tapeproxy):
     tapeproxy.use_cassette("explicit.yaml")
-    get(tapeproxy, URL + "/photo")
+    for _ in range(3):  # as an app that retries would
+        get(tapeproxy, URL + "/photo")
 '''
 
 
@@ -80,9 +81,11 @@ def test_a_suite_using_only_the_plugin(pytester):
     result.assert_outcomes(passed=7, errors=1)
     result.stdout.fnmatch_lines([
         "*ERROR at teardown of test_unmatched_request_fails_at_teardown*",
-        "*tapeproxy: 1 request(s) matched nothing:*",
-        "*GET https://graph.microsoft.com/v1.0/me/photo: no recorded interaction matches*closest: GET /v1.0/me*",
+        "*tapeproxy: 3 request(s) matched nothing:*",
+        "*GET https://graph.microsoft.com/v1.0/me/photo: no recorded interaction matches*closest: GET /v1.0/me*"
+        "(3 times)",
     ])
+    assert result.stdout.str().count("GET https://graph.microsoft.com/v1.0/me/photo: no recorded") == 1
 
 
 def test_record_mode_option_is_offered(pytester):

@@ -1,5 +1,6 @@
 """Repeated requests play back in order; misses are answered in the API's envelope, never forwarded."""
 
+import pytest
 import requests
 
 from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT, interaction, write_cassette
@@ -29,7 +30,7 @@ def test_no_repeat_last_turns_exhaustion_into_a_miss(start_cli, tmp_path):
     proxy = start_cli("replay", str(sequence_cassette(tmp_path)), "--no-repeat-last")
     assert [get(proxy, GRAPH_TASK_URL).status_code for _ in range(3)] == [200, 200, 200]
     r = get(proxy, GRAPH_TASK_URL)
-    assert r.status_code == 502 and r.headers["X-Tapeproxy-Miss"] == "1"
+    assert r.status_code == 404 and r.headers["X-Tapeproxy-Miss"] == "1"
     assert "all 3 recorded responses" in r.json()["error"]["message"]
     assert "seq.yaml #1, #2, #4" in r.json()["error"]["message"]
 
@@ -38,7 +39,7 @@ def test_graph_miss_names_the_closest_interaction_and_what_differed(start_cli):
     proxy = start_cli("replay", str(ROOT / "cassettes"))
     r = get(proxy, GRAPH_TASK_URL, method="PATCH", json={"status": {"state": "aborted", "description": "completed"}},
             headers={"client-request-id": "my-correlation-id"})
-    assert r.status_code == 502
+    assert r.status_code == 404
     assert r.headers["X-Tapeproxy-Miss"] == "1"
     assert r.headers["client-request-id"] == "my-correlation-id" and r.headers["request-id"]
     error = r.json()["error"]
@@ -77,14 +78,30 @@ def test_misses_log_no_secret_the_request_carried(start_cli, tmp_path):
     proxy = start_cli("replay", str(path), "--intercept-host", "login.microsoftonline.com")
     headers = {"Authorization": f"Bearer {SECRETS['bearer']}", "Cookie": SECRETS["cookie"]}
     r = get(proxy, GRAPH_TASK_URL + "/missing?access_token=" + SECRETS["access_token"], headers=headers)
-    assert r.status_code == 502
+    assert r.status_code == 404
     r = get(proxy, "https://login.microsoftonline.com/t/oauth2/v2.0/token", method="POST", headers=headers,
             data={"grant_type": "refresh_token", "client_secret": SECRETS["client_secret"],
                   "refresh_token": SECRETS["refresh_token"]})
     message = r.json()["error"]["message"]
-    assert r.status_code == 502 and "grant_type differs" in message
+    assert r.status_code == 404 and "grant_type differs" in message
     assert "client_secret" not in message  # redacted in the recording: it matches any value
     assert proxy.wait_for("grant_type") and proxy.wait_for("/missing"), proxy.output
     proxy.stop()
     for name, secret in SECRETS.items():
         assert secret.split("=")[-1] not in proxy.output, f"{name} leaked into the log"
+
+
+def test_a_miss_fails_box_sdk_gen_with_one_request(start_cli, monkeypatch):
+    """box-sdk-gen retries 429 and every 5xx with back-off: a miss it cannot retry fails at once."""
+    from box_sdk_gen import BoxAPIError, BoxClient, BoxDeveloperTokenAuth
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    proxy = start_cli("replay", str(ROOT / "cassettes" / "box-tasks.yaml"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)
+    client = BoxClient(BoxDeveloperTokenAuth(token="t")).with_proxy(ProxyConfig(url=proxy.url))
+    with pytest.raises(BoxAPIError) as raised:
+        client.tasks.get_task_by_id("404404")
+    assert raised.value.response_info.status_code == 404
+    assert raised.value.response_info.headers["X-Tapeproxy-Miss"] == "1"
+    assert proxy.stop() == 0
+    assert sum("tasks/404404 -> 404 MISS" in line for line in proxy.lines) == 1, proxy.output

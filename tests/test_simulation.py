@@ -184,4 +184,4 @@ def test_replay_can_put_the_simulation_in_front_of_cassettes(start_cli, tmp_path
     assert s.get(f"{G}/me").json() == {"displayName": "Megan"}  # not simulated: the cassette answers
     assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"  # simulated
     plain = start_cli("replay", str(path))
-    assert session(plain).get(GRAPH_TASK_URL).status_code == 502  # without --simulate: a miss
+    assert session(plain).get(GRAPH_TASK_URL).status_code == 404  # without --simulate: a miss
