@@ -12,7 +12,7 @@ from mitmproxy import exceptions
 
 from . import __version__, bundled
 from .ca import client_env, ensure_ca
-from .core import matching
+from .core import cassette, matching
 from .core.errors import InputError
 
 
@@ -134,13 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cassette_files(paths) -> list[str]:
-    """Files as given; a directory stands for the YAML files in it, in name order."""
+    """Files as given; a directory stands for the cassettes in it, in name order.
+
+    A YAML file in a directory that is not a cassette (a scenario, a CI config) is skipped with one
+    line on stderr; only a directory left with no cassette at all is an error.
+    """
     out: list[str] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            out.extend(sorted(str(p) for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
-        else:
+        if not path.is_dir():
             out.append(str(path))
+            continue
+        found = 0
+        for p in sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+            if cassette.looks_like_cassette(p):
+                out.append(str(p))
+                found += 1
+            else:
+                print(f"tapeproxy: skipping {p}: not a cassette (no top-level 'interactions:')", file=sys.stderr)
+        if not found:
+            raise InputError("no cassettes in this directory", str(path),
+                             hint="a vcrpy cassette is a .yaml file holding `interactions:` and `version: 1`")
     return out
 
 

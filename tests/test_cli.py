@@ -3,6 +3,7 @@
 import os
 import re
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import pytest
 import requests
 
-from helpers import AUTH, GRAPH_TASK_URL, run_cli, write_cassette
+from helpers import AUTH, GRAPH_TASK_URL, ROOT, run_cli, write_cassette
 
 
 def test_ca_prints_the_certificate_path_and_creates_it(tmp_path):
@@ -138,3 +139,20 @@ def test_quiet_has_no_lines_per_request(start_cli):
     requests.get(GRAPH_TASK_URL, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH)
     proxy.stop()
     assert f"GET {GRAPH_TASK_URL} ->" not in proxy.output and "tapeproxy demo: summary" in proxy.output
+
+
+def test_replay_dir_skips_yaml_that_is_not_a_cassette(start_cli, tmp_path):
+    shutil.copy(ROOT / "tests" / "data" / "vcrpy-old-tags.yaml", tmp_path / "graph.yaml")
+    (tmp_path / "box-throttled.yaml").write_text("name: t\nrules:\n  - match: {host: api.box.com}\n    respond: {status: 200}\n")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  app: {image: app}\n")
+    proxy = start_cli("replay", str(tmp_path))
+    assert proxy.wait_for("replaying 2 interactions from 1 cassette(s)"), proxy.output
+    for name in ("box-throttled.yaml", "docker-compose.yml"):
+        assert sum(f"{name}: not a cassette" in line for line in proxy.lines) == 1, proxy.output
+
+
+def test_replay_dir_without_a_cassette_fails(tmp_path):
+    (tmp_path / "scenario.yaml").write_text("rules: []\n")
+    out = run_cli(["replay", str(tmp_path), "--port", "0"])
+    assert out.returncode == 2
+    assert f"{tmp_path}: no cassettes in this directory" in out.stderr

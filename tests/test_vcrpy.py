@@ -1,6 +1,9 @@
-"""vcrpy both ways: vcrpy plays what tapeproxy recorded; tapeproxy serves what vcrpy recorded."""
+"""vcrpy both ways: vcrpy plays what tapeproxy recorded; tapeproxy serves what vcrpy recorded,
+including the forms older vcrpy versions wrote."""
 
 import ssl
+import textwrap
+from pathlib import Path
 
 import httpx
 import pytest
@@ -8,6 +11,8 @@ import requests
 import vcr
 
 from test_record import client, record
+
+DATA = Path(__file__).parent / "data"
 
 
 def test_vcrpy_plays_a_cassette_tapeproxy_recorded(start_cli, api, tmp_path):
@@ -130,3 +135,51 @@ def test_old_vcrpy_quirks_are_served_correctly(start_cli, tmp_path):
               verify=proxy.ca, timeout=10)
     assert r.json()["id"] == "t1"
     assert "MISS" not in proxy.output
+
+
+def test_old_vcrpy_cassettes_with_tuple_tags_replay(start_cli):
+    proxy = start_cli("replay", str(DATA / "vcrpy-old-tags.yaml"))
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies, s.verify = {"https": proxy.url}, proxy.ca
+    r = s.get("https://graph.microsoft.com/v1.0/me")
+    assert r.json()["displayName"] == "Adele Vance"
+    assert r.headers["Content-Type"] == "application/json; odata.metadata=minimal"
+    r = s.post("https://graph.microsoft.com/v1.0/me/sendMail",
+               json={"saveToSentItems": False, "message": {"subject": "Hello"}})  # the BytesIO body, as data
+    assert r.status_code == 202
+
+
+def test_object_building_tags_are_still_refused(tmp_path):
+    from tapeproxy.core import cassette
+    from tapeproxy.core.errors import InputError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("interactions:\n- request: !!python/object/new:subprocess.Popen {args: [[touch, x]]}\n")
+    with pytest.raises(InputError, match=r"bad\.yaml:2: tag .*python/object/new:subprocess\.Popen is not allowed"):
+        cassette.load(bad)
+
+
+def test_old_body_and_header_forms_load_as_plain_data(tmp_path):
+    from tapeproxy.core import cassette
+    from tapeproxy.core.errors import InputError
+
+    path = tmp_path / "old.yaml"
+    path.write_text(textwrap.dedent("""\
+        interactions:
+        - request:
+            body: !!python/object/apply:builtins.iter
+              args: [[!!binary 'YWJj', 'def']]
+            headers: [[Accept, ['*/*']], !!python/tuple [X-Two, [a, b]]]
+            method: POST
+            uri: https://api.box.com/2.0/files/content
+          response: {status: {code: 201, message: Created}, headers: null, body: {string: ''}}
+        version: 1
+        """))
+    [loaded] = cassette.load(path)
+    assert loaded.request.body == b"abcdef"
+    assert loaded.request.headers == (("Accept", "*/*"), ("X-Two", "a"), ("X-Two", "b"))
+    path.write_text("interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/\n"
+                    "    headers:\n    - [Accept]\n  response: {status: {code: 200}}\n")
+    with pytest.raises(InputError, match=r"old\.yaml:6: header entry 1 is not a \[name, value\] pair"):
+        cassette.load(path)

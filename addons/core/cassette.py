@@ -6,6 +6,7 @@ beside `request`/`response` (under `tapeproxy:`), never inside `request`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class _Checker(yamlfile.Checker):
     def headers(self, value: Any, keys: tuple) -> Headers:
         if value is None:
             return ()
+        if isinstance(value, list):  # old vcrpy: a list of [name, value] pairs (often !!python/tuple)
+            value = self._pairs(value, keys)
         value = self.mapping(value, keys, "headers")
         out: list[tuple[str, str]] = []
         for name, values in value.items():
@@ -62,6 +65,16 @@ class _Checker(yamlfile.Checker):
                                     "header values are strings or lists of strings")
                 out.append((str(name), str(v)))
         return tuple(out)
+
+    def _pairs(self, pairs: list, keys: tuple) -> dict:
+        out: dict = {}
+        for i, pair in enumerate(pairs):
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise self.fail(keys + (i,), f"header entry {i + 1} is not a [name, value] pair",
+                                "headers are a mapping of name to values, or a list of [name, value] pairs")
+            values = pair[1] if isinstance(pair[1], list) else [pair[1]]
+            out.setdefault(pair[0], []).extend(values)
+        return out
 
     def body(self, value: Any, keys: tuple) -> bytes:
         if value is None:
@@ -102,6 +115,22 @@ class _Checker(yamlfile.Checker):
         return RecordedResponse(code, str(status.get("message") or ""),
                                 self.headers(raw.get("headers"), keys + ("headers",)),
                                 self.body(body, keys + ("body",)))
+
+
+# A cassette's top level holds `interactions:`: in block YAML at the start of a line, in JSON after "{".
+_CASSETTE_KEY = re.compile(r'^(?:\{\s*)?"?interactions"?\s*:', re.MULTILINE)
+
+
+def looks_like_cassette(path: str | Path) -> bool:
+    """Whether a file found in a directory is meant as a cassette, without parsing it.
+
+    An unreadable file counts as one, so that loading it reports why.
+    """
+    try:
+        text = Path(path).read_text("utf-8", errors="replace")
+    except OSError:
+        return True
+    return bool(_CASSETTE_KEY.search(text))
 
 
 def load(path: str | Path) -> list[Interaction]:

@@ -19,15 +19,55 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class Loader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that also reads the two harmless string tags older vcrpy cassettes carry."""
+    """Safe loader that also reads the harmless tags older vcrpy cassettes carry, as vcrpy's own
+    loader does: strings, tuples (as lists), and request bodies saved as a BytesIO or an iterator
+    (as their bytes). Each constructor is bound to its exact tag and builds only plain data; every
+    other python tag stays an error."""
 
 
 def _python_str(loader, node):
     return loader.construct_scalar(node)
 
 
+def _python_tuple(loader, node):
+    return loader.construct_sequence(node, deep=True)
+
+
+def _as_bytes(chunks, node) -> bytes:
+    """Body chunks (bytes, strings or ints, as old recorders saved them) as one bytes value."""
+    if isinstance(chunks, (bytes, str)):
+        chunks = [chunks]
+    out = bytearray()
+    for chunk in chunks or ():
+        if isinstance(chunk, str):
+            out += chunk.encode("utf-8")
+        elif isinstance(chunk, bytes):
+            out += chunk
+        elif isinstance(chunk, int) and 0 <= chunk < 256:
+            out.append(chunk)
+        else:
+            raise yaml.constructor.ConstructorError(None, None, "a body chunk must be bytes or text, got "
+                                                    + kind(chunk), node.start_mark)
+    return bytes(out)
+
+
+def _python_bytesio(loader, node):
+    """`!!python/object/new:_io.BytesIO {state: [BODY, ...]}`: the buffer's content."""
+    state = loader.construct_mapping(node, deep=True).get("state") or [b""]
+    return _as_bytes(state[0] if isinstance(state, (list, tuple)) and state else b"", node)
+
+
+def _python_iter(loader, node):
+    """`!!python/object/apply:builtins.iter {args: [[CHUNK, ...]]}`: the chunks, joined."""
+    args = loader.construct_mapping(node, deep=True).get("args") or [[]]
+    return _as_bytes(args[0] if isinstance(args, (list, tuple)) and args else b"", node)
+
+
 Loader.add_constructor("tag:yaml.org,2002:python/str", _python_str)
 Loader.add_constructor("tag:yaml.org,2002:python/unicode", _python_str)
+Loader.add_constructor("tag:yaml.org,2002:python/tuple", _python_tuple)
+Loader.add_constructor("tag:yaml.org,2002:python/object/new:_io.BytesIO", _python_bytesio)
+Loader.add_constructor("tag:yaml.org,2002:python/object/apply:builtins.iter", _python_iter)
 
 
 def read_text(path: str | Path) -> str:
