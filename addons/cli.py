@@ -34,6 +34,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--match-on", default=",".join(matching.DEFAULT_MATCH_ON), metavar="MATCHERS",
                         help="comma-separated vcrpy matchers: " + ", ".join(matching.MATCHERS)
                              + " (default: %(default)s)")
+    parser.add_argument("--match-header", action="append", default=[], metavar="NAME",
+                        help="a request header that must match when a recording holds it (repeatable), besides "
+                             "each API's own significant headers")
     parser.add_argument("--miss-status", type=int, default=404,
                         help="status of a miss (default: 404, which no official SDK retries)")
     parser.add_argument("--no-repeat-last", action="store_true",
@@ -186,6 +189,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_cassettes": cassettes,
         "tapeproxy_hosts": args.intercept_host,
         "tapeproxy_match_on": list(matching.parse_match_on(args.match_on)),
+        "tapeproxy_match_headers": args.match_header,
         "tapeproxy_miss_status": args.miss_status,
         "tapeproxy_repeat_last": not args.no_repeat_last,
         "tapeproxy_scenarios": args.scenario,

@@ -71,13 +71,14 @@ class Recorder:
 
     def configure(self, updated):
         keys = {"tapeproxy_record_mode", "tapeproxy_record_to", "tapeproxy_upstreams", "tapeproxy_redact_headers",
-                "tapeproxy_redact_query", "tapeproxy_redact_json", "tapeproxy_match_on"}
+                "tapeproxy_redact_query", "tapeproxy_redact_json", "tapeproxy_match_on", "tapeproxy_match_headers"}
         if not updated & keys:
             return
         opts = ctx.options
         try:
             self.upstreams = parse_upstreams(opts.tapeproxy_upstreams)
             match_on = matching.parse_match_on(opts.tapeproxy_match_on)
+            match_headers = matching.parse_match_headers(opts.tapeproxy_match_headers)
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
         self.redactor = redact.Redactor(opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query,
@@ -97,7 +98,7 @@ class Recorder:
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
             old = list(data.get("interactions") or [])
-        self.recording = Recording(old, match_on, replace=mode == "all")
+        self.recording = Recording(old, match_on, replace=mode == "all", match_headers=match_headers)
 
     def running(self):
         # always: recording may be switched on later (pytest plugin, mitmweb's options)

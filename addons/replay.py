@@ -57,11 +57,15 @@ class Replay:
         loader.add_option("tapeproxy_cassettes", Sequence[str], [], "Cassette files (vcrpy YAML) to replay.")
         loader.add_option("tapeproxy_match_on", Sequence[str], list(matching.DEFAULT_MATCH_ON),
                           "vcrpy matchers a request must agree on: " + ", ".join(matching.MATCHERS) + ".")
+        loader.add_option("tapeproxy_match_headers", Sequence[str], [],
+                          "Request headers that must match when a recording holds them, besides each API's own "
+                          "(Box boxapi, As-User, If-Match, If-None-Match; Graph ConsistencyLevel, Prefer, If-Match).")
         loader.add_option("tapeproxy_repeat_last", bool, True,
                           "After the last recording of a repeated request, serve it again (else: a miss).")
 
     def configure(self, updated):
-        if not updated & {"tapeproxy_cassettes", "tapeproxy_match_on", "tapeproxy_repeat_last"}:
+        if not updated & {"tapeproxy_cassettes", "tapeproxy_match_on", "tapeproxy_match_headers",
+                          "tapeproxy_repeat_last"}:
             return
         try:
             self.use(self.build())
@@ -72,9 +76,10 @@ class Replay:
     def build() -> ReplayIndex:
         """A new index of the cassettes the options name. Raises InputError (file:line)."""
         match_on = matching.parse_match_on(ctx.options.tapeproxy_match_on)
+        match_headers = matching.parse_match_headers(ctx.options.tapeproxy_match_headers)
         with yamlfile.gc_paused():
             interactions = load_cassettes(ctx.options.tapeproxy_cassettes)
-            return ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last)
+            return ReplayIndex(interactions, match_on, ctx.options.tapeproxy_repeat_last, match_headers)
 
     def use(self, index: ReplayIndex) -> None:
         """Serve from this index from now on (its sequences start from their first recording)."""

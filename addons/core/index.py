@@ -11,6 +11,7 @@ from typing import Iterable
 from . import matching, redact
 from .cassette import Interaction
 from .matching import Shape
+from .profiles import profile_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,32 @@ def shape_of(interaction: Interaction) -> Shape:
     return Shape.from_uri(req.method, req.uri, req.headers, req.body)
 
 
+class _Variants:
+    """Recordings of one key that demand headers: (constraint, positions), most demanding first.
+
+    A request is served from the first variant whose headers it sends alike; recordings that hold
+    none of the headers are the last variant and serve any request of the key.
+    """
+
+    __slots__ = ("variants",)
+
+    def __init__(self, variants: list[tuple[tuple, list[int]]]):
+        self.variants = sorted(variants, key=lambda v: -len(v[0]))  # stable: recording order otherwise
+
+    def pick(self, shape: Shape) -> tuple[tuple, list[int]] | None:
+        for constraint, positions in self.variants:
+            if matching.meets(shape, constraint):
+                return constraint, positions
+        return None
+
+
 class ReplayIndex:
     def __init__(self, interactions: Iterable[Interaction], match_on=matching.DEFAULT_MATCH_ON,
-                 repeat_last: bool = True):
+                 repeat_last: bool = True, match_headers: tuple[str, ...] = ()):
+        """match_headers: header names (lower case) significant for every host, besides each API's own."""
         self.match_on = tuple(match_on)
+        self.match_headers = tuple(match_headers)
+        self._key_on = matching.key_matchers(self.match_on)
         self.repeat_last = repeat_last
         self.interactions: list[Interaction] = list(interactions)
         self._shapes: list[Shape] = [shape_of(i) for i in self.interactions]
@@ -52,10 +75,19 @@ class ReplayIndex:
             for shape in self._shapes:
                 masked |= matching.placeholder_fields(shape)
         self.masked = frozenset(masked)
-        self._sequences: dict[tuple, list[int]] = {}
+        all_headers = "headers" in self.match_on
+        self._constraints: list[tuple] = [
+            matching.header_constraint(shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers,
+                                       all_headers)
+            for shape in self._shapes]
+        groups: dict[tuple, dict[tuple, list[int]]] = {}
         for pos, shape in enumerate(self._shapes):
-            self._sequences.setdefault(self.key(shape), []).append(pos)
+            groups.setdefault(self.key(shape), {}).setdefault(self._constraints[pos], []).append(pos)
+        # A key whose recordings demand no header is a plain list of positions: the common, fast case.
+        self._sequences: dict[tuple, list[int] | _Variants] = {
+            k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()}
         self._served: dict[tuple, int] = {}
+        self.hosts = frozenset(shape.host for shape in self._shapes)
 
     def __len__(self) -> int:
         return len(self.interactions)
@@ -65,13 +97,18 @@ class ReplayIndex:
         self._served.clear()
 
     def key(self, shape: Shape) -> tuple:
-        return matching.key(shape, self.match_on, self.masked)
+        return matching.key(shape, self._key_on, self.masked)
 
     def lookup(self, shape: Shape) -> Hit | Miss:
         k = self.key(shape)
         sequence = self._sequences.get(k)
         if sequence is None:
             return self._miss(shape)
+        if sequence.__class__ is _Variants:
+            picked = sequence.pick(shape)
+            if picked is None:
+                return self._miss(shape)
+            k, sequence = (k, picked[0]), picked[1]
         served = self._served.get(k, 0)
         if served >= len(sequence) and not self.repeat_last:
             labels = ", ".join("#%d" % self.interactions[p].number for p in sequence)
@@ -89,14 +126,20 @@ class ReplayIndex:
             return Miss(prefix + "; the cassettes hold no interactions", None, ())
         # Prefer recordings of the same host; a miss is rare, so a scan is fine here.
         candidates = [p for p, s in enumerate(self._shapes) if s.host == shape.host] or range(len(self._shapes))
-        best_pos, best_score, best_differs = -1, -1.0, []
+        best_pos, best_rank, best_differs = -1, None, []
         for pos in candidates:
-            score, differs = matching.closeness(shape, self._shapes[pos], self.match_on, self.masked)
-            if score > best_score:
-                best_pos, best_score, best_differs = pos, score, differs
+            rank, differs = matching.closeness(shape, self._shapes[pos], self.match_on, self.masked,
+                                               self._constraints[pos])
+            if best_rank is None or rank > best_rank:
+                best_pos, best_rank, best_differs = pos, rank, differs
         closest = self.interactions[best_pos]
         want = self._shapes[best_pos]
-        reasons = tuple(matching.explain(shape, want, name, self.masked) for name in best_differs)
+        reasons: list[str] = []
+        for name in best_differs:
+            if name == "headers":
+                reasons += matching.header_differences(shape, self._constraints[best_pos])
+            else:
+                reasons.append(matching.explain(shape, want, name, self.masked))
         path = want.path if len(want.path) <= 48 else "..." + want.path[-45:]
         return Miss(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
-                    closest, reasons)
+                    closest, tuple(reasons))

@@ -24,6 +24,13 @@ _SLASHES = re.compile(r"/{2,}")
 # A path of only unreserved and sub-delim characters, without "//", is already normal.
 _NORMAL_PATH = re.compile(r"(?:/[A-Za-z0-9!$&'()*+,;=:@\-._~]+)*/?")
 _DEFAULT_PORT = {"http": 80, "https": 443}
+# OAuth token endpoints: Box /oauth2/token, Microsoft identity /{tenant}/oauth2[/v2.0]/token.
+_TOKEN_PATH = re.compile(r"/oauth2(?:/v2\.0)?/token/?$")
+# Form fields of a token request that are credentials, or whose identity they are: a teammate's
+# differ, and recorders filter them. The grant type, scope and subject type still count.
+CREDENTIAL_FIELDS = frozenset({"client_id", "client_secret", "client_assertion", "assertion", "refresh_token", "code",
+                               "code_verifier", "device_code", "username", "password", "subject_token",
+                               "actor_token", "box_subject_id"})
 _SIMPLE_URI = re.compile(r"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
                          r"(?P<path>/[^?#\s]*)?(?:\?(?P<query>[^#\s]*))?", re.IGNORECASE)
 
@@ -139,7 +146,20 @@ class Shape:
     def body(self) -> Body:
         if not self.raw_body:
             return _EMPTY_BODY  # whatever the Content-Type says
-        return Body.parse(self.raw_body, header_value(self.headers, "content-type"))
+        body = Body.parse(self.raw_body, header_value(self.headers, "content-type"))
+        if body.kind == "form" and self.method == "POST" and _TOKEN_PATH.search(self.raw_path):
+            # a token exchange matches whoever asks: its credentials compare as absent on both sides
+            return Body("form", tuple(p for p in body.value if p[0] not in CREDENTIAL_FIELDS))
+        return body
+
+    @cached_property
+    def header_map(self) -> dict[str, str]:
+        """Headers by lower-case name; repeated ones joined with ", " as HTTP allows."""
+        out: dict[str, str] = {}
+        for k, v in self.headers:
+            k = k.lower()
+            out[k] = f"{out[k]}, {v}" if k in out else v
+        return out
 
     @cached_property
     def uri(self) -> tuple:
@@ -150,8 +170,9 @@ class Shape:
         return f"{self.method} {self.scheme}://{self.host}{self.path}{query}"
 
 
-# vcrpy's matcher names. `body` compares as data; `raw_body` compares bytes.
-MATCHERS: dict[str, Callable[[Shape], Any]] = {
+# vcrpy's matcher names. `body` compares as data; `raw_body` compares bytes. `headers` is not part
+# of the index key: it makes every header a recording holds a constraint (see header_constraint).
+MATCHERS: dict[str, Callable[[Shape], Any] | None] = {
     "method": lambda s: s.method,
     "scheme": lambda s: s.scheme,
     "host": lambda s: s.host,
@@ -161,6 +182,7 @@ MATCHERS: dict[str, Callable[[Shape], Any]] = {
     "body": lambda s: s.body,
     "raw_body": lambda s: s.raw_body,
     "uri": lambda s: s.uri,
+    "headers": None,
 }
 DEFAULT_MATCH_ON = ("method", "host", "path", "query", "body")
 
@@ -175,11 +197,70 @@ def parse_match_on(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def parse_match_headers(names) -> tuple[str, ...]:
+    """Header names the user made significant (--match-header), lower case."""
+    out = []
+    for name in names:
+        name = name.strip()
+        if not _HEADER_NAME.fullmatch(name):
+            raise InputError(f"--match-header: {name!r} is not a header name", hint="e.g. --match-header X-Tenant")
+        out.append(name.lower())
+    return tuple(dict.fromkeys(out))
+
+
+def key_matchers(match_on: tuple[str, ...]) -> tuple[str, ...]:
+    """The matchers that make up the index key (all but `headers`)."""
+    return tuple(name for name in match_on if MATCHERS[name] is not None)
+
+
 def key(shape: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset()) -> tuple:
-    """The index key of a request. `masked` fields (redacted in some recording) match any value."""
+    """The index key of a request (match_on as key_matchers gives it). `masked` fields (redacted in
+    some recording) match any value."""
     if not masked:
         return tuple(MATCHERS[name](shape) for name in match_on)
     return tuple(_masked_value(name, shape, masked) for name in match_on)
+
+
+# Headers the `headers` matcher leaves out: they describe the connection or the body's framing, and
+# an HTTP/2 client and an HTTP/1 one send the same request with different ones.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "connection", "keep-alive", "proxy-connection",
+                              "transfer-encoding", "te", "upgrade", "accept-encoding"})
+
+
+def header_constraint(shape: Shape, significant: tuple[str, ...], all_headers: bool) -> tuple:
+    """What a recorded request demands of a request's headers: sorted (name, value) pairs.
+
+    `significant` names (lower case) count when the recording holds them; with `all_headers`
+    (the `headers` matcher) every header it holds does. A redacted value demands nothing.
+    """
+    headers = shape.header_map
+    if all_headers:
+        names = [n for n in headers if n not in _FRAMING_HEADERS]
+    else:
+        names = [n for n in significant if n in headers]
+    return tuple(sorted((n, headers[n]) for n in names if not is_placeholder(headers[n])))
+
+
+def meets(shape: Shape, constraint: tuple) -> bool:
+    headers = shape.header_map
+    return all(headers.get(n) == v for n, v in constraint)
+
+
+def header_differences(shape: Shape, constraint: tuple) -> list[str]:
+    """Each header of `constraint` the request does not send alike, in words."""
+    headers = shape.header_map
+    out = []
+    for name, want in constraint:
+        got = headers.get(name)
+        if got is None:
+            out.append(f"header {name} is missing (recorded: {_short(want)})")
+        elif got != want:
+            g, w = _short_pair(got, want)
+            out.append(f"header {name} differs: {g} vs recorded {w}")
+    return out
 
 
 # What a redacted field compares as, on both sides.
@@ -247,6 +328,16 @@ def _set_path(node, path) -> None:
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_pair(got: str, want: str, limit: int = 60) -> tuple[str, str]:
+    """Both values, shortened around where they first differ (two long links share a long start)."""
+    if len(repr(got)) <= limit and len(repr(want)) <= limit:
+        return repr(got), repr(want)
+    start = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    cut = max(0, start - 12)
+    prefix = "..." if cut else ""
+    return _short(prefix + got[cut:], limit), _short(prefix + want[cut:], limit)
 
 
 def _json_diffs(got: Any, want: Any, where: str):
@@ -322,26 +413,77 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
     return f"{name} differs: {_short(MATCHERS[name](got))} vs {_short(MATCHERS[name](want))}"
 
 
-# How much each agreeing matcher counts when choosing the closest recorded request.
-_WEIGHTS = {"host": 16, "scheme": 1, "port": 1, "path": 8, "uri": 8, "method": 4, "query": 2, "body": 2, "raw_body": 2}
+# The order in which agreement counts when choosing the closest recording: a recording of the same
+# host and path (segment by segment) is closer than one of the same method, which is closer than one
+# with the same query or body fields.
+_RANK = ("host", "scheme", "port", "path", "uri", "method", "query", "body", "raw_body")
 
 
-def closeness(got: Shape, want: Shape, match_on: tuple[str, ...],
-              masked: frozenset = frozenset()) -> tuple[float, list[str]]:
-    """A score (higher is closer) and the matchers that differ."""
-    score = 0.0
+def closeness(got: Shape, want: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset(),
+              constraint: tuple = ()) -> tuple[tuple, list[str]]:
+    """A rank (higher is closer; compare as tuples) and the matchers that differ.
+
+    Each matcher scores its agreement from 0 to 1 (path: the share of segments alike, position by
+    position; query and body: the share of fields alike), ranked in _RANK's order; the headers a
+    recording demands come last.
+    """
+    scores = dict.fromkeys(_RANK, 0.0)
     differs = []
     for name in match_on:
+        if MATCHERS[name] is None:
+            continue
         if _masked_value(name, got, masked) == _masked_value(name, want, masked):
-            score += _WEIGHTS.get(name, 1)
-        else:
-            differs.append(name)
-            if name in ("path", "uri"):
-                score += 4 * _common_segments(got.path, want.path)
-    return score, differs
+            scores[name] = 1.0
+            continue
+        differs.append(name)
+        if name in ("path", "uri"):
+            scores[name] = _common_segments(got.path, want.path)
+        elif name == "query":
+            scores[name] = _pair_share(_masked_pairs(got.query, "query", masked),
+                                       _masked_pairs(want.query, "query", masked))
+        elif name == "body":
+            scores[name] = _body_share(_masked_value(name, got, masked), _masked_value(name, want, masked))
+    headers_met = sum(1 for n, v in constraint if got.header_map.get(n) == v)
+    if headers_met < len(constraint):
+        differs.append("headers")
+    return (*(scores[n] for n in _RANK), headers_met - len(constraint)), differs
 
 
 def _common_segments(a: str, b: str) -> float:
     sa, sb = a.split("/"), b.split("/")
     same = sum(1 for x, y in zip(sa, sb) if x == y)
     return same / max(len(sa), len(sb))
+
+
+def _pair_share(got: tuple, want: tuple) -> float:
+    """The share of (name, value) pairs the two multisets have in common."""
+    if not got and not want:
+        return 1.0
+    rest = list(want)
+    common = 0
+    for pair in got:
+        if pair in rest:
+            rest.remove(pair)
+            common += 1
+    return common / max(len(got), len(want))
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path, json.dumps(node)
+
+
+def _body_share(got: Body, want: Body) -> float:
+    if got.kind != want.kind:
+        return 0.0
+    if got.kind == "form":
+        return _pair_share(got.value, want.value)
+    if got.kind == "json":
+        return _pair_share(tuple(_leaves(got.data())), tuple(_leaves(want.data())))
+    return 0.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import matching, writer
 from .matching import Shape, header_value
+from .profiles import profile_for
 from .redact import Redactor
 from .served import body_is_encoded, decoded
 
@@ -117,14 +118,20 @@ class Recording:
     made in this session all stay: they are a sequence.
     """
 
-    def __init__(self, old_entries: list[dict] = (), match_on=matching.DEFAULT_MATCH_ON, replace: bool = False):
+    def __init__(self, old_entries: list[dict] = (), match_on=matching.DEFAULT_MATCH_ON, replace: bool = False,
+                 match_headers: tuple[str, ...] = ()):
         self.match_on = tuple(match_on)
+        self.match_headers = tuple(match_headers)
         self.replace = replace
         self._old = [(self._key(e) if replace else None, e) for e in old_entries]
         self._new: list[dict] = []
 
     def _key(self, e: dict) -> tuple:
-        return matching.key(shape_of_entry(e), self.match_on)
+        """Which request this is, as replay tells requests apart (its significant headers too)."""
+        shape = shape_of_entry(e)
+        return (*matching.key(shape, matching.key_matchers(self.match_on)),
+                matching.header_constraint(shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers,
+                                           "headers" in self.match_on))
 
     def add(self, e: dict) -> None:
         if self.replace and self._old:

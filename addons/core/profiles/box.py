@@ -13,6 +13,10 @@ NAME = "box"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 HOSTS = ("api.box.com", "upload.box.com")
+# Download redirects land on these (public.boxcloud.com, dl.boxcloud.com, ...).
+HOST_SUFFIXES = (".boxcloud.com",)
+# Request headers that change Box's answer: a recording that holds one matches only that value.
+SIGNIFICANT_HEADERS = ("boxapi", "as-user", "if-match", "if-none-match")
 HELP_URL = "https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/"
 RATE_LIMIT_HEADERS = False  # Box sends only Retry-After
 

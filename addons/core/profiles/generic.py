@@ -8,6 +8,8 @@ NAME = "generic"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 HOSTS: tuple[str, ...] = ()
+HOST_SUFFIXES: tuple[str, ...] = ()
+SIGNIFICANT_HEADERS: tuple[str, ...] = ()
 RATE_LIMIT_HEADERS = True
 CATALOGUE = {name: (status, name, message, ()) for name, status, message in [
     ("bad_request", 400, "Bad Request"), ("unauthorized", 401, "Unauthorized"),

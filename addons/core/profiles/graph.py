@@ -17,6 +17,9 @@ NAME = "graph"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
 HOSTS = ("graph.microsoft.com",)
+HOST_SUFFIXES: tuple[str, ...] = ()
+# Request headers that change Graph's answer: a recording that holds one matches only that value.
+SIGNIFICANT_HEADERS = ("consistencylevel", "prefer", "if-match")
 # Graph also sends RateLimit-Limit/-Remaining/-Reset on throttled workloads.
 RATE_LIMIT_HEADERS = True
 
