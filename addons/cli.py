@@ -252,6 +252,11 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     misses = addon("tapeproxy_miss").count
     recorder = addon("tapeproxy_recorder")
     summary = f"; {misses} request(s) missed" if misses else ""
+    tunnelled = addon("tapeproxy_guard").tunnelled
+    if tunnelled:
+        summary += (f"; {sum(tunnelled.values())} connection(s) to hosts not intercepted went to the network ("
+                    + ", ".join(f"{host}: {n}" for host, n in tunnelled.most_common(5))
+                    + (", ..." if len(tunnelled) > 5 else "") + ")")
     early = addon("tapeproxy_retry_watch").violations
     if early:
         summary += f"; {early} retry(ies) came back before their Retry-After"

@@ -1,7 +1,8 @@
 """Which hosts tapeproxy intercepts, and the mitmproxy settings that make offline interception work.
 
-Only the API hosts (plus `tapeproxy_hosts`) are TLS-intercepted; every other host is tunnelled
-untouched. `connection_strategy=lazy` lets mitmproxy finish the client's TLS handshake without
+Intercepted: the API profiles' hosts (Graph, Box with its upload and *.boxcloud.com download hosts,
+Microsoft's sign-in hosts), every host a loaded cassette names, and `tapeproxy_hosts`. Every other
+host is tunnelled untouched. `connection_strategy=lazy` lets mitmproxy finish the client's TLS handshake without
 contacting the server, which is what makes offline replay possible at all.
 """
 
@@ -16,15 +17,10 @@ from mitmproxy.proxy.layer import NextLayer
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.tls import ClientHelloData, TlsData
 
-from .core.profiles import DEFAULT_HOSTS
+from .core.profiles import DEFAULT_HOST_SUFFIXES, DEFAULT_HOSTS
 
 CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy (see control.py)
 CONTROL_TOKEN_HEADER = "X-Tapeproxy-Token"  # how non-loopback callers prove they may use it
-IDENTITY_HOST = "login.microsoftonline.com"
-
-
-def _simulating() -> bool:
-    return bool(getattr(ctx.options, "tapeproxy_simulate", False))  # declared by the simulation addon
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +36,15 @@ class Intercept:
 
     def __init__(self) -> None:
         self.hosts = intercepted_hosts()
+        self._recorded: frozenset[str] = frozenset()  # hosts the loaded cassettes name
 
     def load(self, loader):
         loader.add_option("tapeproxy_hosts", Sequence[str], [],
-                          "Hosts to intercept besides graph.microsoft.com and api.box.com.")
+                          "Hosts to intercept besides the API hosts and those the cassettes name.")
 
     def configure(self, updated):
-        if updated & {"tapeproxy_hosts", "tapeproxy_simulate"}:
-            # the simulation answers Microsoft identity's token endpoint too
-            extra = [*ctx.options.tapeproxy_hosts, *([IDENTITY_HOST] if _simulating() else [])]
-            self.hosts = intercepted_hosts(extra)
+        if "tapeproxy_hosts" in updated:
+            self.hosts = intercepted_hosts([*ctx.options.tapeproxy_hosts, *self._recorded])
         if ctx.options.connection_strategy != "lazy":
             logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")
             ctx.options.update(connection_strategy="lazy")
@@ -94,4 +89,14 @@ class Intercept:
             app_data["server_alpn"] = b"h2"
 
     def intercepts(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
+        host = host.lower().rstrip(".")
+        return host in self.hosts or host.endswith(DEFAULT_HOST_SUFFIXES)
+
+    def recorded_hosts(self, hosts: frozenset[str]) -> None:
+        """Intercept every host the loaded cassettes name: what a cassette holds never goes out."""
+        self._recorded = hosts
+        self.hosts = intercepted_hosts([*ctx.options.tapeproxy_hosts, *hosts])
+
+    def described(self) -> str:
+        """The intercepted hosts, for the start-up line."""
+        return ", ".join([*sorted(self.hosts), *("*" + s for s in DEFAULT_HOST_SUFFIXES)])

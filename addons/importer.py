@@ -11,9 +11,9 @@ from mitmproxy import exceptions, http, io
 
 from .core import cassette, har, writer, yamlfile
 from .core.errors import InputError
+from .core.profiles import api_host
 from .core.recording import Exchange, Recording, entry
 from .core.redact import Redactor
-from .hosts import intercepted_hosts
 from .recorder import exchange_of
 
 
@@ -67,7 +67,7 @@ def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, appen
         elif not force:
             raise InputError("the cassette already exists", output,
                              hint="--append adds to it, --force replaces it")
-    hosts = intercepted_hosts(extra_hosts)
+    extra = {h.lower().rstrip('.') for h in extra_hosts}
     recording = Recording(old)
     report = Report()
     for path in files:
@@ -87,7 +87,7 @@ def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, appen
         report.skipped += [f"{path}: {s}" for s in skipped]
         for _, exchange in exchanges:
             host = (urlsplit(exchange.url).hostname or "").lower()
-            if not all_hosts and host not in hosts:
+            if not all_hosts and not (api_host(host) or host in extra):
                 report.other_hosts[host] += 1
                 continue
             recording.add(entry(exchange, redactor))

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000
 MAX_LISTED = 100  # misses and early retries kept for the summary
-_COLOURS = {"cassette": "32", "simulation": "36", "scenario": "33", "batch": "36", "upstream": "34", "miss": "31",
+_COLOURS = {"cassette": "32", "simulation": "36", "signin": "36", "scenario": "33", "batch": "36", "upstream": "34", "miss": "31",
             "error": "31", "killed": "35"}
 
 
@@ -32,7 +32,7 @@ class Call:
     method: str
     url: str  # secrets in the query shown as ***
     status: int | None  # None: no response (a fault, a dropped connection)
-    source: str  # cassette, scenario, simulation, batch, miss, upstream, error, killed
+    source: str  # cassette, scenario, simulation, signin, batch, miss, upstream, error, killed
     label: str  # what served it, e.g. "cassette box-tasks.yaml #3 (1 of 1)"
     duration_ms: int | None
 

@@ -31,6 +31,7 @@ from .reload import Reload
 from .replay import Replay
 from .retry_watch import RetryAfterWatch
 from .rules import Scenarios
+from .signin import SignIn
 from .simulation import SimulationAddon
 
 
@@ -43,7 +44,8 @@ def tapeproxy_addons() -> list:
     replay, miss = Replay(intercept), Miss(intercept, recorder)
     return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation),
             RetryAfterWatch(intercept), scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]),
-            simulation, replay, miss, recorder, Journal(intercept), Reload(replay, scenarios, simulation)]
+            simulation, replay, SignIn(intercept, recorder), miss, recorder, Journal(intercept),
+            Reload(replay, scenarios, simulation)]
 
 
 def tapeproxy_addon(extra: Iterable = ()) -> Chain:

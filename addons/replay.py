@@ -85,9 +85,11 @@ class Replay:
         """Serve from this index from now on (its sequences start from their first recording)."""
         self.index = index
         self._fields = {}
+        self.intercept.recorded_hosts(index.hosts)
         if ctx.options.tapeproxy_cassettes:
             logger.info(f"tapeproxy: replaying {len(index)} interactions from "
-                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}")
+                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}; "
+                        f"intercepting {self.intercept.described()}")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if (responses.handled(flow) or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays

@@ -70,19 +70,20 @@ def test_box_miss_uses_box_envelope_and_configured_status(start_cli):
 def test_misses_log_no_secret_the_request_carried(start_cli, tmp_path):
     from helpers import SECRETS
     path = write_cassette(tmp_path / "tok.yaml", [
-        interaction("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        # not a token endpoint (those fall back on simulated sign-in, and their credentials never count)
+        interaction("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
                     req_body="grant_type=client_credentials&client_secret=REDACTED-client_secret-1",
                     req_headers={"Content-Type": ["application/x-www-form-urlencoded"]}, body={"ok": 1}),
         interaction("GET", GRAPH_TASK_URL + "?access_token=REDACTED-access_token-1", body={"ok": 2}),
     ])
-    proxy = start_cli("replay", str(path), "--intercept-host", "login.microsoftonline.com")
+    proxy = start_cli("replay", str(path))
     headers = {"Authorization": f"Bearer {SECRETS['bearer']}", "Cookie": SECRETS["cookie"]}
     r = get(proxy, GRAPH_TASK_URL + "/missing?access_token=" + SECRETS["access_token"], headers=headers)
     assert r.status_code == 404
-    r = get(proxy, "https://login.microsoftonline.com/t/oauth2/v2.0/token", method="POST", headers=headers,
+    r = get(proxy, "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode", method="POST", headers=headers,
             data={"grant_type": "refresh_token", "client_secret": SECRETS["client_secret"],
                   "refresh_token": SECRETS["refresh_token"]})
-    message = r.json()["error"]["message"]
+    message = r.json()["error_description"]  # the identity platform's error shape
     assert r.status_code == 404 and "grant_type differs" in message
     assert "client_secret" not in message  # redacted in the recording: it matches any value
     assert proxy.wait_for("grant_type") and proxy.wait_for("/missing"), proxy.output

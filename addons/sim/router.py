@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import re
 
-from ..core.profiles import profile_for
+from ..core.profiles import identity, profile_for
 from . import auth, box_tasks, graph_print
 from .http import ApiError, Reply, SimRequest, error_reply
 from .world import World
 
-IDENTITY_HOST = "login.microsoftonline.com"
-HOSTS = (graph_print.HOST, *box_tasks.HOSTS, IDENTITY_HOST)
 _IDENTITY_TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 _IDENTITY_META = re.compile(r"^/([^/]+)/(?:discovery/instance|v2\.0/\.well-known/openid-configuration)/?$")
+
+
+def sign_in(req: SimRequest) -> Reply | None:
+    """The token endpoints' answer (Microsoft identity, Box OAuth), or None for any other request.
+
+    Needs no world: replay falls back on it, so that a token request no cassette holds is answered
+    offline instead of carrying the app's credentials anywhere.
+    """
+    if req.host in identity.HOSTS:
+        m = _IDENTITY_TOKEN.match(req.path)
+        if m and req.method == "POST":
+            return auth.identity_token(req, m.group(1))
+        m = _IDENTITY_META.match(req.path)
+        if m and req.method == "GET":
+            return auth.identity_metadata(req, m.group(1))
+        return None
+    if req.host == "api.box.com" and req.path.rstrip("/") == "/oauth2/token" and req.method == "POST":
+        return auth.box_token(req)
+    return None
 
 
 class Simulation:
@@ -22,20 +39,6 @@ class Simulation:
     def handle(self, req: SimRequest) -> Reply | None:
         """The simulation's answer, or None when it does not simulate this request."""
         try:
-            if req.host == IDENTITY_HOST:
-                return self._identity(req)
-            if req.host == "api.box.com" and req.path.rstrip("/") == "/oauth2/token" and req.method == "POST":
-                return auth.box_token(req)
-            return graph_print.handle(self.world, req) or box_tasks.handle(self.world, req)
+            return sign_in(req) or graph_print.handle(self.world, req) or box_tasks.handle(self.world, req)
         except ApiError as e:
             return error_reply(profile_for(req.host), req, e)
-
-    @staticmethod
-    def _identity(req: SimRequest) -> Reply | None:
-        m = _IDENTITY_TOKEN.match(req.path)
-        if m and req.method == "POST":
-            return auth.identity_token(req, m.group(1))
-        m = _IDENTITY_META.match(req.path)
-        if m and req.method == "GET":
-            return auth.identity_metadata(req, m.group(1))
-        return None

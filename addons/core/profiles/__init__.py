@@ -1,22 +1,35 @@
-"""API profiles: what is specific to each API (hosts, error envelope, standard headers).
+"""API profiles: what is specific to each API (hosts, error envelope, standard headers,
+the request headers that change an answer).
 
-`profile_for(host)` picks the profile; hosts added by option get the generic one.
+`profile_for(host)` picks the profile; hosts added by option, or named only by a cassette, get the
+generic one.
 """
 
 from __future__ import annotations
 
 import math
 
-from . import box, generic, graph
+from . import box, generic, graph, identity
 
-PROFILES = (graph, box)
+PROFILES = (graph, box, identity)
 DEFAULT_HOSTS: tuple[str, ...] = tuple(h for p in PROFILES for h in p.HOSTS)
+# Satellite hosts by suffix: every host under these is an API's (e.g. Box's download hosts).
+DEFAULT_HOST_SUFFIXES: tuple[str, ...] = tuple(s for p in PROFILES for s in p.HOST_SUFFIXES)
+_BY_HOST = {h: p for p in PROFILES for h in p.HOSTS}
+
+
+def api_host(host: str) -> bool:
+    """Whether an API profile owns this host (lower case, no trailing dot)."""
+    return host in _BY_HOST or host.endswith(DEFAULT_HOST_SUFFIXES)
 
 
 def profile_for(host: str):
-    host = host.lower()
+    host = host.lower().rstrip(".")
+    profile = _BY_HOST.get(host)
+    if profile is not None:
+        return profile
     for profile in PROFILES:
-        if host in profile.HOSTS:
+        if profile.HOST_SUFFIXES and host.endswith(profile.HOST_SUFFIXES):
             return profile
     return generic
 
