@@ -71,12 +71,28 @@ class Ready:
         self.callback([(server.mode, (addr[0], addr[1])) for server in servers for addr in server.listen_addrs])
 
 
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
+    """Keep a cancelled connection out of the terminal: it is how shutdown ends them, not an error.
+
+    On Python 3.11 asyncio reports each client connection still open at shutdown with a traceback
+    (its StreamReaderProtocol callback asks a cancelled task for its exception; fixed in 3.12).
+    Master.run installs its own handler and puts this one back when it returns, before the loop's
+    remaining tasks are cancelled.
+    """
+    def handler(loop, context) -> None:
+        if not isinstance(context.get("exception"), asyncio.CancelledError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (),
                 termlog: bool = True) -> Master:
     """A configured master; call inside a running event loop. Raises OptionsError on bad settings.
 
     set_specs are mitmdump-style `option=value` strings, applied after settings.
     """
+    _quiet_cancellations(asyncio.get_running_loop())
     master = Master(options.Options())
     master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
     # lazy: the client's TLS handshake completes without contacting the server (offline replay).

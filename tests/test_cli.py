@@ -42,6 +42,10 @@ def test_startup_line_points_clients_at_the_proxy(start_cli, confdir):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_cleanly(start_cli, sig):
     proxy = start_cli("demo")
+    # a client that keeps its connection open, as SDK sessions do, when the proxy stops
+    s = requests.Session()
+    s.trust_env = False
+    assert s.get(GRAPH_TASK_URL, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH).status_code == 200
     assert proxy.stop(sig) == 0
     assert "Traceback" not in proxy.output
     assert proxy.output.rstrip().endswith("tapeproxy demo: stopped")
