@@ -2,8 +2,8 @@
 
 Intercepted: the API profiles' hosts (Graph, Box with its upload and *.boxcloud.com download hosts,
 Microsoft's sign-in hosts), every host a loaded cassette names, and `tapeproxy_hosts`. Every other
-host is tunnelled untouched. `connection_strategy=lazy` lets mitmproxy finish the client's TLS handshake without
-contacting the server, which is what makes offline replay possible at all.
+host is tunnelled untouched. `connection_strategy=lazy` lets mitmproxy finish the client's TLS
+handshake without contacting the server, which is what makes offline replay possible at all.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Intercept:
 
     def configure(self, updated):
         if "tapeproxy_hosts" in updated:
-            self.hosts = intercepted_hosts([*ctx.options.tapeproxy_hosts, *self._recorded])
+            self.recorded_hosts(self._recorded)
         if ctx.options.connection_strategy != "lazy":
             logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")
             ctx.options.update(connection_strategy="lazy")
@@ -97,6 +97,8 @@ class Intercept:
         self._recorded = hosts
         self.hosts = intercepted_hosts([*ctx.options.tapeproxy_hosts, *hosts])
 
-    def described(self) -> str:
-        """The intercepted hosts, for the start-up line."""
-        return ", ".join([*sorted(self.hosts), *("*" + s for s in DEFAULT_HOST_SUFFIXES)])
+    def described(self, most: int = 24) -> str:
+        """The intercepted hosts, for the start-up line (the first `most` of them)."""
+        names = [*sorted(self.hosts), *("*" + s for s in DEFAULT_HOST_SUFFIXES)]
+        more = f" and {len(names) - most} more" if len(names) > most else ""
+        return ", ".join(names[:most]) + more

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable
@@ -274,19 +275,20 @@ def placeholder_fields(shape: Shape) -> set:
     if body.kind == "form":
         out |= {("form", k) for k, v in body.value if is_placeholder(v)}
     elif body.kind == "json" and redact.might_hold_placeholder(body.value):
-        out |= {("json", path) for path in _placeholder_paths(body.data(), ())}
+        out |= {("json", path) for path, value in _leaves(body.data()) if is_placeholder(value)}
     return out
 
 
-def _placeholder_paths(node, path):
+def _leaves(node, path=()):
+    """(path, value) of each scalar in a JSON value; a path is keys and list indices."""
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _placeholder_paths(v, path + (k,))
+            yield from _leaves(v, path + (k,))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _placeholder_paths(v, path + (i,))
-    elif is_placeholder(node):
-        yield path
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path, node
 
 
 def _masked_pairs(pairs, kind: str, masked) -> tuple:
@@ -455,28 +457,11 @@ def _common_segments(a: str, b: str) -> float:
     return same / max(len(sa), len(sb))
 
 
-def _pair_share(got: tuple, want: tuple) -> float:
-    """The share of (name, value) pairs the two multisets have in common."""
-    if not got and not want:
-        return 1.0
-    rest = list(want)
-    common = 0
-    for pair in got:
-        if pair in rest:
-            rest.remove(pair)
-            common += 1
-    return common / max(len(got), len(want))
-
-
-def _leaves(node, path=()):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _leaves(v, path + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _leaves(v, path + (i,))
-    else:
-        yield path, json.dumps(node)
+def _pair_share(got, want) -> float:
+    """The share of (name, value) pairs two multisets have in common."""
+    got, want = Counter(got), Counter(want)
+    larger = max(sum(got.values()), sum(want.values()))
+    return sum((got & want).values()) / larger if larger else 1.0
 
 
 def _body_share(got: Body, want: Body) -> float:
@@ -484,6 +469,7 @@ def _body_share(got: Body, want: Body) -> float:
         return 0.0
     if got.kind == "form":
         return _pair_share(got.value, want.value)
-    if got.kind == "json":
-        return _pair_share(tuple(_leaves(got.data())), tuple(_leaves(want.data())))
+    if got.kind == "json":  # leaves as JSON text: 1 and true differ, and lists become hashable
+        return _pair_share(((p, json.dumps(v)) for p, v in _leaves(got.data())),
+                           ((p, json.dumps(v)) for p, v in _leaves(want.data())))
     return 0.0
