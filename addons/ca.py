@@ -14,7 +14,8 @@ BUNDLE_FILE = "tapeproxy-ca-bundle.pem"
 
 
 def confdir_path(confdir: str | None) -> Path:
-    return Path(os.path.expanduser(confdir or CONF_DIR))
+    """The confdir as an absolute path: the export lines must work from any directory."""
+    return Path(os.path.expanduser(confdir or CONF_DIR)).absolute()
 
 
 def ensure_ca(confdir: str | None) -> Path:
@@ -77,7 +78,6 @@ def shell_lines(proxy_url: str, confdir: str | None, shell: str = "bash") -> lis
     env["JAVA_TOOL_OPTIONS"] = (f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
                                 f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
                                 f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12")
-    env["NO_PROXY"] = ""
     if shell == "fish":
         return [f"set -gx {k} {_quote_posix(v)}" for k, v in env.items()]
     if shell == "powershell":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -127,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint = sub.add_parser("lint", help="check cassettes, scenarios and world files; print file:line problems")
     lint.add_argument("paths", nargs="+", metavar="FILE|DIR")
     env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
-    env.add_argument("--shell", choices=["bash", "fish", "powershell"], default="bash",
+    env.add_argument("--shell", choices=["bash", "zsh", "sh", "fish", "powershell"], default="bash",
                      help="syntax of the lines (default: bash, also right for zsh and sh)")
     env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)")
     env.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
@@ -158,6 +160,21 @@ def cassette_files(paths) -> list[str]:
             raise InputError("no cassettes in this directory", str(path),
                              hint="a vcrpy cassette is a .yaml file holding `interactions:` and `version: 1`")
     return out
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say in tapeproxy's words that an address is taken (mitmproxy says it twice, advising --mode)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio binds: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                return  # mitmproxy reports anything else with its own words
+            raise InputError(f"{host}:{port} is already in use (another tapeproxy?)",
+                             hint="choose another --port, or --port 0 for a free one") from None
 
 
 def _free_port(host: str) -> int:
@@ -226,8 +243,8 @@ def _url(addr: tuple[str, int]) -> str:
 
 def _banner(command: str, args, bound) -> str:
     ca = ensure_ca(args.confdir)
-    if args.reverse:
-        where = ", ".join(f"{mode.data} at {_url(addr)}" for mode, addr in bound)
+    if args.reverse:  # a server may report one address twice (dual-stack): each target once
+        where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
         return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}"
     url = _url(bound[0][1])
     exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in client_env(url, args.confdir).items())
@@ -240,6 +257,8 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     from .master import Ready, serve
 
     settings = settings_from(args, cassettes)
+    for mode in settings["mode"]:
+        _check_port_free(args.host, int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port)
 
     def ready(bound):
         print(_banner(command, args, bound), flush=True)
@@ -289,10 +308,18 @@ def _web(args) -> int:
                "-s", str(Path(__file__).resolve().parent / "mitm_addon.py")]
     for spec in [*sets, *args.set]:
         command += ["--set", spec]
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return 0
+    child = subprocess.Popen(command)
+    stopping = []
+
+    def forward(signum, _frame):  # mitmweb stops cleanly on either; we wait for it, never leave it
+        stopping.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    rc = child.wait()
+    return 0 if stopping else rc
 
 
 def _ctl(args) -> int:

@@ -122,7 +122,9 @@ class Control:
                 return 409, {"error": "the simulation is off (tapeproxy demo, or --simulate)"}
             self.simulation.reset()
             logger.info("tapeproxy: world reset")
-            return 200, {"reset": True}
+            world = self.simulation.sim.world
+            return 200, {"reset": True, "print_task_definitions": len(world.graph_defs),
+                         "box_tasks": len(world.box_tasks)}
         return 404, {"error": f"no {method} {path or '/'}; see GET /scenarios", "routes": [
             "GET /scenarios", "PUT /scenarios", "POST /scenarios", "DELETE /scenarios[/NAME]",
             "POST /scenarios/reset", "GET /world", "POST /world/reset"]}

@@ -64,12 +64,14 @@ def run(args) -> dict:
     if action == "clear":
         return call(proxy, "DELETE", "/scenarios")
     if action == "reset-world":
-        call(proxy, "POST", "/world/reset")
-        return call(proxy, "GET", "/scenarios")
+        return call(proxy, "POST", "/world/reset")
     return call(proxy, "POST", "/scenarios/reset")
 
 
 def describe(state: dict) -> list[str]:
+    if state.get("reset"):
+        return [f"world reset: back to its world file ({state.get('print_task_definitions', 0)} print task "
+                f"definition(s), {state.get('box_tasks', 0)} Box task(s))"]
     lines = []
     for s in state.get("scenarios", []):
         lines.append(f"{s['name']} (state {s['state']})")

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from helpers import SECRETS, CliProxy, FakeApi, LocalHTTPS
@@ -12,6 +14,20 @@ def no_secret_in_any_cassette(tmp_path_factory):
     leaks = [f"{p}: {name}" for p in cassettes for name, secret in SECRETS.items()
              if secret.split("=")[-1] in p.read_text(errors="replace")]
     assert not leaks, "secrets in cassettes:\n" + "\n".join(leaks)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_home(tmp_path_factory):
+    """A home of the run's own: whatever runs without --confdir makes its CA in ~/.mitmproxy,
+    and the user's own is not the tests' to write."""
+    home = tmp_path_factory.mktemp("home")
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    yield home
+    if saved is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = saved
 
 
 @pytest.fixture(scope="session")

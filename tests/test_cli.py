@@ -4,6 +4,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import signal
 import stat
 import subprocess
@@ -54,6 +55,7 @@ def test_ctrl_c_and_sigterm_stop_cleanly(start_cli, sig):
 def test_reverse_mode_serves_clients_that_change_their_base_url(start_cli):
     proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com")
     assert "reverse proxy for https://graph.microsoft.com at http://127.0.0.1:" in proxy.banner
+    assert proxy.banner.count("https://graph.microsoft.com at") == 1, proxy.banner
     path = GRAPH_TASK_URL.split("graph.microsoft.com", 1)[1]
     r = requests.get(proxy.url + path, proxies={"http": None, "https": None}, headers=AUTH)
     assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
@@ -160,3 +162,29 @@ def test_replay_dir_without_a_cassette_fails(tmp_path):
     out = run_cli(["replay", str(tmp_path), "--port", "0"])
     assert out.returncode == 2
     assert f"{tmp_path}: no cassettes in this directory" in out.stderr
+
+
+def test_a_busy_port_is_said_once_in_tapeproxys_words(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_cli(["demo", "--port", str(port), "--confdir", str(tmp_path)])
+    assert out.returncode == 2
+    said = out.stdout + out.stderr
+    assert said.count(f"127.0.0.1:{port} is already in use") == 1, said
+    assert "--port 0 for a free one" in said and "--mode" not in said
+
+
+def test_env_keeps_no_proxy_takes_zsh_and_gives_absolute_paths(tmp_path):
+    out = run_cli(["env", "--shell", "zsh", "--confdir", "conf", "--proxy", "http://127.0.0.1:9"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "NO_PROXY" not in out.stdout  # the user's own setting is theirs
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+    assert exports["SSL_CERT_FILE"] == str(tmp_path / "conf" / "tapeproxy-ca-bundle.pem")
+    assert exports["NODE_EXTRA_CA_CERTS"] == str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
+
+
+def test_the_run_writes_no_ca_into_the_users_home(own_home):
+    out = run_cli(["ca"])  # no --confdir: ~/.mitmproxy
+    assert out.stdout.strip() == str(own_home / ".mitmproxy" / "mitmproxy-ca-cert.pem")

@@ -112,7 +112,8 @@ def _box_properties(spec, name, seen=()):
     return props
 
 
-@pytest.mark.skipif(not (SPECS / "box-openapi.json").exists(), reason="Box's OpenAPI is not at ../shared/specs")
+@pytest.mark.skipif(not (SPECS / "box-openapi.json").exists(), reason="Box's OpenAPI is not at ../shared/specs: put the "
+                    "steering repo's shared/ beside this checkout (CI does) to run it")
 @pytest.mark.parametrize("name", sorted(shapes.BOX))
 def test_kept_box_shapes_match_the_openapi(name):
     spec = json.loads((SPECS / "box-openapi.json").read_text())
@@ -133,7 +134,8 @@ def test_kept_box_shapes_match_the_openapi(name):
             assert set(kept[prop]["properties"]) == mini, (name, prop)
 
 
-@pytest.mark.skipif(not (SPECS / "graph-v1.0-csdl.xml").exists(), reason="Graph's CSDL is not at ../shared/specs")
+@pytest.mark.skipif(not (SPECS / "graph-v1.0-csdl.xml").exists(), reason="Graph's CSDL is not at ../shared/specs: put the "
+                    "steering repo's shared/ beside this checkout (CI does) to run it")
 @pytest.mark.parametrize("name", sorted(shapes.GRAPH))
 def test_kept_graph_shapes_match_the_csdl(name):
     root = ET.parse(SPECS / "graph-v1.0-csdl.xml").getroot()

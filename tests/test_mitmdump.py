@@ -89,6 +89,14 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
         comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
         assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
         assert comments["/2.0/users/me"][0].startswith("tapeproxy: MISS:") and comments["/2.0/users/me"][1]
-    finally:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert children, "tapeproxy web runs mitmweb as a child"
         proc.terminate()
-        proc.wait(10)
+        assert proc.wait(15) == 0, "".join(lines)  # SIGTERM stops it cleanly, as the README promises
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "mitmweb was left running"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", web_port))  # its port is free again
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
