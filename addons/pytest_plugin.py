@@ -2,19 +2,22 @@
 between tests, so hundreds of tests pay its start-up once.
 
     def test_reads_a_task(tapeproxy):
-        tapeproxy.use_cassette("cassettes/box.yaml")
+        tapeproxy.use_cassette("cassettes/box.yaml")  # relative to this test file
         requests.get(..., proxies={"https": tapeproxy.url}, verify=tapeproxy.ca_path)
         tapeproxy.assert_called("GET", "/2.0/tasks/11446498", times=1)
 
-    @pytest.mark.tapeproxy(scenario="box-throttle-once")  # cassette defaults per test
+    @pytest.mark.tapeproxy(scenario="box-throttle-once", miss_status=500)  # cassette defaults per test
     def test_retries(tapeproxy): ...
 
-A request nothing matched fails the test at teardown, with the near-miss explanation.
+The marker, `use_cassette` and `configure` take the knobs `tapeproxy replay` has (KNOBS); the
+`tapeproxy_*` ini options set them for a whole suite. A request nothing matched fails the test at
+teardown, with the near-miss explanation.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,18 +28,36 @@ import pytest
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 
+# What a test may set, as tapeproxy replay's options: knob -> (mitmproxy option, ini type, help).
+KNOBS = {
+    "match_on": ("tapeproxy_match_on", "args", "vcrpy matchers requests must agree on (replay --match-on)"),
+    "match_headers": ("tapeproxy_match_headers", "args", "headers that must match when recorded (--match-header)"),
+    "miss_status": ("tapeproxy_miss_status", "string", "status of a miss (--miss-status; default 404)"),
+    "intercept_hosts": ("tapeproxy_hosts", "args", "hosts to intercept too (--intercept-host)"),
+    "repeat_last": ("tapeproxy_repeat_last", "bool", "repeat the last recording of a sequence (default true)"),
+    "simulate": ("tapeproxy_simulate", "bool", "answer from the simulated Graph and Box world first (--simulate)"),
+    "world": ("tapeproxy_world", "string", "world file the simulation starts from (--world)"),
+}
+# Our dependencies' deprecation warnings are not the user's to read (mitmproxy's pyOpenSSL calls, and
+# those of ldap3, passlib and pyparsing, which mitmproxy imports); warnings of the user's code stay.
+QUIET_MODULES = ("mitmproxy", "mitmproxy_rs", "ldap3", "passlib", "pyparsing")
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("tapeproxy")
     group.addoption("--tapeproxy-record-mode", choices=RECORD_MODES, default=None,
                     help="record mode for cassettes of @pytest.mark.tapeproxy tests (default: none, offline)")
+    for knob, (_, kind, help_) in KNOBS.items():
+        parser.addini(f"tapeproxy_{knob}", f"tapeproxy: {help_}", type=kind, default=None)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tapeproxy(cassette=None, scenario=None, record_mode=None, upstream=None, "
-                                       "upstream_ca=None): "
-                                       "serve this test from a cassette (default: cassettes/MODULE/TEST.yaml "
-                                       "beside the test file) and apply scenarios")
+                                       "upstream_ca=None, **knobs): serve this test from a cassette (default: "
+                                       "cassettes/MODULE/TEST.yaml beside the test file), apply scenarios; knobs: "
+                                       + ", ".join(KNOBS))
+    for module in QUIET_MODULES:
+        config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}(\\..*)?$")
 
 
 def default_cassette(request) -> Path:
@@ -46,11 +67,39 @@ def default_cassette(request) -> Path:
     return module.parent / "cassettes" / module.stem / f"{name}.yaml"
 
 
+def _options(knobs: dict) -> dict:
+    """mitmproxy options for knobs; an unknown knob is a TypeError that names the known ones."""
+    unknown = set(knobs) - set(KNOBS)
+    if unknown:
+        raise TypeError(f"tapeproxy: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(KNOBS)}")
+    out = {}
+    for knob, value in knobs.items():
+        if knob in ("match_on", "match_headers", "intercept_hosts") and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif knob == "miss_status":
+            value = int(value)
+        elif knob == "world":
+            value = str(value)
+        out[KNOBS[knob][0]] = value
+    return out
+
+
+def suite_defaults(config) -> dict:
+    """The knobs the ini file sets, as mitmproxy options (a relative world file: from the ini's folder)."""
+    knobs = {k: v for k in KNOBS if (v := config.getini(f"tapeproxy_{k}")) not in (None, [], "")}
+    if "world" in knobs and config.inipath:
+        knobs["world"] = config.inipath.parent / knobs["world"]
+    return _options(knobs)
+
+
 class TapeproxyHandle:
-    def __init__(self, server, confdir: str):
+    def __init__(self, server, confdir: str, base: Path | None = None, defaults: dict | None = None):
         self._server = server
         self._confdir = confdir
+        self._base = base or Path.cwd()  # relative cassette paths: the test file's folder
+        self._defaults = defaults or {}
         self._mark = 0
+        self._missing: str | None = None  # the default cassette, when it does not exist
 
     # -- what a test uses ---------------------------------------------------------------------------
     @property
@@ -68,26 +117,22 @@ class TapeproxyHandle:
         return client_env(self.url, self._confdir)
 
     def use_cassette(self, path, record_mode: str = "none", upstream: dict | None = None,
-                     upstream_ca: str | None = None) -> None:
-        """Serve from this cassette; with a record mode other than none, record into it too.
+                     upstream_ca: str | None = None, **knobs) -> None:
+        """Serve from this cassette (relative to the test file); with a record mode other than none,
+        record into it too. knobs: as the marker's (KNOBS).
 
         upstream maps a host to the server recording really talks to (staging, a local stand-in),
         e.g. {"graph.microsoft.com": "https://127.0.0.1:9443"}; upstream_ca trusts its CA.
         """
-        if record_mode not in RECORD_MODES:
-            raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}")
-        path = str(path)
-        exists = Path(path).is_file()
-        options = dict(tapeproxy_cassettes=[path] if exists else [], tapeproxy_record_mode=record_mode,
-                       tapeproxy_record_to=path if record_mode != "none" else "",
-                       tapeproxy_upstreams=[f"{host}={url}" for host, url in (upstream or {}).items()])
-        if upstream_ca:
-            options["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
-        self._set(**options)
+        self._use(self._resolve(path), record_mode, upstream, upstream_ca, knobs, must_exist=True)
+
+    def configure(self, **knobs) -> None:
+        """Set knobs (KNOBS: match_on, miss_status, intercept_hosts, simulate, ...) for this test."""
+        self._set(**self._knob_options(knobs))
 
     def use_scenario(self, name_or_path) -> None:
         current = self._server.call(lambda: list(self._server.master.options.tapeproxy_scenarios))
-        self._set(tapeproxy_scenarios=[*current, str(name_or_path)])
+        self._set(tapeproxy_scenarios=[*current, self._scenario_ref(name_or_path)])
 
     @property
     def calls(self) -> list:
@@ -106,26 +151,71 @@ class TapeproxyHandle:
         return found
 
     # -- between tests -----------------------------------------------------------------------------
+    def _resolve(self, path) -> str:
+        path = Path(path).expanduser()
+        return str(path if path.is_absolute() else self._base / path)
+
+    def _knob_options(self, knobs: dict) -> dict:
+        if "world" in knobs:
+            knobs = {**knobs, "world": self._resolve(knobs["world"])}
+        return _options(knobs)
+
+    def _scenario_ref(self, name_or_path) -> str:
+        """A built-in name as given; a path (it has a folder or a .yaml suffix) relative to the test file."""
+        text = str(name_or_path)
+        return self._resolve(text) if ("/" in text or text.endswith((".yaml", ".yml"))) else text
+
+    def _use(self, path: str, record_mode: str, upstream, upstream_ca, knobs: dict, must_exist: bool) -> None:
+        if record_mode not in RECORD_MODES:
+            raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}")
+        options = self._knob_options(knobs)
+        exists = Path(path).is_file()
+        if not exists and record_mode == "none":
+            if must_exist:
+                raise FileNotFoundError(f"tapeproxy: no such cassette: {path} "
+                                        "(record it with --tapeproxy-record-mode=once)")
+            self._missing = path
+        options.update(tapeproxy_cassettes=[path] if exists else [], tapeproxy_record_mode=record_mode,
+                       tapeproxy_record_to=path if record_mode != "none" else "",
+                       tapeproxy_upstreams=[f"{host}={url}" for host, url in (upstream or {}).items()])
+        if upstream_ca:
+            options["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
+        self._set(**options)
+
     def _set(self, **options) -> None:
         self._server.call(lambda: self._server.master.options.update(**options))
 
-    def _begin(self, cassette: str | None, scenarios: list[str], record_mode: str, upstream=None,
-               upstream_ca=None) -> None:
+    def _begin(self, marker, default: Path, record_mode_option: str | None) -> None:
         self._reset()
-        if cassette:
-            self.use_cassette(cassette, record_mode, upstream, upstream_ca)
+        if marker is None:
+            return
+        kw = dict(marker.kwargs)
+        given = kw.pop("cassette", None)
+        scenario = kw.pop("scenario", None) or []
+        marker_mode = kw.pop("record_mode", None)
+        record_mode = record_mode_option or marker_mode or "none"
+        upstream, upstream_ca = kw.pop("upstream", None), kw.pop("upstream_ca", None)
+        self._use(self._resolve(given) if given else str(default), record_mode, upstream, upstream_ca, kw,
+                  must_exist=bool(given))
+        scenarios = [scenario] if isinstance(scenario, str) else list(scenario)
         if scenarios:
-            self._set(tapeproxy_scenarios=scenarios)
+            self._set(tapeproxy_scenarios=[self._scenario_ref(s) for s in scenarios])
 
     def _reset(self) -> None:
         def reset():
             master = self._server.master
+            # every knob back to the suite's default (the ini file's, else tapeproxy's own)
+            knobs = {option: master.options.default(option) for option, _, _ in KNOBS.values()}
             master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
-                                  tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None)
-            master.addons.get("tapeproxy").get("tapeproxy_replay").index.reset()
-            master.addons.get("tapeproxy").get("tapeproxy_scenarios").engine.reset()
-            return master.addons.get("tapeproxy").get("tapeproxy_journal").total
+                                  tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None,
+                                  **{**knobs, **self._defaults})
+            chain = master.addons.get("tapeproxy")
+            chain.get("tapeproxy_replay").index.reset()
+            chain.get("tapeproxy_scenarios").engine.reset()
+            chain.get("tapeproxy_simulation").reset()  # each test starts from the world file
+            return chain.get("tapeproxy_journal").total
 
+        self._missing = None
         self._mark = self._server.call(reset)
 
     def _end(self) -> list:
@@ -140,6 +230,9 @@ class TapeproxyHandle:
 def tapeproxy_server(tmp_path_factory):
     """The session's proxy; use the `tapeproxy` fixture in tests."""
     from .inprocess import BackgroundProxy
+    # The teardown lists each miss once; the miss addon's log line would say it again, per request,
+    # in every failing test's "Captured log".
+    logging.getLogger("tapeproxy.miss").setLevel(logging.ERROR)
     confdir = str(tmp_path_factory.mktemp("tapeproxy-confdir"))
     server = BackgroundProxy({"confdir": confdir}).start()
     server.confdir = confdir
@@ -149,23 +242,16 @@ def tapeproxy_server(tmp_path_factory):
 
 @pytest.fixture
 def tapeproxy(tapeproxy_server, request):
-    handle = TapeproxyHandle(tapeproxy_server, tapeproxy_server.confdir)
-    marker = request.node.get_closest_marker("tapeproxy")
-    cassette, scenarios, record_mode, upstream, upstream_ca = None, [], "none", None, None
-    if marker is not None:
-        kw = marker.kwargs
-        cassette = str(kw.get("cassette") or default_cassette(request))
-        if cassette and not Path(cassette).is_absolute():
-            cassette = str(Path(str(request.node.fspath)).parent / cassette)
-        scenario = kw.get("scenario") or []
-        scenarios = [scenario] if isinstance(scenario, str) else list(scenario)
-        record_mode = request.config.getoption("--tapeproxy-record-mode") or kw.get("record_mode") or "none"
-        upstream, upstream_ca = kw.get("upstream"), kw.get("upstream_ca")
-    handle._begin(cassette, scenarios, record_mode, upstream, upstream_ca)
+    handle = TapeproxyHandle(tapeproxy_server, tapeproxy_server.confdir, Path(str(request.node.fspath)).parent,
+                             suite_defaults(request.config))
+    handle._begin(request.node.get_closest_marker("tapeproxy"), default_cassette(request),
+                  request.config.getoption("--tapeproxy-record-mode"))
     yield handle
+    missing = handle._missing
     misses = handle._end()
     if misses:
         # An app's retries ask again: each distinct miss is listed once, with how often it came.
         seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
         lines = "\n".join(f"  {text}" + (f" ({n} times)" if n > 1 else "") for text, n in seen.items())
-        pytest.fail(f"tapeproxy: {len(misses)} request(s) matched nothing:\n{lines}", pytrace=False)
+        why = f"no such cassette: {missing} (record it with --tapeproxy-record-mode=once); " if missing else ""
+        pytest.fail(f"tapeproxy: {why}{len(misses)} request(s) matched nothing:\n{lines}", pytrace=False)

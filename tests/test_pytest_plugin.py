@@ -129,3 +129,122 @@ def test_record_mode_option_records_then_replays_offline(pytester, api, monkeypa
     again = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # record mode none: offline
     again.assert_outcomes(passed=1)
     assert api.connections == connections
+
+
+KNOBS_SUITE = '''
+import warnings
+
+import pytest
+import requests
+
+ME = "https://graph.microsoft.com/v1.0/me"
+TASK = "https://api.box.com/2.0/tasks/11446498"
+
+
+def session(tp):
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies, s.verify = {"https": tp.url}, tp.ca_path
+    return s
+
+
+def test_use_cassette_is_relative_to_the_test_file(tapeproxy):
+    tapeproxy.use_cassette("data/me.yaml")
+    assert session(tapeproxy).get(ME).json() == {"who": "me"}
+
+
+def test_ini_defaults_apply_to_every_test(tapeproxy):
+    tapeproxy.use_cassette("data/me.yaml")
+    s = session(tapeproxy)
+    assert s.get(ME + "/photo").status_code == 500  # tapeproxy_miss_status = 500
+    # tapeproxy_intercept_hosts: answered here (a miss), not tunnelled to the network
+    assert s.get("https://files.example.org/a.csv").headers["X-Tapeproxy-Miss"] == "1"
+
+
+@pytest.mark.tapeproxy(cassette="data/me.yaml", miss_status=418, match_on="method,host,path")
+def test_marker_knobs(tapeproxy):
+    s = session(tapeproxy)
+    assert s.get(ME + "?$select=id").json() == {"who": "me"}  # the query is not matched on
+    assert s.get(ME + "/photo").status_code == 418
+
+
+def test_configure_sets_knobs_for_one_test(tapeproxy):
+    tapeproxy.use_cassette("data/me.yaml", miss_status=409)
+    assert session(tapeproxy).get(ME + "/photo").status_code == 409
+    tapeproxy.configure(miss_status=410)
+    assert session(tapeproxy).get(ME + "/photo").status_code == 410
+
+
+@pytest.mark.tapeproxy(simulate=True)
+def test_simulation_changes_a_task(tapeproxy):
+    s = session(tapeproxy)
+    s.headers["Authorization"] = "Bearer t"
+    assert s.put(TASK, json={"message": "Changed"}).json()["message"] == "Changed"
+
+
+@pytest.mark.tapeproxy(simulate=True)
+def test_each_test_starts_from_the_world_file(tapeproxy):
+    s = session(tapeproxy)
+    s.headers["Authorization"] = "Bearer t"
+    assert s.get(TASK).json()["message"] == "Legal review"
+
+
+def test_a_missing_cassette_is_named(tapeproxy):
+    tapeproxy.use_cassette("data/nope.yaml")
+
+
+@pytest.mark.tapeproxy
+def test_a_missing_default_cassette_is_named_in_the_misses(tapeproxy):
+    session(tapeproxy).get(ME)
+
+
+@pytest.mark.tapeproxy(miss_stauts=500)
+def test_an_unknown_knob_is_refused(tapeproxy):
+    pass
+
+
+def test_the_users_own_warnings_still_show(tapeproxy):
+    tapeproxy.use_cassette("data/me.yaml")
+    session(tapeproxy).get(ME)
+    warnings.warn("the user's own deprecation", DeprecationWarning)
+'''
+
+
+def test_the_plugin_has_the_clis_knobs_and_resolves_paths_from_the_test_file(pytester):
+    pytester.makeini("[pytest]\ntapeproxy_miss_status = 500\ntapeproxy_intercept_hosts = files.example.org\n")
+    sub = pytester.mkdir("suite")
+    (sub / "data").mkdir()
+    write_cassette(sub / "data" / "me.yaml", [interaction("GET", URL, body={"who": "me"})])
+    (sub / "test_knobs.py").write_text(KNOBS_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suite")  # from the rootdir, not suite/
+    # a miss fails its test at teardown: the four tests that miss on purpose, and the unknown knob, error
+    result.assert_outcomes(passed=8, failed=1, errors=5, warnings=1)
+    out = result.stdout.str()
+    assert "GET https://files.example.org/a.csv: no recorded interaction matches" in out
+    assert f"FileNotFoundError: tapeproxy: no such cassette: {sub / 'data' / 'nope.yaml'}" in out
+    assert f"tapeproxy: no such cassette: {sub / 'cassettes' / 'test_knobs'}" in out  # the default one
+    assert "unknown setting(s) miss_stauts; known: match_on, match_headers, miss_status" in out
+    assert "the user's own deprecation" in out
+    assert "pyOpenSSL" not in out and "tagMap" not in out and "crypt" not in out  # our dependencies' own
+
+
+NOISY_SUITE = '''
+import requests
+
+
+def test_fails_with_misses_and_a_connection_left_open(tapeproxy):
+    s = requests.Session()
+    s.trust_env = False
+    for _ in range(3):
+        s.get("https://graph.microsoft.com/v1.0/me", proxies={"https": tapeproxy.url}, verify=tapeproxy.ca_path)
+    assert False, "the test's own failure"
+'''
+
+
+def test_a_failing_test_shows_its_failure_and_its_misses_once_and_no_proxy_noise(pytester):
+    pytester.makepyfile(test_noisy=NOISY_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, errors=1)
+    out = result.stdout.str()
+    assert "the test's own failure" in out and "(3 times)" in out
+    assert "Captured log" not in out and "Traceback" not in out and "CancelledError" not in out, out
