@@ -65,3 +65,33 @@ def test_the_node_example_runs_against_reverse_mode(start_cli, tmp_path):
     out = subprocess.run(["node", str(script)], env={**os.environ, "GRAPH_BASE_URL": proxy.url},
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "4 task definitions", out.stderr
+
+
+# What a machine may set that decides whom clients trust; the Quick start must work either way.
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS")
+
+
+@pytest.mark.parametrize("machine_ca", ["set", "unset"])
+def test_the_quick_start_runs_as_written(tmp_path, machine_ca):
+    from helpers import CliProxy
+
+    section = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    server, client = re.findall(r"```sh\n(.*?)```", section, re.S)[:2]
+    assert server.strip() == "tapeproxy demo"
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in CA_VARIABLES and "PROXY" not in k.upper()}
+    env["HOME"] = str(home)
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}"  # as in an activated venv
+    if machine_ca == "set":  # as this machine and many CI images do: the system roots only
+        system = "/etc/ssl/certs/ca-certificates.crt"
+        env.update({k: system for k in CA_VARIABLES if k != "SSL_CERT_DIR"}, SSL_CERT_DIR="/etc/ssl/certs")
+    # The one change: a free port instead of 8080, which `tapeproxy env` learns from TAPEPROXY_URL.
+    proxy = CliProxy(["demo"], home / ".mitmproxy", env=env)
+    try:
+        out = subprocess.run(["bash", "-euc", client], env={**env, "TAPEPROXY_URL": proxy.url},
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        proxy.stop()
+    assert out.returncode == 0, out.stderr
+    assert '"@odata.context"' in out.stdout and '"id": "11446498"' in out.stdout, out.stdout + out.stderr
+    assert proxy.output.count("-> 200 simulation") == 2, proxy.output
