@@ -71,3 +71,51 @@ def test_lint_names_each_mistake_at_its_line(tmp_path):
     assert f"{tmp_path}/cassettes/latin1.yaml:2: not valid UTF-8" in done.stdout
     assert f"{good}: ok (scenario)" in done.stdout
     assert run_cli(["lint", str(ROOT / "cassettes"), str(ROOT / "scenarios")]).returncode == 0
+
+
+# Files with several mistakes a schema forbids: lint names each, at its line.
+SEVERAL = {
+    "cassette": ("interactions:\n- request:\n    metod: GET\n    uri: https://api.box.com/2.0/tasks/1\n"
+                 "  response:\n    status: {code: 200, mesage: OK}\n", [
+                     (3, "request needs a string 'method'"),
+                     (3, "unknown key 'metod' (did you mean 'method'?)"),
+                     (6, "unknown key 'mesage' (did you mean 'message'?)")]),
+    "world": ("graph:\n  taskDefinitions:\n    - id: d1\n      tasks:\n        - id: t1\n"
+              "          status: {state: procesing}\n        - id: t2\n          status: {state: 7}\n", [
+                  (6, "'procesing' is not one of 'pending', 'processing', 'completed', 'aborted' "
+                      "(did you mean 'processing'?)"),
+                  (8, "7 is not one of")]),
+    "scenario": ("rules:\n  - error: throttled\n    retry_afte: 2\n  - error: not_found\n    probabilty: 0.5\n", [
+        (3, "did you mean 'retry_after'"),
+        (5, "unknown key 'probabilty' (did you mean 'probability'?)")]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SEVERAL))
+def test_lint_reports_every_problem_the_schema_forbids_at_its_line(tmp_path, kind):
+    text, expected = SEVERAL[kind]
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(text)
+    with pytest.raises(jsonschema.ValidationError):  # the schema forbids it...
+        jsonschema.validate(yaml.safe_load(text), schema(kind))
+    done = run_cli(["lint", str(path)])  # ...and lint says so, every time, where
+    assert done.returncode == 1, done.stdout
+    lines = done.stdout.splitlines()
+    for line, message in expected:
+        assert any(l.startswith(f"{path}:{line}: ") and message in l for l in lines), (line, message, lines)
+    assert len(lines) == len(expected), lines
+
+
+def test_lint_and_the_schemas_agree_on_every_example(tmp_path):
+    """Every file in the repo and every broken one in the tests: lint passes exactly what the schema does."""
+    examples = [*ROOT.glob("cassettes/*.yaml"), *ROOT.glob("scenarios/*.yaml"), ROOT / "addons/sim/default-world.yaml",
+                *(ROOT / "tests" / "data").glob("*.yaml")]
+    for kind, (text, _) in SEVERAL.items():
+        examples.append(tmp_path / f"{kind}.yaml")
+        examples[-1].write_text(text)
+    from tapeproxy import lint
+    for path in examples:
+        data, text = lint.yamlfile.load(path)
+        kind = lint.kind_of(data, path)
+        valid = not list(lint._validator(kind).iter_errors(lint._plain(data)))
+        assert valid == (not lint.check(path)[1]), path
