@@ -54,6 +54,8 @@ WORLDS = {
     "w-reference.yaml": ("box:\n  files: [{id: '1', name: a.pdf}]\n  tasks: [{id: '9', item: {id: '2'}, action: review}]\n",
                          3, "which box.files lacks"),
     "w-empty.yaml": ("", 1, "empty world file"),
+    "w-task-state.yaml": ("graph:\n  taskDefinitions:\n    - id: d1\n      tasks:\n"
+                          "        - {id: t1, status: {state: procesing}}\n", 5, "did you mean 'processing'"),
     "w-python-tag.yaml": ("graph: !!python/object:builtins.dict {}\n", 1, "python/object:builtins.dict is not allowed"),
     "w-utf8.yaml": (b"box:\n  files: [{id: '1', name: \"\xfe\"}]\n", 2, "not valid UTF-8"),
 }

@@ -82,8 +82,7 @@ SEVERAL = {
                      (6, "unknown key 'mesage' (did you mean 'message'?)")]),
     "world": ("graph:\n  taskDefinitions:\n    - id: d1\n      tasks:\n        - id: t1\n"
               "          status: {state: procesing}\n        - id: t2\n          status: {state: 7}\n", [
-                  (6, "'procesing' is not one of 'pending', 'processing', 'completed', 'aborted' "
-                      "(did you mean 'processing'?)"),
+                  (6, "'procesing' is not one of pending, processing, completed, aborted (did you mean 'processing'?)"),
                   (8, "7 is not one of")]),
     "scenario": ("rules:\n  - error: throttled\n    retry_afte: 2\n  - error: not_found\n    probabilty: 0.5\n", [
         (3, "did you mean 'retry_after'"),

@@ -11,11 +11,10 @@ from urllib.parse import urlencode
 
 from . import auth
 from .http import ApiError, Reply, SimRequest, json_reply
-from .world import World
+from .world import PRINT_TASK_STATES, World
 
 HOST = "graph.microsoft.com"
 ROUTE = re.compile(r"^/(v1\.0|beta)/print/taskDefinitions(?:/([^/]+)(?:/tasks(?:/([^/]+))?)?)?/?$")
-STATES = ("pending", "processing", "completed", "aborted")
 PAGE_SIZE = 10
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 DEFINITION_PROPS = {"displayName", "createdBy"}
@@ -188,9 +187,9 @@ def _status(value: Any, required: bool) -> dict:
     out = {}
     if "state" in value or required:
         state = value.get("state")
-        if state not in STATES:
+        if state not in PRINT_TASK_STATES:
             raise ApiError("bad_request", f"Requested value '{state}' was not found. printTaskProcessingState is one "
-                                          "of " + ", ".join(STATES) + ".")
+                                          "of " + ", ".join(PRINT_TASK_STATES) + ".")
         out["state"] = state
     if "description" in value:
         if not isinstance(value["description"], str):

@@ -8,12 +8,16 @@ readable YAML in the same format as a world file.
 from __future__ import annotations
 
 import copy
+import difflib
 import threading
 from pathlib import Path
 from typing import Any
 
 from ..core import writer, yamlfile
 from ..core.errors import InputError
+
+# Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
+PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
 
 WORLD_KEYS = {"graph", "box"}
 GRAPH_KEYS = {"taskDefinitions"}
@@ -71,6 +75,12 @@ class World:
             w.graph_tasks[def_id] = {}
             for j, t in enumerate(tasks):
                 t = dict(check.mapping(t, keys + ("tasks", j), "a print task"))
+                status = t.get("status")
+                state = status.get("state") if isinstance(status, dict) else None
+                if state is not None and state not in PRINT_TASK_STATES:  # else the demo would serve it
+                    close = difflib.get_close_matches(str(state), PRINT_TASK_STATES, n=1)
+                    raise check.fail(keys + ("tasks", j, "status", "state"), f"print task state {state!r} is not one "
+                                     "of " + ", ".join(PRINT_TASK_STATES), f"did you mean {close[0]!r}?" if close else "")
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
         _known(check, box, BOX_KEYS, ("box",), "box")
