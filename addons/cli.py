@@ -45,6 +45,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="after the last recording of a repeated request, answer a miss instead of repeating it")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME|PATH",
                         help="apply a scenario (built-in name or YAML file) in front of everything else; repeatable")
+    parser.add_argument("--scenario-dir", action="append", default=[], metavar="DIR",
+                        help="a folder the control API (tapeproxy ctl) may load scenario files from (repeatable); "
+                             "the folders of --scenario files are allowed too")
     parser.add_argument("--report", metavar="FILE", help="at exit, write the summary here (.json, or Markdown)")
     parser.add_argument("--quiet", action="store_true", help="no line per request")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -210,6 +213,8 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_miss_status": args.miss_status,
         "tapeproxy_repeat_last": not args.no_repeat_last,
         "tapeproxy_scenarios": args.scenario,
+        "tapeproxy_scenario_dirs": [str(Path(d).resolve()) for d in args.scenario_dir]
+                                   + sorted({str(Path(s).resolve().parent) for s in args.scenario if Path(s).is_file()}),
         "tapeproxy_simulate": (args.command == "demo" or getattr(args, "simulate", False)
                                or (args.command == "web" and not args.cassettes)),
         "tapeproxy_world": getattr(args, "world", None) or "",

@@ -17,9 +17,14 @@ def proxy_url(given: str | None) -> str:
 
 
 def _ref(name_or_path: str) -> str:
-    """A file is sent as an absolute path (the proxy's working directory is not ours)."""
+    """A file is checked here, where its reader may see it (the proxy answers a file that does not
+    load with where only), then sent as an absolute path (the proxy's working directory is not ours)."""
     path = Path(name_or_path)
-    return str(path.resolve()) if path.suffix in (".yaml", ".yml") or path.exists() else name_or_path
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        return name_or_path  # a built-in scenario's name
+    from .core import scenario
+    scenario.load(path)  # InputError, with file:line and the reason
+    return str(path.resolve())
 
 
 def _call(proxy: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:

@@ -285,7 +285,11 @@ def _delay(raw: Any, check: _Checker, keys: tuple) -> Delay:
     return Delay("fixed", check.duration(raw, keys))
 
 
-def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], base: Path) -> Respond:
+# A body file is read whole when the scenario loads: bounded, so a huge or endless file is refused.
+MAX_BODY_FILE = 64 << 20
+
+
+def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], base: Path | None) -> Respond:
     raw = check.mapping(raw, keys, "respond")
     check.keys(raw, RESPOND_KEYS, keys, "respond")
     bodies = [k for k in ("json", "text", "file") if k in raw]
@@ -299,12 +303,17 @@ def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], bas
     data = None
     if "file" in raw:
         name = check.string(raw["file"], keys + ("file",), "respond.file")
+        if base is None:  # posted inline: no folder of its own, and the proxy's is not the poster's to read
+            raise check.fail(keys + ("file",), "respond.file is not allowed in a scenario posted as YAML text",
+                             "put the scenario and its body file in a --scenario-dir folder and load it by path")
         target = (base / name).resolve()
         if base.resolve() not in target.parents:
             raise check.fail(keys + ("file",), f"file {name!r} is outside the scenario's folder",
                              "body files live next to the scenario file or below it")
-        if not target.is_file():
+        if not target.is_file():  # a regular file: not a FIFO, not a device
             raise check.fail(keys + ("file",), f"file {name!r} not found (looked in {base})")
+        if target.stat().st_size > MAX_BODY_FILE:
+            raise check.fail(keys + ("file",), f"file {name!r} is larger than {MAX_BODY_FILE >> 20} MiB")
         data = target.read_bytes()
     text = check.template(raw["text"], keys + ("text",), params) if "text" in raw else None
     if text is not None and not isinstance(text, (str, Template)):
@@ -314,7 +323,7 @@ def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], bas
                    text, data, is_json="json" in raw)
 
 
-def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base: Path) -> Step:
+def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base: Path | None) -> Step:
     actions = [k for k in ("respond", "error", "fault", "pass") if k in raw]
     if len(actions) > 1:
         raise check.fail(keys, f"one action per step, got {', '.join(actions)}",
@@ -357,7 +366,7 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
     return Step("pass", delay=delay, explicit_pass=True)
 
 
-def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path, line: int | None) -> Rule:
+def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path | None, line: int | None) -> Rule:
     raw = check.mapping(raw, keys, f"rule {number}")
     check.keys(raw, RULE_KEYS, keys, f"rule {number}")
     match = _match(raw.get("match"), check, keys + ("match",))
@@ -425,8 +434,9 @@ def load(path: str | Path) -> Scenario:
     return parse(yamlfile.read_text(path), str(path), Path(path).parent)
 
 
-def parse(text: str, path: str, base: Path) -> Scenario:
-    """A scenario from YAML text; `path` names it in errors, body files are looked up in `base`."""
+def parse(text: str, path: str, base: Path | None) -> Scenario:
+    """A scenario from YAML text; `path` names it in errors, body files are looked up in `base`
+    (None: body files are refused)."""
     data, text = yamlfile.parse(text, path)
     check = _Checker(path, text)
     if data is None:
