@@ -288,7 +288,13 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     if fired:
         summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
             f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
-    if recorder.live:
+    status = 0
+    unsaved = recorder.unsaved + recorder.lost
+    if unsaved:  # the truth, and a failing exit status: the cassette lacks what the clients were given
+        summary += (f"; COULD NOT SAVE {unsaved} of {recorder.recorded + recorder.lost} recorded interaction(s) "
+                    f"to {master.options.tapeproxy_record_to}: {recorder.write_error or 'see the log'}")
+        status = 1
+    elif recorder.live:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")
     from .journal import summary_table
@@ -296,7 +302,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
     print(f"tapeproxy {command}: stopped{summary}", flush=True)
-    return 0
+    return status
 
 
 def _web(args) -> int:

@@ -218,12 +218,13 @@ class TapeproxyHandle:
         self._missing = None
         self._mark = self._server.call(reset)
 
-    def _end(self) -> list:
-        """Flush what was recorded; return this test's misses."""
-        self._server.call(lambda: self._server.master.addons.get("tapeproxy").get("tapeproxy_recorder").flush())
+    def _end(self) -> tuple[list, str]:
+        """Flush what was recorded; this test's misses, and why its recording could not be saved ("" if it was)."""
+        recorder = self._server.master.addons.get("tapeproxy").get("tapeproxy_recorder")
+        unsaved = "" if self._server.call(recorder.flush) else recorder.write_error or "see the log"
         misses = [c for c in self.calls if c.source == "miss"]
         self._reset()
-        return misses
+        return misses, unsaved
 
 
 @pytest.fixture(scope="session")
@@ -248,7 +249,9 @@ def tapeproxy(tapeproxy_server, request):
                   request.config.getoption("--tapeproxy-record-mode"))
     yield handle
     missing = handle._missing
-    misses = handle._end()
+    misses, unsaved = handle._end()
+    if unsaved:
+        pytest.fail(f"tapeproxy: could not save the recorded cassette: {unsaved}", pytrace=False)
     if misses:
         # An app's retries ask again: each distinct miss is listed once, with how often it came.
         seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)

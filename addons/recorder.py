@@ -52,6 +52,9 @@ class Recorder:
         self.target = ""  # the cassette being written
         self._dirty = False
         self._flusher: asyncio.Task | None = None
+        self.saved = 0  # interactions recorded in this session that are on disk
+        self.lost = 0  # of earlier cassettes: never saved before recording moved on to another
+        self.write_error = ""  # why the last write failed; "" once a write succeeds
 
     @property
     def recorded(self) -> int:
@@ -86,7 +89,9 @@ class Recorder:
         mode, target = opts.tapeproxy_record_mode, opts.tapeproxy_record_to
         if mode != "none" and not target:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
-        self.flush()  # what was recorded so far belongs to the previous cassette
+        if not self.flush():  # what was recorded so far belongs to the previous cassette
+            self.lost += self.unsaved
+        self.saved, self.write_error = 0, ""
         self.target = target if mode != "none" else ""
         exists = bool(target) and Path(target).is_file()
         self.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
@@ -133,18 +138,54 @@ class Recorder:
         logger.info(f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
                     f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else ""))
 
+    @property
+    def unsaved(self) -> int:
+        """Interactions recorded in this session that are not on disk (a write failed)."""
+        return self.recorded - self.saved
+
     async def _flush_loop(self) -> None:
+        """Writes what was recorded every FLUSH_EVERY; a failed write is tried again on the next
+        round, until it succeeds (a disk that was full may have room again). Never ends early."""
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             if self._dirty and self.target:
+                entries, added = self.recording.entries(), self.recorded
                 self._dirty = False
-                await asyncio.to_thread(writer.write_atomic, self.target, self.recording.entries())
+                try:
+                    await asyncio.to_thread(writer.write_atomic, self.target, entries)
+                except Exception as e:
+                    self._dirty = True
+                    self._failed(e)
+                else:
+                    self._saved(added)
 
-    def flush(self) -> None:
-        """Everything recorded, on disk now."""
+    def flush(self) -> bool:
+        """Everything recorded, on disk now; False (and logged) if the write failed."""
         if self.target and (self._dirty or self.recorded):
-            writer.write_atomic(self.target, self.recording.entries())
+            added = self.recorded
+            try:
+                writer.write_atomic(self.target, self.recording.entries())
+            except Exception as e:
+                self._failed(e)
+                return False
             self._dirty = False
+            self._saved(added)
+        return True
+
+    def _failed(self, e: Exception) -> None:
+        why = (e.strerror + (f" ({e.filename})" if e.filename else "")) if isinstance(e, OSError) and e.strerror \
+            else repr(e)
+        if why != self.write_error:  # said once per cause; the next round tries again
+            logger.error(f"tapeproxy: could not save {self.recorded - self.saved} recorded interaction(s) to "
+                         f"{self.target}: {why}; the file keeps what it had, and saving is tried again every "
+                         f"{FLUSH_EVERY} s")
+        self.write_error = why
+
+    def _saved(self, added: int) -> None:
+        if self.write_error:
+            logger.warning(f"tapeproxy: saved {added} recorded interaction(s) to {self.target} after all")
+        self.write_error = ""
+        self.saved = added
 
     def done(self) -> None:
         if self._flusher:
