@@ -8,6 +8,9 @@ import pytest
 from helpers import run_cli
 
 OK = "- request: {method: GET, uri: 'https://api.box.com/2.0/tasks/1'}\n  response: {status: {code: 200}}\n"
+# Nine levels of nine aliases each: 667 bytes that a walk would see as 387 million values.
+LAUGHS = "".join(f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else ', '.join(['lol'] * 9)}]\n" for i in range(9))
+DEEP = "[" * 500 + "1" + "]" * 500
 
 CASSETTES = {  # file name: (content, line, words)
     "syntax.yaml": ("interactions:\n- request: {method: GET\nversion: 1\n", 3, "did not find expected ',' or '}'"),
@@ -27,11 +30,18 @@ CASSETTES = {  # file name: (content, line, words)
     "version.yaml": ("interactions: []\nversion: 2\n", 2, "unsupported cassette version 2"),
     "utf8.yaml": (b"interactions:\n- request: {method: GET, uri: 'https://api.box.com/\xff'}\n", 2, "not valid UTF-8"),
     "empty.yaml": ("", 1, "empty cassette"),
+    "duplicate-key.yaml": ("interactions:\n- request: {method: GET, uri: 'https://api.box.com/x', method: PUT}\n"
+                           "  response: {status: {code: 200}}\n", 2, "key 'method' appears twice"),
+    "header-bomb.yaml": ("h: &h " + "x" * 1_000_000 + "\ninteractions:\n- request: {method: GET, uri: 'https://api.box.com/x'}\n"
+                         "  response: {status: {code: 200}, headers: {X: [" + ", ".join(["*h"] * 2000) + "]}}\n", 4,
+                         "aliases expand this document"),
     "python-tag.yaml": ("interactions: !!python/object/apply:os.system ['touch /tmp/pwned']\n", 1,
                         "python/object/apply:os.system is not allowed"),
 }
 
 SCENARIOS = {
+    "s-alias-bomb.yaml": ("laughs:\n" + LAUGHS + "rules:\n  - respond: {json: *l8}\n", 3, "aliases expand this document"),
+    "s-deep.yaml": ("rules:\n  - respond:\n      json: " + DEEP + "\n", 3, "nested more than 200 levels deep"),
     "s-syntax.yaml": ("rules:\n  - match: {path: /x\n", 3, "did not find expected ',' or '}'"),
     "s-status.yaml": ("rules:\n  - respond: {status: abc}\n", 2, "status must be an integer 100-599"),
     "s-unknown-key.yaml": ("rules:\n  - {eror: throttled}\n", 2, "unknown key 'eror' in rule 1 (did you mean 'error'?)"),
@@ -48,6 +58,8 @@ SCENARIOS = {
 }
 
 WORLDS = {
+    "w-alias-bomb.yaml": ("laughs:\n" + LAUGHS + "box:\n  users: [{id: '1', name: *l8}]\n", 3,
+                          "aliases expand this document"),
     "w-syntax.yaml": ("graph: [\n", 2, "did not find expected node content"),
     "w-unknown-key.yaml": ("graph: {}\nbox: {}\nbux: {}\n", 3, "unknown key 'bux' in the world"),
     "w-types.yaml": ("box:\n  tasks: 5\n", 2, "expected a list, got an integer"),

@@ -1,6 +1,7 @@
 """The event-stream builder gives exactly what PyYAML's safe loader gives, or hands over to it."""
 
 import datetime
+import time
 
 import pytest
 import yaml
@@ -27,7 +28,6 @@ version: 1
     "scalar root": "hello\n",
     "empty": "",
     "comment only": "# nothing\n",
-    "duplicate keys": "a: 1\na: 2\n",
     "non-string keys": "1: one\ntrue: yes\n~: none\n2026-01-01: day\n",
 }
 
@@ -88,3 +88,40 @@ def test_errors_are_the_full_loaders_with_their_line(text, line, words):
 def test_timestamps_keep_their_type():
     data = yamlfile.parse("t: 2026-11-22T10:00:00Z\nd: 2026-11-22\n", "doc.yaml")[0]
     assert isinstance(data["t"], datetime.datetime) and isinstance(data["d"], datetime.date)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("a: 1\nb: 2\na: 3\n", 3),  # the event builder's path
+    ("x: !!set {q}\nm:\n  k: 1\n  k: 2\n", 4),  # the full loader's path (a tag it hands over)
+])
+def test_a_key_given_twice_is_refused_at_its_line(text, line):
+    with pytest.raises(InputError, match=rf"doc\.yaml:{line}: key '[ak]' appears twice in this mapping"):
+        yamlfile.parse(text, "doc.yaml")
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize("text", [BOMB, "s: !!set {q}\n" + BOMB])  # both loading paths
+def test_an_alias_bomb_is_refused_at_once(text):
+    began = time.monotonic()
+    with pytest.raises(InputError, match=r"doc\.yaml:[23]: aliases expand this document past 10,000,000"):
+        yamlfile.parse(text, "doc.yaml")
+    assert time.monotonic() - began < 1  # bounded work, not a walk over 387 million values
+
+
+def test_a_long_string_reused_by_alias_is_refused():
+    text = "h: &h " + "x" * 1_000_000 + "\nheaders: [" + ", ".join(["*h"] * 2000) + "]\n"
+    with pytest.raises(InputError, match=r"doc\.yaml:2: aliases expand"):
+        yamlfile.parse(text, "doc.yaml")
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ("{a: ", "}")])
+def test_nesting_past_the_bound_is_a_file_line_error(opener, closer):
+    depth = yamlevents.MAX_DEPTH + 300
+    text = "json: " + opener * depth + "1" + closer * depth + "\n"
+    with pytest.raises(InputError, match=rf"doc\.yaml:1: nested more than {yamlevents.MAX_DEPTH} levels deep"):
+        yamlfile.parse(text, "doc.yaml")
+    with pytest.raises(InputError, match=r"doc\.yaml:\d+: nested more than"):  # the full loader's path too
+        yamlfile.parse("s: !!set {q}\n" + text, "doc.yaml")

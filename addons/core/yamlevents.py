@@ -25,11 +25,28 @@ class Unhandled(Exception):
     """The document needs the full loader."""
 
 
+# Deeper than this, a document is hostile or broken: Python's recursion (ours, PyYAML's, json's) ends
+# near 1,000 frames, and no cassette, scenario or world nests a tenth as deep.
+MAX_DEPTH = 200
+
+
+def _refuse(problem: str, mark) -> ConstructorError:
+    return ConstructorError(None, None, problem, mark)
+
+
+def _given_twice(mapping: dict, key) -> bool:
+    """Whether `key` (found in `mapping`) was given before as the same kind of value: `1` and
+    `true` are equal in Python but two keys in YAML (the later one wins, as with PyYAML)."""
+    return any(k == key and k.__class__ is key.__class__ for k in mapping)
+
+
 def build(loader) -> Any:
-    """The single document `loader` (a PyYAML loader instance) reads.
+    """The single document `loader` (a PyYAML loader instance) reads, and whether it has aliases.
 
     Plain scalars resolve as the loader's resolver would; explicit tags are allowed only when the
-    loader has a constructor for them.
+    loader has a constructor for them. A key given twice, or nesting deeper than MAX_DEPTH, is a
+    ConstructorError at its line. Aliases share the anchored value (as PyYAML does): the caller
+    bounds what they expand to (yamlfile.check_expansion).
     """
     constructors = loader.yaml_constructors
     # A plain scalar whose first character no implicit resolver looks at is a string.
@@ -57,7 +74,7 @@ def build(loader) -> Any:
         raise Unhandled
     event = get()
     if event.__class__ is StreamEndEvent:
-        return None
+        return None, False
     if event.__class__ is not DocumentStartEvent:
         raise Unhandled
     # One loop, no calls per event on the common path: this runs ~30 times per interaction.
@@ -65,7 +82,9 @@ def build(loader) -> Any:
     container: Any = None  # the open list or dict; None until the root opens
     is_map = False
     key: Any = _NO_KEY  # in a mapping: the key read, waiting for its value
+    key_mark = None
     stack: list = []  # the enclosing (container, is_map), to return to at the end of this one
+    aliased = False
     while True:
         event = get()
         cls = event.__class__
@@ -97,8 +116,12 @@ def build(loader) -> Any:
             elif key is _NO_KEY:
                 raise Unhandled  # a complex key
             else:
+                if key in container and _given_twice(container, key):
+                    raise _refuse(f"key {key!r} appears twice in this mapping", key_mark)
                 container[key] = value
                 key = _NO_KEY
+            if len(stack) >= MAX_DEPTH:
+                raise _refuse(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
             stack.append((container, is_map))
             container, is_map = value, cls is MappingStartEvent
             continue
@@ -111,6 +134,7 @@ def build(loader) -> Any:
             if event.anchor not in anchors:
                 raise Unhandled  # the full loader words the error
             value = anchors[event.anchor]
+            aliased = True
         else:
             raise Unhandled
         if container is None:
@@ -119,15 +143,17 @@ def build(loader) -> Any:
         if not is_map:
             container.append(value)
         elif key is not _NO_KEY:
+            if key in container and _given_twice(container, key):
+                raise _refuse(f"key {key!r} appears twice in this mapping", key_mark)
             container[key] = value
             key = _NO_KEY
         elif value.__class__ in (list, dict):
             raise Unhandled  # an alias of a collection as a key
         else:
-            key = value
+            key, key_mark = value, event.start_mark
     if get().__class__ is not DocumentEndEvent or get().__class__ is not StreamEndEvent:
         raise Unhandled  # several documents: the full loader says so
-    return root
+    return root, aliased
 
 
 _NO_KEY = object()

@@ -25,6 +25,19 @@ class Loader(_SafeLoader):  # type: ignore[misc,valid-type]
     other python tag stays an error."""
 
 
+    def construct_mapping(self, node, deep=False):
+        """A key given twice is a mistake (a linter says so), not a silent overwrite."""
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if (key_node.tag, key_node.value) in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key_node.value!r} appears twice in this mapping", key_node.start_mark)
+                    seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep)
+
+
 def _python_str(loader, node):
     return loader.construct_scalar(node)
 
@@ -126,16 +139,79 @@ def gc_paused():
             gc.enable()
 
 
+# What aliases may expand a document to, in nodes and characters: a few times the text, and at least
+# this much. A 9-level "billion laughs" of 667 bytes expands to 387 million; read by code that walks
+# it (a JSON body, a deep copy of a world), it would take gigabytes and stall every client.
+MIN_EXPANSION = 10_000_000
+
+
 def _load(text: str) -> Any:
     with gc_paused():
         loader = Loader(text)
         try:
-            return yamlevents.build(loader)
+            data, aliased = yamlevents.build(loader)
         except yamlevents.Unhandled:
-            pass
+            data, aliased = None, None
         finally:
             loader.dispose()
-        return yaml.load(text, Loader=Loader)
+        if aliased is None:  # the full loader, which composes recursively: the depth is checked first
+            too_deep = _first_mark(text, "depth")
+            if too_deep is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested more than {yamlevents.MAX_DEPTH} levels deep", too_deep)
+            data = yaml.load(text, Loader=Loader)
+            aliased = "*" in text
+        if aliased:
+            check_expansion(data, text)
+        return data
+
+
+def check_expansion(data: Any, text: str) -> None:
+    """Refuse a document whose aliases expand it past max(4 x its text, MIN_EXPANSION).
+
+    Aliases share one value, so the document itself is small; this adds up, once per distinct
+    value, what a walk over it would visit, and stops as soon as the bound is passed.
+    """
+    limit = max(4 * len(text), MIN_EXPANSION)
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        if node.__class__ is dict or node.__class__ is list:
+            known = sizes.get(id(node))
+            if known is not None:
+                return known
+            sizes[id(node)] = limit + 1  # a value that contains itself never ends
+            items = (*node.keys(), *node.values()) if node.__class__ is dict else node
+            total = 1
+            for item in items:
+                total += size(item)
+                if total > limit:
+                    break
+            sizes[id(node)] = total
+            return total
+        return len(node) + 1 if node.__class__ in (str, bytes) else 1
+
+    if size(data) > limit:
+        raise yaml.constructor.ConstructorError(None, None, f"aliases expand this document past {limit:,} nodes "
+                                                "and characters (an alias bomb?)", _first_mark(text, "alias"))
+
+
+def _first_mark(text: str, what: str):
+    """Where the first alias is, or where nesting passes MAX_DEPTH: for the error's line."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=Loader):
+            if what == "alias" and isinstance(event, yaml.AliasEvent):
+                return event.start_mark
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if what == "depth" and depth > yamlevents.MAX_DEPTH:
+                    return event.start_mark
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 def _tag_of(message: str) -> str:
