@@ -110,3 +110,20 @@ def test_the_closest_recording_is_the_one_that_agrees_most():
     index = ReplayIndex([_interaction(1, "GET", "https://api.box.com/2.0/tasks/1/assignments"),
                          _interaction(2, "DELETE", "https://api.box.com/2.0/tasks/1")])
     assert index.lookup(_shape("GET", "https://api.box.com/2.0/tasks/1")).closest.number == 2
+
+
+def test_a_miss_compares_a_bounded_number_of_the_nearest_recordings(monkeypatch):
+    from tapeproxy.core import index, matching
+
+    # 20,000 recordings of one host: a miss used to compare itself with every one of them
+    recorded = [_interaction(n, "GET", f"https://api.box.com/2.0/files/{n}") for n in range(1, 20_001)]
+    recorded.append(_interaction(20_001, "PUT", "https://api.box.com/2.0/tasks/7"))
+    idx = ReplayIndex(recorded)
+    compared = []
+    real = matching.closeness
+    monkeypatch.setattr(matching, "closeness", lambda *a, **k: compared.append(1) or real(*a, **k))
+    miss = idx.lookup(_shape("PUT", "https://api.box.com/2.0/tasks/8"))
+    assert miss.closest.number == 20_001 and len(compared) == 1  # the same method and API area first
+    compared.clear()
+    miss = idx.lookup(_shape("GET", "https://api.box.com/2.0/files/nope/content"))
+    assert len(compared) <= index.MISS_CANDIDATES and miss.closest.request.uri.startswith("https://api.box.com/2.0/files/")

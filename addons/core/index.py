@@ -5,6 +5,7 @@ Lookup is one dict access; only a miss scans, to name the closest recording.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -12,6 +13,17 @@ from . import matching, redact
 from .cassette import Interaction
 from .matching import Shape
 from .profiles import profile_for
+
+
+# What explaining one miss may cost: this many recordings compared, or this many seconds, whichever
+# comes first (the proxy has one event loop; a miss must not stall the other clients).
+MISS_CANDIDATES = 2_000
+MISS_BUDGET = 0.02
+
+
+def _prefix(path: str) -> str:
+    """The first two segments of a path (/2.0/tasks, /v1.0/print): its API area."""
+    return "/".join(path.split("/", 3)[:3])
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,13 @@ class ReplayIndex:
             k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()}
         self._served: dict[tuple, int] = {}
         self.hosts = frozenset(shape.host for shape in self._shapes)
+        # Where a miss looks for the closest recording, nearest first: the same host, method and
+        # path prefix; the same host and prefix; the same host. A miss never scans everything.
+        self._near: dict[tuple, list[int]] = {}
+        for pos, shape in enumerate(self._shapes):
+            prefix = _prefix(shape.path)
+            for near in ((shape.host, shape.method, prefix), (shape.host, prefix), (shape.host,)):
+                self._near.setdefault(near, []).append(pos)
 
     def __len__(self) -> int:
         return len(self.interactions)
@@ -120,18 +139,33 @@ class ReplayIndex:
         n = min(served, len(sequence) - 1)
         return Hit(self.interactions[sequence[n]], n + 1, len(sequence), served >= len(sequence))
 
+    def _candidates(self, shape: Shape):
+        """Recordings to compare a missed request with: of its host and API area (its method's
+        first), else of its host, else any."""
+        prefix = _prefix(shape.path)
+        area = self._near.get((shape.host, prefix))
+        if area:
+            same_method = self._near.get((shape.host, shape.method, prefix), [])
+            yield from same_method
+            chosen = set(same_method)
+            yield from (pos for pos in area if pos not in chosen)
+        else:
+            yield from self._near.get((shape.host,)) or range(len(self._shapes))
+
     def _miss(self, shape: Shape) -> Miss:
         prefix = f"no recorded interaction matches {shape.display()}"
         if not self.interactions:
             return Miss(prefix + "; the cassettes hold no interactions", None, ())
-        # Prefer recordings of the same host; a miss is rare, so a scan is fine here.
-        candidates = [p for p, s in enumerate(self._shapes) if s.host == shape.host] or range(len(self._shapes))
         best_pos, best_rank, best_differs = -1, None, []
-        for pos in candidates:
+        searched, deadline = 0, time.perf_counter() + MISS_BUDGET
+        for pos in self._candidates(shape):
             rank, differs = matching.closeness(shape, self._shapes[pos], self.match_on, self.masked,
                                                self._constraints[pos])
             if best_rank is None or rank > best_rank:
                 best_pos, best_rank, best_differs = pos, rank, differs
+            searched += 1
+            if searched >= MISS_CANDIDATES or (searched % 64 == 0 and time.perf_counter() > deadline):
+                break  # one client's misses must not stall the others: the nearest found so far
         closest = self.interactions[best_pos]
         want = self._shapes[best_pos]
         reasons: list[str] = []
