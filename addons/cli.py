@@ -24,6 +24,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy-auth", metavar="USER:PASS", help="clients must send these proxy credentials")
     parser.add_argument("--allow-remote", action="store_true",
                         help="listen on a non-loopback --host without --proxy-auth (anyone who reaches it may use it)")
+    parser.add_argument("--allow-local-targets", action="store_true",
+                        help="let non-loopback clients reach this host's own services (loopback, link-local, its "
+                             "own addresses) through the proxy")
     parser.add_argument("--control-token", metavar="TOKEN",
                         help="let non-loopback callers use the control API with this token (X-Tapeproxy-Token)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
@@ -222,6 +225,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_report": args.report or "",
         "tapeproxy_allow_remote": args.allow_remote,
+        "tapeproxy_allow_local_targets": args.allow_local_targets,
         "tapeproxy_control_token": args.control_token or "",
     }
     if args.proxy_auth:

@@ -5,11 +5,19 @@ mitmproxy forwards a flow upstream when no addon answered it, including when an 
 Refusing the server connection here is the last line that keeps a replaying proxy offline. A host
 tapeproxy does not intercept is tunnelled to the network as asked; offline, each such host is
 logged once and every such connection counted for the exit summary.
+
+A proxy that listens beyond loopback (--allow-remote, --proxy-auth) must not hand its callers
+what only its own host may reach: for a non-loopback client, a target that resolves to a loopback,
+link-local or unspecified address, or to the address the client reached the proxy on, is refused
+unless tapeproxy_allow_local_targets says otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import socket
 from collections import Counter
 
 from mitmproxy import ctx
@@ -29,16 +37,57 @@ class OfflineGuard:
         self.recorder = recorder
         self.tunnelled: Counter = Counter()  # host -> connections passed to the network while offline
 
-    def server_connect(self, data: ServerConnectionHookData) -> None:
-        if self.recorder.live or data.server.address is None:
+    def load(self, loader):
+        loader.add_option("tapeproxy_allow_local_targets", bool, False,
+                          "Let non-loopback clients reach the proxy host's own services (loopback, link-local, "
+                          "its own addresses) through it.")
+
+    async def server_connect(self, data: ServerConnectionHookData) -> None:
+        if data.server.address is None:
             return
         host, port = data.server.address
-        if self.intercept.intercepts(host):
+        if not self.recorder.live and self.intercept.intercepts(host):  # first: offline, not even a DNS lookup
             mode = ctx.options.tapeproxy_record_mode
             data.server.error = f"tapeproxy is offline (record mode '{mode}'): refused to connect to {host}:{port}"
             logger.warning(data.server.error)
+            return
+        client = data.client
+        if not ctx.options.tapeproxy_allow_local_targets and not _loopback(client.peername):
+            await _refuse_local_target(data, client.sockname)
+            if data.server.error:
+                return
+        if self.recorder.live:
             return
         if host not in self.tunnelled:
             logger.warning(f"tapeproxy: tunnelling {host}:{port} to the network untouched: not an intercepted host "
                            f"(--intercept-host {host} answers it here)")
         self.tunnelled[host] += 1
+
+
+def _address(text: str):
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return (addr.ipv4_mapped or addr) if addr.version == 6 else addr
+
+
+def _loopback(peer) -> bool:
+    addr = _address(peer[0]) if peer else None
+    return addr is not None and addr.is_loopback
+
+
+async def _refuse_local_target(data: ServerConnectionHookData, sockname) -> None:
+    host, port = data.server.address
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # it cannot be reached at all: mitmproxy says so when it tries
+    own = _address(sockname[0]) if sockname else None
+    for *_, sockaddr in infos:
+        addr = _address(sockaddr[0])
+        if addr is not None and (addr.is_loopback or addr.is_link_local or addr.is_unspecified or addr == own):
+            data.server.error = (f"tapeproxy: refused to take a remote client to {host}:{port} ({addr}), an address "
+                                 "of the proxy's own host (--allow-local-targets allows it)")
+            logger.warning(data.server.error)
+            return

@@ -32,7 +32,28 @@ def get(url, proxy_url, **kw):
         return "407" if "407" in str(e) else f"proxy error: {e}"
 
 
+def local_only_server(host: str) -> str:
+    """A service of this host that listens on `host` only: what a remote caller must not reach."""
+    import http.server
+    import threading
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"local")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://{host}:{server.server_address[1]}/"
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    on_loopback, on_own = local_only_server("127.0.0.1"), local_only_server(REMOTE)
     proxy = CliProxy(["demo", "--host", "0.0.0.0", "--allow-remote", "--control-token", "sesame"], Path(tmp))
     try:
         remote, local = f"http://{REMOTE}:{port_of(proxy)}", f"http://127.0.0.1:{port_of(proxy)}"
@@ -43,6 +64,14 @@ with tempfile.TemporaryDirectory() as tmp:
                                                  headers={"X-Tapeproxy-Token": "sesame"})
         seen["control from loopback"] = get("http://tapeproxy/scenarios", local)
         seen["api from remote, allowed"] = get(BOX_TASK, remote, verify=proxy.ca, headers=AUTH)
+        seen["host's loopback service from remote"] = get(on_loopback, remote)
+        seen["host's own-address service from remote"] = get(on_own, remote)
+        seen["host's loopback service from loopback"] = get(on_loopback, local)
+    finally:
+        proxy.stop()
+    proxy = CliProxy(["demo", "--host", "0.0.0.0", "--allow-remote", "--allow-local-targets"], Path(tmp))
+    try:
+        seen["host's loopback service from remote, allowed"] = get(on_loopback, f"http://{REMOTE}:{port_of(proxy)}")
     finally:
         proxy.stop()
     proxy = CliProxy(["demo", "--host", "0.0.0.0", "--proxy-auth", "tester:s3cret"], Path(tmp))

@@ -42,6 +42,10 @@ def test_remote_callers_get_what_their_credentials_allow():
         "control from remote, token": 200,
         "control from loopback": 200,
         "api from remote, allowed": 200,
+        "host's loopback service from remote": 502,  # an open proxy into the host's own services: refused
+        "host's own-address service from remote": 502,
+        "host's loopback service from loopback": 200,
+        "host's loopback service from remote, allowed": 200,
         "api from remote, no credentials": "407",
         "api from remote, credentials": 200,
     }
