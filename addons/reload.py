@@ -4,7 +4,9 @@ serving, and the log says what is wrong, with file and line.
 
 Files are polled (size and mtime, four times a second): a handful of stat calls, no dependency,
 and it works the same on every filesystem, including the bind mounts and network shares where
-inotify misses changes.
+inotify misses changes. A change is loaded once the files have stayed the same for a whole poll:
+an editor that rewrites a file in place, piece by piece, is not served half a file that happens
+to parse.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Reload:
         self.scenarios = scenarios
         self.simulation = simulation
         self._seen: dict[str, tuple] = {}
+        self._changing: dict[str, tuple] = {}  # a change seen once: loaded if the next poll sees it unchanged
         self._task: asyncio.Task | None = None
 
     def load(self, loader):
@@ -90,10 +93,16 @@ class Reload:
             if stamp is None:
                 continue
             seen = self._seen.get(what)
-            self._seen[what] = stamp
             # Another set of files (options, the control API) was loaded by whoever changed it.
             if seen is None or seen == stamp or [e[0] for e in seen] != [e[0] for e in stamp]:
+                self._seen[what] = stamp
+                self._changing.pop(what, None)
                 continue
+            if self._changing.get(what) != stamp:  # still being written, perhaps: look again next poll
+                self._changing[what] = stamp
+                continue
+            del self._changing[what]
+            self._seen[what] = stamp
             changed = ", ".join(os.path.basename(entry[0]) for entry in stamp if entry not in seen)
             try:
                 await reload()

@@ -126,3 +126,44 @@ def test_a_scenario_edit_that_takes_another_ones_name_is_refused(start_cli, tmp_
     assert proxy.wait_for("still serving the previous scenarios", 2), proxy.output
     assert "two scenarios are named 'first'" in proxy.output
     assert json.loads(Tunnel(proxy, "api.box.com").get("/2.0/tasks/2")[1]) == {"v": "b"}
+
+
+def test_a_cassette_rewritten_in_place_piece_by_piece_is_loaded_once_it_is_whole(start_cli, tmp_path):
+    import threading
+
+    def cassette(version: int) -> str:
+        return yaml.safe_dump({"interactions": [interaction("GET", f"https://api.box.com/2.0/tasks/{n}",
+                                                            body={"n": n, "v": version}) for n in range(1, 21)],
+                               "version": 1}, sort_keys=False)
+
+    path = tmp_path / "c.yaml"
+    path.write_text(cassette(1))
+    proxy = start_cli("replay", str(path))
+    tunnel = Tunnel(proxy, "api.box.com")
+    assert json.loads(tunnel.get("/2.0/tasks/20")[1]) == {"n": 20, "v": 1}
+    # Every piece ends where an interaction does, so each state of the file parses, with fewer
+    # interactions than the whole: a reload of one would make task 20 a miss.
+    text = cassette(2)
+    cuts = [i for i in range(len(text)) if text.startswith("- request:", i)][1:] + [len(text)]
+    writing = threading.Event()
+    writing.set()
+
+    def rewrite():
+        with open(path, "w") as f:  # in place, as some editors and tools write
+            start = 0
+            for cut in cuts:
+                f.write(text[start:cut])
+                f.flush()
+                start = cut
+                time.sleep(0.04)
+        writing.clear()
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    seen = []
+    while writing.is_set():
+        seen.append(tunnel.get("/2.0/tasks/20")[0])
+    writer.join()
+    _until(lambda: json.loads(tunnel.get("/2.0/tasks/20")[1]) == {"n": 20, "v": 2})
+    assert set(seen) == {200}, seen
+    assert proxy.output.count("reloaded cassettes") == 1, proxy.output
