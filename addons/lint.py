@@ -9,7 +9,6 @@ cannot say (templates, references between objects), which the loaders check.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -53,8 +52,8 @@ def _plain(value: Any) -> Any:
 
 
 def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = yamlfile.closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def schema_problems(kind: str, data: Any, text: str) -> list[tuple[int, str]]:

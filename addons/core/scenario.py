@@ -15,7 +15,6 @@ Every mistake is an InputError naming the file, the line and what would be right
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -187,8 +186,8 @@ class _Checker(yamlfile.Checker):
     def keys(self, value: dict, allowed: set, keys: tuple, what: str) -> None:
         for k in value:
             if k not in allowed:
-                close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(sorted(allowed))
+                close = yamlfile.closest(k, sorted(allowed))
+                hint = f"did you mean {close!r}?" if close else "allowed: " + ", ".join(sorted(allowed))
                 raise self.fail(keys + (k,), f"unknown key {k!r} in {what}", hint)
 
     def integer(self, value: Any, keys: tuple, what: str, minimum: int = 0) -> int:
@@ -344,9 +343,9 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
     if kind == "error":
         name = raw["error"]
         if not isinstance(name, str) or error_name(name) is None:
-            close = difflib.get_close_matches(str(name), ERROR_NAMES, n=1)
+            close = yamlfile.closest(name, ERROR_NAMES)
             raise check.fail(keys + ("error",), f"unknown error {name!r}",
-                             (f"did you mean {close[0]!r}? " if close else "") + "known: " + ", ".join(ERROR_NAMES))
+                             (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(ERROR_NAMES))
         return Step("error", error=name,
                     retry_after=check.duration(raw["retry_after"], keys + ("retry_after",))
                     if "retry_after" in raw else None,
@@ -356,9 +355,9 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
                     delay=delay)
     if kind == "fault":
         if raw["fault"] not in FAULTS:
-            close = difflib.get_close_matches(str(raw["fault"]), FAULTS, n=1)
+            close = yamlfile.closest(raw["fault"], FAULTS)
             raise check.fail(keys + ("fault",), f"unknown fault {raw['fault']!r}",
-                             (f"did you mean {close[0]!r}? " if close else "") + "known: " + ", ".join(FAULTS))
+                             (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(FAULTS))
         stall_for = check.duration(raw["stall_for"], keys + ("stall_for",)) if "stall_for" in raw else 300.0
         return Step("fault", fault=raw["fault"], stall_for=stall_for, delay=delay)
     if raw["pass"] is not True:

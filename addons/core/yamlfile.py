@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import gc
 from contextlib import contextmanager
 from pathlib import Path
@@ -254,6 +255,12 @@ def _node_at(text: str, keys: tuple, exact: bool = False):
             return None if exact else node
         node = nxt
     return node
+
+
+def closest(word: Any, choices) -> str | None:
+    """The choice a mistyped word most likely meant (for "did you mean ...?"), or None."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return close[0] if close else None
 
 
 def kind(value: Any) -> str:

@@ -8,7 +8,6 @@ readable YAML in the same format as a world file.
 from __future__ import annotations
 
 import copy
-import difflib
 import threading
 from pathlib import Path
 from typing import Any
@@ -78,9 +77,9 @@ class World:
                 status = t.get("status")
                 state = status.get("state") if isinstance(status, dict) else None
                 if state is not None and state not in PRINT_TASK_STATES:  # else the demo would serve it
-                    close = difflib.get_close_matches(str(state), PRINT_TASK_STATES, n=1)
+                    close = yamlfile.closest(state, PRINT_TASK_STATES)
                     raise check.fail(keys + ("tasks", j, "status", "state"), f"print task state {state!r} is not one "
-                                     "of " + ", ".join(PRINT_TASK_STATES), f"did you mean {close[0]!r}?" if close else "")
+                                     "of " + ", ".join(PRINT_TASK_STATES), f"did you mean {close!r}?" if close else "")
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
         _known(check, box, BOX_KEYS, ("box",), "box")
