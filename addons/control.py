@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -37,24 +36,13 @@ from mitmproxy import ctx, http
 from . import responses
 from .core import scenario as model
 from .core.errors import InputError
-from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER, loopback_peer
 from .rules import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)
 
 MAX_SCENARIO_FILE = 1 << 20
-
-
-def _loopback(flow: http.HTTPFlow) -> bool:
-    peer = flow.client_conn.peername
-    if not peer:
-        return False
-    try:
-        addr = ipaddress.ip_address(peer[0])
-    except ValueError:
-        return False
-    return addr.is_loopback or (addr.version == 6 and addr.ipv4_mapped is not None and addr.ipv4_mapped.is_loopback)
 
 
 class Control:
@@ -83,7 +71,7 @@ class Control:
             if "origin" in flow.request.headers and not self._has_token(flow):
                 status, body = 403, {"error": "the control API does not answer browser pages (an Origin header) "
                                               "without its token (X-Tapeproxy-Token)"}
-            elif not (_loopback(flow) or self._has_token(flow)):
+            elif not (loopback_peer(flow.client_conn.peername) or self._has_token(flow)):
                 status, body = 403, {"error": "the control API answers loopback clients, and callers with its "
                                               "token (X-Tapeproxy-Token) if tapeproxy_control_token is set"}
             else:

@@ -15,7 +15,6 @@ unless tapeproxy_allow_local_targets says otherwise.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 from collections import Counter
@@ -23,7 +22,7 @@ from collections import Counter
 from mitmproxy import ctx
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from .hosts import Intercept
+from .hosts import Intercept, ip_of, loopback_peer
 from .recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ class OfflineGuard:
             logger.warning(data.server.error)
             return
         client = data.client
-        if not ctx.options.tapeproxy_allow_local_targets and not _loopback(client.peername):
+        if not ctx.options.tapeproxy_allow_local_targets and not loopback_peer(client.peername):
             await _refuse_local_target(data, client.sockname)
             if data.server.error:
                 return
@@ -64,28 +63,15 @@ class OfflineGuard:
         self.tunnelled[host] += 1
 
 
-def _address(text: str):
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-    return (addr.ipv4_mapped or addr) if addr.version == 6 else addr
-
-
-def _loopback(peer) -> bool:
-    addr = _address(peer[0]) if peer else None
-    return addr is not None and addr.is_loopback
-
-
 async def _refuse_local_target(data: ServerConnectionHookData, sockname) -> None:
     host, port = data.server.address
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return  # it cannot be reached at all: mitmproxy says so when it tries
-    own = _address(sockname[0]) if sockname else None
+    own = ip_of(sockname[0]) if sockname else None
     for *_, sockaddr in infos:
-        addr = _address(sockaddr[0])
+        addr = ip_of(sockaddr[0])
         if addr is not None and (addr.is_loopback or addr.is_link_local or addr.is_unspecified or addr == own):
             data.server.error = (f"tapeproxy: refused to take a remote client to {host}:{port} ({addr}), an address "
                                  "of the proxy's own host (--allow-local-targets allows it)")

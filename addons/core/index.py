@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable
 
 from . import matching, redact
@@ -100,13 +101,17 @@ class ReplayIndex:
             k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()}
         self._served: dict[tuple, int] = {}
         self.hosts = frozenset(shape.host for shape in self._shapes)
-        # Where a miss looks for the closest recording, nearest first: the same host, method and
-        # path prefix; the same host and prefix; the same host. A miss never scans everything.
-        self._near: dict[tuple, list[int]] = {}
+
+    @cached_property
+    def _near(self) -> dict[tuple, list[int]]:
+        """Where a miss looks for the closest recording: positions by (host, method, path prefix),
+        (host, prefix) and (host,). Built at the first miss: start-up and hits never pay for it."""
+        near: dict[tuple, list[int]] = {}
         for pos, shape in enumerate(self._shapes):
             prefix = _prefix(shape.path)
-            for near in ((shape.host, shape.method, prefix), (shape.host, prefix), (shape.host,)):
-                self._near.setdefault(near, []).append(pos)
+            for key in ((shape.host, shape.method, prefix), (shape.host, prefix), (shape.host,)):
+                near.setdefault(key, []).append(pos)
+        return near
 
     def __len__(self) -> int:
         return len(self.interactions)
