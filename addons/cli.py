@@ -14,7 +14,7 @@ from mitmproxy import exceptions
 
 from . import __version__, bundled
 from .ca import client_env, ensure_ca
-from .core import cassette, matching
+from .core import cassette, limits, matching
 from .core.errors import InputError
 
 
@@ -51,6 +51,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario-dir", action="append", default=[], metavar="DIR",
                         help="a folder the control API (tapeproxy ctl) may load scenario files from (repeatable); "
                              "the folders of --scenario files are allowed too")
+    limits_group = parser.add_argument_group("limits (each answered as the API would; see README, Limits)")
+    limits_group.add_argument("--max-body", default=limits.DEFAULT_MAX_BODY, metavar="SIZE",
+                              help="largest request body of an API call, e.g. 512k, 4m (default: %(default)s)")
+    limits_group.add_argument("--max-upload-body", default=limits.DEFAULT_MAX_UPLOAD_BODY, metavar="SIZE",
+                              help="largest request body of an upload: Box's upload host, Graph .../content and "
+                                   "upload sessions (default: %(default)s)")
+    limits_group.add_argument("--max-header", default=limits.DEFAULT_MAX_HEADER, metavar="SIZE",
+                              help="largest HTTP/1 request head (default: %(default)s)")
+    limits_group.add_argument("--idle-timeout", type=int, default=limits.DEFAULT_IDLE_TIMEOUT, metavar="SECONDS",
+                              help="close a client connection idle this long (default: %(default)s)")
+    limits_group.add_argument("--max-connections", type=int, default=limits.DEFAULT_MAX_CONNECTIONS, metavar="N",
+                              help="most client connections at once; the idlest makes room (default: %(default)s)")
     parser.add_argument("--report", metavar="FILE", help="at exit, write the summary here (.json, or Markdown)")
     parser.add_argument("--quiet", action="store_true", help="no line per request")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -227,6 +239,11 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_allow_remote": args.allow_remote,
         "tapeproxy_allow_local_targets": args.allow_local_targets,
         "tapeproxy_control_token": args.control_token or "",
+        "tapeproxy_max_body": args.max_body,
+        "tapeproxy_max_upload_body": args.max_upload_body,
+        "tapeproxy_max_header": args.max_header,
+        "tapeproxy_idle_timeout": args.idle_timeout,
+        "tapeproxy_max_connections": args.max_connections,
     }
     if args.proxy_auth:
         if ":" not in args.proxy_auth:
@@ -292,6 +309,11 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     if fired:
         summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
             f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
+    bounds = addon("tapeproxy_limits")
+    if bounds.refused:
+        summary += f"; {bounds.refused} request(s) or connection(s) refused over --max-* limits"
+    if bounds.streamed:
+        summary += f"; {bounds.streamed} exchange(s) NOT RECORDED: bodies over --max-body/--max-upload-body were streamed"
     status = 0
     unsaved = recorder.unsaved + recorder.lost
     if unsaved:  # the truth, and a failing exit status: the cassette lacks what the clients were given

@@ -24,6 +24,7 @@ from .control import Control
 from .exposure import Exposure
 from .guard import OfflineGuard
 from .journal import Journal
+from .limits import Limits
 from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
@@ -42,7 +43,7 @@ def tapeproxy_addons() -> list:
     scenarios = Scenarios(intercept)
     simulation = SimulationAddon(intercept)
     replay, miss = Replay(intercept), Miss(intercept, recorder)
-    return [Exposure(), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation),
+    return [Exposure(), Limits(recorder), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation),
             RetryAfterWatch(intercept), scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]),
             simulation, replay, SignIn(intercept, recorder), miss, recorder, Journal(intercept),
             Reload(replay, scenarios, simulation)]

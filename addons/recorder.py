@@ -111,11 +111,19 @@ class Recorder:
         if self.live:
             logger.info(f"tapeproxy: recording ({ctx.options.tapeproxy_record_mode}) to {self.target}")
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A body streamed for its size (limits.py) goes upstream before the request hook: route it now."""
+        if flow.request.stream and self.live and self.intercept.intercepts(flow.request.host):
+            self._route(flow)
+
     def request(self, flow: http.HTTPFlow) -> None:
         """Runs last: a flow nothing answered goes upstream, to the mapped server if there is one."""
         if responses.handled(flow) or not self.live or not self.intercept.intercepts(flow.request.host):
             return
         flow.metadata[ORIGINAL_URL] = flow.request.url
+        self._route(flow)
+
+    def _route(self, flow: http.HTTPFlow) -> None:
         target = self.upstreams.get(flow.request.host.lower())
         if target:
             host_header = flow.request.host_header
@@ -123,8 +131,8 @@ class Recorder:
             flow.request.host_header = host_header  # the server still sees the API's Host
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if ORIGINAL_URL not in flow.metadata or "tapeproxy" in flow.metadata:
-            return  # not ours, or synthetic (served by tapeproxy itself)
+        if ORIGINAL_URL not in flow.metadata or "tapeproxy" in flow.metadata or flow.response.stream:
+            return  # not ours, synthetic (served by tapeproxy itself), or streamed (limits.py said so)
         before = self.redactor.count
         try:
             e = entry(exchange_of(flow, flow.metadata[ORIGINAL_URL]), self.redactor)

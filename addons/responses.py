@@ -27,8 +27,9 @@ def _b(text: str) -> bytes:
 
 
 def handled(flow: http.HTTPFlow) -> bool:
-    """Answered already, or killed (a scenario fault): later layers leave it alone."""
-    return flow.response is not None or flow.error is not None
+    """Answered already, killed (a scenario fault), or streamed upstream while recording (a body over
+    the size limit, see limits.py): later layers leave it alone."""
+    return flow.response is not None or flow.error is not None or bool(flow.request.stream)
 
 
 def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:

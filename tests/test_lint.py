@@ -8,6 +8,7 @@ import yaml
 
 from helpers import ROOT, run_cli
 from tapeproxy.core import scenario
+from tapeproxy.core.profiles import ERROR_NAMES
 
 SCHEMAS = ROOT / "addons" / "schemas"
 
@@ -42,6 +43,7 @@ def test_the_scenario_schema_knows_exactly_the_keys_the_loader_knows():
     assert set(d["rule"]["properties"]["match"]["properties"]) == scenario.MATCH_KEYS
     assert set(d["respond"]["properties"]) == scenario.RESPOND_KEYS
     assert set(schema("scenario")["properties"]) == scenario.SCENARIO_KEYS
+    assert d["error"]["enum"] == list(ERROR_NAMES)
 
 
 BROKEN = {

@@ -70,6 +70,7 @@ rules:
     ("not_found", 404, "itemNotFound", "not_found"),
     ("conflict", 409, "nameAlreadyExists", "conflict"),
     ("precondition_failed", 412, "resourceModified", "precondition_failed"),
+    ("too_large", 413, "RequestEntityTooLarge", "request_entity_too_large"),
     ("throttled", 429, "TooManyRequests", "rate_limit_exceeded"),
     ("server_error", 500, "generalException", "internal_server_error"),
     ("bad_gateway", 502, "BadGateway", "bad_gateway"),

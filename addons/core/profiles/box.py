@@ -35,6 +35,7 @@ CATALOGUE = {
     "conflict": (409, "conflict", "A resource with this value already exists", ()),
     "precondition_failed": (412, "precondition_failed",
                             "The resource has been modified. Please retrieve the resource again and retry", ()),
+    "too_large": (413, "request_entity_too_large", "Request Entity Too Large", ()),
     "throttled": (429, "rate_limit_exceeded", "Request rate limit exceeded, please try again later", ()),
     "server_error": (500, "internal_server_error", "Internal Server Error", ()),
     "bad_gateway": (502, "bad_gateway", "Bad Gateway", ()),

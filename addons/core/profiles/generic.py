@@ -15,7 +15,8 @@ CATALOGUE = {name: (status, name, message, ()) for name, status, message in [
     ("bad_request", 400, "Bad Request"), ("unauthorized", 401, "Unauthorized"),
     ("token_expired", 401, "The access token has expired"), ("forbidden", 403, "Forbidden"),
     ("not_found", 404, "Not Found"), ("method_not_allowed", 405, "Method Not Allowed"), ("conflict", 409, "Conflict"),
-    ("precondition_failed", 412, "Precondition Failed"), ("throttled", 429, "Too Many Requests"),
+    ("precondition_failed", 412, "Precondition Failed"),
+    ("too_large", 413, "Request Entity Too Large"), ("throttled", 429, "Too Many Requests"),
     ("server_error", 500, "Internal Server Error"), ("bad_gateway", 502, "Bad Gateway"),
     ("service_unavailable", 503, "Service Unavailable"), ("gateway_timeout", 504, "Gateway Timeout"),
     ("insufficient_storage", 507, "Insufficient Storage")]}

@@ -37,6 +37,8 @@ CATALOGUE = {
     "conflict": (409, "nameAlreadyExists", "The specified item name already exists.", ()),
     "precondition_failed": (412, "resourceModified",
                             "The resource being updated has changed since the caller last read it.", ()),
+    # Neither API documents a code for 413; Graph's front end answers in Azure's spelling.
+    "too_large": (413, "RequestEntityTooLarge", "The request body is too large.", ()),
     "throttled": (429, "TooManyRequests", "Please retry again later.", ()),
     "server_error": (500, "generalException", "An unspecified error has occurred.", ()),
     "bad_gateway": (502, "BadGateway", "Bad Gateway.", ()),

@@ -1,0 +1,52 @@
+"""What one request may cost before tapeproxy refuses it: body and header sizes, idle time, connections.
+
+Bodies are limited per endpoint class. API calls carry JSON and stay small (Graph documents 4 MB for
+most requests); uploads carry file content: Box's upload host, Graph's `.../content` and upload
+sessions. A body over its class's limit is answered 413 in the API's envelope without being read
+into memory; while recording it is streamed upstream instead, and not recorded.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InputError
+
+KIB, MIB = 1024, 1024 * 1024
+DEFAULT_MAX_BODY = "4m"  # API calls: JSON bodies
+# Uploads: Graph's upload-session fragments are < 60 MiB; Box recommends direct uploads up to 50 MB
+# and chunked-upload parts are smaller still.
+DEFAULT_MAX_UPLOAD_BODY = "64m"
+DEFAULT_MAX_HEADER = "64k"  # request line and headers of one HTTP/1 request (h2's own default too)
+DEFAULT_IDLE_TIMEOUT = 60  # seconds (an int: mitmproxy's --set has no float options) a client connection may sit with no traffic
+DEFAULT_MAX_CONNECTIONS = 1000
+RESERVED_FDS = 100  # files, cassettes, upstream connections, the event loop's own
+
+_UPLOAD_HOSTS = ("upload.box.com",)
+_UPLOAD_SUFFIXES = (".boxcloud.com",)
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)i?b?\s*", re.IGNORECASE)
+
+
+def parse_size(text: str, option: str) -> int:
+    """'4m', '64k', '1g' or a number of bytes (binary units, as mitmproxy's body_size_limit)."""
+    m = _SIZE.fullmatch(str(text))
+    if not m or int(m.group(1)) <= 0:
+        raise InputError(f"{option} {text!r}: expected a size such as 512k, 4m or 1g")
+    return int(m.group(1)) * {"": 1, "k": KIB, "m": MIB, "g": 1024 * MIB}[m.group(2).lower()]
+
+
+def upload_endpoint(host: str, method: str, path: str) -> bool:
+    """Whether a request carries file content: Box's upload and download hosts, Graph's content
+    uploads (`PUT .../content`, `...:/content`) and upload-session fragments."""
+    host = host.lower()
+    if host in _UPLOAD_HOSTS or host.endswith(_UPLOAD_SUFFIXES):
+        return True
+    route = path.split("?", 1)[0].rstrip("/")
+    return method.upper() in ("PUT", "POST", "PATCH") and (
+        route.endswith("/content") or route.endswith(":/content") or "/uploadSession" in route)
+
+
+def connection_cap(requested: int, open_files: int) -> int:
+    """At most `requested` client connections, and never so many that the process runs out of file
+    descriptors: each client may need an upstream connection too while recording."""
+    return max(1, min(requested, (open_files - RESERVED_FDS) // 2))
