@@ -33,6 +33,7 @@ from .replay import Replay
 from .retry_watch import RetryAfterWatch
 from .rules import Scenarios
 from .signin import SignIn
+from . import trailers  # noqa: F401  (a mitmproxy fix, installed on import)
 from .simulation import SimulationAddon
 
 
