@@ -5,26 +5,32 @@
   and the rest is read and dropped, never buffered. While recording, such a body is streamed upstream
   instead, and so is a response body over the limit; neither is recorded, and the log says so.
 - Request headers over tapeproxy_max_header get 431 (mitmproxy 11 reads an HTTP/1 head of any size).
+- An HTTP/2 client that resets more than MAX_CLIENT_RESETS streams in RESET_WINDOW seconds (rapid
+  reset) gets GOAWAY ENHANCE_YOUR_CALM and its connection is closed.
 - A client connection with no traffic for tapeproxy_idle_timeout is closed. At
   tapeproxy_max_connections, the connection idle longest makes room for a new one; a new client is
   refused only when none is idle. The soft open-files limit is raised to the hard one at start.
 
 mitmproxy decides about a body before any addon hook runs (its body_size_limit check), so the body
-and header limits wrap two of its functions; `install()` checks they are still there.
+and header limits wrap two of its functions, and the reset limit a third; `install()` checks they are still there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
+
+import h2.errors
+import h2.events
 
 from mitmproxy import ctx, http
 from mitmproxy.connection import Client
 from mitmproxy.net.http.http1 import expected_http_body_size
 from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers import http as http_layer
-from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http import _http1, _http2
 
 from . import responses
 from .core import limits
@@ -184,15 +190,17 @@ def _close(handler, why: str) -> None:
 _installed = False
 _original_check_body_size = http_layer.HttpStream.check_body_size
 _original_read_headers = _http1.Http1Server.read_headers
+_original_handle_h2_event = _http2.Http2Server.handle_h2_event
 
 
 def install() -> None:
-    """Wrap mitmproxy's body-size check and HTTP/1 head reader, once per process."""
+    """Wrap mitmproxy's body-size check, HTTP/1 head reader and HTTP/2 event handler, once per process."""
     global _installed
     if _installed:
         return
     http_layer.HttpStream.check_body_size = _check_body_size
     _http1.Http1Server.read_headers = _read_headers
+    _http2.Http2Server.handle_h2_event = _handle_h2_event
     _installed = True
 
 
@@ -253,3 +261,23 @@ def _read_headers(self, event):
         yield commands.CloseConnection(self.conn)
         self.buf = type(self.buf)()
         self.state = self.done
+
+
+def _handle_h2_event(self, event):
+    """mitmproxy's HTTP/2 server events, with a budget for streams the client resets."""
+    if isinstance(event, h2.events.StreamReset) and event.stream_id in self.streams:  # one it left unanswered
+        active = _ACTIVE.get(id(self.context.options))
+        if active is not None:
+            now = time.monotonic()
+            resets = self.__dict__.setdefault("_tapeproxy_resets", collections.deque())
+            resets.append(now)
+            while now - resets[0] > limits.RESET_WINDOW:
+                resets.popleft()
+            if len(resets) > limits.MAX_CLIENT_RESETS:
+                active.refused += 1
+                logger.warning(f"tapeproxy: closed the HTTP/2 connection of {self.conn.peername}: more than "
+                               f"{limits.MAX_CLIENT_RESETS} HTTP/2 stream resets in {limits.RESET_WINDOW:g} s "
+                               f"(rapid reset)")
+                yield from self.protocol_error("too many stream resets", h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+                return True
+    return (yield from _original_handle_h2_event(self, event))

@@ -303,3 +303,36 @@ def test_over_the_limit_while_recording_is_streamed_upstream_and_not_recorded(st
         assert "2 exchange(s) NOT RECORDED" in out
     finally:
         up.close()
+
+
+def test_http2_rapid_reset_is_cut_short_and_others_are_served(start_cli):
+    from rapid_reset import cpu_seconds, rapid_reset
+
+    proxy = start_cli("demo", "--quiet")
+    s = session(proxy)
+    assert s.get(BOX_TASK).status_code == 200
+    cpu_before = cpu_seconds(proxy.proc.pid)
+    latencies, done = [], threading.Event()
+
+    def other_client():
+        t = session(proxy)
+        while not done.is_set():
+            start = time.monotonic()
+            assert t.get(BOX_TASK, timeout=30).status_code == 200
+            latencies.append(time.monotonic() - start)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=other_client)
+    watcher.start()
+    try:
+        sent, ended = rapid_reset(proxy.url, proxy.ca, streams=20000)
+    finally:
+        done.set()
+        watcher.join(60)
+    cpu = cpu_seconds(proxy.proc.pid) - cpu_before
+    # Before the limit: 20,000 streams accepted, 18.6 s of CPU, other clients stalled 8 s.
+    assert ended == "GOAWAY ENHANCE_YOUR_CALM" and sent < 20000, (sent, ended)  # 100 resets, then a batch in flight
+    assert cpu < 3, f"the attack cost {cpu:.1f} s of CPU"
+    assert latencies and max(latencies) < 1, f"another client waited {max(latencies):.2f} s"
+    proxy.stop()
+    assert "HTTP/2 stream resets" in proxy.output

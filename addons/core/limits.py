@@ -20,6 +20,12 @@ DEFAULT_MAX_UPLOAD_BODY = "64m"
 DEFAULT_MAX_HEADER = "64k"  # request line and headers of one HTTP/1 request (h2's own default too)
 DEFAULT_IDLE_TIMEOUT = 60  # seconds (an int: mitmproxy's --set has no float options) a client connection may sit with no traffic
 DEFAULT_MAX_CONNECTIONS = 1000
+# HTTP/2 streams a client may open and reset on one connection in RESET_WINDOW seconds before the
+# connection is closed (GOAWAY ENHANCE_YOUR_CALM): the "rapid reset" attack (CVE-2023-44487) opens
+# and cancels streams faster than any limit on concurrent streams can see. A browser or SDK cancels
+# a handful.
+MAX_CLIENT_RESETS = 100
+RESET_WINDOW = 10.0
 RESERVED_FDS = 100  # files, cassettes, upstream connections, the event loop's own
 
 _UPLOAD_HOSTS = ("upload.box.com",)
