@@ -25,6 +25,7 @@ from .exposure import Exposure
 from .guard import OfflineGuard
 from .journal import Journal
 from .limits import Limits
+from .malformed import MalformedHeaders
 from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
@@ -44,8 +45,9 @@ def tapeproxy_addons() -> list:
     scenarios = Scenarios(intercept)
     simulation = SimulationAddon(intercept)
     replay, miss = Replay(intercept), Miss(intercept, recorder)
-    return [Exposure(), Limits(recorder), intercept, OfflineGuard(intercept, recorder), Control(scenarios, simulation),
-            RetryAfterWatch(intercept), scenarios, GraphBatch(simulation, [scenarios, simulation, replay, miss]),
+    return [Exposure(), Limits(recorder), MalformedHeaders(), intercept, OfflineGuard(intercept, recorder),
+            Control(scenarios, simulation), RetryAfterWatch(intercept), scenarios,
+            GraphBatch(simulation, [scenarios, simulation, replay, miss]),
             simulation, replay, SignIn(intercept, recorder), miss, recorder, Journal(intercept),
             Reload(replay, scenarios, simulation)]
 
