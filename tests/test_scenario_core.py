@@ -131,3 +131,32 @@ rules:
 ])
 def test_path_template_literal_prefix(template, prefix):
     assert scenario.PathTemplate(template).literal_prefix == prefix
+
+
+def test_per_key_counters_are_bounded_and_the_recent_keys_keep_theirs(tmp_path):
+    """A rule counted per endpoint, path, token or client keeps state for the keys seen most recently
+    only: a client walking unique paths must not grow the proxy without end (issue 15, item 10)."""
+    import tracemalloc
+
+    from tapeproxy.core import engine as engine_module
+
+    sc = load(tmp_path, "rules:\n  - {match: {path: '/2.0/files/*'}, per: path, after: 1, times: 1, error: throttled}\n"
+                        "  - {match: {path: '/2.0/files/*'}, per: token, rate_limit: {requests: 5, per: 1s}}\n")
+    eng = ScenarioEngine([sc], clock=Clock())
+
+    def walk(start, count):
+        for i in range(start, start + count):
+            eng.decide(req(f"https://api.box.com/2.0/files/{i}", headers=[("Authorization", f"Bearer {i}")]))
+
+    tracemalloc.start()  # before the first key: what is freed later was traced when allocated
+    walk(0, 2 * engine_module.MAX_KEYS)  # the tables reach their size
+    before = tracemalloc.get_traced_memory()[0]
+    walk(2 * engine_module.MAX_KEYS, 2 * engine_module.MAX_KEYS)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 200_000, f"{grown} bytes for {2 * engine_module.MAX_KEYS} more unique paths"
+    # the totals count every request, and a recent key still has its own counter
+    assert eng.describe()[0]["rules"][0]["matched"] == 4 * engine_module.MAX_KEYS
+    recent = req("https://api.box.com/2.0/files/7", headers=[("Authorization", "Bearer 7")])
+    assert eng.decide(recent) is None  # first match of this path: `after: 1` lets it pass
+    assert eng.decide(recent).step.kind == "error"

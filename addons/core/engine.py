@@ -16,11 +16,17 @@ import json
 import math
 import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from .matching import Shape
 from .scenario import INITIAL_STATE, Delay, Rule, Scenario, Step
+
+# Per rule, the counters of at most this many keys (endpoints, paths, tokens, clients) are kept: a
+# client walking unique paths must not grow the proxy without end. The least recently seen key goes
+# first, and starts from zero if it comes back.
+MAX_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -43,17 +49,36 @@ class _Bucket:
         self.at = at
 
 
+class _KeyState:
+    """A rule's counters for one key."""
+
+    __slots__ = ("matches", "fires", "bucket")
+
+    def __init__(self) -> None:
+        self.matches = self.fires = 0
+        self.bucket: _Bucket | None = None
+
+
 class _RuleState:
     def __init__(self, rule: Rule, seed):
         self.rule = rule
-        self.matches: dict[str, int] = {}
-        self.fires: dict[str, int] = {}
+        self.keys: OrderedDict[str, _KeyState] = OrderedDict()  # least recently seen first
+        self.matched = self.fired = 0  # over every key, for the status
         digest = hashlib.sha256(f"{seed}:{rule.scenario}:{rule.number}".encode()).digest()
         self.rng = random.Random(int.from_bytes(digest[:8], "big"))
-        self.buckets: dict[str, _Bucket] = {}
         # a bare delay: it slows a request down and lets the other rules decide what happens to it
         self.latency_only = all(s.kind == "pass" and s.delay is not None and not s.explicit_pass
                                 for s in rule.steps)
+
+    def at(self, key: str) -> _KeyState:
+        state = self.keys.get(key)
+        if state is None:
+            state = self.keys[key] = _KeyState()
+            if len(self.keys) > MAX_KEYS:
+                self.keys.popitem(last=False)
+        elif len(self.keys) > 1:
+            self.keys.move_to_end(key)
+        return state
 
 
 class _ScenarioState:
@@ -132,7 +157,7 @@ class ScenarioEngine:
             out.append({"name": st.scenario.name, "description": st.scenario.description, "state": st.state,
                         "path": st.scenario.path,
                         "rules": [{"rule": rs.rule.number, "name": rs.rule.name,
-                                   "matched": sum(rs.matches.values()), "fired": sum(rs.fires.values())}
+                                   "matched": rs.matched, "fired": rs.fired}
                                   for rs in sorted(rules, key=lambda r: r.rule.number)]})
         return out
 
@@ -180,23 +205,26 @@ class ScenarioEngine:
             return None
         if rule.window and not rule.window[0] <= now - st.started < rule.window[1]:
             return None
-        key = key_for(rule.per, shape, client)
-        n = rs.matches[key] = rs.matches.get(key, 0) + 1
+        counts = rs.at(key_for(rule.per, shape, client))
+        counts.matches += 1
+        rs.matched += 1
+        n = counts.matches
         if n <= rule.after:
             return None
         if rule.every and (n - rule.after) % rule.every:
             return None
-        fired = rs.fires.get(key, 0)
+        fired = counts.fires
         if rule.times is not None and fired >= rule.times:
             return None
         if rule.probability is not None and rs.rng.random() >= rule.probability:
             return None
         retry_after, limit = None, None
         if rule.rate_limit:
-            ok, retry_after, limit = self._take(rs, key, now)
+            ok, retry_after, limit = self._take(rs.rule, counts, now)
             if ok:
                 return None
-        rs.fires[key] = fired + 1
+        counts.fires = fired + 1
+        rs.fired += 1
         if rule.set_state:
             st.state = rule.set_state
         steps = rule.steps
@@ -231,13 +259,13 @@ class ScenarioEngine:
         return params
 
     @staticmethod
-    def _take(rs: _RuleState, key: str, now: float) -> tuple[bool, float | None, tuple[int, int, float]]:
+    def _take(rule: Rule, counts: _KeyState, now: float) -> tuple[bool, float | None, tuple[int, int, float]]:
         """Token bucket: (allowed, retry_after, (limit, remaining, reset))."""
-        limit = rs.rule.rate_limit
+        limit = rule.rate_limit
         rate = limit.requests / limit.per
-        b = rs.buckets.get(key)
+        b = counts.bucket
         if b is None:
-            b = rs.buckets[key] = _Bucket(float(limit.requests), now)
+            b = counts.bucket = _Bucket(float(limit.requests), now)
         b.tokens = min(limit.requests, b.tokens + (now - b.at) * rate)
         b.at = now
         if b.tokens >= 1:
