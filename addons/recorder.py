@@ -143,6 +143,10 @@ class Recorder:
         self.recording.add(e)
         self._dirty = True
         redacted = self.redactor.count - before
+        if e.get("tapeproxy", {}).get("body_as_received"):
+            logger.warning(f"tapeproxy: the response to {e['request']['method']} {e['request']['uri']} does not decode "
+                           f"as its Content-Encoding ({flow.response.headers.get('content-encoding')}) says; recorded "
+                           f"as received (!!binary, header kept), and replayed the same way")
         logger.info(f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
                     f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else ""))
 
@@ -209,4 +213,4 @@ def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
         duration = round((resp.timestamp_end - req.timestamp_start) * 1000)
     return Exchange(req.method, url, list(req.headers.items(multi=True)), req.get_content(strict=False) or b"",
                     resp.status_code, resp.reason, list(resp.headers.items(multi=True)), resp.raw_content or b"",
-                    req.timestamp_start, duration)
+                    req.timestamp_start, duration, as_received=True)

@@ -110,7 +110,8 @@ class Replay:
         key = (id(hit.interaction), method == "HEAD")  # the index keeps the interaction, so its id
         fields = self._fields.get(key)
         if fields is None:
-            fields = self._fields[key] = responses.header_fields(served_headers(recorded, method))
+            as_received = hit.interaction.extra.get("body_as_received") is True
+            fields = self._fields[key] = responses.header_fields(served_headers(recorded, method, as_received))
         flow.response = responses.make_raw(recorded.status, fields, recorded.body, recorded.reason)
         repeat = " again" if hit.repeated else ""
         responses.served_by(flow, "cassette", f"cassette {hit.interaction.label} ({hit.nth} of {hit.of}{repeat})")

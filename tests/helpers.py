@@ -180,6 +180,9 @@ SECRETS = {
 }
 
 
+BAD_GZIP = b"\x1f\x8b\x08\x00 truncated, not gzip \xff\x00"
+
+
 class FakeApi(http.server.BaseHTTPRequestHandler):
     """A stand-in for Graph and Box: sequences, echoes, gzip, binary, cookies and a token endpoint."""
 
@@ -207,6 +210,8 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
             import gzip
             return self._send(200, gzip.compress(json.dumps({"compressed": True, "host": self.headers["Host"]}).encode()),
                               extra=[("Content-Encoding", "gzip")])
+        if path.endswith("/badgzip"):  # says gzip, is not: a broken server or middlebox
+            return self._send(200, BAD_GZIP, extra=[("Content-Encoding", "gzip")])
         if path.endswith("/binary"):
             return self._send(200, bytes(range(256)), "application/octet-stream")
         self._send(200, json.dumps({"path": self.path, "host": self.headers["Host"]}).encode(),

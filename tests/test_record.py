@@ -215,3 +215,27 @@ def test_a_full_disk_is_said_at_once_retried_until_it_saves_and_told_at_exit(tmp
     assert seen["said_saved"] and seen["after_freeing"] == 8, log  # retried until it saved
     assert seen["exit"] == 1 and seen["at_exit"] == 8  # the exit status and the summary tell the truth
     assert "COULD NOT SAVE 2 of 10 recorded interaction(s)" in log and "Traceback" not in log, log
+
+
+def _raw_get(s, url):
+    r = s.get(url, stream=True)
+    return r.status_code, r.headers.get("Content-Encoding"), r.raw.read(decode_content=False)
+
+
+def test_a_body_that_does_not_decode_is_kept_as_received_and_replayed_so(start_cli, api, tmp_path):
+    """Upstream says gzip and sends something else: the client got those bytes with that header, so
+    replay must give it the same, not a plain body that looks fine (issue 15, item 10)."""
+    from helpers import BAD_GZIP
+
+    path = tmp_path / "rec.yaml"
+    proxy = record(start_cli, api, path)
+    url = "https://graph.microsoft.com/v1.0/reports/badgzip"
+    assert _raw_get(client(proxy), url) == (200, "gzip", BAD_GZIP)
+    assert proxy.stop() == 0
+    assert "does not decode as its Content-Encoding (gzip) says" in proxy.output
+    text = path.read_text()
+    assert "!!binary" in text and "body_as_received: true" in text
+    [i] = cassette.load(path)
+    assert i.response.body == BAD_GZIP and ("Content-Encoding", "gzip") in i.response.headers
+    replay = start_cli("replay", str(path))
+    assert _raw_get(client(replay), url) == (200, "gzip", BAD_GZIP)

@@ -29,6 +29,7 @@ class Exchange:
     response_body: bytes  # as received, or already decoded: entry() finds out which
     started: float | None = None  # epoch seconds
     duration_ms: int | None = None
+    as_received: bool = False  # response_body is exactly the bytes on the wire (the live recorder)
 
 
 def readable_body(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, str]], bytes]:
@@ -66,9 +67,17 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
     url = r.url(exchange.url)
     request_type = header_value(exchange.request_headers, "content-type")
     req_body = r.body(url, request_type, exchange.request_body or b"")
-    headers, body = readable_body(exchange.response_headers, exchange.response_body or b"")
-    body = r.body(url, header_value(headers, "content-type"), body)
     extra = {}
+    raw = exchange.response_body or b""
+    encoding = header_value(exchange.response_headers, "content-encoding")
+    if exchange.as_received and raw and encoding and not body_is_encoded(raw, encoding):
+        # Not what its header says (a broken server or middlebox): the client got these bytes with
+        # that header, so the cassette keeps both, marked so replay does not "fix" the header.
+        headers, body = _with_length(exchange.response_headers, raw), raw
+        extra["body_as_received"] = True
+    else:
+        headers, body = readable_body(exchange.response_headers, raw)
+        body = r.body(url, header_value(headers, "content-type"), body)
     if exchange.started is not None:
         extra["recorded_at"] = datetime.datetime.fromtimestamp(exchange.started, datetime.timezone.utc).isoformat(
             timespec="seconds")

@@ -70,10 +70,12 @@ def decoded(body: bytes, content_encoding: str) -> bytes | None:
     return None if data is _UNCHECKED else data
 
 
-def served_headers(response: RecordedResponse, request_method: str) -> Headers:
+def served_headers(response: RecordedResponse, request_method: str, as_received: bool = False) -> Headers:
+    """as_received: the body was recorded exactly as the server sent it (tapeproxy's
+    `body_as_received` mark), so its Content-Encoding stays even where the body does not decode."""
     body = response.body
     encoding = ", ".join(v for k, v in response.headers if k.lower() == "content-encoding")
-    drop_encoding = bool(encoding) and (not body or not body_is_encoded(body, encoding))
+    drop_encoding = bool(encoding) and not as_received and (not body or not body_is_encoded(body, encoding))
     # HEAD, 1xx, 204 and 304 carry no body: their recorded Content-Length describes another one.
     keep_length = request_method == "HEAD" or response.status < 200 or response.status in (204, 304)
     out: list[tuple[str, str]] = []
