@@ -120,12 +120,13 @@ class Limits:
 
     # bodies
 
-    def body_limit(self, request: http.Request) -> int:
-        upload = limits.upload_endpoint(request.host, request.method, request.path)
-        return self.max_upload_body if upload else self.max_body
+    def body_limit(self, request: http.Request) -> tuple[int, str]:
+        """The limit for this request's body, and the option that sets it."""
+        if limits.upload_endpoint(request.host, request.method, request.path):
+            return self.max_upload_body, "--max-upload-body"
+        return self.max_body, "--max-body"
 
-    def too_large(self, flow: http.HTTPFlow, size: int, limit: int) -> http.Response:
-        option = "--max-upload-body" if limit == self.max_upload_body else "--max-body"
+    def too_large(self, flow: http.HTTPFlow, size: int, limit: int, option: str) -> http.Response:
         message = (f"The request body ({_human(size)}) is larger than tapeproxy allows for this endpoint "
                    f"({_human(limit)}, {option}).")
         status, headers, body = named_error(profile_for(flow.request.host), "too_large",
@@ -173,9 +174,13 @@ def _handlers() -> dict:
 
 
 def _idle_for(handler, now: float) -> float:
-    """Seconds without traffic; 0 while a hook holds the connection (a scripted delay, say)."""
+    """Seconds without traffic; 0 while a hook holds the connection (a scripted delay, say) or it has
+    an upstream connection (recording: a slow server may take long to answer; mitmproxy's own
+    10-minute timeout applies there)."""
     watchdog = handler.timeout_watchdog
-    return 0.0 if watchdog.blocker else now - watchdog.last_activity
+    if watchdog.blocker or len(handler.transports) > 1:
+        return 0.0
+    return now - watchdog.last_activity
 
 
 def _close(handler, why: str) -> None:
@@ -217,11 +222,11 @@ def _check_body_size(self, request: bool):
             size = expected_http_body_size(self.flow.request, None if request else self.flow.response)
         except ValueError:
             size = None
-    limit = active.body_limit(self.flow.request)
+    limit, option = active.body_limit(self.flow.request)
     if size is None or size <= limit:
         return (yield from _original_check_body_size(self, request))
     if request and not active.recorder.live:
-        self.flow.response = active.too_large(self.flow, size, limit)
+        self.flow.response = active.too_large(self.flow, size, limit, option)
         responses.served_by(self.flow, "limit", "request body over the limit")
         self.request_body_buf.clear()
         # The rest of the body is read and dropped, never kept: a client still sending it gets the answer
