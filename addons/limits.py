@@ -56,6 +56,7 @@ class Limits:
         self.streamed = 0  # flows streamed while recording, hence not recorded
         self._sweeper: asyncio.Task | None = None
         self._last_refusal_log = 0.0
+        self._closing: set[str] = set()  # client ids closed to make room, not yet gone
 
     def load(self, loader):
         loader.add_option("tapeproxy_max_body", str, limits.DEFAULT_MAX_BODY,
@@ -95,13 +96,15 @@ class Limits:
 
     def client_connected(self, client: Client) -> None:
         handlers = _handlers()
-        if len(handlers) <= self.max_connections:
+        if len(handlers) - len(self._closing) <= self.max_connections:
             return
         now = time.time()
         idle = [(h.timeout_watchdog.last_activity, cid, h) for cid, h in handlers.items()
-                if cid != client.id and _idle_for(h, now) >= EVICT_AFTER]
+                if cid != client.id and cid not in self._closing and _idle_for(h, now) >= EVICT_AFTER]
         if idle:
-            _close(min(idle, key=lambda item: item[0])[2], "to make room for a new connection")
+            _, cid, handler = min(idle, key=lambda item: item[0])
+            self._closing.add(cid)  # it closes on a later turn of the loop: never pick it twice
+            _close(handler, "to make room for a new connection")
             return
         self.refused += 1
         client.error = (f"tapeproxy: {self.max_connections} client connections are open and busy "
@@ -109,6 +112,9 @@ class Limits:
         if now - self._last_refusal_log > 10:  # a flood of refusals is one line per 10 s
             self._last_refusal_log = now
             logger.warning(client.error)
+
+    def client_disconnected(self, client: Client) -> None:
+        self._closing.discard(client.id)
 
     async def _sweep(self) -> None:
         while True:
