@@ -1,11 +1,19 @@
 """HTTP/2 rapid reset (CVE-2023-44487) against a running proxy, for tests/test_limits.py and bench/attacks.py."""
-import socket, ssl, sys, threading, time
-import h2.connection, h2.config, h2.events, h2.errors, h2.exceptions
-import requests
 
-def cpu_seconds(pid):
+import socket
+import ssl
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+
+
+def cpu_seconds(pid: int) -> float:
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100  # utime + stime in clock ticks (100/s)
+
 
 def h2_socket(proxy_url, ca, host="graph.microsoft.com"):
     address = proxy_url.removeprefix("http://").rsplit(":", 1)
@@ -17,6 +25,7 @@ def h2_socket(proxy_url, ca, host="graph.microsoft.com"):
     tls = ctx.wrap_socket(sock, server_hostname=host)
     assert tls.selected_alpn_protocol() == "h2"
     return tls
+
 
 def rapid_reset(proxy_url, ca, streams=20000, host="graph.microsoft.com"):
     """Open and reset `streams` streams; returns (streams sent, how the connection ended)."""
