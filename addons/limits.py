@@ -242,20 +242,13 @@ def _check_body_size(self, request: bool):
         return True
     # Recording: pass it through unbuffered, as mitmproxy's stream_large_bodies does.
     active.streaming(self.flow, "request" if request else "response", size, limit)
-    if request:
-        self.flow.request.stream = True
-        if buffered:
-            body = bytes(buffered)
-            buffered.clear()
-            yield from self.start_request_stream()
-            yield from self.handle_event(http_layer.RequestData(self.stream_id, body))
-    else:
-        self.flow.response.stream = True
-        if buffered:
-            body = bytes(buffered)
-            buffered.clear()
-            yield from self.start_response_stream()
-            yield from self.handle_event(http_layer.ResponseData(self.stream_id, body))
+    (self.flow.request if request else self.flow.response).stream = True
+    if buffered:  # what was kept so far goes first
+        body = bytes(buffered)
+        buffered.clear()
+        yield from (self.start_request_stream() if request else self.start_response_stream())
+        data = http_layer.RequestData if request else http_layer.ResponseData
+        yield from self.handle_event(data(self.stream_id, body))
     return False
 
 

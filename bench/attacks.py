@@ -27,10 +27,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from rapid_reset import cpu_seconds, rapid_reset  # noqa: E402
+from attack_clients import MIB, Sized, chunks, cpu_seconds, rapid_reset  # noqa: E402
 
 BOX_TASK = "https://api.box.com/2.0/tasks/11446498"
-MIB = 1 << 20
 
 
 class Proxy:
@@ -138,30 +137,12 @@ def _guard(fn):
         return f"{type(e).__name__}: {str(e)[:80]}"
 
 
-class Sized:
-    def __init__(self, total: int) -> None:
-        self.left = self.total = total
-
-    def __len__(self) -> int:
-        return self.total
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n is None or n < 0 else min(n, self.left, MIB)
-        self.left -= n
-        return b"x" * n
-
-
-def _chunks(total: int):
-    for _ in range(total // MIB):
-        yield b"x" * MIB
-
-
 def attack_upload(proxy: Proxy, size_mib: int) -> str:
     """Four uploads of size_mib to the Box API, two with Content-Length and two chunked."""
     answers: list = []
 
     def one(i):
-        body = Sized(size_mib * MIB) if i % 2 == 0 else _chunks(size_mib * MIB)
+        body = Sized(size_mib * MIB) if i % 2 == 0 else chunks(size_mib * MIB)
         try:
             answers.append(proxy.session().put(BOX_TASK, data=body, timeout=120).status_code)
         except requests.RequestException as e:

@@ -14,11 +14,11 @@ from http.client import HTTPResponse
 import requests
 import yaml
 
+from attack_clients import MIB, Sized, chunks
 from helpers import LocalHTTPS, SECRETS
 
 GRAPH_TASK = "https://graph.microsoft.com/v1.0/print/taskDefinitions/b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b/tasks/a1b2c3d4-0001"
 BOX_TASK = "https://api.box.com/2.0/tasks/11446498"
-MIB = 1 << 20
 
 
 def session(proxy) -> requests.Session:
@@ -36,29 +36,6 @@ def peak_rss_mib(proxy) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM")
-
-
-class Sized:
-    """A body of known length, read in pieces: requests sends it with Content-Length."""
-
-    def __init__(self, total: int) -> None:
-        self.left = self.total = total
-
-    def __len__(self) -> int:
-        return self.total
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.left if n is None or n < 0 else min(n, self.left, MIB)
-        self.left -= n
-        return b"x" * n
-
-
-def chunks(total: int, size: int = MIB):
-    sent = 0
-    while sent < total:
-        piece = min(size, total - sent)
-        sent += piece
-        yield b"x" * piece
 
 
 def test_a_body_over_the_limit_gets_413_in_each_apis_envelope(start_cli):
@@ -309,7 +286,7 @@ def test_over_the_limit_while_recording_is_streamed_upstream_and_not_recorded(st
 
 
 def test_http2_rapid_reset_is_cut_short_and_others_are_served(start_cli):
-    from rapid_reset import cpu_seconds, rapid_reset
+    from attack_clients import cpu_seconds, rapid_reset
 
     proxy = start_cli("demo", "--quiet")
     s = session(proxy)

@@ -1,4 +1,5 @@
-"""HTTP/2 rapid reset (CVE-2023-44487) against a running proxy, for tests/test_limits.py and bench/attacks.py."""
+"""Hostile clients for tests/test_limits.py and bench/attacks.py: endless bodies and an HTTP/2 rapid
+reset (CVE-2023-44487)."""
 
 import socket
 import ssl
@@ -8,6 +9,32 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+
+MIB = 1 << 20
+
+
+class Sized:
+    """A body of known length, read in pieces: requests sends it with Content-Length."""
+
+    def __init__(self, total: int) -> None:
+        self.left = self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left, MIB)
+        self.left -= n
+        return b"x" * n
+
+
+def chunks(total: int, size: int = MIB):
+    """A body of unknown length: requests sends it chunked."""
+    sent = 0
+    while sent < total:
+        piece = min(size, total - sent)
+        sent += piece
+        yield b"x" * piece
 
 
 def cpu_seconds(pid: int) -> float:
