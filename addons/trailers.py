@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import h11
 from mitmproxy.proxy.layers.http import _http1
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,10 @@ class _TrailersDropped:
 
     def __call__(self, buf):
         event = self.reader(buf)
-        if event is not None and type(event).__name__ == "EndOfMessage" and event.headers:
+        if isinstance(event, h11.EndOfMessage) and event.headers:
             logger.info("tapeproxy: dropped HTTP/1 trailer field(s) "
                         + ", ".join(name.decode("latin-1") for name, _ in event.headers))
-            return type(event)()
+            return h11.EndOfMessage()
         return event
 
     def read_eof(self):

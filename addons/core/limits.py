@@ -18,7 +18,7 @@ DEFAULT_MAX_BODY = "4m"  # API calls: JSON bodies
 # and chunked-upload parts are smaller still.
 DEFAULT_MAX_UPLOAD_BODY = "64m"
 DEFAULT_MAX_HEADER = "64k"  # request line and headers of one HTTP/1 request (h2's own default too)
-DEFAULT_IDLE_TIMEOUT = 60  # seconds (an int: mitmproxy's --set has no float options) a client connection may sit with no traffic
+DEFAULT_IDLE_TIMEOUT = 60  # seconds a client connection may sit with no traffic (whole: --set has no floats)
 DEFAULT_MAX_CONNECTIONS = 1000
 # HTTP/2 streams a client may open and reset on one connection in RESET_WINDOW seconds before the
 # connection is closed (GOAWAY ENHANCE_YOUR_CALM): the "rapid reset" attack (CVE-2023-44487) opens
