@@ -12,7 +12,8 @@
   refused only when none is idle. The soft open-files limit is raised to the hard one at start.
 
 mitmproxy decides about a body before any addon hook runs (its body_size_limit check), so the body
-and header limits wrap two of its functions, and the reset limit a third; `install()` checks they are still there.
+and header limits wrap two of its functions, and the reset limit a third (mitmproxy 11.0); should a
+release rename one, importing this module fails rather than a limit silently going away.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import time
 
 import h2.errors
 import h2.events
-
 from mitmproxy import ctx, http
 from mitmproxy.connection import Client
 from mitmproxy.net.http.http1 import expected_http_body_size
