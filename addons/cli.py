@@ -14,7 +14,7 @@ from mitmproxy import exceptions
 
 from . import __version__, bundled
 from .ca import client_env, ensure_ca
-from .core import cassette, limits, matching
+from .core import cassette, limits, matching, yamlfile
 from .core.errors import InputError
 
 
@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cassette_files(paths) -> list[str]:
-    """Files as given; a directory stands for the cassettes in it, in name order.
+    """Files as given; a directory stands for the cassettes under it, as `lint` sees them
+    (yamlfile.yaml_files: nested folders too, in path order).
 
     A YAML file in a directory that is not a cassette (a scenario, a CI config) is skipped with one
     line on stderr; only a directory left with no cassette at all is an error.
@@ -168,7 +169,7 @@ def cassette_files(paths) -> list[str]:
             out.append(str(path))
             continue
         found = 0
-        for p in sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+        for p in yamlfile.yaml_files([path]):
             if cassette.looks_like_cassette(p):
                 out.append(str(p))
                 found += 1

@@ -112,20 +112,10 @@ def check(path: Path) -> tuple[str, list[str]]:
     return kind, [f"{path}:{line}: {message}" for line, message in sorted(problems, key=lambda p: p[0])]
 
 
-def files(paths) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")))
-        else:
-            out.append(p)
-    return out
-
-
 def run(paths) -> tuple[list[str], int]:
     """Lines to print and how many files have problems."""
     lines, bad = [], 0
-    for path in files(paths):
+    for path in yamlfile.yaml_files(paths):
         kind, problems = check(path)
         if problems:
             bad += 1

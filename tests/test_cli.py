@@ -157,6 +157,21 @@ def test_replay_dir_skips_yaml_that_is_not_a_cassette(start_cli, tmp_path):
         assert sum(f"{name}: not a cassette" in line for line in proxy.lines) == 1, proxy.output
 
 
+def test_replay_dir_and_lint_dir_see_the_same_cassettes_nested_as_pytest_recording_keeps_them(start_cli, tmp_path):
+    """pytest-recording writes cassettes/<test module>/<test>.yaml: `replay DIR` must serve what
+    `lint DIR` checks, and neither looks into hidden folders such as .venv."""
+    nested = tmp_path / "test_tasks" / "test_complete.yaml"
+    nested.parent.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "vcrpy-old-tags.yaml", nested)
+    hidden = tmp_path / ".venv" / "lib" / "broken.yaml"
+    hidden.parent.mkdir(parents=True)
+    hidden.write_text("interactions: [\n")
+    linted = run_cli(["lint", str(tmp_path)])
+    assert linted.returncode == 0 and f"{nested}: ok" in linted.stdout and "broken" not in linted.stdout
+    proxy = start_cli("replay", str(tmp_path))
+    assert proxy.wait_for("replaying 2 interactions from 1 cassette(s)"), proxy.output
+
+
 def test_replay_dir_without_a_cassette_fails(tmp_path):
     (tmp_path / "scenario.yaml").write_text("rules: []\n")
     out = run_cli(["replay", str(tmp_path), "--port", "0"])

@@ -257,6 +257,20 @@ def _node_at(text: str, keys: tuple, exact: bool = False):
     return node
 
 
+def yaml_files(paths) -> list[Path]:
+    """Files as given; a directory stands for the .yaml/.yml files under it, at any depth (vcrpy's
+    and pytest-recording's cassette folders nest by test module), in path order, skipping hidden
+    folders such as .git and .venv. What `replay DIR` serves and `lint DIR` checks."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            out.append(path)
+            continue
+        out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                          and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])))
+    return out
+
+
 def closest(word: Any, choices) -> str | None:
     """The choice a mistyped word most likely meant (for "did you mean ...?"), or None."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
