@@ -9,6 +9,8 @@ from pathlib import Path
 from mitmproxy import certs
 from mitmproxy.options import CONF_BASENAME, CONF_DIR
 
+from .core import writer
+
 CA_FILE = f"{CONF_BASENAME}-ca-cert.pem"
 BUNDLE_FILE = "tapeproxy-ca-bundle.pem"
 
@@ -48,9 +50,7 @@ def ensure_bundle(confdir: str | None) -> Path:
     system = _system_cafile()
     content = ca.read_bytes() + (b"\n" + system.read_bytes() if system else b"")
     if not bundle.is_file() or bundle.read_bytes() != content:
-        tmp = bundle.with_suffix(".tmp")
-        tmp.write_bytes(content)
-        tmp.replace(bundle)
+        writer.replace_atomic(bundle, content)
     return bundle
 
 

@@ -203,3 +203,21 @@ def test_env_keeps_no_proxy_takes_zsh_and_gives_absolute_paths(tmp_path):
 def test_the_run_writes_no_ca_into_the_users_home(own_home):
     out = run_cli(["ca"])  # no --confdir: ~/.mitmproxy
     assert out.stdout.strip() == str(own_home / ".mitmproxy" / "mitmproxy-ca-cert.pem")
+
+
+def test_tapeproxy_env_run_in_parallel_never_leaves_a_partial_bundle(tmp_path):
+    """Parallel test workers each run `tapeproxy env` against one confdir: every run succeeds, and
+    the CA bundle clients read is never half written (issue 16's twin of writer's atomic write)."""
+    confdir = tmp_path / "conf"
+    assert run_cli(["ca", "--confdir", str(confdir)]).returncode == 0
+    script = ("import sys\nfrom pathlib import Path\nfrom tapeproxy.ca import BUNDLE_FILE, ensure_bundle\n"
+              "conf = Path(sys.argv[1])\n"
+              "for _ in range(200):\n"
+              "    (conf / BUNDLE_FILE).unlink(missing_ok=True)\n"
+              "    ensure_bundle(str(conf))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(confdir)], stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(errors)[-2000:]
+    leftovers = [p.name for p in confdir.iterdir() if p.name.endswith(".tmp")]
+    assert not leftovers, leftovers

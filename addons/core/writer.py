@@ -46,11 +46,18 @@ def write_yaml_atomic(path: str | Path, document) -> None:
 
 
 def _replace(path: Path, text: str) -> None:
+    replace_atomic(path, text.encode("utf-8"))
+
+
+def replace_atomic(path: str | Path, data: bytes) -> None:
+    """Write data to path so that readers see the old file or the new one, never a part: a temporary
+    file of its own (parallel writers do not share one), flushed to disk, then renamed."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
