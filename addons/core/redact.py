@@ -2,7 +2,7 @@
 
 A secret becomes a stable placeholder, `REDACTED-<name>-<n>`: the same secret gets the same
 placeholder throughout a recording, so a cassette still shows which calls shared a token. Replay
-matching treats a placeholder as "any value" (see matching.mask_placeholders).
+matching treats a placeholder as "any value" (see is_placeholder and matching.placeholder_fields).
 """
 
 from __future__ import annotations

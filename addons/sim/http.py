@@ -48,7 +48,6 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-    source: str = "simulation"
 
 
 class ApiError(Exception):

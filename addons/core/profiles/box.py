@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import secrets
 
-NAME = "box"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 HOSTS = ("api.box.com", "upload.box.com")

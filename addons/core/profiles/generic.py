@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-NAME = "generic"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 HOSTS: tuple[str, ...] = ()

@@ -13,7 +13,6 @@ import uuid
 
 from ..matching import header_value
 
-NAME = "graph"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
 HOSTS = ("graph.microsoft.com",)

@@ -14,7 +14,6 @@ import uuid
 
 from . import generic
 
-NAME = "identity"
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 # The global cloud's sign-in hosts, then the national clouds' (US Government, China).
 HOSTS = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
