@@ -61,7 +61,7 @@ WORLDS = {
     "w-alias-bomb.yaml": ("laughs:\n" + LAUGHS + "box:\n  users: [{id: '1', name: *l8}]\n", 3,
                           "aliases expand this document"),
     "w-syntax.yaml": ("graph: [\n", 2, "did not find expected node content"),
-    "w-unknown-key.yaml": ("graph: {}\nbox: {}\nbux: {}\n", 3, "unknown key 'bux' in the world"),
+    "w-unknown-key.yaml": ("graph: {}\nbox: {}\nbux: {}\n", 3, "unknown key 'bux' in the world (did you mean 'box'?)"),
     "w-types.yaml": ("box:\n  tasks: 5\n", 2, "expected a list, got an integer"),
     "w-reference.yaml": ("box:\n  files: [{id: '1', name: a.pdf}]\n  tasks: [{id: '9', item: {id: '2'}, action: review}]\n",
                          3, "which box.files lacks"),

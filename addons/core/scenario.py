@@ -183,13 +183,6 @@ def parse_duration(value: Any) -> float:
 
 
 class _Checker(yamlfile.Checker):
-    def keys(self, value: dict, allowed: set, keys: tuple, what: str) -> None:
-        for k in value:
-            if k not in allowed:
-                close = yamlfile.closest(k, sorted(allowed))
-                hint = f"did you mean {close!r}?" if close else "allowed: " + ", ".join(sorted(allowed))
-                raise self.fail(keys + (k,), f"unknown key {k!r} in {what}", hint)
-
     def integer(self, value: Any, keys: tuple, what: str, minimum: int = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(keys, f"{what} must be an integer >= {minimum}, got {value!r}")

@@ -293,6 +293,14 @@ class Checker:
     def fail(self, keys: tuple, message: str, hint: str = "") -> InputError:
         return InputError(message, self.path, line_of(self.text, keys), hint)
 
+    def keys(self, value: dict, allowed: set, keys: tuple, what: str) -> None:
+        """Refuse a key not in allowed, naming the one it most likely meant."""
+        for k in value:
+            if k not in allowed:
+                close = closest(k, sorted(allowed))
+                hint = f"did you mean {close!r}?" if close else "allowed: " + ", ".join(sorted(allowed))
+                raise self.fail(keys + (k,), f"unknown key {k!r} in {what}", hint)
+
     def mapping(self, value: Any, keys: tuple, what: str) -> dict:
         if not isinstance(value, dict):
             raise self.fail(keys, f"{what} must be a mapping, got {kind(value)}")

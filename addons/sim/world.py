@@ -62,9 +62,9 @@ class World:
     def from_doc(cls, doc: Any, check: yamlfile.Checker) -> "World":
         w = cls()
         doc = check.mapping(doc, (), "a world")
-        _known(check, doc, WORLD_KEYS, (), "the world")
+        check.keys(doc, WORLD_KEYS, (), "the world")
         graph = check.mapping(doc.get("graph") or {}, ("graph",), "graph")
-        _known(check, graph, GRAPH_KEYS, ("graph",), "graph")
+        check.keys(graph, GRAPH_KEYS, ("graph",), "graph")
         for i, d in enumerate(_list(check, graph.get("taskDefinitions"), ("graph", "taskDefinitions"))):
             keys = ("graph", "taskDefinitions", i)
             d = dict(check.mapping(d, keys, "a task definition"))
@@ -82,7 +82,7 @@ class World:
                                      "of " + ", ".join(PRINT_TASK_STATES), f"did you mean {close!r}?" if close else "")
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        _known(check, box, BOX_KEYS, ("box",), "box")
+        check.keys(box, BOX_KEYS, ("box",), "box")
         for name, target in (("users", w.box_users), ("files", w.box_files)):
             for i, item in enumerate(_list(check, box.get(name), ("box", name))):
                 item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
@@ -120,12 +120,6 @@ class World:
 
     def save(self, path: str | Path) -> None:
         writer.write_yaml_atomic(path, self.to_doc())
-
-
-def _known(check, mapping: dict, allowed: set, keys: tuple, what: str) -> None:
-    for k in mapping:
-        if k not in allowed:
-            raise check.fail(keys + (k,), f"unknown key {k!r} in {what}", "allowed: " + ", ".join(sorted(allowed)))
 
 
 def _list(check, value, keys: tuple) -> list:
