@@ -7,7 +7,7 @@ import pytest
 from tapeproxy.core import matching
 from tapeproxy.core.cassette import Interaction, RecordedRequest, RecordedResponse
 from tapeproxy.core.errors import InputError
-from tapeproxy.core.index import Hit, Miss, ReplayIndex
+from tapeproxy.core.index import Hit, NoMatch, ReplayIndex
 from tapeproxy.core.matching import Body, Shape
 from tapeproxy.core.served import served_headers
 
@@ -64,7 +64,7 @@ def test_index_sequences_repeat_and_miss():
     index.reset()
     assert index.lookup(shape).interaction.number == 1
     miss = index.lookup(Shape.from_uri("POST", "https://h/b", (), b""))
-    assert isinstance(miss, Miss) and miss.closest.number == 2
+    assert isinstance(miss, NoMatch) and miss.closest.number == 2
     assert miss.differences == ("method differs: 'POST' vs 'GET'",)
     strict = ReplayIndex(index.interactions, repeat_last=False)
     assert isinstance(strict.lookup(shape), Hit) and isinstance(strict.lookup(shape), Hit)

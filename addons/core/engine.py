@@ -220,8 +220,8 @@ class ScenarioEngine:
             return None
         retry_after, limit = None, None
         if rule.rate_limit:
-            ok, retry_after, limit = self._take(rs.rule, counts, now)
-            if ok:
+            within, retry_after, limit = self._take(rs.rule, counts, now)
+            if within:  # under the rate limit: the request passes, the rule does not fire
                 return None
         counts.fires = fired + 1
         rs.fired += 1
@@ -307,7 +307,7 @@ def _delay(d: Delay | None, rng: random.Random) -> float:
     if d is None:
         return 0.0
     if d.kind == "fixed":
-        return d.a
+        return d.seconds
     if d.kind == "uniform":
-        return rng.uniform(d.a, d.b)
-    return d.a * math.exp(rng.gauss(0, d.b))  # lognormal with that median
+        return rng.uniform(d.seconds, d.upto)
+    return d.seconds * math.exp(rng.gauss(0, d.sigma))  # lognormal with that median

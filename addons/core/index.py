@@ -36,7 +36,7 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class Miss:
+class NoMatch:
     message: str
     closest: Interaction | None
     differences: tuple[str, ...]
@@ -48,7 +48,7 @@ def redact_prefix_in(interactions) -> bool:
                for i in interactions)
 
 
-def shape_of(interaction: Interaction) -> Shape:
+def recorded_shape(interaction: Interaction) -> Shape:
     req = interaction.request
     return Shape.from_uri(req.method, req.uri, req.headers, req.body)
 
@@ -81,7 +81,7 @@ class ReplayIndex:
         self._key_on = matching.key_matchers(self.match_on)
         self.repeat_last = repeat_last
         self.interactions: list[Interaction] = list(interactions)
-        self._shapes: list[Shape] = [shape_of(i) for i in self.interactions]
+        self._shapes: list[Shape] = [recorded_shape(i) for i in self.interactions]
         # Fields a recording redacted match any value, in every request (an empty set costs nothing).
         masked: set = set()
         if redact_prefix_in(self.interactions):
@@ -123,7 +123,7 @@ class ReplayIndex:
     def key(self, shape: Shape) -> tuple:
         return matching.key(shape, self._key_on, self.masked)
 
-    def lookup(self, shape: Shape) -> Hit | Miss:
+    def lookup(self, shape: Shape) -> Hit | NoMatch:
         k = self.key(shape)
         sequence = self._sequences.get(k)
         if sequence is None:
@@ -137,7 +137,7 @@ class ReplayIndex:
         if served >= len(sequence) and not self.repeat_last:
             labels = ", ".join("#%d" % self.interactions[p].number for p in sequence)
             first = self.interactions[sequence[0]]
-            return Miss(f"all {len(sequence)} recorded responses for {shape.display()} were already served "
+            return NoMatch(f"all {len(sequence)} recorded responses for {shape.display()} were already served "
                         f"({first.source} {labels}); replay is set not to repeat the last one",
                         self.interactions[sequence[-1]], ("sequence exhausted",))
         self._served[k] = served + 1
@@ -157,10 +157,10 @@ class ReplayIndex:
         else:
             yield from self._near.get((shape.host,)) or range(len(self._shapes))
 
-    def _miss(self, shape: Shape) -> Miss:
+    def _miss(self, shape: Shape) -> NoMatch:
         prefix = f"no recorded interaction matches {shape.display()}"
         if not self.interactions:
-            return Miss(prefix + "; the cassettes hold no interactions", None, ())
+            return NoMatch(prefix + "; the cassettes hold no interactions", None, ())
         best_pos, best_rank, best_differs = -1, None, []
         searched, deadline = 0, time.perf_counter() + MISS_BUDGET
         for pos in self._candidates(shape):
@@ -180,5 +180,5 @@ class ReplayIndex:
             else:
                 reasons.append(matching.explain(shape, want, name, self.masked))
         path = want.path if len(want.path) <= 48 else "..." + want.path[-45:]
-        return Miss(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
+        return NoMatch(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
                     closest, tuple(reasons))

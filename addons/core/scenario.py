@@ -93,9 +93,11 @@ class Match:
 
 @dataclass(frozen=True)
 class Delay:
+    """fixed: `seconds`; uniform: from `seconds` to `upto`; lognormal: median `seconds`, spread `sigma`."""
     kind: str  # fixed, uniform, lognormal
-    a: float
-    b: float = 0.0
+    seconds: float
+    upto: float = 0.0
+    sigma: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def _delay(raw: Any, check: _Checker, keys: tuple) -> Delay:
             lo, hi = (check.duration(v, keys + (kind, i)) for i, v in enumerate(spec))
             if hi < lo:
                 raise check.fail(keys + (kind,), "uniform: MAX is below MIN")
-            return Delay("uniform", lo, hi)
+            return Delay("uniform", lo, upto=hi)
         spec = check.mapping(spec, keys + (kind,), "lognormal")
         check.keys(spec, {"median", "sigma"}, keys + (kind,), "lognormal")
         if "median" not in spec:
@@ -273,7 +275,7 @@ def _delay(raw: Any, check: _Checker, keys: tuple) -> Delay:
         sigma = spec.get("sigma", 0.5)
         if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma < 0:
             raise check.fail(keys + (kind, "sigma"), f"sigma must be a number >= 0, got {sigma!r}")
-        return Delay("lognormal", check.duration(spec["median"], keys + (kind, "median")), float(sigma))
+        return Delay("lognormal", check.duration(spec["median"], keys + (kind, "median")), sigma=float(sigma))
     return Delay("fixed", check.duration(raw, keys))
 
 
