@@ -36,7 +36,8 @@ from mitmproxy import ctx, http
 from . import responses
 from .core import scenario as model
 from .core.errors import InputError
-from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER, loopback_peer
+from .core.addresses import loopback_peer
+from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
 from .rules import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
 

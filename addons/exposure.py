@@ -8,24 +8,16 @@ refuses to start on another address without `proxyauth` (--proxy-auth) or `tapep
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy import mode_specs
 
+from .core.addresses import is_loopback
+
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name other than localhost may resolve anywhere
 
 
 class Exposure:

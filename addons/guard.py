@@ -22,7 +22,8 @@ from collections import Counter
 from mitmproxy import ctx
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from .hosts import Intercept, ip_of, loopback_peer
+from .core.addresses import ip_of, loopback_peer
+from .hosts import Intercept
 from .recorder import Recorder
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ handshake without contacting the server, which is what makes offline replay poss
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
@@ -24,21 +23,6 @@ CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy 
 CONTROL_TOKEN_HEADER = "X-Tapeproxy-Token"  # how non-loopback callers prove they may use it
 
 logger = logging.getLogger(__name__)
-
-
-def ip_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address as written (scope and IPv4-mapping undone), or None for a name."""
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-    return (addr.ipv4_mapped or addr) if addr.version == 6 else addr
-
-
-def loopback_peer(peer) -> bool:
-    """Whether a connection's peer (host, port, ...) is on this machine's loopback."""
-    addr = ip_of(peer[0]) if peer else None
-    return addr is not None and addr.is_loopback
 
 
 def intercepted_hosts(extra: Sequence[str] = ()) -> frozenset[str]:

@@ -198,3 +198,15 @@ def test_a_cassette_uri_that_cannot_be_matched_is_named_with_its_line(tmp_path, 
     with pytest.raises(InputError) as e:
         load(path)
     assert words in str(e.value) and e.value.line == 2
+
+
+def test_one_answer_to_is_this_loopback():
+    """The exposure check, the guard and the control API ask the same question the same way
+    (issue 16: the exposure check took ::ffff:127.0.0.1 for a remote address)."""
+    from tapeproxy.core.addresses import is_loopback, loopback_peer
+
+    for host in ("localhost", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "::ffff:127.0.0.1"):
+        assert is_loopback(host), host
+        assert loopback_peer((host.strip("[]"), 8080)) or host.startswith("localhost"), host  # peers are addresses
+    for host in ("0.0.0.0", "::", "10.1.2.3", "::ffff:10.1.2.3", "example.com", "fe80::1%lo"):
+        assert not is_loopback(host) and not loopback_peer((host, 8080)), host
