@@ -10,10 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mitmproxy import exceptions
-
 from . import __version__, bundled
-from .ca import client_env, ensure_ca
 from .core import cassette, limits, matching, yamlfile
 from .core.errors import InputError
 
@@ -269,6 +266,7 @@ def _url(addr: tuple[str, int]) -> str:
 
 
 def _banner(command: str, args, bound) -> str:
+    from .ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
     ca = ensure_ca(args.confdir)
     if args.reverse:  # a server may report one address twice (dual-stack): each target once
         where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
@@ -290,6 +288,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     def ready(bound):
         print(_banner(command, args, bound), flush=True)
 
+    from mitmproxy import exceptions
     try:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
@@ -386,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "ca":
+            from .ca import ensure_ca
             print(ensure_ca(args.confdir))
             return 0
         if args.command == "web":

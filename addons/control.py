@@ -37,7 +37,7 @@ from . import responses
 from .core import scenario as model
 from .core.errors import InputError
 from .core.addresses import loopback_peer
-from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
 from .rules import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
 

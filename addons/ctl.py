@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from .core.errors import InputError
-from .hosts import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
 
 
 def proxy_url(given: str | None) -> str:

@@ -19,8 +19,6 @@ from mitmproxy.tls import ClientHelloData, TlsData
 
 from .core.profiles import DEFAULT_HOST_SUFFIXES, DEFAULT_HOSTS
 
-CONTROL_HOST = "tapeproxy"  # the control API's host, reached through the proxy (see control.py)
-CONTROL_TOKEN_HEADER = "X-Tapeproxy-Token"  # how non-loopback callers prove they may use it
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from mitmproxy import ctx, http
 
 from .core.redact import Redactor
-from .hosts import CONTROL_HOST, Intercept
+from .core.control_api import CONTROL_HOST
+from .hosts import Intercept
 from .recorder import ORIGINAL_URL
 
 logger = logging.getLogger(__name__)

@@ -221,3 +221,14 @@ def test_tapeproxy_env_run_in_parallel_never_leaves_a_partial_bundle(tmp_path):
     assert all(p.returncode == 0 for p in procs), "\n".join(errors)[-2000:]
     leftovers = [p.name for p in confdir.iterdir() if p.name.endswith(".tmp")]
     assert not leftovers, leftovers
+
+
+def test_ctl_loads_no_mitmproxy(tmp_path):
+    """`tapeproxy ctl` is a small HTTP client: it must not pay mitmproxy's import (issue 16)."""
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('mitmproxy modules:', sum(m.split('.')[0] == 'mitmproxy' for m in sys.modules)))\n"
+             "from tapeproxy.cli import main\n"
+             "sys.exit(main(['ctl', 'status', '--proxy', 'http://127.0.0.1:9']))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "tapeproxy: error:" in out.stderr, out.stdout + out.stderr
+    assert "mitmproxy modules: 0" in out.stdout, out.stdout
