@@ -49,7 +49,11 @@ def ensure_bundle(confdir: str | None) -> Path:
     bundle = ca.parent / BUNDLE_FILE
     system = _system_cafile()
     content = ca.read_bytes() + (b"\n" + system.read_bytes() if system else b"")
-    if not bundle.is_file() or bundle.read_bytes() != content:
+    try:
+        current = bundle.read_bytes()
+    except FileNotFoundError:  # not yet, or removed meanwhile
+        current = None
+    if current != content:
         writer.replace_atomic(bundle, content)
     return bundle
 
