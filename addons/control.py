@@ -35,9 +35,9 @@ from mitmproxy import ctx, http
 
 from . import responses
 from .core import scenario as model
-from .core.errors import InputError
 from .core.addresses import loopback_peer
 from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.errors import InputError
 from .rules import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
 

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .core.errors import InputError
 from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.errors import InputError
 
 
 def proxy_url(given: str | None) -> str:

@@ -19,7 +19,6 @@ from mitmproxy.tls import ClientHelloData, TlsData
 
 from .core.profiles import DEFAULT_HOST_SUFFIXES, DEFAULT_HOSTS
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from .ca import ensure_ca
 from .master import Ready, make_master
@@ -47,7 +47,7 @@ class BackgroundProxy:
         self.master = make_master(self.settings, [*self.extra_addons, Ready(ready)], self.set_specs, termlog=False)
         await self.master.run()
 
-    def start(self, timeout: float = 15) -> "BackgroundProxy":
+    def start(self, timeout: float = 15) -> BackgroundProxy:
         self._thread.start()
         if not self._ready.wait(timeout):
             raise TimeoutError("tapeproxy did not start in time")
@@ -74,7 +74,7 @@ class BackgroundProxy:
             self.master.shutdown()
         self._thread.join(10)
 
-    def __enter__(self) -> "BackgroundProxy":
+    def __enter__(self) -> BackgroundProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

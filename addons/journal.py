@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
-from .core.redact import Redactor
 from .core.control_api import CONTROL_HOST
+from .core.redact import Redactor
 from .hosts import Intercept
 from .recorder import ORIGINAL_URL
 
@@ -145,7 +145,7 @@ def summary_table(j: Journal) -> list[str]:
         return []
     rows = [(s, h, str(n)) for (s, h), n in j.counts.most_common()]
     widths = [max(len(r[i]) for r in [("source", "host", "requests"), *rows]) for i in range(3)]
-    fmt = "  {:<%d}  {:<%d}  {:>%d}" % tuple(widths)
+    fmt = f"  {{:<{widths[0]}}}  {{:<{widths[1]}}}  {{:>{widths[2]}}}"
     out = [fmt.format("source", "host", "requests"), *(fmt.format(*r) for r in rows)]
     for c in j.misses[:10]:
         out.append(f"  MISS {c.method} {c.url}: {c.label.removeprefix('MISS: ')}")

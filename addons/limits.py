@@ -40,7 +40,7 @@ from .core.profiles import named_error, profile_for
 logger = logging.getLogger(__name__)
 
 # The live Limits addon of each running master, by id(options): mitmproxy's layers see only options.
-_ACTIVE: dict[int, "Limits"] = {}
+_ACTIVE: dict[int, Limits] = {}
 EVICT_AFTER = 1.0  # a connection idle this long may be closed to make room for a new one
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
@@ -18,15 +18,16 @@ from mitmproxy.addons.proxyauth import ProxyAuth
 from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
+from . import trailers  # noqa: F401  (a mitmproxy fix, installed on import)
 from .batch import GraphBatch
 from .chain import Chain
 from .control import Control
 from .exposure import Exposure
 from .guard import OfflineGuard
+from .hosts import Intercept
 from .journal import Journal
 from .limits import Limits
 from .malformed import MalformedHeaders
-from .hosts import Intercept
 from .miss import Miss
 from .recorder import Recorder
 from .reload import Reload
@@ -34,7 +35,6 @@ from .replay import Replay
 from .retry_watch import RetryAfterWatch
 from .rules import Scenarios
 from .signin import SignIn
-from . import trailers  # noqa: F401  (a mitmproxy fix, installed on import)
 from .simulation import SimulationAddon
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import Iterable
+from collections.abc import Iterable
 
 from mitmproxy import http
 from mitmproxy.net.http import status_codes

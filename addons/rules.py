@@ -19,8 +19,8 @@ from . import bundled, responses
 from .core import scenario as model
 from .core.engine import Decision, ScenarioEngine
 from .core.errors import InputError
-from .core.profiles import named_error, profile_for
 from .core.matching import Shape
+from .core.profiles import named_error, profile_for
 from .core.templates import Context, render_json, text
 from .hosts import Intercept
 from .replay import shape_of

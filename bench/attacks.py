@@ -252,7 +252,7 @@ def main() -> None:
                 bystander = Bystander(proxy)
                 time.sleep(0.3)
                 began = time.monotonic()
-                outcome = _in_thread(lambda: ATTACKS[name](proxy, args), args.timeout)
+                outcome = _in_thread(lambda attack=ATTACKS[name], proxy=proxy: attack(proxy, args), args.timeout)
                 wall = time.monotonic() - began
                 seen = bystander.stop()
                 print(f"{name:12} {wall:6.1f}s {proxy.peak:7.0f}MB  {outcome} | {seen}", flush=True)

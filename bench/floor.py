@@ -4,11 +4,10 @@ other addon answers every request with a fixed response. Prints "listening PORT"
 import asyncio
 import sys
 
+from fixed_addon import FixedResponse
 from mitmproxy import options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
-
-from fixed_addon import FixedResponse
 
 
 class Ready:

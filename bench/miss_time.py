@@ -59,8 +59,11 @@ def box(url: str, ca: str) -> None:
 
 def graph(url: str, ca: str) -> None:
     import httpx
-    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                                   BaseBearerTokenAuthenticationProvider)
+    from kiota_abstractions.authentication import (
+        AccessTokenProvider,
+        AllowedHostsValidator,
+        BaseBearerTokenAuthenticationProvider,
+    )
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph_core import GraphClientFactory
 

@@ -133,7 +133,7 @@ def _median_run(runs: list[dict]) -> dict:
 
 
 def _median_ratio(runs: list[dict], bases: list[dict], key: str = "rps") -> float:
-    return statistics.median(r[key] / b[key] for r, b in zip(runs, bases))
+    return statistics.median(r[key] / b[key] for r, b in zip(runs, bases, strict=False))
 
 
 GUARDED = ("replay 10, keep-alive", "replay 10,000, keep-alive")

@@ -74,7 +74,7 @@ def rapid_reset(proxy_url, ca, streams=20000, host="graph.microsoft.com"):
             tls.sendall(conn.data_to_send())
             try:
                 data = tls.recv(65536)
-            except (socket.timeout, ssl.SSLWantReadError):
+            except (TimeoutError, ssl.SSLWantReadError):
                 continue
             if not data:
                 ended = "closed"

@@ -1,7 +1,6 @@
 import os
 
 import pytest
-
 from helpers import SECRETS, CliProxy, FakeApi, LocalHTTPS
 
 

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import requests
-
 from helpers import CliProxy, LocalHTTPS
+
 from tapeproxy.core import cassette
 
 mnt = Path(sys.argv[1])

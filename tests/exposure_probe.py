@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import requests
-
 from helpers import AUTH, CliProxy
 
 REMOTE = "10.9.8.7"

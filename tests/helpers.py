@@ -114,7 +114,7 @@ def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
@@ -235,8 +235,11 @@ def graph_client(proxy):
     """msgraph-sdk's GraphServiceClient through the proxy (default middleware, a static token), and its
     httpx transport to close."""
     import httpx
-    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                                   BaseBearerTokenAuthenticationProvider)
+    from kiota_abstractions.authentication import (
+        AccessTokenProvider,
+        AllowedHostsValidator,
+        BaseBearerTokenAuthenticationProvider,
+    )
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph_core import GraphClientFactory
 

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import requests
-
 from helpers import AUTH, GRAPH_TASK_URL, CliProxy
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,6 @@ never a traceback, and a broken cassette being recorded to is left exactly as it
 import os
 
 import pytest
-
 from helpers import run_cli
 
 OK = "- request: {method: GET, uri: 'https://api.box.com/2.0/tasks/1'}\n  response: {status: {code: 200}}\n"

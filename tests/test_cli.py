@@ -4,15 +4,14 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import signal
+import socket
 import stat
 import subprocess
 import sys
 
 import pytest
 import requests
-
 from helpers import AUTH, GRAPH_TASK_URL, ROOT, run_cli, write_cassette
 
 

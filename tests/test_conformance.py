@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 import requests
-
 import shapes
 from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK_URL, ROOT
 

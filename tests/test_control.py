@@ -3,7 +3,6 @@
 import os
 
 import requests
-
 from helpers import AUTH, BOX_TASK_URL, GRAPH_TASK_URL, run_cli
 
 

@@ -156,6 +156,7 @@ def test_what_counts_as_already_redacted(value, marker):
 
 def test_the_journal_is_bounded():
     from mitmproxy.test import tflow
+
     from tapeproxy.hosts import Intercept
     from tapeproxy.journal import Journal
     journal = Journal(Intercept(), maxlen=5)

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import ROOT
+
 from tapeproxy.cli import build_parser
 from tapeproxy.core import cassette, scenario
 from tapeproxy.sim.world import World

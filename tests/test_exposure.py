@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import run_cli
 from test_offline import _can_unshare
 

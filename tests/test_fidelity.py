@@ -8,7 +8,6 @@ import brotli
 import httpx
 import pytest
 import requests
-
 from helpers import interaction, write_cassette
 
 BINARY = bytes(range(256)) * 40 + os.urandom(64)

@@ -10,10 +10,10 @@ import signal
 
 import pytest
 import requests
-
 from helpers import SECRETS, run_cli
-from tapeproxy.core import cassette
 from test_mitmdump import start
+
+from tapeproxy.core import cassette
 
 G = "https://graph.microsoft.com/v1.0"
 REDIRECT = """

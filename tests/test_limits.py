@@ -13,9 +13,8 @@ from http.client import HTTPResponse
 
 import requests
 import yaml
-
 from attack_clients import MIB, Sized, chunks
-from helpers import LocalHTTPS, SECRETS
+from helpers import SECRETS, LocalHTTPS
 
 GRAPH_TASK = "https://graph.microsoft.com/v1.0/print/taskDefinitions/b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b/tasks/a1b2c3d4-0001"
 BOX_TASK = "https://api.box.com/2.0/tasks/11446498"
@@ -150,7 +149,7 @@ def _closed(sock, wait: float) -> bool:
     sock.settimeout(wait)
     try:
         return sock.recv(1) == b""
-    except socket.timeout:
+    except TimeoutError:
         return False
     except (OSError, ssl.SSLError):
         return True

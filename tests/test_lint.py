@@ -5,8 +5,8 @@ import json
 import jsonschema
 import pytest
 import yaml
-
 from helpers import ROOT, run_cli
+
 from tapeproxy.core import scenario
 from tapeproxy.core.profiles import ERROR_NAMES
 
@@ -68,7 +68,7 @@ def test_lint_names_each_mistake_at_its_line(tmp_path):
     done = run_cli(["lint", str(tmp_path)])
     assert done.returncode == 1 and "Traceback" not in done.stderr
     for rel, (_, line, expected) in BROKEN.items():
-        found = [l for l in done.stdout.splitlines() if l.startswith(f"{tmp_path / rel}:{line}: ")]
+        found = [out for out in done.stdout.splitlines() if out.startswith(f"{tmp_path / rel}:{line}: ")]
         assert found and expected in found[0], (rel, done.stdout)
     assert f"{tmp_path}/cassettes/latin1.yaml:2: not valid UTF-8" in done.stdout
     assert f"{good}: ok (scenario)" in done.stdout
@@ -103,7 +103,7 @@ def test_lint_reports_every_problem_the_schema_forbids_at_its_line(tmp_path, kin
     assert done.returncode == 1, done.stdout
     lines = done.stdout.splitlines()
     for line, message in expected:
-        assert any(l.startswith(f"{path}:{line}: ") and message in l for l in lines), (line, message, lines)
+        assert any(out.startswith(f"{path}:{line}: ") and message in out for out in lines), (line, message, lines)
     assert len(lines) == len(expected), lines
 
 

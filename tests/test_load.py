@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-
-from helpers import BOX_TASK_URL as BOX_TASK, CliProxy
+from helpers import BOX_TASK_URL as BOX_TASK
+from helpers import CliProxy
 
 
 def _rss_mb(pid: int) -> float:

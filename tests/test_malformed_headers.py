@@ -6,7 +6,6 @@ import http.server
 import json
 
 import pytest
-
 from helpers import LocalHTTPS
 from test_limits import raw_exchange
 

@@ -3,8 +3,8 @@
 names the recording closest to the request."""
 
 import requests
-
 from helpers import interaction, write_cassette
+
 from tapeproxy.core.cassette import Interaction, RecordedRequest, RecordedResponse
 from tapeproxy.core.index import Hit, ReplayIndex
 from tapeproxy.core.matching import Shape

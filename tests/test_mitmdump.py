@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT
 
 SCRIPT = ROOT / "addons" / "mitm_addon.py"
@@ -22,7 +21,7 @@ def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple
                              "--set", f"confdir={confdir}", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
     end = time.monotonic() + 30
     while time.monotonic() < end:
         found = re.search(r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)", "".join(lines))
@@ -69,7 +68,7 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
     proc = subprocess.Popen([*tapeproxy_cmd(), "web", "--port", "0", "--web-port", str(web_port), "--no-browser",
                              "--confdir", str(confdir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
     try:
         end = time.monotonic() + 30
         proxy = web = None

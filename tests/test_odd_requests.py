@@ -7,10 +7,9 @@ import ssl
 from http.client import HTTPResponse
 
 import pytest
+from helpers import ROOT, CliProxy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from helpers import ROOT, CliProxy
 
 HOSTS = ["graph.microsoft.com", "api.box.com"]
 TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

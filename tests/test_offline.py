@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from helpers import interaction, write_cassette
-from tapeproxy.core.index import ReplayIndex
+
 from tapeproxy import responses
+from tapeproxy.core.index import ReplayIndex
 from tapeproxy.inprocess import BackgroundProxy
 
 HERE = Path(__file__).parent

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from helpers import ROOT, interaction, write_cassette
 
 HERE = Path(__file__).parent

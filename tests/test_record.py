@@ -6,8 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-
 from helpers import SECRETS
+
 from tapeproxy.core import cassette
 
 

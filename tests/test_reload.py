@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from helpers import AUTH, BOX_TASK_URL, interaction, write_cassette
 
 TASK_URL = "https://api.box.com/2.0/tasks/1"

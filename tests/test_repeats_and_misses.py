@@ -2,7 +2,6 @@
 
 import pytest
 import requests
-
 from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT, interaction, write_cassette
 
 

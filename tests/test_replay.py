@@ -7,9 +7,7 @@ import subprocess
 import httpx
 import pytest
 import requests
-
 from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK, GRAPH_TASK_URL, interaction, write_cassette
-
 
 AUTH_HEADER = "Authorization: " + AUTH["Authorization"]
 

@@ -5,7 +5,6 @@ import asyncio
 import time
 
 import pytest
-
 from helpers import GRAPH_DEF, GRAPH_TASK, graph_client
 
 

@@ -1,15 +1,13 @@
 """Scenarios through a running proxy with real clients: every action and trigger."""
 
+import ssl
 import threading
 import time
-
-import ssl
 
 import h2.exceptions
 import httpx
 import pytest
 import requests
-
 from helpers import AUTH, BOX_TASK_URL, GRAPH_TASK_URL, run_cli
 
 G = "https://graph.microsoft.com/v1.0"
@@ -304,6 +302,7 @@ def test_failure_injection_in_front_of_a_live_upstream(start_cli, api, tmp_path)
 
 def test_the_readme_example_scenario_works(start_cli, tmp_path):
     import re
+
     from helpers import ROOT
     example = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[0]
     proxy = start_cli("demo", "--scenario", write(tmp_path, example))

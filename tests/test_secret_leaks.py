@@ -5,7 +5,6 @@ import json
 import urllib.parse
 
 import requests
-
 from helpers import SECRETS as SERVER_SECRETS
 from test_import import har_entry, har_file
 from test_record import record

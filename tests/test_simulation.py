@@ -6,7 +6,6 @@ import json
 import time
 
 import requests
-
 from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK_URL, run_cli
 
 G = "https://graph.microsoft.com/v1.0"

@@ -6,7 +6,6 @@ import datetime
 import json
 
 import pytest
-
 from helpers import graph_client
 
 
@@ -62,16 +61,20 @@ def box(proxy, monkeypatch):
 
 @pytest.mark.parametrize("rule", ["any_assignee", "all_assignees"])
 def test_box_sdk_gen_task_flow_and_completion_rules(demo_proxy, monkeypatch, rule):
-    from box_sdk_gen.managers.task_assignments import (CreateTaskAssignmentAssignTo, CreateTaskAssignmentTask,
-                                                       UpdateTaskAssignmentByIdResolutionState as Resolution)
-    from box_sdk_gen.managers.tasks import (CreateTaskAction, CreateTaskCompletionRule, CreateTaskItem,
-                                            UpdateTaskByIdAction)
+    from box_sdk_gen.managers.task_assignments import CreateTaskAssignmentAssignTo, CreateTaskAssignmentTask
+    from box_sdk_gen.managers.task_assignments import UpdateTaskAssignmentByIdResolutionState as Resolution
+    from box_sdk_gen.managers.tasks import (
+        CreateTaskAction,
+        CreateTaskCompletionRule,
+        CreateTaskItem,
+        UpdateTaskByIdAction,
+    )
 
     client = box(demo_proxy, monkeypatch)
     task = client.tasks.create_task(CreateTaskItem(id="12345"), action=CreateTaskAction.REVIEW, message="Sign off",
                                     completion_rule=CreateTaskCompletionRule(rule))
     assert task.item.name == "Contract.pdf" and task.is_completed is False
-    due = datetime.datetime(2026, 12, 24, 17, 0, tzinfo=datetime.timezone.utc)
+    due = datetime.datetime(2026, 12, 24, 17, 0, tzinfo=datetime.UTC)
     task = client.tasks.update_task_by_id(task.id, action=UpdateTaskByIdAction.COMPLETE, message="Sign it",
                                           due_at=due)
     assert task.action.value == "complete" and task.message == "Sign it" and task.due_at == due

@@ -9,7 +9,6 @@ import subprocess
 import pytest
 import requests
 import yaml
-
 from helpers import LocalHTTPS
 
 NODE_PUT_WITH_TRAILER = r"""

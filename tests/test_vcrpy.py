@@ -9,7 +9,6 @@ import httpx
 import pytest
 import requests
 import vcr
-
 from test_record import client, record
 
 DATA = Path(__file__).parent / "data"

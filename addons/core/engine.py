@@ -17,8 +17,8 @@ import math
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
 
 from .matching import Shape
 from .scenario import INITIAL_STATE, Delay, Rule, Scenario, Step

@@ -6,15 +6,14 @@ Lookup is one dict access; only a miss scans, to name the closest recording.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable
 
 from . import matching, redact
 from .cassette import Interaction
 from .matching import Shape
 from .profiles import profile_for
-
 
 # What explaining one miss may cost: this many recordings compared, or this many seconds, whichever
 # comes first (the proxy has one event loop; a miss must not stall the other clients).
@@ -135,7 +134,7 @@ class ReplayIndex:
             k, sequence = (k, picked[0]), picked[1]
         served = self._served.get(k, 0)
         if served >= len(sequence) and not self.repeat_last:
-            labels = ", ".join("#%d" % self.interactions[p].number for p in sequence)
+            labels = ", ".join(f"#{self.interactions[p].number}" for p in sequence)
             first = self.interactions[sequence[0]]
             return NoMatch(f"all {len(sequence)} recorded responses for {shape.display()} were already served "
                         f"({first.source} {labels}); replay is set not to repeat the last one",

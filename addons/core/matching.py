@@ -10,9 +10,10 @@ import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from . import redact
@@ -43,7 +44,7 @@ def uri_problem(uri: str) -> str | None:
         return None if simple["port"] is None or int(simple["port"]) <= 65535 else "port out of range 0-65535"
     try:
         parts = urlsplit(uri)
-        parts.port  # raises on a bad port
+        _ = parts.port  # raises on a bad port
     except ValueError as e:
         return str(e)
     if parts.scheme.lower() not in _DEFAULT_PORT:
@@ -86,7 +87,7 @@ class Body:
     value: Any
 
     @classmethod
-    def parse(cls, raw: bytes, content_type: str) -> "Body":
+    def parse(cls, raw: bytes, content_type: str) -> Body:
         ctype = content_type.lower()
         if "x-www-form-urlencoded" in ctype:
             try:
@@ -126,7 +127,7 @@ class Shape:
         self.raw_body = body or b""
 
     @classmethod
-    def from_uri(cls, method: str, uri: str, headers, body: bytes) -> "Shape":
+    def from_uri(cls, method: str, uri: str, headers, body: bytes) -> Shape:
         simple = _SIMPLE_URI.fullmatch(uri)  # what recordings hold; urlsplit (slower) takes the rest
         if simple and (simple["port"] is None or int(simple["port"]) <= 65535):
             port = simple["port"]
@@ -336,7 +337,7 @@ def _short_pair(got: str, want: str, limit: int = 60) -> tuple[str, str]:
     """Both values, shortened around where they first differ (two long links share a long start)."""
     if len(repr(got)) <= limit and len(repr(want)) <= limit:
         return repr(got), repr(want)
-    start = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    start = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want)))
     cut = max(0, start - 12)
     prefix = "..." if cut else ""
     return _short(prefix + got[cut:], limit), _short(prefix + want[cut:], limit)
@@ -353,7 +354,7 @@ def _json_diffs(got: Any, want: Any, where: str):
             else:
                 yield from _json_diffs(got[k], want[k], f"{where}.{k}")
     elif isinstance(got, list) and isinstance(want, list):
-        for i, (g, w) in enumerate(zip(got, want)):
+        for i, (g, w) in enumerate(zip(got, want, strict=False)):  # extra items are told apart elsewhere
             yield from _json_diffs(g, w, f"{where}[{i}]")
         if len(got) != len(want):
             yield f"{where} has {len(got)} items, recorded {len(want)}"
@@ -453,7 +454,7 @@ def closeness(got: Shape, want: Shape, match_on: tuple[str, ...], masked: frozen
 
 def _common_segments(a: str, b: str) -> float:
     sa, sb = a.split("/"), b.split("/")
-    same = sum(1 for x, y in zip(sa, sb) if x == y)
+    same = sum(1 for x, y in zip(sa, sb, strict=False) if x == y)
     return same / max(len(sa), len(sb))
 
 

@@ -79,7 +79,7 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
         headers, body = readable_body(exchange.response_headers, raw)
         body = r.body(url, header_value(headers, "content-type"), body)
     if exchange.started is not None:
-        extra["recorded_at"] = datetime.datetime.fromtimestamp(exchange.started, datetime.timezone.utc).isoformat(
+        extra["recorded_at"] = datetime.datetime.fromtimestamp(exchange.started, datetime.UTC).isoformat(
             timespec="seconds")
     if exchange.duration_ms is not None:
         extra["duration_ms"] = exchange.duration_ms

@@ -244,7 +244,8 @@ def _match(raw: Any, check: _Checker, keys: tuple) -> Match:
         try:
             path = PathTemplate(check.string(raw["path"], keys + ("path",), "match.path"))
         except ValueError as e:
-            raise check.fail(keys + ("path",), str(e), "e.g. /v1.0/print/taskDefinitions/{def}/tasks/{task} or /2.0/**")
+            raise check.fail(keys + ("path",), str(e),
+                             "e.g. /v1.0/print/taskDefinitions/{def}/tasks/{task} or /2.0/**") from None
     return Match(
         hosts=_names(raw.get("host"), check, keys + ("host",), "match.host"),
         methods=_names(raw.get("method"), check, keys + ("method",), "match.method", upper=True),

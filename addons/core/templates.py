@@ -49,16 +49,16 @@ class Template:
         # "{body.status}" alone: the value keeps its JSON type
         self.single = len(self.parts) == 3 and self.parts[0] == "" and self.parts[2] == ""
 
-    def render(self, ctx: "Context") -> Any:
+    def render(self, ctx: Context) -> Any:
         if self.single:
             return ctx.value(self.parts[1])
         return "".join(p if isinstance(p, str) else _text(ctx.value(p)) for p in self.parts)
 
-    def render_text(self, ctx: "Context") -> str:
+    def render_text(self, ctx: Context) -> str:
         return _text(self.render(ctx))
 
 
-def text(value: "Template | str", ctx: "Context") -> str:
+def text(value: Template | str, ctx: Context) -> str:
     """A compiled string (compile_json leaves strings without placeholders as plain str) rendered."""
     return value if isinstance(value, str) else value.render_text(ctx)
 
@@ -92,7 +92,7 @@ def compile_json(value: Any, params: frozenset[str]) -> Any:
     return value
 
 
-def render_json(value: Any, ctx: "Context") -> Any:
+def render_json(value: Any, ctx: Context) -> Any:
     if isinstance(value, Template):
         return value.render(ctx)
     if isinstance(value, list):
@@ -115,7 +115,7 @@ class Context:
             if head in self.params:
                 return self.params[head]
             if head == "now":
-                return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+                return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             if head == "uuid":
                 return str(uuid.uuid4())
             return {"method": self.shape.method, "host": self.shape.host, "path": self.shape.path}.get(head)

@@ -23,7 +23,7 @@ _ASSIGNMENT = re.compile(r"^/2\.0/task_assignments(?:/([^/]+))?/?$")
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
 
 
 def _reply(status: int, data: Any = None) -> Reply:

@@ -21,7 +21,7 @@ class SimRequest:
     body: bytes = b""
 
     @classmethod
-    def make(cls, method: str, host: str, path_and_query: str, headers=(), body: bytes = b"") -> "SimRequest":
+    def make(cls, method: str, host: str, path_and_query: str, headers=(), body: bytes = b"") -> SimRequest:
         path, _, query = path_and_query.partition("?")
         return cls(method.upper(), host.lower(), normalise_path(path), dict(parse_qsl(query, keep_blank_values=True)),
                    list(headers), body or b"")

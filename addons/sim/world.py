@@ -51,7 +51,7 @@ class World:
 
     # -- file format -------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "World":
+    def load(cls, path: str | Path) -> World:
         data, text = yamlfile.load(path)
         if data is None:  # an empty or truncated file is a mistake, not an empty world
             raise InputError("empty world file", str(path), 1, "a world holds graph: and box:; an empty world is "
@@ -59,7 +59,7 @@ class World:
         return cls.from_doc(data, yamlfile.Checker(str(path), text))
 
     @classmethod
-    def from_doc(cls, doc: Any, check: yamlfile.Checker) -> "World":
+    def from_doc(cls, doc: Any, check: yamlfile.Checker) -> World:
         w = cls()
         doc = check.mapping(doc, (), "a world")
         check.keys(doc, WORLD_KEYS, (), "the world")
