@@ -354,7 +354,7 @@ def _json_diffs(got: Any, want: Any, where: str):
             else:
                 yield from _json_diffs(got[k], want[k], f"{where}.{k}")
     elif isinstance(got, list) and isinstance(want, list):
-        for i, (g, w) in enumerate(zip(got, want, strict=False)):  # extra items are told apart elsewhere
+        for i, (g, w) in enumerate(zip(got, want, strict=False)):  # a length difference is said below
             yield from _json_diffs(g, w, f"{where}[{i}]")
         if len(got) != len(want):
             yield f"{where} has {len(got)} items, recorded {len(want)}"
