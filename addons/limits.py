@@ -239,6 +239,9 @@ def _check_body_size(self, request: bool):
         # once it reads (closing now would reset the connection and lose the answer); HTTP/1 then closes.
         self.client_state = self.state_errored
         yield from self.send_response()
+        # mitmproxy ends a response only once the request is done (flow_done); this one is done now.
+        # Without it an HTTP/2 client waits for END_STREAM forever.
+        yield http_layer.SendHttp(http_layer.ResponseEndOfMessage(self.stream_id), self.context.client)
         return True
     # Recording: pass it through unbuffered, as mitmproxy's stream_large_bodies does.
     active.streaming(self.flow, "request" if request else "response", size, limit)

@@ -2,6 +2,7 @@
 running proxy with real clients. Each over-limit gets the answer the API would give, and memory stays
 flat whatever a client sends."""
 
+import asyncio
 import hashlib
 import http.server
 import json
@@ -11,6 +12,7 @@ import threading
 import time
 from http.client import HTTPResponse
 
+import pytest
 import requests
 import yaml
 from attack_clients import MIB, Sized, chunks
@@ -315,3 +317,38 @@ def test_http2_rapid_reset_is_cut_short_and_others_are_served(start_cli):
     assert latencies and max(latencies) < 1, f"another client waited {max(latencies):.2f} s"
     proxy.stop()
     assert "HTTP/2 stream resets" in proxy.output
+
+
+def test_the_sdks_get_a_413_they_understand_and_do_not_retry(start_cli, monkeypatch):
+    """box-sdk-gen with its default retries (429 and 5xx) and msgraph-sdk with its default middleware,
+    over HTTP/2: a body over --max-body is one request answered 413, parsed as the API's error."""
+    from box_sdk_gen import BoxAPIError, BoxClient, BoxDeveloperTokenAuth
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+    from helpers import graph_client
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.models.print_task import PrintTask
+
+    proxy = start_cli("demo", "--max-body", "64k")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)  # box-sdk-gen's requests session reads it
+    box = BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token")).with_proxy(ProxyConfig(url=proxy.url))
+    with pytest.raises(BoxAPIError) as raised:
+        box.tasks.update_task_by_id("11446498", message="x" * 100_000)
+    assert raised.value.response_info.status_code == 413
+    assert raised.value.response_info.code == "request_entity_too_large"
+
+    async def patch():
+        client, transport = graph_client(proxy)
+        try:
+            task = client.print.task_definitions.by_print_task_definition_id(
+                "b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b").tasks.by_print_task_id("a1b2c3d4-0001")
+            with pytest.raises(ODataError) as err:
+                await task.patch(PrintTask(parent_url="https://graph.microsoft.com/" + "p" * 100_000))
+            return err.value
+        finally:
+            await transport.aclose()
+
+    error = asyncio.run(patch())
+    assert error.response_status_code == 413 and error.error.code == "RequestEntityTooLarge"
+    assert proxy.stop() == 0
+    assert sum("413 for PUT https://api.box.com/2.0/tasks/11446498" in line for line in proxy.lines) == 1, proxy.output
+    assert sum("413 for PATCH https://graph.microsoft.com" in line for line in proxy.lines) == 1, proxy.output
