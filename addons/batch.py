@@ -1,35 +1,43 @@
-"""Graph JSON batching: POST /v1.0/$batch with up to 20 requests, each answered by the scenarios,
-the simulation or the cassettes exactly as if it had been sent alone."""
+"""Graph JSON batching: POST /v1.0/$batch with up to 20 requests, each a flow of its own.
+
+Each step is run through the whole master (mitmproxy's client-replay handler, the same hooks a
+client's request meets), so the pipeline answers it exactly as if it had been sent alone: the
+scenarios, the simulation, the cassettes, the miss; while recording, the upstream and the recorder.
+Steps are journaled and watched for Retry-After like any other request. Steps run in order.
+"""
 
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import logging
+import time
+from urllib.parse import urlsplit
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 from . import responses
 from .core.profiles import graph, named_error
+from .flowstate import state_of
 
 logger = logging.getLogger(__name__)
 
 MAX_REQUESTS = 20
+GRAPH_HOST = "graph.microsoft.com"
 BATCH_PATHS = ("/v1.0/$batch", "/beta/$batch")
 
 
 class GraphBatch:
     name = "tapeproxy_batch"
+    where = "batch"
 
-    def __init__(self, simulation, answerers: list) -> None:
-        self.simulation = simulation
-        self.answerers = answerers  # the addons that answer a request, in order
+    def __init__(self, simulation) -> None:
+        self.simulation = simulation  # batches are answered step by step while it simulates
 
-    def request(self, flow: http.HTTPFlow):
+    def answer(self, flow: http.HTTPFlow):
         req = flow.request
-        if (responses.handled(flow) or self.simulation.sim is None or req.method != "POST"
-                or req.host.lower() != "graph.microsoft.com" or req.path.partition("?")[0] not in BATCH_PATHS):
+        if (self.simulation.sim is None or req.method != "POST" or req.host.lower() != GRAPH_HOST
+                or req.path.partition("?")[0] not in BATCH_PATHS):
             return None
         return self._answer(flow)
 
@@ -39,54 +47,54 @@ class GraphBatch:
         except ValueError as e:
             self._reply(flow, *_error(flow, "bad_request", str(e)))
             return
-        try:
-            version = flow.request.path.split("/")[1]
-            results: dict[str, int] = {}
-            out = []
-            for step in steps:
-                failed = [d for d in step["dependsOn"] if results.get(d, 424) >= 400]
-                if failed:
-                    status, headers, body = _error(flow, "failed_dependency",
-                                                   f"Request {step['id']} depends on {', '.join(failed)}, which failed.")
-                else:
-                    status, headers, body = await self._one(flow, version, step)
-                results[step["id"]] = status
-                out.append(_response(step["id"], status, headers, body))
-            data = json.dumps({"responses": out}).encode()
-            self._reply(flow, 200, [("Content-Type", "application/json")], data)
-        except Exception as e:  # never forward the batch
-            responses.internal_error(flow, "batch", e)
-
-    async def _one(self, flow: http.HTTPFlow, version: str, step: dict) -> tuple[int, list, bytes]:
-        url = step["url"] if step["url"].startswith("http") else \
-            f"https://graph.microsoft.com/{version}/{step['url'].lstrip('/')}"
-        headers = [(k, v) for k, v in flow.request.headers.items(multi=True)
-                   if k.lower() in ("authorization", "client-request-id", "user-agent")]
-        headers += [(str(k), str(v)) for k, v in step["headers"].items()]
-        body = step["body"]
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-            if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("Content-Type", "application/json"))
-        sub = http.HTTPFlow(flow.client_conn, flow.server_conn)
-        sub.request = http.Request.make(step["method"], url, body or b"",
-                                        http.Headers([(k.encode(), v.encode()) for k, v in headers]))
-        for addon in self.answerers:
-            result = addon.request(sub)
-            if inspect.isawaitable(result):
-                await result
-            if responses.handled(sub):
-                break
-        if sub.response is None:  # a fault killed it, or nothing offline could answer
-            return _error(flow, "service_unavailable", "tapeproxy: no answer for this batch step "
-                                                       "(a scenario fault, or live upstream in record mode)")
-        r = sub.response
-        return r.status_code, list(r.headers.items(multi=True)), r.get_content(strict=False) or b""
+        version = flow.request.path.split("/")[1]
+        results: dict[str, int] = {}
+        out = []
+        for step in steps:
+            failed = [d for d in step["dependsOn"] if results.get(d, 424) >= 400]
+            if failed:
+                status, headers, body = _error(flow, "failed_dependency",
+                                               f"Request {step['id']} depends on {', '.join(failed)}, which failed.")
+            else:
+                status, headers, body = await _one(flow, version, step)
+            results[step["id"]] = status
+            out.append(_response(step["id"], status, headers, body))
+        data = json.dumps({"responses": out}).encode()
+        self._reply(flow, 200, [("Content-Type", "application/json")], data)
 
     @staticmethod
     def _reply(flow: http.HTTPFlow, status: int, headers: list, body: bytes) -> None:
         flow.response = responses.sized(status, headers, body)
         responses.served_by(flow, "batch", "Graph $batch")
+
+
+async def _one(flow: http.HTTPFlow, version: str, step: dict) -> tuple[int, list, bytes]:
+    """A step's answer, from a flow of its own run through the master."""
+    from mitmproxy.addons.clientplayback import ReplayHandler  # mitmproxy's own, for `replay.client`
+
+    url = f"https://{GRAPH_HOST}/{version}/{step['url'].lstrip('/')}"
+    if urlsplit(url).path.rstrip("/").endswith("/$batch"):
+        return _error(flow, "bad_request", f"Request {step['id']}: a batch cannot contain a batch.")
+    headers = [("Host", GRAPH_HOST)]
+    headers += [(k, v) for k, v in flow.request.headers.items(multi=True)
+                if k.lower() in ("authorization", "client-request-id", "user-agent")]
+    headers += [(str(k), str(v)) for k, v in step["headers"].items()]
+    body = step["body"]
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+    sub = http.HTTPFlow(flow.client_conn, flow.server_conn)
+    sub.request = http.Request.make(step["method"], url, body or b"",
+                                    http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    sub.request.timestamp_start = time.time()
+    state_of(sub).batch_step = step["id"]
+    await ReplayHandler(sub, ctx.options).replay()
+    if sub.response is None:  # a fault killed it, or the upstream failed
+        why = f" ({sub.error.msg})" if sub.error else ""
+        return _error(flow, "service_unavailable", f"tapeproxy: no answer for batch step {step['id']}{why}")
+    r = sub.response
+    return r.status_code, list(r.headers.items(multi=True)), r.get_content(strict=False) or b""
 
 
 def _steps(raw: bytes) -> list[dict]:
@@ -108,6 +116,8 @@ def _steps(raw: bytes) -> list[dict]:
         ids.add(s["id"])
         if not isinstance(s.get("method"), str) or not isinstance(s.get("url"), str):
             raise ValueError(f"Batch request step '{s['id']}' needs 'method' and 'url'.")
+        if urlsplit(s["url"]).scheme or s["url"].startswith("//"):  # Graph takes relative URLs only
+            raise ValueError(f"Batch request step '{s['id']}': the url must be relative, e.g. /me.")
         depends = s.get("dependsOn") or []
         if not isinstance(depends, list) or any(d not in ids - {s["id"]} for d in depends):
             raise ValueError(f"Batch request step '{s['id']}' depends on an id that does not come before it.")

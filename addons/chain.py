@@ -6,6 +6,10 @@ hooks a flow triggers. For eleven addons that was a fifth of the time a replayed
 A Chain looks up, once, which of its addons implement which hook, and calls just those, in order.
 As mitmproxy does per addon, an addon that raises is logged and the next one still runs.
 (An AddonHalt ends the hook for the chain's addons only; none of tapeproxy's raises one.)
+
+The addons are not mitmproxy's children (an `addons` attribute would make mitmproxy call each of
+them on every hook again), but once loaded each is registered by name with mitmproxy, and its
+commands too: `ctx.master.addons.get("tapeproxy_replay")` and `@command.command` work as usual.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from mitmproxy import exceptions, hooks
+from mitmproxy import addonmanager, exceptions, hooks
 
 logger = logging.getLogger(__name__)
 # As mitmproxy's safecall: bad options must stop start-up, and a halt ends the hook.
@@ -30,6 +34,22 @@ class Chain:
             methods = [m for a in addons if callable(m := getattr(a, hook, None))]
             if methods:
                 setattr(self, hook, _dispatcher(hook, methods))
+        load_children = getattr(self, "load", None)
+
+        def load(loader: addonmanager.Loader) -> None:
+            if load_children:
+                load_children(loader)
+            self._register(loader.master)
+
+        self.load = load
+
+    def _register(self, master) -> None:
+        """Each addon by name with mitmproxy (addons.get), and its commands, as mitmproxy does its own."""
+        for name, addon in self.children.items():
+            if name in master.addons.lookup:
+                raise exceptions.AddonManagerError(f"An addon called '{name}' already exists.")
+            master.addons.lookup[name] = addon
+            master.commands.collect_commands(addon)
 
     def get(self, name: str) -> Any:
         """An addon of the chain by its mitmproxy name (e.g. "tapeproxy_replay")."""

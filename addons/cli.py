@@ -293,23 +293,23 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
-    addon = master.addons.get("tapeproxy").get
-    misses = addon("tapeproxy_miss").count
-    recorder = addon("tapeproxy_recorder")
+    tp = master.addons.get("tapeproxy")
+    misses = tp.miss.count
+    recorder = tp.recorder
     summary = f"; {misses} request(s) missed" if misses else ""
-    tunnelled = addon("tapeproxy_guard").tunnelled
+    tunnelled = tp.guard.tunnelled
     if tunnelled:
         summary += (f"; {sum(tunnelled.values())} connection(s) to hosts not intercepted went to the network ("
                     + ", ".join(f"{host}: {n}" for host, n in tunnelled.most_common(5))
                     + (", ..." if len(tunnelled) > 5 else "") + ")")
-    early = addon("tapeproxy_retry_watch").violations
+    early = tp.watch.violations
     if early:
         summary += f"; {early} retry(ies) came back before their Retry-After"
-    fired = addon("tapeproxy_scenarios").fired
+    fired = tp.scenarios.fired
     if fired:
         summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
             f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
-    bounds = addon("tapeproxy_limits")
+    bounds = tp.limits
     if bounds.refused:
         summary += f"; {bounds.refused} request(s) or connection(s) refused over --max-* limits"
     if bounds.streamed:
@@ -324,7 +324,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")
     from .journal import summary_table
-    table = summary_table(addon("tapeproxy_journal"))
+    table = summary_table(tp.journal)
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
     print(f"tapeproxy {command}: stopped{summary}", flush=True)

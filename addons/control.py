@@ -36,7 +36,7 @@ from mitmproxy import ctx, http
 from . import responses
 from .core import scenario as model
 from .core.addresses import loopback_peer
-from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.control_api import CONTROL_TOKEN_HEADER
 from .core.errors import InputError
 from .rules import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
@@ -48,6 +48,7 @@ MAX_SCENARIO_FILE = 1 << 20
 
 class Control:
     name = "tapeproxy_control"
+    where = "control"
 
     def __init__(self, scenarios: Scenarios, simulation: SimulationAddon | None = None) -> None:
         self.scenarios = scenarios
@@ -65,9 +66,8 @@ class Control:
         given = flow.request.headers.get(CONTROL_TOKEN_HEADER, "")
         return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
-    async def request(self, flow: http.HTTPFlow) -> None:
-        if responses.handled(flow) or flow.request.host.lower().rstrip(".") != CONTROL_HOST:
-            return
+    async def answer(self, flow: http.HTTPFlow) -> None:
+        """The pipeline hands it every request to http://tapeproxy/."""
         try:
             if "origin" in flow.request.headers and not self._has_token(flow):
                 status, body = 403, {"error": "the control API does not answer browser pages (an Origin header) "
@@ -81,9 +81,6 @@ class Control:
                                                   flow.request.get_content(strict=False) or b"")
         except InputError as e:
             status, body = 400, {"error": str(e)}
-        except Exception as e:  # never forward a control request anywhere
-            responses.internal_error(flow, "control", e)
-            return
         data = json.dumps(body, indent=2).encode() + b"\n"
         flow.response = responses.sized(status, [("Content-Type", "application/json")], data)
         responses.served_by(flow, "control", f"control {flow.request.method} {flow.request.path}")

@@ -24,7 +24,7 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from .core.addresses import ip_of, loopback_peer
 from .hosts import Intercept
-from .recorder import Recorder
+from .mode import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ logger = logging.getLogger(__name__)
 class OfflineGuard:
     name = "tapeproxy_guard"
 
-    def __init__(self, intercept: Intercept, recorder: Recorder) -> None:
+    def __init__(self, intercept: Intercept, mode: Mode) -> None:
         self.intercept = intercept
-        self.recorder = recorder
+        self.mode = mode
         self.tunnelled: Counter = Counter()  # host -> connections passed to the network while offline
 
     def load(self, loader):
@@ -46,7 +46,7 @@ class OfflineGuard:
         if data.server.address is None:
             return
         host, port = data.server.address
-        if not self.recorder.live and self.intercept.intercepts(host):  # first: offline, not even a DNS lookup
+        if not self.mode.live and self.intercept.intercepts(host):  # first: offline, not even a DNS lookup
             mode = ctx.options.tapeproxy_record_mode
             data.server.error = f"tapeproxy is offline (record mode '{mode}'): refused to connect to {host}:{port}"
             logger.warning(data.server.error)
@@ -56,7 +56,7 @@ class OfflineGuard:
             await _refuse_local_target(data, client.sockname)
             if data.server.error:
                 return
-        if self.recorder.live:
+        if self.mode.live:
             return
         if host not in self.tunnelled:
             logger.warning(f"tapeproxy: tunnelling {host}:{port} to the network untouched: not an intercepted host "

@@ -14,6 +14,7 @@ from .core.errors import InputError
 from .core.profiles import api_host
 from .core.recording import Exchange, Recording, entry
 from .core.redact import Redactor
+from .flowstate import served
 from .recorder import exchange_of
 
 
@@ -44,7 +45,7 @@ def _flow_exchanges(path: str, redactor: Redactor) -> tuple[list[tuple[int, Exch
                     skipped.append(f"{what}: no response" + (f" ({flow.error.msg})" if flow.error else ""))
                 elif flow.websocket is not None:
                     skipped.append(f"{what}: a websocket")
-                elif "tapeproxy" in flow.metadata:
+                elif served(flow):
                     skipped.append(f"{what}: answered by tapeproxy, not the service")
                 else:
                     out.append((n, exchange_of(flow, flow.request.pretty_url)))

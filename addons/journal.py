@@ -16,8 +16,8 @@ from mitmproxy import ctx, http
 
 from .core.control_api import CONTROL_HOST
 from .core.redact import Redactor
+from .flowstate import served, state_of
 from .hosts import Intercept
-from .recorder import ORIGINAL_URL
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ class Journal:
 
     def _note(self, flow: http.HTTPFlow, status: int | None, source: str, label: str) -> None:
         req = flow.request
-        original = flow.metadata.get(ORIGINAL_URL)  # recorded: the request went to a mapped upstream
+        state = state_of(flow)
+        original = state.original_url  # sent upstream, perhaps to a mapped server
         host = (urlsplit(original).hostname or "") if original else req.host.lower()
         if host == CONTROL_HOST or not self.intercept.intercepts(host):
             return
@@ -83,9 +84,8 @@ class Journal:
             self.counts[(source, host)] += 1
             if source == "miss" and len(self.misses) < MAX_LISTED:
                 self.misses.append(call)
-            early = flow.metadata.get("tapeproxy.early_retry")
-            if early is not None and len(self.early) < MAX_LISTED:
-                self.early.append((call, early))
+            if state.early_retry is not None and len(self.early) < MAX_LISTED:
+                self.early.append((call, state.early_retry))
         if self.live_lines:
             logger.info(self._line(call))
 
@@ -96,14 +96,17 @@ class Journal:
         colour = _COLOURS.get(c.source)
         return f"\x1b[{colour}m{text}\x1b[0m" if colour and self.colour else text
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        served = flow.metadata.get("tapeproxy") or {}
-        source = served.get("source") or ("upstream" if ORIGINAL_URL in flow.metadata else "passthrough")
-        self._note(flow, flow.response.status_code, source, served.get("label", source))
+    def on_response(self, flow: http.HTTPFlow) -> None:
+        by = served(flow)
+        if by:
+            self._note(flow, flow.response.status_code, by.source, by.label)
+        else:
+            source = "upstream" if state_of(flow).original_url else "passthrough"
+            self._note(flow, flow.response.status_code, source, source)
 
-    def error(self, flow: http.HTTPFlow) -> None:
-        served = flow.metadata.get("tapeproxy") or {}
-        self._note(flow, None, "killed" if served else "error", served.get("label") or str(flow.error))
+    def on_error(self, flow: http.HTTPFlow) -> None:
+        by = served(flow)
+        self._note(flow, None, "killed" if by else "error", by.label if by else str(flow.error))
 
     def since(self, seq: int) -> list[Call]:
         with self._lock:

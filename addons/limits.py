@@ -36,6 +36,7 @@ from . import responses
 from .core import limits
 from .core.errors import InputError
 from .core.profiles import named_error, profile_for
+from .mode import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ EVICT_AFTER = 1.0  # a connection idle this long may be closed to make room for 
 class Limits:
     name = "tapeproxy_limits"
 
-    def __init__(self, recorder) -> None:
-        self.recorder = recorder  # .live: whether requests nothing answered go upstream
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
         self.max_body = self.max_upload_body = self.max_header = 0
         self.idle_timeout = limits.DEFAULT_IDLE_TIMEOUT
         self.max_connections = limits.DEFAULT_MAX_CONNECTIONS
@@ -231,7 +232,7 @@ def _check_body_size(self, request: bool):
     limit, option = active.body_limit(self.flow.request)
     if size is None or size <= limit:
         return (yield from _original_check_body_size(self, request))
-    if request and not active.recorder.live:
+    if request and not active.mode.live:
         self.flow.response = active.too_large(self.flow, size, limit, option)
         responses.served_by(self.flow, "limit", "request body over the limit")
         self.request_body_buf.clear()

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 
-from mitmproxy import ctx, options
+from mitmproxy import command, ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.addons.proxyauth import ProxyAuth
 from mitmproxy.addons.termlog import TermLog
@@ -29,6 +29,8 @@ from .journal import Journal
 from .limits import Limits
 from .malformed import MalformedHeaders
 from .miss import Miss
+from .mode import Mode
+from .pipeline import Pipeline
 from .recorder import Recorder
 from .reload import Reload
 from .replay import Replay
@@ -38,23 +40,43 @@ from .signin import SignIn
 from .simulation import SimulationAddon
 
 
-def tapeproxy_addons() -> list:
-    """tapeproxy's addons, in request-hook order: the first that answers a flow wins."""
-    intercept = Intercept()
-    recorder = Recorder(intercept)
-    scenarios = Scenarios(intercept)
-    simulation = SimulationAddon(intercept)
-    replay, miss = Replay(intercept), Miss(intercept, recorder)
-    return [Exposure(), Limits(recorder), MalformedHeaders(), intercept, OfflineGuard(intercept, recorder),
-            Control(scenarios, simulation), RetryAfterWatch(intercept), scenarios,
-            GraphBatch(simulation, [scenarios, simulation, replay, miss]),
-            simulation, replay, SignIn(intercept, recorder), miss, recorder, Journal(intercept),
-            Reload(replay, scenarios, simulation)]
+class Tapeproxy(Chain):
+    """tapeproxy's addons (then `extra`) as the one mitmproxy addon "tapeproxy", each reachable
+    typed (`.replay`, `.journal`...) and, once loaded, by name through mitmproxy's `addons.get`."""
 
+    def __init__(self, extra: Iterable = ()) -> None:
+        self.mode = Mode()
+        self.intercept = Intercept()
+        self.recorder = Recorder(self.intercept, self.mode)
+        self.scenarios = Scenarios()
+        self.simulation = SimulationAddon()
+        self.replay = Replay(self.intercept, self.mode)
+        self.miss = Miss(self.mode)
+        self.watch = RetryAfterWatch(self.intercept)
+        self.journal = Journal(self.intercept)
+        self.guard = OfflineGuard(self.intercept, self.mode)
+        self.limits = Limits(self.mode)
+        self.control = Control(self.scenarios, self.simulation)
+        batch, signin = GraphBatch(self.simulation), SignIn(self.mode)
+        # The answer order: the first that answers a request wins (docs/request-flow.md).
+        self.pipeline = Pipeline(
+            self.intercept, self.control,
+            [self.scenarios, batch, self.simulation, self.replay, signin, self.miss, self.recorder],
+            on_request=[self.watch.on_request],
+            on_response=[self.watch.on_response, self.scenarios.truncate, self.recorder.record,
+                         self.journal.on_response],
+            on_error=[self.journal.on_error])
+        super().__init__("tapeproxy", [
+            Exposure(), self.limits, MalformedHeaders(), self.intercept, self.guard, self.pipeline, self.control,
+            self.watch, self.scenarios, batch, self.simulation, self.replay, signin, self.miss, self.recorder,
+            self.journal, Reload(self.mode, self.replay, self.scenarios, self.simulation), *extra])
 
-def tapeproxy_addon(extra: Iterable = ()) -> Chain:
-    """tapeproxy's addons (then `extra`) as the one mitmproxy addon "tapeproxy"; `.get(name)` reaches each."""
-    return Chain("tapeproxy", [*tapeproxy_addons(), *extra])
+    @command.command("tapeproxy.reset")
+    def reset(self) -> None:
+        """Sequences, scenario counters and the simulated world start again (the pytest plugin, per test)."""
+        self.replay.index.reset()
+        self.scenarios.engine.reset()
+        self.simulation.reset()
 
 
 def mitmproxy_addons() -> list:
@@ -107,7 +129,7 @@ def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable
     if termlog:
         master.termlog = TermLog()
         extra.insert(0, master.termlog)
-    master.addons.add(tapeproxy_addon(extra))
+    master.addons.add(Tapeproxy(extra))
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)

@@ -13,9 +13,8 @@ from mitmproxy import ctx, http
 
 from . import responses
 from .core.profiles import profile_for
-from .hosts import Intercept
-from .recorder import Recorder
-from .replay import MISS_KEY
+from .flowstate import state_of
+from .mode import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -24,33 +23,30 @@ MISS_STATUS = 404
 
 class Miss:
     name = "tapeproxy_miss"
+    where = "miss"
 
-    def __init__(self, intercept: Intercept, recorder: Recorder) -> None:
-        self.intercept = intercept
-        self.recorder = recorder
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
         self.count = 0
 
     def load(self, loader):
         loader.add_option("tapeproxy_miss_status", int, MISS_STATUS,
                           "HTTP status of the answer to a request no cassette matches.")
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if responses.handled(flow) or self.recorder.live or not self.intercept.intercepts(flow.request.host):
+    def answer(self, flow: http.HTTPFlow) -> None:
+        if self.mode.live:
             return
-        try:
-            miss = flow.metadata.get(MISS_KEY)
-            message = miss.message if miss else f"nothing serves {flow.request.method} {flow.request.pretty_url}"
-            context = {}
-            if miss and miss.closest:
-                context = {"closest": miss.closest.label, "differences": list(miss.differences)}
-            flow.response = responses.api_error(flow, ctx.options.tapeproxy_miss_status,
-                                                profile_for(flow.request.host).MISS_CODE, "tapeproxy: " + message,
-                                                [(responses.MISS_HEADER, "1")], context)
-            scrub = responses.scrubber(flow, self.recorder.redactor)
-            responses.served_by(flow, "miss", scrub("MISS: " + message))
-            flow.marked = ":warning:"
-            self.count += 1
-            logger.warning(scrub(f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
-                                 f"-> {ctx.options.tapeproxy_miss_status}: {message}"))
-        except Exception as e:
-            responses.internal_error(flow, "miss", e)
+        miss = state_of(flow).miss
+        message = miss.message if miss else f"nothing serves {flow.request.method} {flow.request.pretty_url}"
+        context = {}
+        if miss and miss.closest:
+            context = {"closest": miss.closest.label, "differences": list(miss.differences)}
+        flow.response = responses.api_error(flow, ctx.options.tapeproxy_miss_status,
+                                            profile_for(flow.request.host).MISS_CODE, "tapeproxy: " + message,
+                                            [(responses.MISS_HEADER, "1")], context)
+        scrub = responses.scrubber(flow, self.mode.redactor)
+        responses.served_by(flow, "miss", scrub("MISS: " + message))
+        flow.marked = ":warning:"
+        self.count += 1
+        logger.warning(scrub(f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
+                             f"-> {ctx.options.tapeproxy_miss_status}: {message}"))

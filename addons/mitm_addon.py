@@ -6,6 +6,6 @@
 Every tapeproxy option is a mitmproxy option (`tapeproxy_*`, see `mitmdump --options`).
 """
 
-from tapeproxy.master import tapeproxy_addon
+from tapeproxy.master import Tapeproxy
 
-addons = [tapeproxy_addon()]
+addons = [Tapeproxy()]

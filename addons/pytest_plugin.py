@@ -95,6 +95,7 @@ def suite_defaults(config) -> dict:
 class TapeproxyHandle:
     def __init__(self, server, confdir: str, base: Path | None = None, defaults: dict | None = None):
         self._server = server
+        self._tapeproxy = server.master.addons.get("tapeproxy")
         self._confdir = confdir
         self._base = base or Path.cwd()  # relative cassette paths: the test file's folder
         self._defaults = defaults or {}
@@ -137,8 +138,7 @@ class TapeproxyHandle:
     @property
     def calls(self) -> list:
         """Requests this test made through the proxy, in order."""
-        journal = self._server.master.addons.get("tapeproxy").get("tapeproxy_journal")
-        return journal.since(self._mark)
+        return self._tapeproxy.journal.since(self._mark)
 
     def assert_called(self, method: str, path: str, times: int | None = None) -> list:
         """That METHOD PATH (a glob, e.g. /2.0/tasks/*) was called, `times` times if given."""
@@ -209,18 +209,15 @@ class TapeproxyHandle:
             master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
                                   tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None,
                                   **{**knobs, **self._defaults})
-            chain = master.addons.get("tapeproxy")
-            chain.get("tapeproxy_replay").index.reset()
-            chain.get("tapeproxy_scenarios").engine.reset()
-            chain.get("tapeproxy_simulation").reset()  # each test starts from the world file
-            return chain.get("tapeproxy_journal").total
+            self._tapeproxy.reset()  # each test starts from the world file, its sequences from the first
+            return self._tapeproxy.journal.total
 
         self._missing = None
         self._mark = self._server.call(reset)
 
     def _end(self) -> tuple[list, str]:
         """Flush what was recorded; this test's misses, and why its recording could not be saved ("" if it was)."""
-        recorder = self._server.master.addons.get("tapeproxy").get("tapeproxy_recorder")
+        recorder = self._tapeproxy.recorder
         unsaved = "" if self._server.call(recorder.flush) else recorder.write_error or "see the log"
         misses = [c for c in self.calls if c.source == "miss"]
         self._reset()

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from . import responses
 from .core import cassette, matching, redact, writer, yamlfile
 from .core.errors import InputError
 from .core.recording import Exchange, Recording, entry
+from .flowstate import served, state_of
 from .hosts import Intercept
+from .mode import Mode
 
 logger = logging.getLogger(__name__)
 
-ORIGINAL_URL = "tapeproxy.original_url"  # flow.metadata: the URL as the client asked, before mapping
 FLUSH_EVERY = 0.5  # seconds: every completed interaction is on disk within a second
 
 
@@ -42,12 +42,12 @@ def parse_upstreams(specs: Sequence[str]) -> dict[str, tuple[str, str, int]]:
 
 class Recorder:
     name = "tapeproxy_recorder"
+    where = "recorder"
 
-    def __init__(self, intercept: Intercept) -> None:
+    def __init__(self, intercept: Intercept, mode: Mode) -> None:
         self.intercept = intercept
-        self.redactor = redact.Redactor()
+        self.mode = mode  # this addon decides it, in configure
         self.recording = Recording()
-        self.live = False  # whether requests nothing answered go upstream
         self.upstreams: dict[str, tuple[str, str, int]] = {}
         self.target = ""  # the cassette being written
         self._dirty = False
@@ -55,6 +55,15 @@ class Recorder:
         self.saved = 0  # interactions recorded in this session that are on disk
         self.lost = 0  # of earlier cassettes: never saved before recording moved on to another
         self.write_error = ""  # why the last write failed; "" once a write succeeds
+
+    @property
+    def live(self) -> bool:
+        """Whether requests nothing offline answers go upstream (and are recorded)."""
+        return self.mode.live
+
+    @property
+    def redactor(self) -> redact.Redactor:
+        return self.mode.redactor
 
     @property
     def recorded(self) -> int:
@@ -84,8 +93,8 @@ class Recorder:
             match_headers = matching.parse_match_headers(opts.tapeproxy_match_headers)
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self.redactor = redact.Redactor(opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query,
-                                        opts.tapeproxy_redact_json)
+        self.mode.redactor = redact.Redactor(opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query,
+                                             opts.tapeproxy_redact_json)
         mode, target = opts.tapeproxy_record_mode, opts.tapeproxy_record_to
         if mode != "none" and not target:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
@@ -94,7 +103,8 @@ class Recorder:
         self.saved, self.write_error = 0, ""
         self.target = target if mode != "none" else ""
         exists = bool(target) and Path(target).is_file()
-        self.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
+        self.mode.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
+        self.mode.replays = mode != "all"
         old: list[dict] = []
         if exists and self.live:
             try:
@@ -116,12 +126,12 @@ class Recorder:
         if flow.request.stream and self.live and self.intercept.intercepts(flow.request.host):
             self._route(flow)
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        """Runs last: a flow nothing answered goes upstream, to the mapped server if there is one."""
-        if responses.handled(flow) or not self.live or not self.intercept.intercepts(flow.request.host):
-            return
-        flow.metadata[ORIGINAL_URL] = flow.request.url
-        self._route(flow)
+    def answer(self, flow: http.HTTPFlow) -> None:
+        """The last answerer: while recording, a flow nothing answered goes upstream, to the mapped
+        server if there is one (mitmproxy sends it once the request hook is over)."""
+        if self.live:
+            state_of(flow).original_url = flow.request.url
+            self._route(flow)
 
     def _route(self, flow: http.HTTPFlow) -> None:
         target = self.upstreams.get(flow.request.host.lower())
@@ -130,15 +140,16 @@ class Recorder:
             flow.request.scheme, flow.request.host, flow.request.port = target
             flow.request.host_header = host_header  # the server still sees the API's Host
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if ORIGINAL_URL not in flow.metadata or "tapeproxy" in flow.metadata or flow.response.stream:
-            return  # not ours, synthetic (served by tapeproxy itself), or streamed (limits.py said so)
+    def record(self, flow: http.HTTPFlow) -> None:
+        """A response observer: what went upstream is added to the cassette."""
+        url = state_of(flow).original_url
+        if url is None or served(flow) or flow.response.stream:
+            return  # not sent upstream, cut off by a scenario, or streamed (limits.py said so)
         before = self.redactor.count
         try:
-            e = entry(exchange_of(flow, flow.metadata[ORIGINAL_URL]), self.redactor)
+            e = entry(exchange_of(flow, url), self.redactor)
         except Exception:  # a broken recording must not break the client's response
-            logger.exception(f"tapeproxy: could not record {flow.request.method} "
-                             f"{self.redactor.url(flow.metadata[ORIGINAL_URL])}")
+            logger.exception(f"tapeproxy: could not record {flow.request.method} {self.redactor.url(url)}")
             return
         self.recording.add(e)
         self._dirty = True

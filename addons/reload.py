@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from mitmproxy import ctx
 
 from .core.errors import InputError
+from .mode import Mode
 from .replay import Replay
 from .rules import Scenarios
 from .simulation import SimulationAddon
@@ -43,7 +44,8 @@ def _stamp(paths: Iterable[str]) -> tuple | None:
 class Reload:
     name = "tapeproxy_reload"
 
-    def __init__(self, replay: Replay, scenarios: Scenarios, simulation: SimulationAddon) -> None:
+    def __init__(self, mode: Mode, replay: Replay, scenarios: Scenarios, simulation: SimulationAddon) -> None:
+        self.mode = mode
         self.replay = replay
         self.scenarios = scenarios
         self.simulation = simulation
@@ -78,9 +80,8 @@ class Reload:
     def _watched(self) -> list[tuple[str, list[str], Callable[[], Awaitable[None]]]]:
         world = ctx.options.tapeproxy_world
         # While recording, the recorder itself rewrites the cassette every second: not an edit.
-        recording = ctx.options.tapeproxy_record_mode != "none"
         return [
-            ("cassettes", [] if recording else list(ctx.options.tapeproxy_cassettes), self._reload_cassettes),
+            ("cassettes", [] if self.mode.live else list(ctx.options.tapeproxy_cassettes), self._reload_cassettes),
             ("scenarios", [s.path for s in self.scenarios.active() if s.path and os.path.isfile(s.path)],
              self._reload_scenarios),
             ("world", [world] if world and self.simulation.sim is not None else [], self._reload_world),

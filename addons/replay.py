@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx, exceptions, http
@@ -12,30 +11,12 @@ from . import responses
 from .core import cassette, matching, yamlfile
 from .core.errors import InputError
 from .core.index import Hit, ReplayIndex
-from .core.matching import Shape
 from .core.served import served_headers
+from .flowstate import shape_of, state_of
 from .hosts import Intercept
+from .mode import Mode
 
 logger = logging.getLogger(__name__)
-
-MISS_KEY = "tapeproxy.miss"  # flow.metadata key: why replay found nothing, for the miss addon
-
-
-# One Shape per flow, shared by the scenarios and replay; weak, so it goes with its flow and
-# stays out of flow.metadata, which mitmweb serialises.
-_shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def shape_of(flow: http.HTTPFlow) -> Shape:
-    """The flow's request, normalised for matching (once per flow: hooks do not change requests)."""
-    shape = _shapes.get(flow)
-    if shape is None:
-        request = flow.request
-        path, _, query = request.path.partition("?")
-        body = request.get_content(strict=False) or b""
-        shape = _shapes[flow] = Shape(request.method, request.scheme, request.host, request.port, path, query,
-                                      tuple(request.headers.items(multi=True)), body)
-    return shape
 
 
 def load_cassettes(paths: Sequence[str]) -> list[cassette.Interaction]:
@@ -47,9 +28,11 @@ def load_cassettes(paths: Sequence[str]) -> list[cassette.Interaction]:
 
 class Replay:
     name = "tapeproxy_replay"
+    where = "replay"
 
-    def __init__(self, intercept: Intercept) -> None:
+    def __init__(self, intercept: Intercept, mode: Mode) -> None:
         self.intercept = intercept
+        self.mode = mode
         self.index = ReplayIndex([])
         self._fields: dict[tuple[int, bool], tuple] = {}  # (id(interaction), HEAD?) -> headers to serve
 
@@ -91,18 +74,13 @@ class Replay:
                         f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}; "
                         f"intercepting {self.intercept.described()}")
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if (responses.handled(flow) or ctx.options.tapeproxy_record_mode == "all"  # "all" never replays
-                or not self.intercept.intercepts(flow.request.host)):
-            return
-        try:
+    def answer(self, flow: http.HTTPFlow) -> None:
+        if self.mode.replays:
             result = self.index.lookup(shape_of(flow))
             if isinstance(result, Hit):
                 self._serve(flow, result)
             else:
-                flow.metadata[MISS_KEY] = result
-        except Exception as e:  # never let a failure here send the flow upstream
-            responses.internal_error(flow, "replay", e)
+                state_of(flow).miss = result
 
     def _serve(self, flow: http.HTTPFlow, hit: Hit) -> None:
         recorded = hit.interaction.response

@@ -12,6 +12,7 @@ from mitmproxy.net.http import status_codes
 
 from .core import redact
 from .core.profiles import profile_for
+from .flowstate import mark
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def api_error(flow: http.HTTPFlow, status: int, code: str, message: str, extra_h
 def served_by(flow: http.HTTPFlow, source: str, label: str) -> None:
     """Mark a synthetic flow: the recorder skips it, mitmweb shows the comment."""
     flow.is_replay = "response"
-    flow.metadata["tapeproxy"] = {"source": source, "label": label}
+    mark(flow, source, label)
     flow.comment = f"tapeproxy: {label}"
 
 

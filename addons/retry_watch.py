@@ -10,6 +10,7 @@ import time
 from mitmproxy import http
 
 from . import responses
+from .flowstate import state_of
 from .hosts import Intercept
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ class RetryAfterWatch:
         req = flow.request
         return peer, req.headers.get("authorization", ""), req.method, req.host, req.path.partition("?")[0]
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if not self._until or not self.intercept.intercepts(flow.request.host):
+    def on_request(self, flow: http.HTTPFlow) -> None:
+        """A request observer: the pipeline calls it for intercepted hosts only."""
+        if not self._until:
             return
         entry = self._until.pop(self._key(flow), None)
         if entry is None:
@@ -54,12 +56,12 @@ class RetryAfterWatch:
         early = allowed_at - self.clock()
         if early > 0:
             self.violations += 1
-            flow.metadata["tapeproxy.early_retry"] = early
+            state_of(flow).early_retry = early
             logger.warning(responses.scrubbed(
                 flow, f"tapeproxy RETRY-AFTER NOT HONOURED: {flow.request.method} {flow.request.pretty_url} came "
                       f"back {given - early:.2f}s after a Retry-After of {given:g}s"))
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    def on_response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         if resp is None or resp.status_code not in (429, 503) or not self.intercept.intercepts(flow.request.host):
             return

@@ -22,12 +22,9 @@ from .core.errors import InputError
 from .core.matching import Shape
 from .core.profiles import named_error, profile_for
 from .core.templates import Context, render_json, text
-from .hosts import Intercept
-from .replay import shape_of
+from .flowstate import mark, shape_of, state_of
 
 logger = logging.getLogger(__name__)
-
-TRUNCATE_KEY = "tapeproxy.truncate"  # flow.metadata: cut the answer of the next layer short
 
 
 def resolve(name_or_path: str) -> Path:
@@ -63,9 +60,9 @@ def unique(loaded: list[model.Scenario]) -> list[model.Scenario]:
 
 class Scenarios:
     name = "tapeproxy_scenarios"
+    where = "scenarios"
 
-    def __init__(self, intercept: Intercept) -> None:
-        self.intercept = intercept
+    def __init__(self) -> None:
         self.engine = ScenarioEngine()
         self.fired: Counter = Counter()
 
@@ -111,44 +108,31 @@ class Scenarios:
         self.use([s for s in current if s.name != name])
         return True
 
-    def request(self, flow: http.HTTPFlow):
+    def answer(self, flow: http.HTTPFlow):
         """Sync when no rule fires (the common case costs no coroutine); a coroutine when it must wait."""
-        if not self.engine.scenarios or responses.handled(flow) or not self.intercept.intercepts(flow.request.host):
+        if not self.engine.scenarios:
             return None
-        try:
-            client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
-            shape = shape_of(flow)
-            decision = self.engine.decide(shape, client)
-        except Exception as e:  # never let a failure here send the flow upstream
-            responses.internal_error(flow, "scenarios", e)
-            return None
+        client = flow.client_conn.peername[0] if flow.client_conn.peername else ""
+        shape = shape_of(flow)
+        decision = self.engine.decide(shape, client)
         if decision is None:
             return None
         for rule in (decision.rule, *decision.also):
             self.fired[rule.label] += 1
         if decision.delay or decision.step.fault == "stall":
             return self._after_waiting(flow, decision, shape)
-        self._apply_safely(flow, decision, shape)
+        self._apply(flow, decision, Context(shape, decision.params))
         return None
 
     async def _after_waiting(self, flow: http.HTTPFlow, decision: Decision, shape: Shape) -> None:
         if decision.delay:
             await asyncio.sleep(decision.delay)
-        if not self._apply_safely(flow, decision, shape):
-            return
+        self._apply(flow, decision, Context(shape, decision.params))
         if decision.step.fault == "stall":
             # Hold the flow until the client gives up (or stall_for passes); nothing else waits on it.
             await asyncio.sleep(decision.step.stall_for)
             if flow.killable:
                 flow.kill()
-
-    def _apply_safely(self, flow: http.HTTPFlow, decision: Decision, shape: Shape) -> bool:
-        try:
-            self._apply(flow, decision, Context(shape, decision.params))
-            return True
-        except Exception as e:
-            responses.internal_error(flow, "scenarios", e)
-            return False
 
     def _apply(self, flow: http.HTTPFlow, d: Decision, ctx_: Context) -> None:
         """ctx_: what templates read, from the request as the rules saw it (parsed once)."""
@@ -200,14 +184,15 @@ class Scenarios:
     def _fault(self, flow: http.HTTPFlow, d: Decision, label: str) -> None:
         kind = d.step.fault
         flow.comment = f"tapeproxy: {label}: fault {kind}"
-        flow.metadata["tapeproxy"] = {"source": "scenario", "label": f"{label}: fault {kind}"}
+        mark(flow, "scenario", f"{label}: fault {kind}")
         if kind == "truncate":
-            flow.metadata[TRUNCATE_KEY] = True  # the next layer answers; response() cuts it short
+            state_of(flow).truncate = True  # the next layer answers; truncate() cuts it short
         elif kind != "stall":  # stall: request() holds the flow, then drops it
             flow.kill()
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(TRUNCATE_KEY) and flow.response is not None:
+    def truncate(self, flow: http.HTTPFlow) -> None:
+        """A response observer: the answer to a flow a truncate fault marked is cut in half."""
+        if state_of(flow).truncate and flow.response is not None:
             body = flow.response.raw_content or b""
             full = max(len(body), 64)
             flow.response.headers["content-length"] = str(full)

@@ -11,28 +11,24 @@ from __future__ import annotations
 from mitmproxy import http
 
 from . import responses
-from .hosts import Intercept
+from .mode import Mode
 from .sim.http import SimRequest
 from .sim.router import sign_in
 
 
 class SignIn:
     name = "tapeproxy_signin"
+    where = "sign-in"
 
-    def __init__(self, intercept: Intercept, recorder) -> None:
-        self.intercept = intercept
-        self.recorder = recorder  # only its `live`: whether requests nothing answered go upstream
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def answer(self, flow: http.HTTPFlow) -> None:
         req = flow.request
-        if (responses.handled(flow) or self.recorder.live or req.method not in ("GET", "POST")
-                or not self.intercept.intercepts(req.host)):
+        if self.mode.live or req.method not in ("GET", "POST"):
             return
-        try:
-            reply = sign_in(SimRequest.make(req.method, req.host, req.path, req.headers.items(multi=True),
-                                            req.get_content(strict=False) or b""))
-            if reply is not None:
-                flow.response = responses.sized(reply.status, reply.headers, reply.body)
-                responses.served_by(flow, "signin", f"simulated sign-in {req.method} {req.path.partition('?')[0]}")
-        except Exception as e:  # never let a failure here send the flow upstream
-            responses.internal_error(flow, "sign-in", e)
+        reply = sign_in(SimRequest.make(req.method, req.host, req.path, req.headers.items(multi=True),
+                                        req.get_content(strict=False) or b""))
+        if reply is not None:
+            flow.response = responses.sized(reply.status, reply.headers, reply.body)
+            responses.served_by(flow, "signin", f"simulated sign-in {req.method} {req.path.partition('?')[0]}")

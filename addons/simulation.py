@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
 
 from . import responses
 from .core.errors import InputError
-from .hosts import Intercept
 from .sim import world as world_mod
 from .sim.http import SimRequest
 from .sim.router import Simulation
@@ -22,9 +21,9 @@ DEFAULT_WORLD = Path(__file__).resolve().parent / "sim" / "default-world.yaml"
 
 class SimulationAddon:
     name = "tapeproxy_simulation"
+    where = "simulation"
 
-    def __init__(self, intercept: Intercept) -> None:
-        self.intercept = intercept
+    def __init__(self) -> None:
         self.sim: Simulation | None = None
 
     def load(self, loader):
@@ -56,6 +55,7 @@ class SimulationAddon:
             w.on_change = lambda changed: changed.save(state)
         return w
 
+    @command.command("tapeproxy.world.reset")
     def reset(self) -> None:
         """Back to the world file (the state file is overwritten with it)."""
         if self.sim is not None:
@@ -63,16 +63,12 @@ class SimulationAddon:
                 self.sim = Simulation(self._load(fresh=True))
                 self.sim.world.changed()
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if self.sim is None or responses.handled(flow) or not self.intercept.intercepts(flow.request.host):
+    def answer(self, flow: http.HTTPFlow) -> None:
+        if self.sim is None:
             return
-        try:
-            req = flow.request
-            reply = self.sim.handle(SimRequest.make(req.method, req.host, req.path, req.headers.items(multi=True),
-                                                    req.get_content(strict=False) or b""))
-            if reply is None:
-                return
+        req = flow.request
+        reply = self.sim.handle(SimRequest.make(req.method, req.host, req.path, req.headers.items(multi=True),
+                                                req.get_content(strict=False) or b""))
+        if reply is not None:
             flow.response = responses.sized(reply.status, reply.headers, reply.body)
             responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
-        except Exception as e:  # never let a failure here send the flow upstream
-            responses.internal_error(flow, "simulation", e)

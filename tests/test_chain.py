@@ -7,7 +7,7 @@ import pytest
 from mitmproxy import exceptions, hooks
 
 from tapeproxy.chain import Chain
-from tapeproxy.master import tapeproxy_addons
+from tapeproxy.master import Tapeproxy
 
 
 class Recorder:
@@ -27,7 +27,7 @@ class Recorder:
 
 
 def test_every_hook_any_addon_has_is_dispatched_and_no_other():
-    chain = Chain("tapeproxy", tapeproxy_addons())
+    chain = Tapeproxy()
     for hook in hooks.all_hooks:
         has = any(callable(getattr(a, hook, None)) for a in chain.children.values())
         assert callable(getattr(chain, hook, None)) == has, hook

@@ -164,7 +164,7 @@ def test_the_journal_is_bounded():
         flow = tflow.tflow(resp=True)
         flow.request.host = "graph.microsoft.com"
         flow.request.path = f"/v1.0/x/{i}?access_token=secret"
-        journal.response(flow)
+        journal.on_response(flow)
     assert journal.total == 50 and len(journal.entries) == 5
     assert [c.seq for c in journal.since(47)] == [48, 49, 50]
     assert sum(journal.counts.values()) == 50 and "secret" not in journal.entries[-1].url
