@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
-from . import responses
 from .core.profiles import graph, named_error
-from .flowstate import state_of
+from .runtime import responses
+from .runtime.flowstate import state_of
 
 logger = logging.getLogger(__name__)
 

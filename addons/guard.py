@@ -24,7 +24,7 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from .core.addresses import ip_of, loopback_peer
 from .hosts import Intercept
-from .mode import Mode
+from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
 

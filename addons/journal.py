@@ -16,8 +16,8 @@ from mitmproxy import ctx, http
 
 from .core.control_api import CONTROL_HOST
 from .core.redact import Redactor
-from .flowstate import served, state_of
 from .hosts import Intercept
+from .runtime.flowstate import served, state_of
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,10 @@ class Journal:
     def since(self, seq: int) -> list[Call]:
         with self._lock:
             return [c for c in self.entries if c.seq > seq]
+
+    def summary_table(self) -> list[str]:
+        """The table the CLI prints at exit."""
+        return summary_table(self)
 
 
 def summary(j: Journal) -> dict:

@@ -32,11 +32,11 @@ from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers import http as http_layer
 from mitmproxy.proxy.layers.http import _http1, _http2
 
-from . import responses
 from .core import limits
 from .core.errors import InputError
 from .core.profiles import named_error, profile_for
-from .mode import Mode
+from .runtime import responses
+from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import logging
 
 from mitmproxy import http
 
-from . import responses
 from .core.profiles import profile_for
+from .runtime import responses
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import logging
 
 from mitmproxy import ctx, http
 
-from . import responses
 from .core.profiles import profile_for
-from .flowstate import state_of
-from .mode import Mode
+from .runtime import responses
+from .runtime.flowstate import state_of
+from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
 

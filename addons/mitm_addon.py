@@ -6,6 +6,6 @@
 Every tapeproxy option is a mitmproxy option (`tapeproxy_*`, see `mitmdump --options`).
 """
 
-from tapeproxy.master import Tapeproxy
+from tapeproxy.assembly import Tapeproxy
 
 addons = [Tapeproxy()]

@@ -20,9 +20,9 @@ from typing import Protocol
 
 from mitmproxy import http
 
-from . import responses
 from .core.control_api import CONTROL_HOST
 from .hosts import Intercept
+from .runtime import responses
 
 logger = logging.getLogger(__name__)
 

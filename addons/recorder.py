@@ -16,10 +16,10 @@ from mitmproxy import ctx, exceptions, http
 
 from .core import cassette, matching, redact, writer, yamlfile
 from .core.errors import InputError
-from .core.recording import Exchange, Recording, entry
-from .flowstate import served, state_of
+from .core.recording import Recording, entry
 from .hosts import Intercept
-from .mode import Mode
+from .runtime.flowstate import exchange_of, served, state_of
+from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -215,13 +215,3 @@ class Recorder:
             self._flusher.cancel()
         self.flush()
 
-
-def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
-    """A completed flow as the recorder sees it; url is the one the client asked for."""
-    req, resp = flow.request, flow.response
-    duration = None
-    if resp.timestamp_end and req.timestamp_start:
-        duration = round((resp.timestamp_end - req.timestamp_start) * 1000)
-    return Exchange(req.method, url, list(req.headers.items(multi=True)), req.get_content(strict=False) or b"",
-                    resp.status_code, resp.reason, list(resp.headers.items(multi=True)), resp.raw_content or b"",
-                    req.timestamp_start, duration, as_received=True)

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from mitmproxy import ctx
 
 from .core.errors import InputError
-from .mode import Mode
 from .replay import Replay
 from .rules import Scenarios
+from .runtime.mode import Mode
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)

@@ -7,14 +7,14 @@ from collections.abc import Sequence  # mitmproxy parses --set only for this spe
 
 from mitmproxy import ctx, exceptions, http
 
-from . import responses
 from .core import cassette, matching, yamlfile
 from .core.errors import InputError
 from .core.index import Hit, ReplayIndex
 from .core.served import served_headers
-from .flowstate import shape_of, state_of
 from .hosts import Intercept
-from .mode import Mode
+from .runtime import responses
+from .runtime.flowstate import shape_of, state_of
+from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
 

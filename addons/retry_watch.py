@@ -9,9 +9,9 @@ import time
 
 from mitmproxy import http
 
-from . import responses
-from .flowstate import state_of
 from .hosts import Intercept
+from .runtime import responses
+from .runtime.flowstate import state_of
 
 logger = logging.getLogger(__name__)
 

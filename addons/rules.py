@@ -15,14 +15,15 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from . import bundled, responses
+from . import bundled
 from .core import scenario as model
 from .core.engine import Decision, ScenarioEngine
 from .core.errors import InputError
 from .core.matching import Shape
 from .core.profiles import named_error, profile_for
 from .core.templates import Context, render_json, text
-from .flowstate import mark, shape_of, state_of
+from .runtime import responses
+from .runtime.flowstate import mark, shape_of, state_of
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from . import responses
-from .mode import Mode
+from .runtime import responses
+from .runtime.mode import Mode
 from .sim.http import SimRequest
 from .sim.router import sign_in
 

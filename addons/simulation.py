@@ -8,8 +8,8 @@ from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, http
 
-from . import responses
 from .core.errors import InputError
+from .runtime import responses
 from .sim import world as world_mod
 from .sim.http import SimRequest
 from .sim.router import Simulation

@@ -42,7 +42,7 @@ class Proxy:
             (shim / "tapeproxy").symlink_to(tree / "addons")
         env = {**os.environ, "PYTHONPATH": str(shim), "HOME": str(work)}
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
-        self.proc = subprocess.Popen([sys.executable, "-m", "tapeproxy.cli", *args, "--port", "0", "--confdir",
+        self.proc = subprocess.Popen([sys.executable, "-m", "tapeproxy.frontends.cli", *args, "--port", "0", "--confdir",
                                       str(work / "conf"), "--quiet"], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=limit)
         self.lines: list[str] = []

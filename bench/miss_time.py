@@ -32,7 +32,7 @@ CASSETTE = {"version": 1, "interactions": [{
 
 def tapeproxy_cmd() -> list[str]:
     script = Path(sys.executable).parent / "tapeproxy"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.frontends.cli"]
 
 
 def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[subprocess.Popen, str, str]:

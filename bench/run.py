@@ -47,7 +47,7 @@ def free_port() -> int:
 
 def tapeproxy_cmd() -> list[str]:
     script = Path(sys.executable).parent / "tapeproxy"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.frontends.cli"]
 
 
 def write_cassette(path: Path, n: int) -> None:

@@ -30,7 +30,7 @@ AUTH = {"Authorization": "Bearer offline-demo-token"}
 def tapeproxy_cmd() -> list[str]:
     """The installed console script, next to this interpreter."""
     script = Path(sys.executable).parent / "tapeproxy"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.frontends.cli"]
 
 
 class CliProxy:

@@ -7,7 +7,7 @@ import requests
 from helpers import AUTH, GRAPH_TASK_URL
 
 from tapeproxy.core import cassette
-from tapeproxy.inprocess import BackgroundProxy
+from tapeproxy.runtime.inprocess import BackgroundProxy
 
 G = "https://graph.microsoft.com/v1.0"
 TASK = GRAPH_TASK_URL.split("/v1.0", 1)[1]

@@ -6,8 +6,8 @@ import logging
 import pytest
 from mitmproxy import exceptions, hooks
 
-from tapeproxy.chain import Chain
-from tapeproxy.master import Tapeproxy
+from tapeproxy.assembly import Tapeproxy
+from tapeproxy.runtime.chain import Chain
 
 
 class Recorder:

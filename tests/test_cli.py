@@ -209,7 +209,7 @@ def test_tapeproxy_env_run_in_parallel_never_leaves_a_partial_bundle(tmp_path):
     the CA bundle clients read is never half written (issue 16's twin of writer's atomic write)."""
     confdir = tmp_path / "conf"
     assert run_cli(["ca", "--confdir", str(confdir)]).returncode == 0
-    script = ("import sys\nfrom pathlib import Path\nfrom tapeproxy.ca import BUNDLE_FILE, ensure_bundle\n"
+    script = ("import sys\nfrom pathlib import Path\nfrom tapeproxy.runtime.ca import BUNDLE_FILE, ensure_bundle\n"
               "conf = Path(sys.argv[1])\n"
               "for _ in range(200):\n"
               "    (conf / BUNDLE_FILE).unlink(missing_ok=True)\n"
@@ -226,7 +226,7 @@ def test_ctl_loads_no_mitmproxy(tmp_path):
     """`tapeproxy ctl` is a small HTTP client: it must not pay mitmproxy's import (issue 16)."""
     probe = ("import atexit, sys\n"
              "atexit.register(lambda: print('mitmproxy modules:', sum(m.split('.')[0] == 'mitmproxy' for m in sys.modules)))\n"
-             "from tapeproxy.cli import main\n"
+             "from tapeproxy.frontends.cli import main\n"
              "sys.exit(main(['ctl', 'status', '--proxy', 'http://127.0.0.1:9']))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "tapeproxy: error:" in out.stderr, out.stdout + out.stderr

@@ -9,8 +9,8 @@ import sys
 import pytest
 from helpers import ROOT
 
-from tapeproxy.cli import build_parser
 from tapeproxy.core import cassette, scenario
+from tapeproxy.frontends.cli import build_parser
 from tapeproxy.sim.world import World
 
 DOCS = ROOT / "docs"
@@ -44,7 +44,7 @@ def _blocks(doc, lang):
 
 
 def test_the_client_examples_run_against_the_demo(start_cli, confdir, tmp_path):
-    from tapeproxy.ca import client_env
+    from tapeproxy.runtime.ca import client_env
     proxy = start_cli("demo")
     env = {**os.environ, **client_env(proxy.url, str(confdir)), "NO_PROXY": ""}
     for i, code in enumerate(_blocks("clients.md", "python")):

@@ -114,7 +114,7 @@ def test_lint_and_the_schemas_agree_on_every_example(tmp_path):
     for kind, (text, _) in SEVERAL.items():
         examples.append(tmp_path / f"{kind}.yaml")
         examples[-1].write_text(text)
-    from tapeproxy import lint
+    from tapeproxy.frontends import lint
     for path in examples:
         data, text = lint.yamlfile.load(path)
         kind = lint.kind_of(data, path)

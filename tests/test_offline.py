@@ -11,9 +11,9 @@ import pytest
 import requests
 from helpers import interaction, write_cassette
 
-from tapeproxy import responses
 from tapeproxy.core.index import ReplayIndex
-from tapeproxy.inprocess import BackgroundProxy
+from tapeproxy.runtime import responses
+from tapeproxy.runtime.inprocess import BackgroundProxy
 
 HERE = Path(__file__).parent
 

@@ -22,9 +22,9 @@ def test_every_source_package_is_listed_for_the_wheel():
 def test_the_cli_imports_only_the_mitmproxy_addons_it_runs_and_the_package_still_works_whole():
     code = """
 import sys
-from tapeproxy.lean_import import lean_addons_package
+from tapeproxy.runtime.lean_import import lean_addons_package
 lean_addons_package()
-import tapeproxy.master
+import tapeproxy.runtime.master
 from mitmproxy.addons import proxyserver
 loaded = sorted(m for m in sys.modules if m.startswith("mitmproxy.addons."))
 assert "mitmproxy.addons.anticache" not in loaded, loaded

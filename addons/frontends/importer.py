@@ -9,13 +9,12 @@ from urllib.parse import urlsplit
 
 from mitmproxy import exceptions, http, io
 
-from .core import cassette, har, writer, yamlfile
-from .core.errors import InputError
-from .core.profiles import api_host
-from .core.recording import Exchange, Recording, entry
-from .core.redact import Redactor
-from .flowstate import served
-from .recorder import exchange_of
+from ..core import cassette, har, writer, yamlfile
+from ..core.errors import InputError
+from ..core.profiles import api_host
+from ..core.recording import Exchange, Recording, entry
+from ..core.redact import Redactor
+from ..runtime.flowstate import exchange_of, served
 
 
 @dataclass

@@ -14,11 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .core import cassette, scenario, yamlfile
-from .core.errors import InputError
-from .sim.world import World
+from ..core import cassette, scenario, yamlfile
+from ..core.errors import InputError
+from ..sim.world import World
 
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 LOADERS = {"cassette": cassette.load, "scenario": scenario.load, "world": World.load}
 
 

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
-from .core.errors import InputError
+from ..core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from ..core.errors import InputError
 
 
 def proxy_url(given: str | None) -> str:
@@ -22,7 +22,7 @@ def _ref(name_or_path: str) -> str:
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
         return name_or_path  # a built-in scenario's name
-    from .core import scenario
+    from ..core import scenario
     scenario.load(path)  # InputError, with file:line and the reason
     return str(path.resolve())
 

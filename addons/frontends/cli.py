@@ -10,9 +10,9 @@ import socket
 import sys
 from pathlib import Path
 
-from . import __version__, bundled
-from .core import cassette, limits, matching, yamlfile
-from .core.errors import InputError
+from .. import __version__, bundled
+from ..core import cassette, limits, matching, yamlfile
+from ..core.errors import InputError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -266,7 +266,7 @@ def _url(addr: tuple[str, int]) -> str:
 
 
 def _banner(command: str, args, bound) -> str:
-    from .ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
+    from ..runtime.ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
     ca = ensure_ca(args.confdir)
     if args.reverse:  # a server may report one address twice (dual-stack): each target once
         where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
@@ -277,9 +277,9 @@ def _banner(command: str, args, bound) -> str:
 
 
 def _run(command: str, args, cassettes: list[str]) -> int:
-    from .lean_import import lean_addons_package
+    from ..runtime.lean_import import lean_addons_package
     lean_addons_package()  # before mitmproxy.master: start-up is what `demo` users wait for
-    from .master import Ready, serve
+    from ..runtime.master import Ready, serve
 
     settings = settings_from(args, cassettes)
     for mode in settings["mode"]:
@@ -323,8 +323,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     elif recorder.live:
         summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
                     f"in {master.options.tapeproxy_record_to}")
-    from .journal import summary_table
-    table = summary_table(tp.journal)
+    table = tp.journal.summary_table()
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
     print(f"tapeproxy {command}: stopped{summary}", flush=True)
@@ -342,7 +341,7 @@ def _web(args) -> int:
         for item in (value if isinstance(value, list) else [value]):
             sets.append(f"{key}={str(item).lower() if isinstance(item, bool) else item}")
     command = [sys.executable, "-c", "from mitmproxy.tools.main import mitmweb; mitmweb()",
-               "-s", str(Path(__file__).resolve().parent / "mitm_addon.py")]
+               "-s", str(Path(__file__).resolve().parent.parent / "mitm_addon.py")]
     for spec in [*sets, *args.set]:
         command += ["--set", spec]
     child = subprocess.Popen(command)
@@ -371,8 +370,8 @@ def _ctl(args) -> int:
 
 
 def _import(args) -> int:
+    from ..core.redact import Redactor
     from . import importer
-    from .core.redact import Redactor
 
     redactor = Redactor(args.redact_header, args.redact_query, args.redact_json)
     report = importer.run(args.files, args.output, extra_hosts=args.intercept_host, all_hosts=args.all_hosts,
@@ -385,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "ca":
-            from .ca import ensure_ca
+            from ..runtime.ca import ensure_ca
             print(ensure_ca(args.confdir))
             return 0
         if args.command == "web":
@@ -396,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines))
             return 1 if bad else 0
         if args.command == "env":
-            from .ca import shell_lines
+            from ..runtime.ca import shell_lines
             from .ctl import proxy_url
             print("\n".join(shell_lines(proxy_url(args.proxy), args.confdir, args.shell)))
             return 0

@@ -114,7 +114,7 @@ class TapeproxyHandle:
     @property
     def env(self) -> dict[str, str]:
         """HTTPS_PROXY, HTTP_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS."""
-        from .ca import client_env
+        from ..runtime.ca import client_env
         return client_env(self.url, self._confdir)
 
     def use_cassette(self, path, record_mode: str = "none", upstream: dict | None = None,
@@ -227,7 +227,7 @@ class TapeproxyHandle:
 @pytest.fixture(scope="session")
 def tapeproxy_server(tmp_path_factory):
     """The session's proxy; use the `tapeproxy` fixture in tests."""
-    from .inprocess import BackgroundProxy
+    from ..runtime.inprocess import BackgroundProxy
     # The teardown lists each miss once; the miss addon's log line would say it again, per request,
     # in every failing test's "Captured log".
     logging.getLogger("tapeproxy.miss").setLevel(logging.ERROR)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from mitmproxy import http
 
-from .core.index import NoMatch
-from .core.matching import Shape
+from ..core.index import NoMatch
+from ..core.matching import Shape
+from ..core.recording import Exchange
 
 SERVED_KEY = "tapeproxy"  # the one flow.metadata key: {"source": ..., "label": ...}
 
@@ -72,3 +73,14 @@ def served(flow: http.HTTPFlow) -> Served | None:
         return state.served
     saved = flow.metadata.get(SERVED_KEY)
     return Served(str(saved.get("source", "")), str(saved.get("label", ""))) if isinstance(saved, dict) else None
+
+
+def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
+    """A completed flow as the recorder sees it; url is the one the client asked for."""
+    req, resp = flow.request, flow.response
+    duration = None
+    if resp.timestamp_end and req.timestamp_start:
+        duration = round((resp.timestamp_end - req.timestamp_start) * 1000)
+    return Exchange(req.method, url, list(req.headers.items(multi=True)), req.get_content(strict=False) or b"",
+                    resp.status_code, resp.reason, list(resp.headers.items(multi=True)), resp.raw_content or b"",
+                    req.timestamp_start, duration, as_received=True)

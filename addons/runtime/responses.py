@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
-from .core import redact
-from .core.profiles import profile_for
+from ..core import redact
+from ..core.profiles import profile_for
 from .flowstate import mark
 
 logger = logging.getLogger(__name__)

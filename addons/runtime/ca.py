@@ -9,7 +9,7 @@ from pathlib import Path
 from mitmproxy import certs
 from mitmproxy.options import CONF_BASENAME, CONF_DIR
 
-from .core import writer
+from ..core import writer
 
 CA_FILE = f"{CONF_BASENAME}-ca-cert.pem"
 BUNDLE_FILE = "tapeproxy-ca-bundle.pem"

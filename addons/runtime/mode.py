@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core.redact import Redactor
+from ..core.redact import Redactor
 
 
 @dataclass(slots=True)
