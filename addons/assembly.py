@@ -52,16 +52,41 @@ class Tapeproxy(Chain):
         batch, signin = GraphBatch(self.simulation), SignIn(self.mode)
         # The answer order: the first that answers a request wins (docs/request-flow.md).
         self.pipeline = Pipeline(
-            self.intercept, self.control,
+            self.intercept,
+            self.control,
             [self.scenarios, batch, self.simulation, self.replay, signin, self.miss, self.recorder],
             on_request=[self.watch.on_request],
-            on_response=[self.watch.on_response, self.scenarios.truncate, self.recorder.record,
-                         self.journal.on_response],
-            on_error=[self.journal.on_error])
-        super().__init__("tapeproxy", [
-            Exposure(), self.limits, MalformedHeaders(), self.intercept, self.guard, self.pipeline, self.control,
-            self.watch, self.scenarios, batch, self.simulation, self.replay, signin, self.miss, self.recorder,
-            self.journal, Reload(self.mode, self.replay, self.scenarios, self.simulation), *extra])
+            on_response=[
+                self.watch.on_response,
+                self.scenarios.truncate,
+                self.recorder.record,
+                self.journal.on_response,
+            ],
+            on_error=[self.journal.on_error],
+        )
+        super().__init__(
+            "tapeproxy",
+            [
+                Exposure(),
+                self.limits,
+                MalformedHeaders(),
+                self.intercept,
+                self.guard,
+                self.pipeline,
+                self.control,
+                self.watch,
+                self.scenarios,
+                batch,
+                self.simulation,
+                self.replay,
+                signin,
+                self.miss,
+                self.recorder,
+                self.journal,
+                Reload(self.mode, self.replay, self.scenarios, self.simulation),
+                *extra,
+            ],
+        )
 
     @command.command("tapeproxy.reset")
     def reset(self) -> None:

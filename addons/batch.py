@@ -36,8 +36,12 @@ class GraphBatch:
 
     def answer(self, flow: http.HTTPFlow):
         req = flow.request
-        if (self.simulation.sim is None or req.method != "POST" or req.host.lower() != GRAPH_HOST
-                or req.path.partition("?")[0] not in BATCH_PATHS):
+        if (
+            self.simulation.sim is None
+            or req.method != "POST"
+            or req.host.lower() != GRAPH_HOST
+            or req.path.partition("?")[0] not in BATCH_PATHS
+        ):
             return None
         return self._answer(flow)
 
@@ -53,8 +57,9 @@ class GraphBatch:
         for step in steps:
             failed = [d for d in step["dependsOn"] if results.get(d, 424) >= 400]
             if failed:
-                status, headers, body = _error(flow, "failed_dependency",
-                                               f"Request {step['id']} depends on {', '.join(failed)}, which failed.")
+                status, headers, body = _error(
+                    flow, "failed_dependency", f"Request {step['id']} depends on {', '.join(failed)}, which failed."
+                )
             else:
                 status, headers, body = await _one(flow, version, step)
             results[step["id"]] = status
@@ -76,8 +81,11 @@ async def _one(flow: http.HTTPFlow, version: str, step: dict) -> tuple[int, list
     if urlsplit(url).path.rstrip("/").endswith("/$batch"):
         return _error(flow, "bad_request", f"Request {step['id']}: a batch cannot contain a batch.")
     headers = [("Host", GRAPH_HOST)]
-    headers += [(k, v) for k, v in flow.request.headers.items(multi=True)
-                if k.lower() in ("authorization", "client-request-id", "user-agent")]
+    headers += [
+        (k, v)
+        for k, v in flow.request.headers.items(multi=True)
+        if k.lower() in ("authorization", "client-request-id", "user-agent")
+    ]
     headers += [(str(k), str(v)) for k, v in step["headers"].items()]
     body = step["body"]
     if body is not None and not isinstance(body, (bytes, str)):
@@ -85,8 +93,9 @@ async def _one(flow: http.HTTPFlow, version: str, step: dict) -> tuple[int, list
         if not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", "application/json"))
     sub = http.HTTPFlow(flow.client_conn, flow.server_conn)
-    sub.request = http.Request.make(step["method"], url, body or b"",
-                                    http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    sub.request = http.Request.make(
+        step["method"], url, body or b"", http.Headers([(k.encode(), v.encode()) for k, v in headers])
+    )
     sub.request.timestamp_start = time.time()
     state_of(sub).batch_step = step["id"]
     await ReplayHandler(sub, ctx.options).replay()
@@ -124,8 +133,16 @@ def _steps(raw: bytes) -> list[dict]:
         headers = s.get("headers") or {}
         if not isinstance(headers, dict):
             raise ValueError(f"Batch request step '{s['id']}': 'headers' must be an object.")
-        out.append({"id": s["id"], "method": s["method"].upper(), "url": s["url"], "headers": headers,
-                    "body": s.get("body"), "dependsOn": depends})
+        out.append(
+            {
+                "id": s["id"],
+                "method": s["method"].upper(),
+                "url": s["url"],
+                "headers": headers,
+                "body": s.get("body"),
+                "dependsOn": depends,
+            }
+        )
     return out
 
 
@@ -137,8 +154,11 @@ def _error(flow: http.HTTPFlow, name: str, message: str) -> tuple[int, list, byt
 
 
 def _response(step_id: str, status: int, headers: list, body: bytes) -> dict:
-    out: dict = {"id": step_id, "status": status,
-                 "headers": {k: v for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")}}
+    out: dict = {
+        "id": step_id,
+        "status": status,
+        "headers": {k: v for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")},
+    }
     if body:
         try:
             out["body"] = json.loads(body)

@@ -55,10 +55,18 @@ class Control:
         self.simulation = simulation
 
     def load(self, loader):
-        loader.add_option("tapeproxy_control_token", str, "",
-                          "Let non-loopback callers use the control API when they send this token in X-Tapeproxy-Token.")
-        loader.add_option("tapeproxy_scenario_dirs", Sequence[str], [],
-                          "Folders the control API may load scenario files from (besides the built-in ones).")
+        loader.add_option(
+            "tapeproxy_control_token",
+            str,
+            "",
+            "Let non-loopback callers use the control API when they send this token in X-Tapeproxy-Token.",
+        )
+        loader.add_option(
+            "tapeproxy_scenario_dirs",
+            Sequence[str],
+            [],
+            "Folders the control API may load scenario files from (besides the built-in ones).",
+        )
 
     @staticmethod
     def _has_token(flow: http.HTTPFlow) -> bool:
@@ -70,15 +78,27 @@ class Control:
         """The pipeline hands it every request to http://tapeproxy/."""
         try:
             if "origin" in flow.request.headers and not self._has_token(flow):
-                status, body = 403, {"error": "the control API does not answer browser pages (an Origin header) "
-                                              "without its token (X-Tapeproxy-Token)"}
+                status, body = (
+                    403,
+                    {
+                        "error": "the control API does not answer browser pages (an Origin header) "
+                        "without its token (X-Tapeproxy-Token)"
+                    },
+                )
             elif not (loopback_peer(flow.client_conn.peername) or self._has_token(flow)):
-                status, body = 403, {"error": "the control API answers loopback clients, and callers with its "
-                                              "token (X-Tapeproxy-Token) if tapeproxy_control_token is set"}
+                status, body = (
+                    403,
+                    {
+                        "error": "the control API answers loopback clients, and callers with its "
+                        "token (X-Tapeproxy-Token) if tapeproxy_control_token is set"
+                    },
+                )
             else:
-                status, body = await self._handle(flow.request.method,
-                                                  flow.request.path.partition("?")[0].rstrip("/"),
-                                                  flow.request.get_content(strict=False) or b"")
+                status, body = await self._handle(
+                    flow.request.method,
+                    flow.request.path.partition("?")[0].rstrip("/"),
+                    flow.request.get_content(strict=False) or b"",
+                )
         except InputError as e:
             status, body = 400, {"error": str(e)}
         data = json.dumps(body, indent=2).encode() + b"\n"
@@ -127,12 +147,23 @@ class Control:
             self.simulation.reset()
             logger.info("tapeproxy: world reset")
             world = self.simulation.sim.world
-            return 200, {"reset": True, "print_task_definitions": len(world.graph_defs),
-                         "box_tasks": len(world.box_tasks)}
-        return 404, {"error": f"no {method} {path or '/'}; see GET /scenarios", "routes": [
-            "GET /scenarios", "PUT /scenarios", "POST /scenarios", "DELETE /scenarios[/NAME]",
-            "POST /scenarios/reset", "GET /world", "POST /world/reset"]}
-
+            return 200, {
+                "reset": True,
+                "print_task_definitions": len(world.graph_defs),
+                "box_tasks": len(world.box_tasks),
+            }
+        return 404, {
+            "error": f"no {method} {path or '/'}; see GET /scenarios",
+            "routes": [
+                "GET /scenarios",
+                "PUT /scenarios",
+                "POST /scenarios",
+                "DELETE /scenarios[/NAME]",
+                "POST /scenarios/reset",
+                "GET /world",
+                "POST /world/reset",
+            ],
+        }
 
     async def _load(self, refs: list[str]) -> list[model.Scenario]:
         """Built-in scenarios and allowed files, read in a worker thread: a slow disk stalls no client."""
@@ -147,12 +178,16 @@ def _allowed_file(ref: str, dirs: list[Path]) -> Path:
         return resolve(ref)
     path = Path(ref)
     if not path.is_absolute():
-        raise InputError(f"no built-in scenario {ref!r}; a scenario file is given by its absolute path "
-                         "(tapeproxy ctl sends one)", hint="built-in: " + ", ".join(builtin_names()))
+        raise InputError(
+            f"no built-in scenario {ref!r}; a scenario file is given by its absolute path (tapeproxy ctl sends one)",
+            hint="built-in: " + ", ".join(builtin_names()),
+        )
     real = path.resolve()
     if not any(d in real.parents for d in dirs):
-        raise InputError(f"{ref}: not in a folder the control API may read",
-                         hint="start tapeproxy with --scenario-dir FOLDER (or --scenario FILE in that folder)")
+        raise InputError(
+            f"{ref}: not in a folder the control API may read",
+            hint="start tapeproxy with --scenario-dir FOLDER (or --scenario FILE in that folder)",
+        )
     try:
         info = os.stat(real)
     except OSError as e:

@@ -24,9 +24,12 @@ class Exposure:
     name = "tapeproxy_exposure"
 
     def load(self, loader):
-        loader.add_option("tapeproxy_allow_remote", bool, False,
-                          "Allow listening on a non-loopback address without proxyauth (anyone who can reach "
-                          "it may use the proxy).")
+        loader.add_option(
+            "tapeproxy_allow_remote",
+            bool,
+            False,
+            "Allow listening on a non-loopback address without proxyauth (anyone who can reach it may use the proxy).",
+        )
 
     def configure(self, updated):
         if not updated & {"listen_host", "mode", "proxyauth", "tapeproxy_allow_remote"}:
@@ -53,8 +56,11 @@ class Exposure:
         servers = ctx.master.addons.get("proxyserver").servers
         exposed = [addr for server in servers for addr in server.listen_addrs if not is_loopback(addr[0])]
         if exposed:
-            logger.error("tapeproxy: " + _refusal(", ".join(f"{h or '*'}:{p}" for h, p, *_ in exposed))
-                         + "; or listen on loopback only: --listen-host 127.0.0.1")
+            logger.error(
+                "tapeproxy: "
+                + _refusal(", ".join(f"{h or '*'}:{p}" for h, p, *_ in exposed))
+                + "; or listen on loopback only: --listen-host 127.0.0.1"
+            )
             ctx.master.shutdown()
 
     @staticmethod
@@ -63,6 +69,8 @@ class Exposure:
 
 
 def _refusal(where: str) -> str:
-    return (f"listening on {where} would let anyone who can reach this machine use the proxy and read what it "
-            f"serves: add --proxy-auth USER:PASS (mitmproxy's proxyauth), or --allow-remote "
-            f"(tapeproxy_allow_remote) if that is intended")
+    return (
+        f"listening on {where} would let anyone who can reach this machine use the proxy and read what it "
+        f"serves: add --proxy-auth USER:PASS (mitmproxy's proxyauth), or --allow-remote "
+        f"(tapeproxy_allow_remote) if that is intended"
+    )

@@ -38,9 +38,13 @@ class OfflineGuard:
         self.tunnelled: Counter = Counter()  # host -> connections passed to the network while offline
 
     def load(self, loader):
-        loader.add_option("tapeproxy_allow_local_targets", bool, False,
-                          "Let non-loopback clients reach the proxy host's own services (loopback, link-local, "
-                          "its own addresses) through it.")
+        loader.add_option(
+            "tapeproxy_allow_local_targets",
+            bool,
+            False,
+            "Let non-loopback clients reach the proxy host's own services (loopback, link-local, "
+            "its own addresses) through it.",
+        )
 
     async def server_connect(self, data: ServerConnectionHookData) -> None:
         if data.server.address is None:
@@ -59,8 +63,10 @@ class OfflineGuard:
         if self.mode.live:
             return
         if host not in self.tunnelled:
-            logger.warning(f"tapeproxy: tunnelling {host}:{port} to the network untouched: not an intercepted host "
-                           f"(--intercept-host {host} answers it here)")
+            logger.warning(
+                f"tapeproxy: tunnelling {host}:{port} to the network untouched: not an intercepted host "
+                f"(--intercept-host {host} answers it here)"
+            )
         self.tunnelled[host] += 1
 
 
@@ -74,7 +80,9 @@ async def _refuse_local_target(data: ServerConnectionHookData, sockname) -> None
     for *_, sockaddr in infos:
         addr = ip_of(sockaddr[0])
         if addr is not None and (addr.is_loopback or addr.is_link_local or addr.is_unspecified or addr == own):
-            data.server.error = (f"tapeproxy: refused to take a remote client to {host}:{port} ({addr}), an address "
-                                 "of the proxy's own host (--allow-local-targets allows it)")
+            data.server.error = (
+                f"tapeproxy: refused to take a remote client to {host}:{port} ({addr}), an address "
+                "of the proxy's own host (--allow-local-targets allows it)"
+            )
             logger.warning(data.server.error)
             return

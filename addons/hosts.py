@@ -36,8 +36,12 @@ class Intercept:
         self._recorded: frozenset[str] = frozenset()  # hosts the loaded cassettes name
 
     def load(self, loader):
-        loader.add_option("tapeproxy_hosts", Sequence[str], [],
-                          "Hosts to intercept besides the API hosts and those the cassettes name.")
+        loader.add_option(
+            "tapeproxy_hosts",
+            Sequence[str],
+            [],
+            "Hosts to intercept besides the API hosts and those the cassettes name.",
+        )
 
     def configure(self, updated):
         if "tapeproxy_hosts" in updated:
@@ -67,9 +71,14 @@ class Intercept:
         """
         context = nextlayer.context
         # a TCPLayer without a flow is a passthrough the user asked for (ignore_hosts): left alone
-        if isinstance(nextlayer.layer, layers.TCPLayer) and nextlayer.layer.flow is not None and (
+        if (
+            isinstance(nextlayer.layer, layers.TCPLayer)
+            and nextlayer.layer.flow is not None
+            and (
                 self.intercepts(context.client.sni or "")
-                or (context.server.address and self.intercepts(context.server.address[0]))):
+                or (context.server.address and self.intercepts(context.server.address[0]))
+            )
+        ):
             nextlayer.layer = layers.HttpLayer(context, HTTPMode.transparent)
 
     def tls_start_client(self, tls_start: TlsData) -> None:
@@ -81,8 +90,13 @@ class Intercept:
         """
         sni = tls_start.conn.sni or ""
         app_data = tls_start.ssl_conn.get_app_data() if tls_start.ssl_conn else None
-        if (self.intercepts(sni) and isinstance(app_data, dict) and app_data.get("http2")
-                and app_data.get("client_alpn") is None and app_data.get("server_alpn") is None):
+        if (
+            self.intercepts(sni)
+            and isinstance(app_data, dict)
+            and app_data.get("http2")
+            and app_data.get("client_alpn") is None
+            and app_data.get("server_alpn") is None
+        ):
             app_data["server_alpn"] = b"h2"
 
     def intercepts(self, host: str) -> bool:

@@ -23,8 +23,17 @@ logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000
 MAX_LISTED = 100  # misses and early retries kept for the summary
-_COLOURS = {"cassette": "32", "simulation": "36", "signin": "36", "scenario": "33", "batch": "36", "upstream": "34", "miss": "31",
-            "error": "31", "killed": "35"}
+_COLOURS = {
+    "cassette": "32",
+    "simulation": "36",
+    "signin": "36",
+    "scenario": "33",
+    "batch": "36",
+    "upstream": "34",
+    "miss": "31",
+    "error": "31",
+    "killed": "35",
+}
 
 
 @dataclass(frozen=True)
@@ -123,10 +132,14 @@ def summary(j: Journal) -> dict:
     for (source, host), n in j.counts.items():
         by_source[source] += n
         by_host[host] += n
-    return {"requests": j.total, "by_source": dict(by_source.most_common()), "by_host": dict(by_host.most_common()),
-            "by_source_and_host": [{"source": s, "host": h, "requests": n} for (s, h), n in j.counts.most_common()],
-            "misses": [{"method": c.method, "url": c.url, "why": c.label.removeprefix("MISS: ")} for c in j.misses],
-            "early_retries": [{"method": c.method, "url": c.url, "too_early_by_s": round(e, 3)} for c, e in j.early]}
+    return {
+        "requests": j.total,
+        "by_source": dict(by_source.most_common()),
+        "by_host": dict(by_host.most_common()),
+        "by_source_and_host": [{"source": s, "host": h, "requests": n} for (s, h), n in j.counts.most_common()],
+        "misses": [{"method": c.method, "url": c.url, "why": c.label.removeprefix("MISS: ")} for c in j.misses],
+        "early_retries": [{"method": c.method, "url": c.url, "too_early_by_s": round(e, 3)} for c, e in j.early],
+    }
 
 
 def report_json(j: Journal) -> str:
@@ -135,14 +148,21 @@ def report_json(j: Journal) -> str:
 
 def report_markdown(j: Journal) -> str:
     s = summary(j)
-    lines = ["# tapeproxy summary", "", f"{s['requests']} request(s).", "", "| source | host | requests |",
-             "|---|---|---|"]
+    lines = [
+        "# tapeproxy summary",
+        "",
+        f"{s['requests']} request(s).",
+        "",
+        "| source | host | requests |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r['source']} | {r['host']} | {r['requests']} |" for r in s["by_source_and_host"]]
     if s["misses"]:
         lines += ["", "## Misses", ""] + [f"- `{m['method']} {m['url']}`: {m['why']}" for m in s["misses"]]
     if s["early_retries"]:
         lines += ["", "## Retries before Retry-After", ""] + [
-            f"- `{e['method']} {e['url']}`: {e['too_early_by_s']}s too early" for e in s["early_retries"]]
+            f"- `{e['method']} {e['url']}`: {e['too_early_by_s']}s too early" for e in s["early_retries"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -60,16 +60,36 @@ class Limits:
         self._closing: set[str] = set()  # client ids closed to make room, not yet gone
 
     def load(self, loader):
-        loader.add_option("tapeproxy_max_body", str, limits.DEFAULT_MAX_BODY,
-                          "Largest request body of an API call (JSON); larger ones get 413 in the API's envelope.")
-        loader.add_option("tapeproxy_max_upload_body", str, limits.DEFAULT_MAX_UPLOAD_BODY,
-                          "Largest request body of an upload (Box upload host, Graph .../content, upload sessions).")
-        loader.add_option("tapeproxy_max_header", str, limits.DEFAULT_MAX_HEADER,
-                          "Largest HTTP/1 request line and headers; larger get 431.")
-        loader.add_option("tapeproxy_idle_timeout", int, limits.DEFAULT_IDLE_TIMEOUT,
-                          "Close a client connection with no traffic for this many seconds.")
-        loader.add_option("tapeproxy_max_connections", int, limits.DEFAULT_MAX_CONNECTIONS,
-                          "Most client connections open at once (lowered to fit the open-files limit).")
+        loader.add_option(
+            "tapeproxy_max_body",
+            str,
+            limits.DEFAULT_MAX_BODY,
+            "Largest request body of an API call (JSON); larger ones get 413 in the API's envelope.",
+        )
+        loader.add_option(
+            "tapeproxy_max_upload_body",
+            str,
+            limits.DEFAULT_MAX_UPLOAD_BODY,
+            "Largest request body of an upload (Box upload host, Graph .../content, upload sessions).",
+        )
+        loader.add_option(
+            "tapeproxy_max_header",
+            str,
+            limits.DEFAULT_MAX_HEADER,
+            "Largest HTTP/1 request line and headers; larger get 431.",
+        )
+        loader.add_option(
+            "tapeproxy_idle_timeout",
+            int,
+            limits.DEFAULT_IDLE_TIMEOUT,
+            "Close a client connection with no traffic for this many seconds.",
+        )
+        loader.add_option(
+            "tapeproxy_max_connections",
+            int,
+            limits.DEFAULT_MAX_CONNECTIONS,
+            "Most client connections open at once (lowered to fit the open-files limit).",
+        )
 
     def configure(self, updated):
         opts = ctx.options
@@ -79,6 +99,7 @@ class Limits:
             self.max_header = limits.parse_size(opts.tapeproxy_max_header, "--max-header")
         except InputError as e:
             from mitmproxy import exceptions
+
             raise exceptions.OptionsError(str(e)) from None
         self.idle_timeout = max(1, opts.tapeproxy_idle_timeout)
         self.max_connections = limits.connection_cap(opts.tapeproxy_max_connections, _raise_open_files())
@@ -100,16 +121,21 @@ class Limits:
         if len(handlers) - len(self._closing) <= self.max_connections:
             return
         now = time.time()
-        idle = [(h.timeout_watchdog.last_activity, cid, h) for cid, h in handlers.items()
-                if cid != client.id and cid not in self._closing and _idle_for(h, now) >= EVICT_AFTER]
+        idle = [
+            (h.timeout_watchdog.last_activity, cid, h)
+            for cid, h in handlers.items()
+            if cid != client.id and cid not in self._closing and _idle_for(h, now) >= EVICT_AFTER
+        ]
         if idle:
             _, cid, handler = min(idle, key=lambda item: item[0])
             self._closing.add(cid)  # it closes on a later turn of the loop: never pick it twice
             _close(handler, "to make room for a new connection")
             return
         self.refused += 1
-        client.error = (f"tapeproxy: {self.max_connections} client connections are open and busy "
-                        f"(--max-connections); refused a new one")
+        client.error = (
+            f"tapeproxy: {self.max_connections} client connections are open and busy "
+            f"(--max-connections); refused a new one"
+        )
         if now - self._last_refusal_log > 10:  # a flood of refusals is one line per 10 s
             self._last_refusal_log = now
             logger.warning(client.error)
@@ -134,21 +160,29 @@ class Limits:
         return self.max_body, "--max-body"
 
     def too_large(self, flow: http.HTTPFlow, size: int, limit: int, option: str) -> http.Response:
-        message = (f"The request body ({_human(size)}) is larger than tapeproxy allows for this endpoint "
-                   f"({_human(limit)}, {option}).")
-        status, headers, body = named_error(profile_for(flow.request.host), "too_large",
-                                            flow.request.headers.items(), message)
+        message = (
+            f"The request body ({_human(size)}) is larger than tapeproxy allows for this endpoint "
+            f"({_human(limit)}, {option})."
+        )
+        status, headers, body = named_error(
+            profile_for(flow.request.host), "too_large", flow.request.headers.items(), message
+        )
         self.refused += 1
-        logger.warning(responses.scrubbed(flow, f"tapeproxy: 413 for {flow.request.method} "
-                                                f"{flow.request.pretty_url}: {message}"))
+        logger.warning(
+            responses.scrubbed(flow, f"tapeproxy: 413 for {flow.request.method} {flow.request.pretty_url}: {message}")
+        )
         return responses.sized(status, [*headers, ("Connection", "close")], body)
 
     def streaming(self, flow: http.HTTPFlow, what: str, size: int, limit: int) -> None:
         self.streamed += 1
-        logger.warning(responses.scrubbed(
-            flow, f"tapeproxy: NOT RECORDED {flow.request.method} {flow.request.pretty_url}: the {what} body "
-                  f"({_human(size)}) is over {_human(limit)}, so it is streamed, not kept "
-                  f"(raise --max-body / --max-upload-body to record it)"))
+        logger.warning(
+            responses.scrubbed(
+                flow,
+                f"tapeproxy: NOT RECORDED {flow.request.method} {flow.request.pretty_url}: the {what} body "
+                f"({_human(size)}) is over {_human(limit)}, so it is streamed, not kept "
+                f"(raise --max-body / --max-upload-body to record it)",
+            )
+        )
 
 
 def _human(size: int) -> str:
@@ -262,10 +296,15 @@ def _read_headers(self, event):
     active = _ACTIVE.get(id(self.context.options))
     if active is not None and self.state == self.read_headers and len(self.buf) > active.max_header:
         active.refused += 1
-        logger.warning(f"tapeproxy: 431 for {self.conn.peername}: request headers over "
-                       f"{_human(active.max_header)} (--max-header)")
-        yield commands.SendData(self.conn, _http1.make_error_response(
-            431, f"Request header fields are larger than tapeproxy allows ({_human(active.max_header)})."))
+        logger.warning(
+            f"tapeproxy: 431 for {self.conn.peername}: request headers over {_human(active.max_header)} (--max-header)"
+        )
+        yield commands.SendData(
+            self.conn,
+            _http1.make_error_response(
+                431, f"Request header fields are larger than tapeproxy allows ({_human(active.max_header)})."
+            ),
+        )
         yield commands.CloseConnection(self.conn)
         self.buf = type(self.buf)()
         self.state = self.done
@@ -283,9 +322,11 @@ def _handle_h2_event(self, event):
                 resets.popleft()
             if len(resets) > limits.MAX_CLIENT_RESETS:
                 active.refused += 1
-                logger.warning(f"tapeproxy: closed the HTTP/2 connection of {self.conn.peername}: more than "
-                               f"{limits.MAX_CLIENT_RESETS} HTTP/2 stream resets in {limits.RESET_WINDOW:g} s "
-                               f"(rapid reset)")
+                logger.warning(
+                    f"tapeproxy: closed the HTTP/2 connection of {self.conn.peername}: more than "
+                    f"{limits.MAX_CLIENT_RESETS} HTTP/2 stream resets in {limits.RESET_WINDOW:g} s "
+                    f"(rapid reset)"
+                )
                 yield from self.protocol_error("too many stream resets", h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
                 return True
     return (yield from _original_handle_h2_event(self, event))

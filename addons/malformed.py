@@ -38,8 +38,11 @@ class MalformedHeaders:
             if flaw:
                 header = name.decode("latin-1", "replace").strip()
                 message = f"The request header {header!r} contains {flaw}, which HTTP does not allow."
-                logger.warning(responses.scrubbed(flow, f"tapeproxy: 400 for {flow.request.method} "
-                                                        f"{flow.request.pretty_url}: {message}"))
+                logger.warning(
+                    responses.scrubbed(
+                        flow, f"tapeproxy: 400 for {flow.request.method} {flow.request.pretty_url}: {message}"
+                    )
+                )
                 flow.response = responses.api_error(flow, 400, _bad_request_code(flow), message)
                 responses.served_by(flow, "error", "malformed request header")
                 return

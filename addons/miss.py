@@ -30,8 +30,9 @@ class Miss:
         self.count = 0
 
     def load(self, loader):
-        loader.add_option("tapeproxy_miss_status", int, MISS_STATUS,
-                          "HTTP status of the answer to a request no cassette matches.")
+        loader.add_option(
+            "tapeproxy_miss_status", int, MISS_STATUS, "HTTP status of the answer to a request no cassette matches."
+        )
 
     def answer(self, flow: http.HTTPFlow) -> None:
         if self.mode.live:
@@ -41,12 +42,21 @@ class Miss:
         context = {}
         if miss and miss.closest:
             context = {"closest": miss.closest.label, "differences": list(miss.differences)}
-        flow.response = responses.api_error(flow, ctx.options.tapeproxy_miss_status,
-                                            profile_for(flow.request.host).MISS_CODE, "tapeproxy: " + message,
-                                            [(responses.MISS_HEADER, "1")], context)
+        flow.response = responses.api_error(
+            flow,
+            ctx.options.tapeproxy_miss_status,
+            profile_for(flow.request.host).MISS_CODE,
+            "tapeproxy: " + message,
+            [(responses.MISS_HEADER, "1")],
+            context,
+        )
         scrub = responses.scrubber(flow, self.mode.redactor)
         responses.served_by(flow, "miss", scrub("MISS: " + message))
         flow.marked = ":warning:"
         self.count += 1
-        logger.warning(scrub(f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
-                             f"-> {ctx.options.tapeproxy_miss_status}: {message}"))
+        logger.warning(
+            scrub(
+                f"tapeproxy MISS {flow.request.method} {flow.request.pretty_url} "
+                f"-> {ctx.options.tapeproxy_miss_status}: {message}"
+            )
+        )

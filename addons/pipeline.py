@@ -39,9 +39,15 @@ class Answerer(Protocol):
 class Pipeline:
     name = "tapeproxy_pipeline"
 
-    def __init__(self, intercept: Intercept, control: Answerer, answerers: Sequence[Answerer],
-                 on_request: Sequence[Observer] = (), on_response: Sequence[Observer] = (),
-                 on_error: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        intercept: Intercept,
+        control: Answerer,
+        answerers: Sequence[Answerer],
+        on_request: Sequence[Observer] = (),
+        on_response: Sequence[Observer] = (),
+        on_error: Sequence[Observer] = (),
+    ) -> None:
         self.intercept = intercept
         self.control = (control,)
         self.answerers = tuple(answerers)
@@ -78,8 +84,9 @@ class Pipeline:
                 return None
         return None
 
-    async def _after(self, flow: http.HTTPFlow, answerers: Sequence[Answerer], n: int,
-                     pending: Awaitable[None]) -> None:
+    async def _after(
+        self, flow: http.HTTPFlow, answerers: Sequence[Answerer], n: int, pending: Awaitable[None]
+    ) -> None:
         try:
             await pending
         except Exception as e:

@@ -27,7 +27,7 @@ FLUSH_EVERY = 0.5  # seconds: every completed interaction is on disk within a se
 
 
 def parse_upstreams(specs: Sequence[str]) -> dict[str, tuple[str, str, int]]:
-    """"HOST=URL" specs as {host: (scheme, host, port)}."""
+    """ "HOST=URL" specs as {host: (scheme, host, port)}."""
     from urllib.parse import urlsplit
 
     out = {}
@@ -70,20 +70,40 @@ class Recorder:
         return self.recording.added
 
     def load(self, loader):
-        loader.add_option("tapeproxy_record_mode", str, "none",
-                          "vcrpy record mode: none (replay only, offline), once, new_episodes, all.",
-                          choices=["none", "once", "new_episodes", "all"])
+        loader.add_option(
+            "tapeproxy_record_mode",
+            str,
+            "none",
+            "vcrpy record mode: none (replay only, offline), once, new_episodes, all.",
+            choices=["none", "once", "new_episodes", "all"],
+        )
         loader.add_option("tapeproxy_record_to", str, "", "Cassette file that recorded interactions go to.")
-        loader.add_option("tapeproxy_upstreams", Sequence[str], [],
-                          "HOST=URL: send an intercepted host's traffic to another server (staging, local).")
+        loader.add_option(
+            "tapeproxy_upstreams",
+            Sequence[str],
+            [],
+            "HOST=URL: send an intercepted host's traffic to another server (staging, local).",
+        )
         loader.add_option("tapeproxy_redact_headers", Sequence[str], [], "More request/response headers to redact.")
         loader.add_option("tapeproxy_redact_query", Sequence[str], [], "More query parameters to redact.")
-        loader.add_option("tapeproxy_redact_json", Sequence[str], [],
-                          "JSON paths to redact in bodies, e.g. user.password or items.*.token.")
+        loader.add_option(
+            "tapeproxy_redact_json",
+            Sequence[str],
+            [],
+            "JSON paths to redact in bodies, e.g. user.password or items.*.token.",
+        )
 
     def configure(self, updated):
-        keys = {"tapeproxy_record_mode", "tapeproxy_record_to", "tapeproxy_upstreams", "tapeproxy_redact_headers",
-                "tapeproxy_redact_query", "tapeproxy_redact_json", "tapeproxy_match_on", "tapeproxy_match_headers"}
+        keys = {
+            "tapeproxy_record_mode",
+            "tapeproxy_record_to",
+            "tapeproxy_upstreams",
+            "tapeproxy_redact_headers",
+            "tapeproxy_redact_query",
+            "tapeproxy_redact_json",
+            "tapeproxy_match_on",
+            "tapeproxy_match_headers",
+        }
         if not updated & keys:
             return
         opts = ctx.options
@@ -93,8 +113,9 @@ class Recorder:
             match_headers = matching.parse_match_headers(opts.tapeproxy_match_headers)
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self.mode.redactor = redact.Redactor(opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query,
-                                             opts.tapeproxy_redact_json)
+        self.mode.redactor = redact.Redactor(
+            opts.tapeproxy_redact_headers, opts.tapeproxy_redact_query, opts.tapeproxy_redact_json
+        )
         mode, target = opts.tapeproxy_record_mode, opts.tapeproxy_record_to
         if mode != "none" and not target:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
@@ -155,11 +176,15 @@ class Recorder:
         self._dirty = True
         redacted = self.redactor.count - before
         if e.get("tapeproxy", {}).get("body_as_received"):
-            logger.warning(f"tapeproxy: the response to {e['request']['method']} {e['request']['uri']} does not decode "
-                           f"as its Content-Encoding ({flow.response.headers.get('content-encoding')}) says; recorded "
-                           f"as received (!!binary, header kept), and replayed the same way")
-        logger.info(f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
-                    f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else ""))
+            logger.warning(
+                f"tapeproxy: the response to {e['request']['method']} {e['request']['uri']} does not decode "
+                f"as its Content-Encoding ({flow.response.headers.get('content-encoding')}) says; recorded "
+                f"as received (!!binary, header kept), and replayed the same way"
+            )
+        logger.info(
+            f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
+            f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else "")
+        )
 
     @property
     def unsaved(self) -> int:
@@ -196,12 +221,17 @@ class Recorder:
         return True
 
     def _failed(self, e: Exception) -> None:
-        why = (e.strerror + (f" ({e.filename})" if e.filename else "")) if isinstance(e, OSError) and e.strerror \
+        why = (
+            (e.strerror + (f" ({e.filename})" if e.filename else ""))
+            if isinstance(e, OSError) and e.strerror
             else repr(e)
+        )
         if why != self.write_error:  # said once per cause; the next round tries again
-            logger.error(f"tapeproxy: could not save {self.recorded - self.saved} recorded interaction(s) to "
-                         f"{self.target}: {why}; the file keeps what it had, and saving is tried again every "
-                         f"{FLUSH_EVERY} s")
+            logger.error(
+                f"tapeproxy: could not save {self.recorded - self.saved} recorded interaction(s) to "
+                f"{self.target}: {why}; the file keeps what it had, and saving is tried again every "
+                f"{FLUSH_EVERY} s"
+            )
         self.write_error = why
 
     def _saved(self, added: int) -> None:
@@ -214,4 +244,3 @@ class Recorder:
         if self._flusher:
             self._flusher.cancel()
         self.flush()
-

@@ -54,8 +54,9 @@ class Reload:
         self._task: asyncio.Task | None = None
 
     def load(self, loader):
-        loader.add_option("tapeproxy_reload", bool, True,
-                          "Reload cassettes, scenario files and the world file when they change.")
+        loader.add_option(
+            "tapeproxy_reload", bool, True, "Reload cassettes, scenario files and the world file when they change."
+        )
 
     def running(self):
         # What was just loaded is the baseline: an edit made before the first poll still counts.
@@ -82,8 +83,11 @@ class Reload:
         # While recording, the recorder itself rewrites the cassette every second: not an edit.
         return [
             ("cassettes", [] if self.mode.live else list(ctx.options.tapeproxy_cassettes), self._reload_cassettes),
-            ("scenarios", [s.path for s in self.scenarios.active() if s.path and os.path.isfile(s.path)],
-             self._reload_scenarios),
+            (
+                "scenarios",
+                [s.path for s in self.scenarios.active() if s.path and os.path.isfile(s.path)],
+                self._reload_scenarios,
+            ),
             ("world", [world] if world and self.simulation.sim is not None else [], self._reload_world),
         ]
 

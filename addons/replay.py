@@ -38,17 +38,33 @@ class Replay:
 
     def load(self, loader):
         loader.add_option("tapeproxy_cassettes", Sequence[str], [], "Cassette files (vcrpy YAML) to replay.")
-        loader.add_option("tapeproxy_match_on", Sequence[str], list(matching.DEFAULT_MATCH_ON),
-                          "vcrpy matchers a request must agree on: " + ", ".join(matching.MATCHERS) + ".")
-        loader.add_option("tapeproxy_match_headers", Sequence[str], [],
-                          "Request headers that must match when a recording holds them, besides each API's own "
-                          "(Box boxapi, As-User, If-Match, If-None-Match; Graph ConsistencyLevel, Prefer, If-Match).")
-        loader.add_option("tapeproxy_repeat_last", bool, True,
-                          "After the last recording of a repeated request, serve it again (else: a miss).")
+        loader.add_option(
+            "tapeproxy_match_on",
+            Sequence[str],
+            list(matching.DEFAULT_MATCH_ON),
+            "vcrpy matchers a request must agree on: " + ", ".join(matching.MATCHERS) + ".",
+        )
+        loader.add_option(
+            "tapeproxy_match_headers",
+            Sequence[str],
+            [],
+            "Request headers that must match when a recording holds them, besides each API's own "
+            "(Box boxapi, As-User, If-Match, If-None-Match; Graph ConsistencyLevel, Prefer, If-Match).",
+        )
+        loader.add_option(
+            "tapeproxy_repeat_last",
+            bool,
+            True,
+            "After the last recording of a repeated request, serve it again (else: a miss).",
+        )
 
     def configure(self, updated):
-        if not updated & {"tapeproxy_cassettes", "tapeproxy_match_on", "tapeproxy_match_headers",
-                          "tapeproxy_repeat_last"}:
+        if not updated & {
+            "tapeproxy_cassettes",
+            "tapeproxy_match_on",
+            "tapeproxy_match_headers",
+            "tapeproxy_repeat_last",
+        }:
             return
         try:
             self.use(self.build())
@@ -70,9 +86,11 @@ class Replay:
         self._fields = {}
         self.intercept.recorded_hosts(index.hosts)
         if ctx.options.tapeproxy_cassettes:
-            logger.info(f"tapeproxy: replaying {len(index)} interactions from "
-                        f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}; "
-                        f"intercepting {self.intercept.described()}")
+            logger.info(
+                f"tapeproxy: replaying {len(index)} interactions from "
+                f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}; "
+                f"intercepting {self.intercept.described()}"
+            )
 
     def answer(self, flow: http.HTTPFlow) -> None:
         if self.mode.replays:

@@ -57,9 +57,13 @@ class RetryAfterWatch:
         if early > 0:
             self.violations += 1
             state_of(flow).early_retry = early
-            logger.warning(responses.scrubbed(
-                flow, f"tapeproxy RETRY-AFTER NOT HONOURED: {flow.request.method} {flow.request.pretty_url} came "
-                      f"back {given - early:.2f}s after a Retry-After of {given:g}s"))
+            logger.warning(
+                responses.scrubbed(
+                    flow,
+                    f"tapeproxy RETRY-AFTER NOT HONOURED: {flow.request.method} {flow.request.pretty_url} came "
+                    f"back {given - early:.2f}s after a Retry-After of {given:g}s",
+                )
+            )
 
     def on_response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response

@@ -53,8 +53,10 @@ def unique(loaded: list[model.Scenario]) -> list[model.Scenario]:
     seen: dict[str, str] = {}
     for s in loaded:
         if s.name in seen:
-            raise InputError(f"two scenarios are named {s.name!r} ({seen[s.name]} and {s.path})",
-                             hint="give one of them another name:")
+            raise InputError(
+                f"two scenarios are named {s.name!r} ({seen[s.name]} and {s.path})",
+                hint="give one of them another name:",
+            )
         seen[s.name] = s.path
     return loaded
 
@@ -68,8 +70,12 @@ class Scenarios:
         self.fired: Counter = Counter()
 
     def load(self, loader):
-        loader.add_option("tapeproxy_scenarios", Sequence[str], [],
-                          "Scenarios to apply: built-in names (graph-throttle-once, ...) or YAML files.")
+        loader.add_option(
+            "tapeproxy_scenarios",
+            Sequence[str],
+            [],
+            "Scenarios to apply: built-in names (graph-throttle-once, ...) or YAML files.",
+        )
 
     def configure(self, updated):
         if "tapeproxy_scenarios" in updated:
@@ -178,8 +184,11 @@ class Scenarios:
         status, headers, body = named_error(profile, step.error, flow.request.headers.items(), message, retry_after)
         if d.rate_limit and profile.RATE_LIMIT_HEADERS:
             limit, remaining, reset = d.rate_limit
-            headers += [("RateLimit-Limit", str(limit)), ("RateLimit-Remaining", str(remaining)),
-                        ("RateLimit-Reset", str(int(reset)))]
+            headers += [
+                ("RateLimit-Limit", str(limit)),
+                ("RateLimit-Remaining", str(remaining)),
+                ("RateLimit-Reset", str(int(reset))),
+            ]
         return responses.sized(status, [*headers, *step.headers], body)
 
     def _fault(self, flow: http.HTTPFlow, d: Decision, label: str) -> None:
@@ -199,5 +208,10 @@ class Scenarios:
             flow.response.headers["content-length"] = str(full)
             flow.response.headers["connection"] = "close"
             flow.response.raw_content = body[: len(body) // 2]
-            logger.info(responses.scrubbed(flow, f"tapeproxy: truncated {flow.request.method} "
-                                                 f"{flow.request.pretty_url} at {len(body) // 2} of {full} bytes"))
+            logger.info(
+                responses.scrubbed(
+                    flow,
+                    f"tapeproxy: truncated {flow.request.method} "
+                    f"{flow.request.pretty_url} at {len(body) // 2} of {full} bytes",
+                )
+            )

@@ -27,11 +27,21 @@ class SimulationAddon:
         self.sim: Simulation | None = None
 
     def load(self, loader):
-        loader.add_option("tapeproxy_simulate", bool, False,
-                          "Answer Graph print tasks, Box tasks and their token endpoints from a simulated world.")
-        loader.add_option("tapeproxy_world", str, "", "World file (YAML) the simulation starts from; default: built in.")
-        loader.add_option("tapeproxy_state", str, "",
-                          "State file: the world is saved there after every change and loaded from it at start.")
+        loader.add_option(
+            "tapeproxy_simulate",
+            bool,
+            False,
+            "Answer Graph print tasks, Box tasks and their token endpoints from a simulated world.",
+        )
+        loader.add_option(
+            "tapeproxy_world", str, "", "World file (YAML) the simulation starts from; default: built in."
+        )
+        loader.add_option(
+            "tapeproxy_state",
+            str,
+            "",
+            "State file: the world is saved there after every change and loaded from it at start.",
+        )
 
     def configure(self, updated):
         if not updated & {"tapeproxy_simulate", "tapeproxy_world", "tapeproxy_state"}:
@@ -44,9 +54,10 @@ class SimulationAddon:
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
         w = self.sim.world
-        logger.info(f"tapeproxy: simulating {len(w.graph_defs)} print task definition(s) and {len(w.box_tasks)} "
-                    f"Box task(s)" + (f", state in {ctx.options.tapeproxy_state}" if ctx.options.tapeproxy_state
-                                      else ""))
+        logger.info(
+            f"tapeproxy: simulating {len(w.graph_defs)} print task definition(s) and {len(w.box_tasks)} "
+            f"Box task(s)" + (f", state in {ctx.options.tapeproxy_state}" if ctx.options.tapeproxy_state else "")
+        )
 
     def _load(self, fresh: bool) -> world_mod.World:
         state = ctx.options.tapeproxy_state or None
@@ -67,8 +78,11 @@ class SimulationAddon:
         if self.sim is None:
             return
         req = flow.request
-        reply = self.sim.handle(SimRequest.make(req.method, req.host, req.path, req.headers.items(multi=True),
-                                                req.get_content(strict=False) or b""))
+        reply = self.sim.handle(
+            SimRequest.make(
+                req.method, req.host, req.path, req.headers.items(multi=True), req.get_content(strict=False) or b""
+            )
+        )
         if reply is not None:
             flow.response = responses.sized(reply.status, reply.headers, reply.body)
             responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")

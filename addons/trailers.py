@@ -30,8 +30,10 @@ class _TrailersDropped:
     def __call__(self, buf):
         event = self.reader(buf)
         if isinstance(event, h11.EndOfMessage) and event.headers:
-            logger.info("tapeproxy: dropped HTTP/1 trailer field(s) "
-                        + ", ".join(name.decode("latin-1") for name, _ in event.headers))
+            logger.info(
+                "tapeproxy: dropped HTTP/1 trailer field(s) "
+                + ", ".join(name.decode("latin-1") for name, _ in event.headers)
+            )
             return h11.EndOfMessage()
         return event
 

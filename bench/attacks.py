@@ -42,9 +42,24 @@ class Proxy:
             (shim / "tapeproxy").symlink_to(tree / "addons")
         env = {**os.environ, "PYTHONPATH": str(shim), "HOME": str(work)}
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
-        self.proc = subprocess.Popen([sys.executable, "-m", "tapeproxy.frontends.cli", *args, "--port", "0", "--confdir",
-                                      str(work / "conf"), "--quiet"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=limit)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tapeproxy.frontends.cli",
+                *args,
+                "--port",
+                "0",
+                "--confdir",
+                str(work / "conf"),
+                "--quiet",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            preexec_fn=limit,
+        )
         self.lines: list[str] = []
         ready = threading.Event()
 
@@ -118,8 +133,9 @@ class Bystander:
         self._thread.join(35)
         if not self.latencies:
             return "no answer at all"
-        return (f"{len(self.latencies) - self.failures}/{len(self.latencies)} answered, "
-                f"slowest {max(self.latencies):.2f} s")
+        return (
+            f"{len(self.latencies) - self.failures}/{len(self.latencies)} answered, slowest {max(self.latencies):.2f} s"
+        )
 
 
 def _in_thread(fn, timeout: float):
@@ -177,8 +193,7 @@ def _raw(proxy: Proxy, host: str, raw: bytes, read_timeout: float = 10) -> bytes
 
 def attack_headers(proxy: Proxy) -> str:
     """One request with a 64 MiB header."""
-    raw = (b"GET /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nX-Big: " + b"h" * (64 * MIB)
-           + b"\r\n\r\n")
+    raw = b"GET /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nX-Big: " + b"h" * (64 * MIB) + b"\r\n\r\n"
     return "answer: " + _raw(proxy, "api.box.com", raw, 30).split(b"\r\n", 1)[0].decode("latin-1")
 
 
@@ -204,9 +219,11 @@ def attack_idle(proxy: Proxy) -> str:
 
 
 def attack_trailer(proxy: Proxy) -> str:
-    raw = (b"PUT /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nAuthorization: Bearer x\r\n"
-           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
-           b"14\r\n{\"message\": \"hello\"}\r\n0\r\nX-Checksum: c0ffee\r\n\r\n")
+    raw = (
+        b"PUT /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nAuthorization: Bearer x\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+        b'14\r\n{"message": "hello"}\r\n0\r\nX-Checksum: c0ffee\r\n\r\n'
+    )
     return "answer: " + _raw(proxy, "api.box.com", raw, 5).split(b"\r\n", 1)[0].decode("latin-1")
 
 
@@ -234,8 +251,11 @@ ATTACKS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tree", default=str(Path(__file__).resolve().parent.parent),
-                        help="the checkout whose addons/ to run (default: this one)")
+    parser.add_argument(
+        "--tree",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="the checkout whose addons/ to run (default: this one)",
+    )
     parser.add_argument("--only", default=",".join(ATTACKS), help="comma-separated attacks: " + ", ".join(ATTACKS))
     parser.add_argument("--upload-mib", type=int, default=500, help="size of each upload (default: 500)")
     parser.add_argument("--verbose", action="store_true", help="print the end of the proxy's log after each")

@@ -13,14 +13,16 @@ from mitmproxy.master import Master
 class Ready:
     def running(self):
         from mitmproxy import ctx
+
         server = next(iter(ctx.master.addons.get("proxyserver").servers))
         print(f"listening {server.listen_addrs[0][1]}", flush=True)
 
 
 async def main(port: int, confdir: str) -> None:
     master = Master(options.Options(), with_termlog=False)
-    master.addons.add(errorcheck.ErrorCheck(), core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(),
-                      tlsconfig.TlsConfig())
+    master.addons.add(
+        errorcheck.ErrorCheck(), core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()
+    )
     master.options.update(connection_strategy="lazy")
     master.addons.add(FixedResponse(), Ready())
     master.options.update(listen_host="127.0.0.1", listen_port=port, confdir=confdir)

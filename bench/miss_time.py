@@ -24,10 +24,19 @@ from pathlib import Path
 
 import yaml
 
-CASSETTE = {"version": 1, "interactions": [{
-    "request": {"method": "GET", "uri": "https://api.box.com/2.0/users/me", "body": None, "headers": {}},
-    "response": {"status": {"code": 200, "message": "OK"}, "headers": {"Content-Type": ["application/json"]},
-                 "body": {"string": '{"type": "user", "id": "1"}'}}}]}
+CASSETTE = {
+    "version": 1,
+    "interactions": [
+        {
+            "request": {"method": "GET", "uri": "https://api.box.com/2.0/users/me", "body": None, "headers": {}},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"Content-Type": ["application/json"]},
+                "body": {"string": '{"type": "user", "id": "1"}'},
+            },
+        }
+    ],
+}
 
 
 def tapeproxy_cmd() -> list[str]:
@@ -38,8 +47,18 @@ def tapeproxy_cmd() -> list[str]:
 def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[subprocess.Popen, str, str]:
     cassette = tmp / "c.yaml"
     cassette.write_text(yaml.safe_dump(CASSETTE))
-    args = [*tapeproxy_cmd(), "replay", str(cassette), "--port", "0", "--confdir", str(tmp / "conf"), "--quiet",
-            "--report", str(report)]
+    args = [
+        *tapeproxy_cmd(),
+        "replay",
+        str(cassette),
+        "--port",
+        "0",
+        "--confdir",
+        str(tmp / "conf"),
+        "--quiet",
+        "--report",
+        str(report),
+    ]
     if miss_status is not None:
         args += ["--miss-status", str(miss_status)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -53,6 +72,7 @@ def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[subprocess.
 def box(url: str, ca: str) -> None:
     from box_sdk_gen import BoxClient, BoxDeveloperTokenAuth
     from box_sdk_gen.networking.proxy_config import ProxyConfig
+
     os.environ["REQUESTS_CA_BUNDLE"] = ca
     BoxClient(BoxDeveloperTokenAuth(token="t")).with_proxy(ProxyConfig(url=url)).tasks.get_task_by_id("404404")
 
@@ -76,9 +96,12 @@ def graph(url: str, ca: str) -> None:
 
     async def run():
         transport = httpx.AsyncClient(proxy=url, verify=ssl.create_default_context(cafile=ca), trust_env=False)
-        client = GraphServiceClient(request_adapter=GraphRequestAdapter(
-            BaseBearerTokenAuthenticationProvider(Token()),
-            client=GraphClientFactory.create_with_default_middleware(client=transport)))
+        client = GraphServiceClient(
+            request_adapter=GraphRequestAdapter(
+                BaseBearerTokenAuthenticationProvider(Token()),
+                client=GraphClientFactory.create_with_default_middleware(client=transport),
+            )
+        )
         try:
             await client.me.get()
         finally:
@@ -91,10 +114,13 @@ def urllib3_retry(url: str, ca: str) -> None:
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
+
     s = requests.Session()
     s.trust_env = False
-    s.mount("https://", HTTPAdapter(max_retries=Retry(total=5, backoff_factor=0.5,
-                                                      status_forcelist=[429, 500, 502, 503, 504])))
+    s.mount(
+        "https://",
+        HTTPAdapter(max_retries=Retry(total=5, backoff_factor=0.5, status_forcelist=[429, 500, 502, 503, 504])),
+    )
     s.get("https://api.box.com/2.0/folders/0", proxies={"https": url}, verify=ca, timeout=60).raise_for_status()
 
 
@@ -104,8 +130,11 @@ def main() -> int:
     args = parser.parse_args()
     print(f"time to failure of a replay miss (--miss-status {args.miss_status or 'default'})")
     print(f"{'client':<36}{'seconds':>9}{'requests':>10}  exception")
-    for name, client in [("box-sdk-gen (default retries)", box), ("msgraph-sdk (default middleware)", graph),
-                         ("requests + urllib3 Retry(5, 5xx/429)", urllib3_retry)]:
+    for name, client in [
+        ("box-sdk-gen (default retries)", box),
+        ("msgraph-sdk (default middleware)", graph),
+        ("requests + urllib3 Retry(5, 5xx/429)", urllib3_retry),
+    ]:
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.json"
             proc, url, ca = start(Path(tmp), args.miss_status, report)

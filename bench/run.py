@@ -52,17 +52,26 @@ def tapeproxy_cmd() -> list[str]:
 
 def write_cassette(path: Path, n: int) -> None:
     body = json.dumps({"id": "bench", "status": {"state": "completed", "description": "recorded"}})
-    interactions = [{"request": {"body": None, "headers": {}, "method": "GET", "uri": URL.format(i)},
-                     "response": {"status": {"code": 200, "message": "OK"},
-                                  "headers": {"Content-Type": ["application/json"]}, "body": {"string": body}}}
-                    for i in range(n)]
+    interactions = [
+        {
+            "request": {"body": None, "headers": {}, "method": "GET", "uri": URL.format(i)},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"Content-Type": ["application/json"]},
+                "body": {"string": body},
+            },
+        }
+        for i in range(n)
+    ]
     path.write_text(yaml.dump({"interactions": interactions, "version": 1}, Dumper=yaml.CSafeDumper))
 
 
 def write_scenario(path: Path, rules: int) -> None:
     """Rules that look at every request but (except a late one) never fire: the cost of looking."""
-    items = [{"match": {"host": "graph.microsoft.com", "method": "GET", "path": f"/v1.0/other/{i}/**"},
-              "error": "throttled"} for i in range(rules - 1)]
+    items = [
+        {"match": {"host": "graph.microsoft.com", "method": "GET", "path": f"/v1.0/other/{i}/**"}, "error": "throttled"}
+        for i in range(rules - 1)
+    ]
     items.append({"match": {"host": "graph.microsoft.com", "path": "/v1.0/never"}, "error": "not_found"})
     path.write_text(yaml.safe_dump({"name": "bench-rules", "rules": items}))
 
@@ -148,16 +157,23 @@ def first_https_response(confdir: str) -> float:
     port = free_port()
     subprocess.run([*tapeproxy_cmd(), "ca", "--confdir", confdir], check=True, capture_output=True)  # made once, ever
     start = time.monotonic()
-    proc = subprocess.Popen([*tapeproxy_cmd(), "demo", "--port", str(port), "--confdir", confdir, "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*tapeproxy_cmd(), "demo", "--port", str(port), "--confdir", confdir, "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     s = requests.Session()
     s.trust_env = False
     try:
         while time.monotonic() - start < 30:
             try:
-                r = s.get(URL.replace("bench/tasks/{}", "3203656e-6069-4e10-8147-d25290b00a3c"),
-                          proxies={"https": f"http://127.0.0.1:{port}"}, verify=f"{confdir}/mitmproxy-ca-cert.pem",
-                          headers={"Authorization": "Bearer bench"}, timeout=5)
+                r = s.get(
+                    URL.replace("bench/tasks/{}", "3203656e-6069-4e10-8147-d25290b00a3c"),
+                    proxies={"https": f"http://127.0.0.1:{port}"},
+                    verify=f"{confdir}/mitmproxy-ca-cert.pem",
+                    headers={"Authorization": "Bearer bench"},
+                    timeout=5,
+                )
                 if r.status_code == 200:
                     return time.monotonic() - start
             except requests.RequestException:
@@ -180,8 +196,12 @@ print(time.perf_counter() - start)
 
 def cassette_load_seconds(path: Path) -> float:
     """Median of three loads, each in a fresh process (as a starting proxy loads it)."""
-    times = [float(subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, text=True,
-                                  check=True).stdout) for _ in range(3)]
+    times = [
+        float(
+            subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, text=True, check=True).stdout
+        )
+        for _ in range(3)
+    ]
     return statistics.median(times)
 
 
@@ -206,8 +226,11 @@ def main() -> int:
 
     def tapeproxy(*extra) -> Server:
         port = free_port()
-        s = Server("tapeproxy", [*tapeproxy_cmd(), "replay", *extra, "--port", str(port), "--confdir", confdir,
-                                 "--quiet"], "tapeproxy replay: proxy")
+        s = Server(
+            "tapeproxy",
+            [*tapeproxy_cmd(), "replay", *extra, "--port", str(port), "--confdir", confdir, "--quiet"],
+            "tapeproxy replay: proxy",
+        )
         s.port = port
         return s
 
@@ -220,8 +243,21 @@ def main() -> int:
     def mitmdump(script: Path, *sets: str) -> Server:
         port = free_port()
         exe = Path(sys.executable).parent / "mitmdump"
-        command = [str(exe), "-s", str(script), "--listen-host", "127.0.0.1", "--listen-port", str(port),
-                   "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy", "--set", "flow_detail=0"]
+        command = [
+            str(exe),
+            "-s",
+            str(script),
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(port),
+            "--set",
+            f"confdir={confdir}",
+            "--set",
+            "connection_strategy=lazy",
+            "--set",
+            "flow_detail=0",
+        ]
         for spec in sets:
             command += ["--set", spec]
         s = Server("mitmdump", command, "proxy listening")
@@ -238,9 +274,12 @@ def main() -> int:
     # All servers run side by side and are loaded in turn, round after round; each ratio is the
     # median over rounds of (server / floor in the same round), so drift in the machine's speed
     # during the run does not favour whoever ran first.
-    runs = [("floor", floor), ("replay 10", lambda: tapeproxy(str(small))),
-            ("replay 10,000", lambda: tapeproxy(str(large))),
-            ("replay 10 + 100 rules", lambda: tapeproxy(str(small), "--scenario", str(rules)))]
+    runs = [
+        ("floor", floor),
+        ("replay 10", lambda: tapeproxy(str(small))),
+        ("replay 10,000", lambda: tapeproxy(str(large))),
+        ("replay 10 + 100 rules", lambda: tapeproxy(str(small), "--scenario", str(rules))),
+    ]
     if not args.quick:
         # The same tapeproxy addon and cassette under mitmdump's master, and the floor's addon too.
         runs.append(("mitmdump -s tapeproxy, 10", lambda: mitmdump(ADDON, f"tapeproxy_cassettes={small}")))
@@ -288,9 +327,11 @@ def main() -> int:
         finally:
             server.stop()
 
-    print(f"\ntapeproxy benchmark ({'quick' if args.quick else 'full'}; {rounds_count} rounds of {n} requests per "
-          f"keep-alive run and {n // 4} with new connections; 16 connections; HTTPS through the proxy; "
-          f"medians over the rounds)\n")
+    print(
+        f"\ntapeproxy benchmark ({'quick' if args.quick else 'full'}; {rounds_count} rounds of {n} requests per "
+        f"keep-alive run and {n // 4} with new connections; 16 connections; HTTPS through the proxy; "
+        f"medians over the rounds)\n"
+    )
     print(f"{'run':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11}  status codes")
     for name, r in results.items():
         print(f"{name:<44} {r['rps']:>9.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['cpu_ms']:>11.2f}  {r['codes']}")
@@ -298,8 +339,13 @@ def main() -> int:
     print(f"  {'':<42} {'req/s':>7} {'CPU time':>9}")
     ratios = {}
     for mode in ("keep-alive", "new connections"):
-        for name in ("replay 10", "replay 10,000", "replay 10 + 100 rules", "mitmdump -s tapeproxy, 10",
-                     "mitmdump -s fixed"):
+        for name in (
+            "replay 10",
+            "replay 10,000",
+            "replay 10 + 100 rules",
+            "mitmdump -s tapeproxy, 10",
+            "mitmdump -s fixed",
+        ):
             key = f"{name}, {mode}"
             if key in rounds:
                 ratios[key] = _median_ratio(rounds[key], rounds[f"floor, {mode}"])
@@ -313,8 +359,10 @@ def main() -> int:
     print(f"10,000-interaction cassette load + index (median of 3 fresh processes): {load:.2f} s")
     print("peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()))
     if flat:
-        print(f"RSS over 100,000 requests (10,000-interaction cassette): {flat[0]:.0f} MB after 10,000, "
-              f"{flat[1]:.0f} MB after 110,000")
+        print(
+            f"RSS over 100,000 requests (10,000-interaction cassette): {flat[0]:.0f} MB after 10,000, "
+            f"{flat[1]:.0f} MB after 110,000"
+        )
     shutil.rmtree(work, ignore_errors=True)
     below = _below_guard(rounds)
     if args.check and below:

@@ -60,8 +60,13 @@ def rapid_reset(proxy_url, ca, streams=20000, host="graph.microsoft.com"):
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
     tls.sendall(conn.data_to_send())
-    headers = [(":method", "GET"), (":scheme", "https"), (":authority", host),
-               (":path", "/v1.0/print/taskDefinitions"), ("authorization", "Bearer x")]
+    headers = [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", host),
+        (":path", "/v1.0/print/taskDefinitions"),
+        ("authorization", "Bearer x"),
+    ]
     sent, ended = 0, "still open"
     tls.settimeout(0.001)
     try:

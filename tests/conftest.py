@@ -10,8 +10,12 @@ def no_secret_in_any_cassette(tmp_path_factory):
     yield
     root = tmp_path_factory.getbasetemp()
     cassettes = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    leaks = [f"{p}: {name}" for p in cassettes for name, secret in SECRETS.items()
-             if secret.split("=")[-1] in p.read_text(errors="replace")]
+    leaks = [
+        f"{p}: {name}"
+        for p in cassettes
+        for name, secret in SECRETS.items()
+        if secret.split("=")[-1] in p.read_text(errors="replace")
+    ]
     assert not leaks, "secrets in cassettes:\n" + "\n".join(leaks)
 
 

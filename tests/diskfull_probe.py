@@ -42,8 +42,18 @@ def wait_for(proxy, text: str, timeout: float = 5) -> bool:
 with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
     api = LocalHTTPS(tmp)
-    proxy = CliProxy(["record", "--cassette", str(target), "--upstream", f"graph.microsoft.com=https://127.0.0.1:{api.port}",
-                      "--upstream-ca", str(api.cert)], tmp)
+    proxy = CliProxy(
+        [
+            "record",
+            "--cassette",
+            str(target),
+            "--upstream",
+            f"graph.microsoft.com=https://127.0.0.1:{api.port}",
+            "--upstream-ca",
+            str(api.cert),
+        ],
+        tmp,
+    )
     s = requests.Session()
     s.trust_env = False
     s.proxies, s.verify = {"https": proxy.url}, proxy.ca

@@ -57,10 +57,12 @@ with tempfile.TemporaryDirectory() as tmp:
     try:
         remote, local = f"http://{REMOTE}:{port_of(proxy)}", f"http://127.0.0.1:{port_of(proxy)}"
         seen["control from remote, no token"] = get("http://tapeproxy/scenarios", remote)
-        seen["control from remote, wrong token"] = get("http://tapeproxy/scenarios", remote,
-                                                       headers={"X-Tapeproxy-Token": "open"})
-        seen["control from remote, token"] = get("http://tapeproxy/scenarios", remote,
-                                                 headers={"X-Tapeproxy-Token": "sesame"})
+        seen["control from remote, wrong token"] = get(
+            "http://tapeproxy/scenarios", remote, headers={"X-Tapeproxy-Token": "open"}
+        )
+        seen["control from remote, token"] = get(
+            "http://tapeproxy/scenarios", remote, headers={"X-Tapeproxy-Token": "sesame"}
+        )
         seen["control from loopback"] = get("http://tapeproxy/scenarios", local)
         seen["api from remote, allowed"] = get(BOX_TASK, remote, verify=proxy.ca, headers=AUTH)
         seen["host's loopback service from remote"] = get(on_loopback, remote)
@@ -76,10 +78,12 @@ with tempfile.TemporaryDirectory() as tmp:
     proxy = CliProxy(["demo", "--host", "0.0.0.0", "--proxy-auth", "tester:s3cret"], Path(tmp))
     try:
         port = port_of(proxy)
-        seen["api from remote, no credentials"] = get(BOX_TASK, f"http://{REMOTE}:{port}", verify=proxy.ca,
-                                                      headers=AUTH)
-        seen["api from remote, credentials"] = get(BOX_TASK, f"http://tester:s3cret@{REMOTE}:{port}",
-                                                   verify=proxy.ca, headers=AUTH)
+        seen["api from remote, no credentials"] = get(
+            BOX_TASK, f"http://{REMOTE}:{port}", verify=proxy.ca, headers=AUTH
+        )
+        seen["api from remote, credentials"] = get(
+            BOX_TASK, f"http://tester:s3cret@{REMOTE}:{port}", verify=proxy.ca, headers=AUTH
+        )
     finally:
         code = proxy.stop()
 print(json.dumps(seen))

@@ -43,8 +43,9 @@ class CliProxy:
         self.url = ""
         self.ca = str(confdir / "mitmproxy-ca-cert.pem")
         full = [*tapeproxy_cmd(), *args, "--port", "0", "--confdir", str(confdir)]
-        self.proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=env or os.environ.copy())
+        self.proc = subprocess.Popen(
+            full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or os.environ.copy()
+        )
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(30) or not self.url:
@@ -87,15 +88,26 @@ def run_cli(args: list[str], timeout: float = 60, cwd=None) -> subprocess.Comple
     return subprocess.run([*tapeproxy_cmd(), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def interaction(method: str, uri: str, status: int = 200, body=None, req_body=None, headers=None,
-                req_headers=None, reason: str = "OK") -> dict:
+def interaction(
+    method: str,
+    uri: str,
+    status: int = 200,
+    body=None,
+    req_body=None,
+    headers=None,
+    req_headers=None,
+    reason: str = "OK",
+) -> dict:
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
         headers = {"Content-Type": ["application/json"], **(headers or {})}
     return {
         "request": {"body": req_body, "headers": req_headers or {}, "method": method, "uri": uri},
-        "response": {"status": {"code": status, "message": reason}, "headers": headers or {},
-                     "body": {"string": body if body is not None else ""}},
+        "response": {
+            "status": {"code": status, "message": reason},
+            "headers": headers or {},
+            "body": {"string": body if body is not None else ""},
+        },
     }
 
 
@@ -106,6 +118,7 @@ def write_cassette(path: Path, interactions: list[dict]) -> Path:
 
 # --- a local HTTPS server with its own certificate, counting the connections it accepts ---
 
+
 def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -115,17 +128,26 @@ def make_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(name)), x509.DNSName("localhost")]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(name)), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "upstream-cert.pem", directory / "upstream-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -205,24 +227,41 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path.endswith("/seq"):
             type(self).counter += 1
-            return self._send(200, json.dumps({"n": type(self).counter}).encode(), extra=[("request-id", str(type(self).counter))])
+            return self._send(
+                200, json.dumps({"n": type(self).counter}).encode(), extra=[("request-id", str(type(self).counter))]
+            )
         if path.endswith("/gzip"):
             import gzip
-            return self._send(200, gzip.compress(json.dumps({"compressed": True, "host": self.headers["Host"]}).encode()),
-                              extra=[("Content-Encoding", "gzip")])
+
+            return self._send(
+                200,
+                gzip.compress(json.dumps({"compressed": True, "host": self.headers["Host"]}).encode()),
+                extra=[("Content-Encoding", "gzip")],
+            )
         if path.endswith("/badgzip"):  # says gzip, is not: a broken server or middlebox
             return self._send(200, BAD_GZIP, extra=[("Content-Encoding", "gzip")])
         if path.endswith("/binary"):
             return self._send(200, bytes(range(256)), "application/octet-stream")
-        self._send(200, json.dumps({"path": self.path, "host": self.headers["Host"]}).encode(),
-                   extra=[("Set-Cookie", SECRETS["set_cookie"]), ("Set-Cookie", "theme=dark")])
+        self._send(
+            200,
+            json.dumps({"path": self.path, "host": self.headers["Host"]}).encode(),
+            extra=[("Set-Cookie", SECRETS["set_cookie"]), ("Set-Cookie", "theme=dark")],
+        )
 
     def do_POST(self):
         body = self._body()
         if self.path.endswith("/token"):
-            return self._send(200, json.dumps({"token_type": "Bearer", "expires_in": 3600,
-                                               "access_token": SECRETS["access_token"],
-                                               "refresh_token": SECRETS["refresh_token"]}).encode())
+            return self._send(
+                200,
+                json.dumps(
+                    {
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                        "access_token": SECRETS["access_token"],
+                        "refresh_token": SECRETS["refresh_token"],
+                    }
+                ).encode(),
+            )
         self._send(201, json.dumps({"echo": body.decode("utf-8", "replace")}).encode())
 
     do_PATCH = do_PUT = do_POST
@@ -250,9 +289,13 @@ def graph_client(proxy):
         def get_allowed_hosts_validator(self):
             return AllowedHostsValidator(["graph.microsoft.com"])
 
-    transport = httpx.AsyncClient(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca),
-                                  trust_env=False, http2=True)
-    client = GraphServiceClient(request_adapter=GraphRequestAdapter(
-        BaseBearerTokenAuthenticationProvider(StaticToken()),
-        client=GraphClientFactory.create_with_default_middleware(client=transport)))
+    transport = httpx.AsyncClient(
+        proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca), trust_env=False, http2=True
+    )
+    client = GraphServiceClient(
+        request_adapter=GraphRequestAdapter(
+            BaseBearerTokenAuthenticationProvider(StaticToken()),
+            client=GraphClientFactory.create_with_default_middleware(client=transport),
+        )
+    )
     return client, transport

@@ -15,8 +15,20 @@ with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
     api = LocalHTTPS(tmp, FakeApi)
     local = f"https://127.0.0.1:{api.port}"
-    recorder = CliProxy(["record", "--cassette", str(tmp / "ns.yaml"), "--upstream", f"graph.microsoft.com={local}",
-                         "--upstream", f"api.box.com={local}", "--upstream-ca", str(api.cert)], tmp)
+    recorder = CliProxy(
+        [
+            "record",
+            "--cassette",
+            str(tmp / "ns.yaml"),
+            "--upstream",
+            f"graph.microsoft.com={local}",
+            "--upstream",
+            f"api.box.com={local}",
+            "--upstream-ca",
+            str(api.cert),
+        ],
+        tmp,
+    )
     recorded = session_calls(client(recorder))
     code = recorder.stop()
     api.close()  # nothing to reach any more: the replay can only be offline
@@ -29,6 +41,13 @@ with tempfile.TemporaryDirectory() as tmp:
     def plain(values):
         return [v.hex() if isinstance(v, bytes) else v for v in values]
 
-    print(json.dumps({"recorded": plain(recorded), "replayed": plain(replayed),
-                      "leaked": [name for name, s in SECRETS.items() if s.split("=")[-1] in text]}))
+    print(
+        json.dumps(
+            {
+                "recorded": plain(recorded),
+                "replayed": plain(replayed),
+                "leaked": [name for name, s in SECRETS.items() if s.split("=")[-1] in text],
+            }
+        )
+    )
     sys.exit(code)

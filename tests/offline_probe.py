@@ -17,7 +17,13 @@ with tempfile.TemporaryDirectory() as tmp:
         kw = {"proxies": {"https": proxy.url}, "verify": proxy.ca, "timeout": 10, "headers": AUTH}
         hit = requests.get(GRAPH_TASK_URL, **kw)
         miss = requests.get(GRAPH_TASK_URL + "/nothing", **kw)
-        print(json.dumps({"hit": [hit.status_code, hit.json()["id"]],
-                          "miss": [miss.status_code, miss.headers.get("X-Tapeproxy-Miss")]}))
+        print(
+            json.dumps(
+                {
+                    "hit": [hit.status_code, hit.json()["id"]],
+                    "miss": [miss.status_code, miss.headers.get("X-Tapeproxy-Miss")],
+                }
+            )
+        )
     finally:
         sys.exit(proxy.stop())

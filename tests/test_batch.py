@@ -32,8 +32,12 @@ def test_steps_are_journaled_and_an_early_retry_of_a_step_is_flagged(start_cli, 
     proxy = start_cli("demo", "--scenario", "graph-throttle-once", "--report", str(report))
     s = session(proxy.url, proxy.ca)
     assert s.get(f"{G}/print/taskDefinitions").status_code == 429  # each endpoint's first call is throttled
-    batch = {"requests": [{"id": "1", "method": "GET", "url": TASK}, {"id": "2", "method": "GET",
-                                                                      "url": "/print/taskDefinitions"}]}
+    batch = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": TASK},
+            {"id": "2", "method": "GET", "url": "/print/taskDefinitions"},
+        ]
+    }
     assert s.post(f"{G}/$batch", json=batch).status_code == 429  # $batch's too
     steps = by_id(s.post(f"{G}/$batch", json=batch))
     assert steps["1"]["status"] == 429 and steps["1"]["headers"]["Retry-After"] == "1"
@@ -45,8 +49,7 @@ def test_steps_are_journaled_and_an_early_retry_of_a_step_is_flagged(start_cli, 
     assert summary["requests"] == 6  # 2 alone, 2 batches, and the steps of the second
     assert summary["by_source"] == {"scenario": 3, "simulation": 2, "batch": 1}
     # the step after a throttled taskDefinitions, the batch after a throttled batch, the step retried alone
-    assert [e["url"] for e in summary["early_retries"]] == [f"{G}/print/taskDefinitions", f"{G}/$batch",
-                                                             GRAPH_TASK_URL]
+    assert [e["url"] for e in summary["early_retries"]] == [f"{G}/print/taskDefinitions", f"{G}/$batch", GRAPH_TASK_URL]
     assert f"GET {GRAPH_TASK_URL} -> 429" in proxy.output  # the step's own line in the log
 
 
@@ -54,13 +57,29 @@ def test_steps_nothing_offline_answers_are_recorded_then_replayed_alone_and_batc
     recorded = tmp_path / "rec.yaml"
     recorded.write_text("interactions: []\nversion: 1\n")
     local = f"https://127.0.0.1:{api.port}"
-    proxy = start_cli("replay", str(recorded), "--record-mode", "new_episodes", "--simulate",
-                      "--upstream", f"graph.microsoft.com={local}", "--upstream-ca", str(api.cert))
+    proxy = start_cli(
+        "replay",
+        str(recorded),
+        "--record-mode",
+        "new_episodes",
+        "--simulate",
+        "--upstream",
+        f"graph.microsoft.com={local}",
+        "--upstream-ca",
+        str(api.cert),
+    )
     s = session(proxy.url, proxy.ca)
-    steps = by_id(s.post(f"{G}/$batch", json={"requests": [
-        {"id": "a", "method": "PATCH", "url": TASK, "body": {"status": {"state": "aborted"}}},
-        {"id": "b", "method": "GET", "url": "/me?$select=displayName"},
-    ]}))
+    steps = by_id(
+        s.post(
+            f"{G}/$batch",
+            json={
+                "requests": [
+                    {"id": "a", "method": "PATCH", "url": TASK, "body": {"status": {"state": "aborted"}}},
+                    {"id": "b", "method": "GET", "url": "/me?$select=displayName"},
+                ]
+            },
+        )
+    )
     assert steps["a"]["status"] == 200  # the simulation answered: not the service's, so not recorded
     assert steps["b"]["status"] == 200 and steps["b"]["body"]["path"] == "/v1.0/me?$select=displayName"
     assert steps["b"]["body"]["host"] == "graph.microsoft.com"
@@ -73,8 +92,9 @@ def test_steps_nothing_offline_answers_are_recorded_then_replayed_alone_and_batc
     replay = start_cli("replay", str(recorded), "--simulate")
     s = session(replay.url, replay.ca)
     assert s.get(f"{G}/me?$select=displayName").json() == steps["b"]["body"]
-    again = by_id(s.post(f"{G}/$batch", json={"requests": [{"id": "x", "method": "GET",
-                                                             "url": "me?$select=displayName"}]}))
+    again = by_id(
+        s.post(f"{G}/$batch", json={"requests": [{"id": "x", "method": "GET", "url": "me?$select=displayName"}]})
+    )
     assert again["x"]["status"] == 200 and again["x"]["body"] == steps["b"]["body"]
     assert api.connections == before
 
@@ -82,11 +102,16 @@ def test_steps_nothing_offline_answers_are_recorded_then_replayed_alone_and_batc
 def test_steps_are_relative_and_never_batches(start_cli):
     proxy = start_cli("demo")
     s = session(proxy.url, proxy.ca)
-    absolute = s.post(f"{G}/$batch", json={"requests": [{"id": "1", "method": "GET",
-                                                         "url": "http://127.0.0.1:9/secret"}]})
+    absolute = s.post(
+        f"{G}/$batch", json={"requests": [{"id": "1", "method": "GET", "url": "http://127.0.0.1:9/secret"}]}
+    )
     assert absolute.status_code == 400 and "relative" in absolute.json()["error"]["message"]
-    nested = by_id(s.post(f"{G}/$batch", json={"requests": [{"id": "1", "method": "POST", "url": "/$batch",
-                                                              "body": {"requests": []}}]}))
+    nested = by_id(
+        s.post(
+            f"{G}/$batch",
+            json={"requests": [{"id": "1", "method": "POST", "url": "/$batch", "body": {"requests": []}}]},
+        )
+    )
     assert nested["1"]["status"] == 400 and "batch" in nested["1"]["body"]["error"]["message"]
 
 

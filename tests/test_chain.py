@@ -19,9 +19,11 @@ class Recorder:
         if self.fail:
             raise RuntimeError(f"{self.name} broke")
         if self.wait:
+
             async def later():
                 await asyncio.sleep(0)
                 self.log.append(self.name + " done")
+
             return later()
         return None
 
@@ -31,8 +33,18 @@ def test_every_hook_any_addon_has_is_dispatched_and_no_other():
     for hook in hooks.all_hooks:
         has = any(callable(getattr(a, hook, None)) for a in chain.children.values())
         assert callable(getattr(chain, hook, None)) == has, hook
-    assert {"request", "response", "error", "configure", "load", "running", "done", "server_connect",
-            "tls_clienthello", "tls_start_client"} <= {h for h in hooks.all_hooks if hasattr(chain, h)}
+    assert {
+        "request",
+        "response",
+        "error",
+        "configure",
+        "load",
+        "running",
+        "done",
+        "server_connect",
+        "tls_clienthello",
+        "tls_start_client",
+    } <= {h for h in hooks.all_hooks if hasattr(chain, h)}
     assert chain.get("tapeproxy_replay") is next(a for a in chain.children.values() if a.name == "tapeproxy_replay")
 
 
@@ -65,5 +77,6 @@ def test_option_errors_still_stop_start_up():
     class Bad:
         def configure(self, updated):
             raise exceptions.OptionsError("bad cassette")
+
     with pytest.raises(exceptions.OptionsError):
         Chain("c", [Bad()]).configure({"x"})

@@ -31,9 +31,23 @@ def test_startup_line_points_clients_at_the_proxy(start_cli, confdir):
     env = dict(item.split("=", 1) for item in shlex.split(proxy.banner.split("| export ", 1)[1]))
     assert env["HTTPS_PROXY"] == proxy.url and env["NODE_EXTRA_CA_CERTS"] == proxy.ca
     # The printed environment alone makes curl work, and the bundle still trusts the system roots.
-    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
-                          "Authorization: " + AUTH["Authorization"], GRAPH_TASK_URL],
-                         env={**os.environ, **env}, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Authorization: " + AUTH["Authorization"],
+            GRAPH_TASK_URL,
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.stdout == "200", out.stderr
     bundle = open(env["SSL_CERT_FILE"]).read()
     assert bundle.startswith(open(proxy.ca).read()) and bundle.count("BEGIN CERTIFICATE") > 1
@@ -70,15 +84,24 @@ def test_two_reverse_targets_listen_side_by_side(start_cli):
     assert requests.get(box + "/2.0/tasks/11446498", headers=AUTH).json()["type"] == "task"
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("interactions:\n- request: [\n", "broken.yaml:3: "),
-    ("", "broken.yaml:1: empty cassette"),
-    ("interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/x\n  response:\n    status: {code: 9000}\n",
-     "broken.yaml:6: status code must be an integer 100-599, got 9000"),
-    ("interactions:\n- request: {method: GET}\n  response: {}\n", "broken.yaml:2: request needs a string 'uri'"),
-    ("!!python/object/apply:os.system ['echo pwned']\n", "broken.yaml:1: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed"),
-    (b"interactions: []\n# caf\xe9\n", "broken.yaml:2: not valid UTF-8 (byte 0xe9)"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("interactions:\n- request: [\n", "broken.yaml:3: "),
+        ("", "broken.yaml:1: empty cassette"),
+        (
+            "interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/x\n"
+            "  response:\n    status: {code: 9000}\n",
+            "broken.yaml:6: status code must be an integer 100-599, got 9000",
+        ),
+        ("interactions:\n- request: {method: GET}\n  response: {}\n", "broken.yaml:2: request needs a string 'uri'"),
+        (
+            "!!python/object/apply:os.system ['echo pwned']\n",
+            "broken.yaml:1: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed",
+        ),
+        (b"interactions: []\n# caf\xe9\n", "broken.yaml:2: not valid UTF-8 (byte 0xe9)"),
+    ],
+)
 def test_bad_cassettes_give_file_and_line_and_exit_2(tmp_path, content, expected):
     path = tmp_path / "broken.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -94,20 +117,25 @@ def test_bad_options_are_clear(tmp_path):
     assert out.returncode == 2 and "unknown matcher 'bodyy'" in out.stderr and "choose from" in out.stderr
     out = run_cli(["replay", str(tmp_path / "missing.yaml"), "--port", "0"])
     assert out.returncode == 2 and "missing.yaml: file not found" in out.stderr
-    out = run_cli(["replay", str(cassette), "--set", "no_such_option=1", "--port", "0",
-                   "--confdir", str(tmp_path / "conf")])
+    out = run_cli(
+        ["replay", str(cassette), "--set", "no_such_option=1", "--port", "0", "--confdir", str(tmp_path / "conf")]
+    )
     assert out.returncode == 2 and "no_such_option" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_env_lines_make_curl_and_requests_work(start_cli, confdir):
     from helpers import tapeproxy_cmd
+
     proxy = start_cli("demo")
-    env_cmd = " ".join(shlex.quote(a) for a in [*tapeproxy_cmd(), "env", "--proxy", proxy.url, "--confdir",
-                                                   str(confdir)])
-    script = (f'eval "$({env_cmd})" && curl -sS -o /dev/null -w "%{{http_code}}\\n" '
-              f'-H "Authorization: Bearer t" {GRAPH_TASK_URL} && '
-              f'{shlex.quote(sys.executable)} -c "import requests; '
-              f'print(requests.get(\'{GRAPH_TASK_URL}\', headers={{\'Authorization\': \'Bearer t\'}}).status_code)"')
+    env_cmd = " ".join(
+        shlex.quote(a) for a in [*tapeproxy_cmd(), "env", "--proxy", proxy.url, "--confdir", str(confdir)]
+    )
+    script = (
+        f'eval "$({env_cmd})" && curl -sS -o /dev/null -w "%{{http_code}}\\n" '
+        f'-H "Authorization: Bearer t" {GRAPH_TASK_URL} && '
+        f'{shlex.quote(sys.executable)} -c "import requests; '
+        f"print(requests.get('{GRAPH_TASK_URL}', headers={{'Authorization': 'Bearer t'}}).status_code)\""
+    )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["200", "200"], out.stdout + out.stderr
     for shell, start in (("fish", "set -gx HTTPS_PROXY "), ("powershell", "$env:HTTPS_PROXY = '")):
@@ -117,6 +145,7 @@ def test_env_lines_make_curl_and_requests_work(start_cli, confdir):
 
 def test_journal_lines_summary_and_report(start_cli, tmp_path):
     import json as json_
+
     report = tmp_path / "report.json"
     proxy = start_cli("demo", "--scenario", "graph-throttle-once", "--report", str(report))
     s = requests.Session()
@@ -148,7 +177,9 @@ def test_quiet_has_no_lines_per_request(start_cli):
 
 def test_replay_dir_skips_yaml_that_is_not_a_cassette(start_cli, tmp_path):
     shutil.copy(ROOT / "tests" / "data" / "vcrpy-old-tags.yaml", tmp_path / "graph.yaml")
-    (tmp_path / "box-throttled.yaml").write_text("name: t\nrules:\n  - match: {host: api.box.com}\n    respond: {status: 200}\n")
+    (tmp_path / "box-throttled.yaml").write_text(
+        "name: t\nrules:\n  - match: {host: api.box.com}\n    respond: {status: 200}\n"
+    )
     (tmp_path / "docker-compose.yml").write_text("services:\n  app: {image: app}\n")
     proxy = start_cli("replay", str(tmp_path))
     assert proxy.wait_for("replaying 2 interactions from 1 cassette(s)"), proxy.output
@@ -209,13 +240,17 @@ def test_tapeproxy_env_run_in_parallel_never_leaves_a_partial_bundle(tmp_path):
     the CA bundle clients read is never half written (issue 16's twin of writer's atomic write)."""
     confdir = tmp_path / "conf"
     assert run_cli(["ca", "--confdir", str(confdir)]).returncode == 0
-    script = ("import sys\nfrom pathlib import Path\nfrom tapeproxy.runtime.ca import BUNDLE_FILE, ensure_bundle\n"
-              "conf = Path(sys.argv[1])\n"
-              "for _ in range(200):\n"
-              "    (conf / BUNDLE_FILE).unlink(missing_ok=True)\n"
-              "    ensure_bundle(str(conf))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(confdir)], stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom tapeproxy.runtime.ca import BUNDLE_FILE, ensure_bundle\n"
+        "conf = Path(sys.argv[1])\n"
+        "for _ in range(200):\n"
+        "    (conf / BUNDLE_FILE).unlink(missing_ok=True)\n"
+        "    ensure_bundle(str(conf))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(confdir)], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(errors)[-2000:]
     leftovers = [p.name for p in confdir.iterdir() if p.name.endswith(".tmp")]
@@ -224,10 +259,13 @@ def test_tapeproxy_env_run_in_parallel_never_leaves_a_partial_bundle(tmp_path):
 
 def test_ctl_loads_no_mitmproxy(tmp_path):
     """`tapeproxy ctl` is a small HTTP client: it must not pay mitmproxy's import (issue 16)."""
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: print('mitmproxy modules:', sum(m.split('.')[0] == 'mitmproxy' for m in sys.modules)))\n"
-             "from tapeproxy.frontends.cli import main\n"
-             "sys.exit(main(['ctl', 'status', '--proxy', 'http://127.0.0.1:9']))\n")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('mitmproxy modules:',\n"
+        "                              sum(m.split('.')[0] == 'mitmproxy' for m in sys.modules)))\n"
+        "from tapeproxy.frontends.cli import main\n"
+        "sys.exit(main(['ctl', 'status', '--proxy', 'http://127.0.0.1:9']))\n"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "tapeproxy: error:" in out.stderr, out.stdout + out.stderr
     assert "mitmproxy modules: 0" in out.stdout, out.stdout

@@ -24,6 +24,7 @@ def valid(body, schema):
 def served(tmp_path_factory):
     """What a demo served for a walk through every simulated resource and error."""
     from helpers import CliProxy
+
     proxy = CliProxy(["demo"], tmp_path_factory.mktemp("conformance"))
     s = requests.Session()
     s.trust_env = False
@@ -38,8 +39,10 @@ def served(tmp_path_factory):
         out["tasks"] = s.get(f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks?$top=3")
         out["task"] = s.get(GRAPH_TASK_URL)
         out["task_patch"] = s.patch(GRAPH_TASK_URL, json={"status": {"state": "aborted"}})
-        out["task_create"] = s.post(f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks",
-                                    json={"parentUrl": "https://x/jobs/1", "status": {"state": "pending"}})
+        out["task_create"] = s.post(
+            f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks",
+            json={"parentUrl": "https://x/jobs/1", "status": {"state": "pending"}},
+        )
         out["graph_400"] = s.patch(GRAPH_TASK_URL, json={"status": {"state": "nope"}})
         out["graph_404"] = s.get(f"{G}/print/taskDefinitions/nope")
         out["graph_401"] = requests.get(GRAPH_TASK_URL, proxies=s.proxies, verify=proxy.ca)
@@ -47,8 +50,10 @@ def served(tmp_path_factory):
         out["box_task_put"] = s.put(BOX_TASK_URL, json={"message": "m", "due_at": "2026-12-24T17:00:00Z"})
         created = s.post(f"{B}/tasks", json={"item": {"id": "12345", "type": "file"}})
         out["box_task_create"] = created
-        out["box_assignment_create"] = s.post(f"{B}/task_assignments", json={
-            "task": {"id": created.json()["id"], "type": "task"}, "assign_to": {"login": "new@example.com"}})
+        out["box_assignment_create"] = s.post(
+            f"{B}/task_assignments",
+            json={"task": {"id": created.json()["id"], "type": "task"}, "assign_to": {"login": "new@example.com"}},
+        )
         out["box_assignment_put"] = s.put(f"{B}/task_assignments/11446498", json={"resolution_state": "approved"})
         out["box_assignments"] = s.get(f"{BOX_TASK_URL}/assignments")
         out["box_file_tasks"] = s.get(f"{B}/files/12345/tasks")
@@ -60,28 +65,31 @@ def served(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name, status, schema", [
-    ("definitions", 200, shapes.graph_collection(shapes.GRAPH_PRINT_TASK_DEFINITION)),
-    ("definition", 201, shapes.GRAPH_PRINT_TASK_DEFINITION),
-    ("definition_get", 200, shapes.GRAPH_PRINT_TASK_DEFINITION),
-    ("tasks", 200, shapes.graph_collection(shapes.GRAPH_PRINT_TASK)),
-    ("task", 200, shapes.GRAPH_PRINT_TASK),
-    ("task_patch", 200, shapes.GRAPH_PRINT_TASK),
-    ("task_create", 201, shapes.GRAPH_PRINT_TASK),
-    ("graph_400", 400, shapes.GRAPH_ERROR),
-    ("graph_404", 404, shapes.GRAPH_ERROR),
-    ("graph_401", 401, shapes.GRAPH_ERROR),
-    ("box_task", 200, shapes.BOX_TASK),
-    ("box_task_put", 200, shapes.BOX_TASK),
-    ("box_task_create", 201, shapes.BOX_TASK),
-    ("box_assignment_create", 201, shapes.BOX_TASK_ASSIGNMENT),
-    ("box_assignment_put", 200, shapes.BOX_TASK_ASSIGNMENT),
-    ("box_assignments", 200, shapes.BOX_TASK_ASSIGNMENTS),
-    ("box_file_tasks", 200, shapes.BOX_TASKS),
-    ("box_400", 400, shapes.BOX_CLIENT_ERROR),
-    ("box_404", 404, shapes.BOX_CLIENT_ERROR),
-    ("box_405", 405, shapes.BOX_CLIENT_ERROR),
-])
+@pytest.mark.parametrize(
+    "name, status, schema",
+    [
+        ("definitions", 200, shapes.graph_collection(shapes.GRAPH_PRINT_TASK_DEFINITION)),
+        ("definition", 201, shapes.GRAPH_PRINT_TASK_DEFINITION),
+        ("definition_get", 200, shapes.GRAPH_PRINT_TASK_DEFINITION),
+        ("tasks", 200, shapes.graph_collection(shapes.GRAPH_PRINT_TASK)),
+        ("task", 200, shapes.GRAPH_PRINT_TASK),
+        ("task_patch", 200, shapes.GRAPH_PRINT_TASK),
+        ("task_create", 201, shapes.GRAPH_PRINT_TASK),
+        ("graph_400", 400, shapes.GRAPH_ERROR),
+        ("graph_404", 404, shapes.GRAPH_ERROR),
+        ("graph_401", 401, shapes.GRAPH_ERROR),
+        ("box_task", 200, shapes.BOX_TASK),
+        ("box_task_put", 200, shapes.BOX_TASK),
+        ("box_task_create", 201, shapes.BOX_TASK),
+        ("box_assignment_create", 201, shapes.BOX_TASK_ASSIGNMENT),
+        ("box_assignment_put", 200, shapes.BOX_TASK_ASSIGNMENT),
+        ("box_assignments", 200, shapes.BOX_TASK_ASSIGNMENTS),
+        ("box_file_tasks", 200, shapes.BOX_TASKS),
+        ("box_400", 400, shapes.BOX_CLIENT_ERROR),
+        ("box_404", 404, shapes.BOX_CLIENT_ERROR),
+        ("box_405", 405, shapes.BOX_CLIENT_ERROR),
+    ],
+)
 def test_served_bodies_have_the_official_shapes(served, name, status, schema):
     r = served[name]
     assert r.status_code == status, r.text
@@ -111,8 +119,11 @@ def _box_properties(spec, name, seen=()):
     return props
 
 
-@pytest.mark.skipif(not (SPECS / "box-openapi.json").exists(), reason="Box's OpenAPI is not at ../shared/specs: put the "
-                    "steering repo's shared/ beside this checkout (CI does) to run it")
+@pytest.mark.skipif(
+    not (SPECS / "box-openapi.json").exists(),
+    reason="Box's OpenAPI is not at ../shared/specs: put the "
+    "steering repo's shared/ beside this checkout (CI does) to run it",
+)
 @pytest.mark.parametrize("name", sorted(shapes.BOX))
 def test_kept_box_shapes_match_the_openapi(name):
     spec = json.loads((SPECS / "box-openapi.json").read_text())
@@ -123,8 +134,9 @@ def test_kept_box_shapes_match_the_openapi(name):
         if enum:
             assert set(kept[prop]["enum"]) == set(enum), (name, prop)
     nullable = {p for p, v in kept.items() if "null" in (v.get("type") or [])}
-    spec_nullable = {p for p, v in spec["components"]["schemas"][name].get("properties", {}).items()
-                     if v.get("nullable")}
+    spec_nullable = {
+        p for p, v in spec["components"]["schemas"][name].get("properties", {}).items() if v.get("nullable")
+    }
     assert nullable - spec_nullable <= {p for n, p in shapes.DEVIATIONS if n == name}, "an unlisted deviation"
     for prop in ("item", "created_by", "assigned_to", "assigned_by"):
         if prop in kept:
@@ -133,8 +145,11 @@ def test_kept_box_shapes_match_the_openapi(name):
             assert set(kept[prop]["properties"]) == mini, (name, prop)
 
 
-@pytest.mark.skipif(not (SPECS / "graph-v1.0-csdl.xml").exists(), reason="Graph's CSDL is not at ../shared/specs: put the "
-                    "steering repo's shared/ beside this checkout (CI does) to run it")
+@pytest.mark.skipif(
+    not (SPECS / "graph-v1.0-csdl.xml").exists(),
+    reason="Graph's CSDL is not at ../shared/specs: put the "
+    "steering repo's shared/ beside this checkout (CI does) to run it",
+)
 @pytest.mark.parametrize("name", sorted(shapes.GRAPH))
 def test_kept_graph_shapes_match_the_csdl(name):
     root = ET.parse(SPECS / "graph-v1.0-csdl.xml").getroot()
@@ -151,4 +166,5 @@ def test_kept_graph_shapes_match_the_csdl(name):
             assert prop in required, (name, prop)
     enum = next(n for n in root.iterfind(".//e:EnumType", ns) if n.get("Name") == "printTaskProcessingState")
     assert set(shapes.GRAPH_PRINT_TASK_STATUS["properties"]["state"]["enum"]) == {
-        m.get("Name") for m in enum.iterfind("e:Member", ns)}
+        m.get("Name") for m in enum.iterfind("e:Member", ns)
+    }

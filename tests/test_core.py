@@ -12,13 +12,16 @@ from tapeproxy.core.matching import Body, Shape
 from tapeproxy.core.served import served_headers
 
 
-@pytest.mark.parametrize("raw, normal", [
-    ("/v1.0//print///tasks", "/v1.0/print/tasks"),
-    ("/a%2Db/%7Euser", "/a-b/~user"),
-    ("/a b/%20c", "/a%20b/%20c"),
-    ("/files/a%2Fb", "/files/a%2Fb"),  # an encoded slash is data, not a separator
-    ("/caf%C3%A9", "/caf%C3%A9"),
-])
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        ("/v1.0//print///tasks", "/v1.0/print/tasks"),
+        ("/a%2Db/%7Euser", "/a-b/~user"),
+        ("/a b/%20c", "/a%20b/%20c"),
+        ("/files/a%2Fb", "/files/a%2Fb"),  # an encoded slash is data, not a separator
+        ("/caf%C3%A9", "/caf%C3%A9"),
+    ],
+)
 def test_normalise_path(raw, normal):
     assert matching.normalise_path(raw) == normal
 
@@ -30,18 +33,25 @@ def test_query_is_a_decoded_multiset():
 
 def test_bodies():
     assert Body.parse(b'{"b": 1, "a": [1, 2]}', "") == Body.parse(b'{ "a":[1,2],"b":1 }', "application/json")
-    assert Body.parse(b"x=1&y=2", "application/x-www-form-urlencoded") == \
-        Body.parse(b"y=2&x=1", "application/x-www-form-urlencoded; charset=utf-8")
+    assert Body.parse(b"x=1&y=2", "application/x-www-form-urlencoded") == Body.parse(
+        b"y=2&x=1", "application/x-www-form-urlencoded; charset=utf-8"
+    )
     assert Body.parse(b"", "") == Body.parse(b"", "application/json")
     assert Body.parse(b"{not json", "application/json").kind == "bytes"
 
 
 def test_explain_names_the_json_path_that_differs():
-    got = Shape.from_uri("PATCH", "https://h/x", [("Content-Type", "application/json")],
-                         b'{"status": {"state": "aborted", "description": "d"}, "extra": 1}')
+    got = Shape.from_uri(
+        "PATCH",
+        "https://h/x",
+        [("Content-Type", "application/json")],
+        b'{"status": {"state": "aborted", "description": "d"}, "extra": 1}',
+    )
     want = Shape.from_uri("PATCH", "https://h/x", [], b'{"status": {"state": "completed", "description": "d"}}')
-    assert matching.explain(got, want, "body") == \
-        "body.extra is not in the recording; body.status.state differs: 'aborted' vs 'completed'"
+    assert (
+        matching.explain(got, want, "body")
+        == "body.extra is not in the recording; body.status.state differs: 'aborted' vs 'completed'"
+    )
 
 
 def test_parse_match_on_rejects_unknown_names():
@@ -51,13 +61,19 @@ def test_parse_match_on_rejects_unknown_names():
 
 
 def _interaction(n, method, uri, body=b"", status=200):
-    return Interaction(RecordedRequest(method, uri, (), body), RecordedResponse(status, "OK", (), str(n).encode()),
-                       "c.yaml", n)
+    return Interaction(
+        RecordedRequest(method, uri, (), body), RecordedResponse(status, "OK", (), str(n).encode()), "c.yaml", n
+    )
 
 
 def test_index_sequences_repeat_and_miss():
-    index = ReplayIndex([_interaction(1, "GET", "https://h/a"), _interaction(2, "GET", "https://h/b"),
-                         _interaction(3, "GET", "https://h/a")])
+    index = ReplayIndex(
+        [
+            _interaction(1, "GET", "https://h/a"),
+            _interaction(2, "GET", "https://h/b"),
+            _interaction(3, "GET", "https://h/a"),
+        ]
+    )
     shape = Shape.from_uri("GET", "https://h/a", (), b"")
     served = [index.lookup(shape) for _ in range(3)]
     assert [h.interaction.number for h in served] == [1, 3, 3] and served[2].repeated
@@ -77,47 +93,67 @@ def test_served_headers_rederive_encoding_and_length():
 
     assert headers(b"plain", [("Content-Encoding", "gzip"), ("Content-Length", "99")]) == {"Content-Length": "5"}
     packed = gzip.compress(b"plain")
-    assert headers(packed, [("Content-Encoding", "gzip")]) == {"Content-Encoding": "gzip",
-                                                              "Content-Length": str(len(packed))}
+    assert headers(packed, [("Content-Encoding", "gzip")]) == {
+        "Content-Encoding": "gzip",
+        "Content-Length": str(len(packed)),
+    }
     assert headers(b"", [("Content-Length", "42")], method="HEAD") == {"Content-Length": "42"}
     assert headers(b"", [("Transfer-Encoding", "chunked")], status=204) == {}
 
 
-def _exchange(method="GET", url="https://graph.microsoft.com/v1.0/me", body=b"", headers=(), resp_body=b"{}",
-              resp_headers=(("Content-Type", "application/json"),)):
+def _exchange(
+    method="GET",
+    url="https://graph.microsoft.com/v1.0/me",
+    body=b"",
+    headers=(),
+    resp_body=b"{}",
+    resp_headers=(("Content-Type", "application/json"),),
+):
     from tapeproxy.core.recording import Exchange
+
     return Exchange(method, url, list(headers), body, 200, "OK", list(resp_headers), resp_body)
 
 
 def test_readable_body_undoes_real_encodings_and_drops_stale_ones():
     from tapeproxy.core.recording import readable_body
+
     plain = b'{"value": []}'
     real = [("Content-Encoding", "gzip"), ("Content-Length", "99"), ("Transfer-Encoding", "chunked")]
     assert readable_body(real, gzip.compress(plain)) == ([("Content-Length", str(len(plain)))], plain)
     assert readable_body([("Content-Encoding", "gzip")], plain) == ([], plain)  # already decoded (HAR, vcrpy)
-    assert readable_body([("Content-Encoding", "x-unknown")], b"\x01\x02") == ([("Content-Encoding", "x-unknown")],
-                                                                               b"\x01\x02")
+    assert readable_body([("Content-Encoding", "x-unknown")], b"\x01\x02") == (
+        [("Content-Encoding", "x-unknown")],
+        b"\x01\x02",
+    )
 
 
 def test_entry_redacts_and_writes_vcrpy_shapes():
     from tapeproxy.core.recording import entry
     from tapeproxy.core.redact import Redactor
-    e = entry(_exchange(headers=[("Authorization", "Bearer s3cret")], url="https://h/x?access_token=s3cret&a=1"),
-              Redactor())
+
+    e = entry(
+        _exchange(headers=[("Authorization", "Bearer s3cret")], url="https://h/x?access_token=s3cret&a=1"), Redactor()
+    )
     assert e["request"]["body"] is None  # vcrpy's "no body"
     assert e["request"]["headers"] == {"Authorization": ["Bearer REDACTED-authorization-1"]}
     assert e["request"]["uri"] == "https://h/x?access_token=REDACTED-access_token-1&a=1"
-    assert e["response"] == {"status": {"code": 200, "message": "OK"},
-                             "headers": {"Content-Type": ["application/json"]}, "body": {"string": "{}"}}
+    assert e["response"] == {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["application/json"]},
+        "body": {"string": "{}"},
+    }
     assert "s3cret" not in repr(e)
 
 
 def test_recording_all_mode_replaces_old_recordings_of_the_same_request_only():
     from tapeproxy.core.recording import Recording, entry
     from tapeproxy.core.redact import Redactor
+
     r = Redactor()
-    old = [entry(_exchange(url=u, resp_body=b), r) for u, b in
-           [("https://h/a", b"old-a1"), ("https://h/b", b"old-b"), ("https://h/a", b"old-a2")]]
+    old = [
+        entry(_exchange(url=u, resp_body=b), r)
+        for u, b in [("https://h/a", b"old-a1"), ("https://h/b", b"old-b"), ("https://h/a", b"old-a2")]
+    ]
     rec = Recording(old, replace=True)
     rec.add(entry(_exchange(url="https://h/a", resp_body=b"new-a1"), r))
     rec.add(entry(_exchange(url="https://h/a", resp_body=b"new-a2"), r))  # a sequence of this session: kept
@@ -131,26 +167,47 @@ def test_recording_all_mode_replaces_old_recordings_of_the_same_request_only():
 def test_redactor_sweeps_echoed_secrets_and_keeps_other_tools_redactions():
     from tapeproxy.core.recording import entry
     from tapeproxy.core.redact import Redactor
+
     r = Redactor()
-    e = entry(_exchange(url="https://h/x?access_token=tok-123456789", headers=[("Authorization", "Bearer REDACTED")],
-                        resp_body=b'{"next": "https://h/x?access_token=tok-123456789&page=2"}',
-                        resp_headers=[("Location", "https://h/y?access_token=tok-123456789")]), r)
+    e = entry(
+        _exchange(
+            url="https://h/x?access_token=tok-123456789",
+            headers=[("Authorization", "Bearer REDACTED")],
+            resp_body=b'{"next": "https://h/x?access_token=tok-123456789&page=2"}',
+            resp_headers=[("Location", "https://h/y?access_token=tok-123456789")],
+        ),
+        r,
+    )
     assert "tok-123456789" not in repr(e)
     assert e["response"]["headers"]["Location"] == ["https://h/y?access_token=REDACTED-access_token-1"]
     assert e["request"]["headers"]["Authorization"] == ["Bearer REDACTED"]  # already redacted (Dev Proxy)
     # a token request without Content-Type is still a form with secrets in it
-    form = r.body("https://login.microsoftonline.com/t/oauth2/v2.0/token", "",
-                  b"grant_type=client_credentials&client_secret=abc%2Bdefgh")
+    form = r.body(
+        "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "",
+        b"grant_type=client_credentials&client_secret=abc%2Bdefgh",
+    )
     assert form == b"grant_type=client_credentials&client_secret=REDACTED-client_secret-1"
     assert r.sweep("x abc+defgh abc%2Bdefgh") == "x REDACTED-client_secret-1 REDACTED-client_secret-1"
 
 
-@pytest.mark.parametrize("value, marker", [
-    ("REDACTED-authorization-1", True), ("REDACTED", True), ("[redacted]", True), ("***", True),
-    ("hidden", False), ("xxx", False), ("Redacted report", False), ("*", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "value, marker",
+    [
+        ("REDACTED-authorization-1", True),
+        ("REDACTED", True),
+        ("[redacted]", True),
+        ("***", True),
+        ("hidden", False),
+        ("xxx", False),
+        ("Redacted report", False),
+        ("*", False),
+        ("", False),
+    ],
+)
 def test_what_counts_as_already_redacted(value, marker):
     from tapeproxy.core.redact import is_placeholder
+
     assert is_placeholder(value) is marker
 
 
@@ -159,6 +216,7 @@ def test_the_journal_is_bounded():
 
     from tapeproxy.hosts import Intercept
     from tapeproxy.journal import Journal
+
     journal = Journal(Intercept(), maxlen=5)
     for i in range(50):
         flow = tflow.tflow(resp=True)
@@ -170,32 +228,57 @@ def test_the_journal_is_bounded():
     assert sum(journal.counts.values()) == 50 and "secret" not in journal.entries[-1].url
 
 
-@pytest.mark.parametrize("uri", [
-    "https://graph.microsoft.com/v1.0/a?b=1&c=2", "HTTPS://API.Box.com:443/2.0/x", "http://h:8080", "https://h/p#frag",
-    "https://h/p?q#f", "https://[::1]:8/x", "https://user@h/x", "https://h/a b", "https://h.", "https://h?x=1",
-    "https://h:0/x", "https://h:/x", "https://h/x?a=1?b#c", "https://h/x?a=%20&b=/c",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://graph.microsoft.com/v1.0/a?b=1&c=2",
+        "HTTPS://API.Box.com:443/2.0/x",
+        "http://h:8080",
+        "https://h/p#frag",
+        "https://h/p?q#f",
+        "https://[::1]:8/x",
+        "https://user@h/x",
+        "https://h/a b",
+        "https://h.",
+        "https://h?x=1",
+        "https://h:0/x",
+        "https://h:/x",
+        "https://h/x?a=1?b#c",
+        "https://h/x?a=%20&b=/c",
+    ],
+)
 def test_the_fast_uri_split_agrees_with_urlsplit(uri):
     from urllib.parse import urlsplit
+
     fast = Shape.from_uri("GET", uri, (), b"")
     p = urlsplit(uri)
     slow = Shape("GET", p.scheme, p.hostname or "", p.port, p.path, p.query, (), b"")
-    assert (fast.scheme, fast.host, fast.port, fast.raw_path, fast.raw_query) == \
-           (slow.scheme, slow.host, slow.port, slow.raw_path, slow.raw_query)
+    assert (fast.scheme, fast.host, fast.port, fast.raw_path, fast.raw_query) == (
+        slow.scheme,
+        slow.host,
+        slow.port,
+        slow.raw_path,
+        slow.raw_query,
+    )
 
 
-@pytest.mark.parametrize("uri, words", [
-    ("https://api.box.com:99999/2.0/tasks", "port out of range"),
-    ("https://[::1/x", "Invalid IPv6 URL"),
-    ("ftp://api.box.com/x", "not an absolute http(s) URL"),
-    ("/2.0/tasks", "not an absolute http(s) URL"),
-    ("https:///x", "no host"),
-])
+@pytest.mark.parametrize(
+    "uri, words",
+    [
+        ("https://api.box.com:99999/2.0/tasks", "port out of range"),
+        ("https://[::1/x", "Invalid IPv6 URL"),
+        ("ftp://api.box.com/x", "not an absolute http(s) URL"),
+        ("/2.0/tasks", "not an absolute http(s) URL"),
+        ("https:///x", "no host"),
+    ],
+)
 def test_a_cassette_uri_that_cannot_be_matched_is_named_with_its_line(tmp_path, uri, words):
     from tapeproxy.core.cassette import load
+
     path = tmp_path / "c.yaml"
-    path.write_text("interactions:\n- request: {method: GET, uri: '" + uri + "'}\n"
-                    "  response: {status: {code: 200}}\nversion: 1\n")
+    path.write_text(
+        "interactions:\n- request: {method: GET, uri: '" + uri + "'}\n  response: {status: {code: 200}}\nversion: 1\n"
+    )
     with pytest.raises(InputError) as e:
         load(path)
     assert words in str(e.value) and e.value.line == 2

@@ -45,6 +45,7 @@ def _blocks(doc, lang):
 
 def test_the_client_examples_run_against_the_demo(start_cli, confdir, tmp_path):
     from tapeproxy.runtime.ca import client_env
+
     proxy = start_cli("demo")
     env = {**os.environ, **client_env(proxy.url, str(confdir)), "NO_PROXY": ""}
     for i, code in enumerate(_blocks("clients.md", "python")):
@@ -62,8 +63,13 @@ def test_the_node_example_runs_against_reverse_mode(start_cli, tmp_path):
     proxy = start_cli("demo", "--reverse", "https://graph.microsoft.com")
     script = tmp_path / "example.mjs"
     script.write_text(_blocks("clients.md", "js")[0])
-    out = subprocess.run(["node", str(script)], env={**os.environ, "GRAPH_BASE_URL": proxy.url},
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["node", str(script)],
+        env={**os.environ, "GRAPH_BASE_URL": proxy.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "4 task definitions", out.stderr
 
 
@@ -88,8 +94,13 @@ def test_the_quick_start_runs_as_written(tmp_path, machine_ca):
     # The one change: a free port instead of 8080, which `tapeproxy env` learns from TAPEPROXY_URL.
     proxy = CliProxy(["demo"], home / ".mitmproxy", env=env)
     try:
-        out = subprocess.run(["bash", "-euc", client], env={**env, "TAPEPROXY_URL": proxy.url},
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            ["bash", "-euc", client],
+            env={**env, "TAPEPROXY_URL": proxy.url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         proxy.stop()
     assert out.returncode == 0, out.stderr

@@ -30,9 +30,20 @@ def test_proxy_auth_needs_a_user_and_a_password(tmp_path):
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 def test_remote_callers_get_what_their_credentials_allow():
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up && ip addr add 10.9.8.7/32 dev lo && "
-                          f'exec "{sys.executable}" exposure_probe.py'],
-                         cwd=HERE, env=env, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            "sh",
+            "-c",
+            f'ip link set lo up && ip addr add 10.9.8.7/32 dev lo && exec "{sys.executable}" exposure_probe.py',
+        ],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {

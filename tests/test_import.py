@@ -37,8 +37,12 @@ def calls(s):
     out.append(s.get(f"{G}/gzip").json())
     out.append(s.get(f"{G}/binary").content)
     out.append(s.get(f"{G}/me?access_token={SECRETS['access_token']}").json()["path"].split("?")[0])
-    out.append(s.post("https://api.box.com/oauth2/token",
-                      data={"grant_type": "client_credentials", "client_secret": SECRETS["client_secret"]}).json())
+    out.append(
+        s.post(
+            "https://api.box.com/oauth2/token",
+            data={"grant_type": "client_credentials", "client_secret": SECRETS["client_secret"]},
+        ).json()
+    )
     return out
 
 
@@ -48,8 +52,9 @@ def captured(api, tmp_path, confdir):
     script = tmp_path / "redirect.py"
     script.write_text(REDIRECT.format(port=api.port))
     flows, har = tmp_path / "capture.mitm", tmp_path / "capture.har"
-    proc, url, lines = start("mitmdump", confdir, "-w", str(flows), "--set", f"hardump={har}",
-                             "--set", "ssl_insecure=true", script=script)
+    proc, url, lines = start(
+        "mitmdump", confdir, "-w", str(flows), "--set", f"hardump={har}", "--set", "ssl_insecure=true", script=script
+    )
     try:
         live = calls(session(url, str(confdir / "mitmproxy-ca-cert.pem")))
     finally:
@@ -80,16 +85,20 @@ def test_mitmproxy_captures_import_and_replay_what_the_client_saw(captured, kind
     replay = start_cli("replay", str(out))
     replayed = calls(session(replay.url, replay.ca))
     assert replayed[:6] == live[:6]
-    assert replayed[6] == {**live[6], "access_token": "REDACTED-access_token-1",
-                           "refresh_token": "REDACTED-refresh_token-1"}
+    assert replayed[6] == {
+        **live[6],
+        "access_token": "REDACTED-access_token-1",
+        "refresh_token": "REDACTED-refresh_token-1",
+    }
     replay.stop()
     assert "MISS" not in replay.output
     assert_no_secret(replay.output)
 
 
 def har_file(path, entries, creator="WebInspector"):
-    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": creator, "version": "1"},
-                                        "entries": entries}}))
+    path.write_text(
+        json.dumps({"log": {"version": "1.2", "creator": {"name": creator, "version": "1"}, "entries": entries}})
+    )
     return path
 
 
@@ -99,14 +108,34 @@ def har_entry(method, url, status, text, headers=(), req_headers=(), post=None, 
         content["text"] = text
     if encoding:
         content["encoding"] = encoding
-    e = {"startedDateTime": "2026-11-22T10:00:00.000Z", "time": 42.5,
-         "request": {"method": method, "url": url, "httpVersion": "http/2.0",
-                     "headers": [{"name": k, "value": v} for k, v in req_headers], "queryString": [], "cookies": [],
-                     "headersSize": -1, "bodySize": 0},
-         "response": {"status": status, "statusText": "", "httpVersion": "http/2.0",
-                      "headers": [{"name": k, "value": v} for k, v in headers], "cookies": [], "content": content,
-                      "redirectURL": "", "headersSize": -1, "bodySize": -1},
-         "cache": {}, "timings": {"send": 1, "wait": 40, "receive": 1.5}, **extra}
+    e = {
+        "startedDateTime": "2026-11-22T10:00:00.000Z",
+        "time": 42.5,
+        "request": {
+            "method": method,
+            "url": url,
+            "httpVersion": "http/2.0",
+            "headers": [{"name": k, "value": v} for k, v in req_headers],
+            "queryString": [],
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "http/2.0",
+            "headers": [{"name": k, "value": v} for k, v in headers],
+            "cookies": [],
+            "content": content,
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+        },
+        "cache": {},
+        "timings": {"send": 1, "wait": 40, "receive": 1.5},
+        **extra,
+    }
     if post is not None:
         e["request"]["postData"] = post
     if error:
@@ -117,27 +146,52 @@ def har_entry(method, url, status, text, headers=(), req_headers=(), post=None, 
 def test_browser_har_imports_with_pseudo_headers_base64_and_stale_encoding(tmp_path, start_cli):
     task = {"id": "d036638b", "status": {"state": "processing", "description": "Processing"}}
     pseudo = [(":authority", "graph.microsoft.com"), (":method", "GET"), (":path", "/v1.0/x"), (":scheme", "https")]
-    har = har_file(tmp_path / "chrome.har", [
-        # Chrome: HTTP/2 pseudo-headers, decoded text under a stale content-encoding
-        har_entry("GET", f"{G}/print/tasks/1", 200, json.dumps(task),
-                  [("content-type", "application/json;odata.metadata=minimal"), ("content-encoding", "gzip"),
-                   ("content-length", "77")],
-                  [*pseudo, ("authorization", f"Bearer {SECRETS['bearer']}")]),
-        # binary as base64
-        har_entry("GET", "https://api.box.com/2.0/files/12345/content", 200,
-                  base64.b64encode(bytes(range(256))).decode(), [("content-type", "application/pdf")],
-                  encoding="base64"),
-        # a form given as params only, to a token endpoint
-        har_entry("POST", "https://api.box.com/oauth2/token", 200, json.dumps({"access_token": SECRETS["access_token"]}),
-                  [("content-type", "application/json")],
-                  post={"mimeType": "application/x-www-form-urlencoded",
-                        "params": [{"name": "grant_type", "value": "client_credentials"},
-                                   {"name": "client_secret", "value": SECRETS["client_secret"]}]}),
-        # things that are not interactions, and other hosts
-        har_entry("GET", f"{G}/blocked", 0, None, error="net::ERR_BLOCKED_BY_CLIENT"),
-        har_entry("GET", "https://cdn.example.com/app.js", 200, "console.log(1)"),
-        har_entry("GET", "wss://graph.microsoft.com/socket", 101, None, _resourceType="websocket"),
-    ])
+    har = har_file(
+        tmp_path / "chrome.har",
+        [
+            # Chrome: HTTP/2 pseudo-headers, decoded text under a stale content-encoding
+            har_entry(
+                "GET",
+                f"{G}/print/tasks/1",
+                200,
+                json.dumps(task),
+                [
+                    ("content-type", "application/json;odata.metadata=minimal"),
+                    ("content-encoding", "gzip"),
+                    ("content-length", "77"),
+                ],
+                [*pseudo, ("authorization", f"Bearer {SECRETS['bearer']}")],
+            ),
+            # binary as base64
+            har_entry(
+                "GET",
+                "https://api.box.com/2.0/files/12345/content",
+                200,
+                base64.b64encode(bytes(range(256))).decode(),
+                [("content-type", "application/pdf")],
+                encoding="base64",
+            ),
+            # a form given as params only, to a token endpoint
+            har_entry(
+                "POST",
+                "https://api.box.com/oauth2/token",
+                200,
+                json.dumps({"access_token": SECRETS["access_token"]}),
+                [("content-type", "application/json")],
+                post={
+                    "mimeType": "application/x-www-form-urlencoded",
+                    "params": [
+                        {"name": "grant_type", "value": "client_credentials"},
+                        {"name": "client_secret", "value": SECRETS["client_secret"]},
+                    ],
+                },
+            ),
+            # things that are not interactions, and other hosts
+            har_entry("GET", f"{G}/blocked", 0, None, error="net::ERR_BLOCKED_BY_CLIENT"),
+            har_entry("GET", "https://cdn.example.com/app.js", 200, "console.log(1)"),
+            har_entry("GET", "wss://graph.microsoft.com/socket", 101, None, _resourceType="websocket"),
+        ],
+    )
     out = tmp_path / "chrome.yaml"
     done = run_cli(["import", str(har), "-o", str(out)])
     assert done.returncode == 0, done.stderr
@@ -160,15 +214,30 @@ def test_browser_har_imports_with_pseudo_headers_base64_and_stale_encoding(tmp_p
 
 def test_dev_proxy_har_with_redacted_headers_and_no_response_bodies(tmp_path, start_cli):
     # Dev Proxy's HarGeneratorPlugin: sensitive headers as "REDACTED", bodies only with includeResponse
-    no_body = har_entry("GET", "https://api.box.com/2.0/tasks/11446498", 200, None,
-                        [("Content-Type", "application/json"), ("Set-Cookie", "REDACTED")],
-                        [("Authorization", "REDACTED")])
+    no_body = har_entry(
+        "GET",
+        "https://api.box.com/2.0/tasks/11446498",
+        200,
+        None,
+        [("Content-Type", "application/json"), ("Set-Cookie", "REDACTED")],
+        [("Authorization", "REDACTED")],
+    )
     no_body["response"]["content"] = {"size": 417, "mimeType": "application/json", "text": None}
-    har = har_file(tmp_path / "devproxy.har", [
-        no_body,
-        har_entry("GET", "https://api.box.com/2.0/files/12345/tasks", 200, '{"total_count": 0, "entries": []}',
-                  [("Content-Type", "application/json")], [("Authorization", "REDACTED")]),
-    ], creator="DevProxy")
+    har = har_file(
+        tmp_path / "devproxy.har",
+        [
+            no_body,
+            har_entry(
+                "GET",
+                "https://api.box.com/2.0/files/12345/tasks",
+                200,
+                '{"total_count": 0, "entries": []}',
+                [("Content-Type", "application/json")],
+                [("Authorization", "REDACTED")],
+            ),
+        ],
+        creator="DevProxy",
+    )
     out = tmp_path / "devproxy.yaml"
     done = run_cli(["import", str(har), "-o", str(out), "--force"])
     assert done.returncode == 0, done.stderr

@@ -18,7 +18,9 @@ import yaml
 from attack_clients import MIB, Sized, chunks
 from helpers import SECRETS, LocalHTTPS
 
-GRAPH_TASK = "https://graph.microsoft.com/v1.0/print/taskDefinitions/b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b/tasks/a1b2c3d4-0001"
+GRAPH_TASK = (
+    "https://graph.microsoft.com/v1.0/print/taskDefinitions/b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b/tasks/a1b2c3d4-0001"
+)
 BOX_TASK = "https://api.box.com/2.0/tasks/11446498"
 
 
@@ -43,8 +45,11 @@ def test_a_body_over_the_limit_gets_413_in_each_apis_envelope(start_cli):
     proxy = start_cli("demo", "--max-body", "1m")
     s = session(proxy)
     big = json.dumps({"status": {"state": "completed"}, "pad": "x" * (2 * MIB)})
-    r = s.patch(GRAPH_TASK, data=big, headers={"Content-Type": "application/json",
-                                               "client-request-id": "5b9c5a7e-0000-4000-8000-00000000f413"})
+    r = s.patch(
+        GRAPH_TASK,
+        data=big,
+        headers={"Content-Type": "application/json", "client-request-id": "5b9c5a7e-0000-4000-8000-00000000f413"},
+    )
     assert r.status_code == 413, r.text
     err = r.json()["error"]
     assert err["code"] == "RequestEntityTooLarge" and "--max-body" in err["message"] and "1 MiB" in err["message"]
@@ -129,8 +134,7 @@ def raw_exchange(proxy, host: str, raw: bytes, timeout: float = 10) -> bytes:
 
 def test_request_headers_over_the_limit_get_431(start_cli):
     proxy = start_cli("demo", "--max-header", "64k")
-    head = (b"GET /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nAuthorization: Bearer x\r\n"
-            b"Connection: close\r\n")
+    head = b"GET /2.0/tasks/11446498 HTTP/1.1\r\nHost: api.box.com\r\nAuthorization: Bearer x\r\nConnection: close\r\n"
     ok = raw_exchange(proxy, "api.box.com", head + b"X-Big: " + b"h" * 30_000 + b"\r\n\r\n")
     assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
     refused = raw_exchange(proxy, "api.box.com", head + b"X-Big: " + b"h" * (200 * 1024) + b"\r\n\r\n")
@@ -263,8 +267,17 @@ def test_over_the_limit_while_recording_is_streamed_upstream_and_not_recorded(st
     cassette = tmp_path / "rec.yaml"
     try:
         local = f"https://127.0.0.1:{up.port}"
-        proxy = start_cli("record", "--cassette", str(cassette), "--upstream", f"api.box.com={local}",
-                          "--upstream-ca", str(up.cert), "--max-body", "1m")
+        proxy = start_cli(
+            "record",
+            "--cassette",
+            str(cassette),
+            "--upstream",
+            f"api.box.com={local}",
+            "--upstream-ca",
+            str(up.cert),
+            "--max-body",
+            "1m",
+        )
         s = session(proxy)
         s.headers["Authorization"] = f"Bearer {SECRETS['bearer']}"
         body = b"q" * (5 * MIB)
@@ -340,7 +353,8 @@ def test_the_sdks_get_a_413_they_understand_and_do_not_retry(start_cli, monkeypa
         client, transport = graph_client(proxy)
         try:
             task = client.print.task_definitions.by_print_task_definition_id(
-                "b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b").tasks.by_print_task_id("a1b2c3d4-0001")
+                "b7e8f6c1-3d2a-4f5e-9a1b-2c3d4e5f6a7b"
+            ).tasks.by_print_task_id("a1b2c3d4-0001")
             with pytest.raises(ODataError) as err:
                 await task.patch(PrintTask(parent_url="https://graph.microsoft.com/" + "p" * 100_000))
             return err.value

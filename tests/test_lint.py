@@ -22,11 +22,14 @@ def test_schemas_are_valid_json_schemas(name):
     jsonschema.Draft202012Validator.check_schema(schema(name))
 
 
-@pytest.mark.parametrize("name, files", [
-    ("cassette", sorted((ROOT / "cassettes").glob("*.yaml"))),
-    ("scenario", sorted((ROOT / "scenarios").glob("*.yaml"))),
-    ("world", [ROOT / "addons" / "sim" / "default-world.yaml"]),
-])
+@pytest.mark.parametrize(
+    "name, files",
+    [
+        ("cassette", sorted((ROOT / "cassettes").glob("*.yaml"))),
+        ("scenario", sorted((ROOT / "scenarios").glob("*.yaml"))),
+        ("world", [ROOT / "addons" / "sim" / "default-world.yaml"]),
+    ],
+)
 def test_bundled_files_validate_and_name_their_schema(name, files):
     for path in files:
         text = path.read_text()
@@ -47,14 +50,20 @@ def test_the_scenario_schema_knows_exactly_the_keys_the_loader_knows():
 
 
 BROKEN = {
-    "cassettes/status.yaml": ("interactions:\n- request: {method: GET, uri: 'https://h/x'}\n  response:\n"
-                              "    status: {code: 999}\n", 4, "status code must be an integer 100-599"),
+    "cassettes/status.yaml": (
+        "interactions:\n- request: {method: GET, uri: 'https://h/x'}\n  response:\n    status: {code: 999}\n",
+        4,
+        "status code must be an integer 100-599",
+    ),
     "cassettes/syntax.yaml": ("interactions:\n- request: {method: GET\n", 3, ""),
     "cassettes/python.yaml": ("interactions: !!python/object:os.system {}\n", 1, "is not allowed"),
     "scenarios/key.yaml": ("rules:\n  - error: throttled\n    retry_afte: 2\n", 3, "did you mean 'retry_after'"),
     "scenarios/template.yaml": ("rules:\n  - respond: {json: {id: '{nope}'}}\n", 2, "unknown placeholder {nope}"),
-    "worlds/world.yaml": ("box:\n  files: [{id: '1'}]\n  tasks:\n    - {id: '2', item: '9'}\n", 4,
-                          "which box.files lacks"),
+    "worlds/world.yaml": (
+        "box:\n  files: [{id: '1'}]\n  tasks:\n    - {id: '2', item: '9'}\n",
+        4,
+        "which box.files lacks",
+    ),
 }
 
 
@@ -77,18 +86,27 @@ def test_lint_names_each_mistake_at_its_line(tmp_path):
 
 # Files with several mistakes a schema forbids: lint names each, at its line.
 SEVERAL = {
-    "cassette": ("interactions:\n- request:\n    metod: GET\n    uri: https://api.box.com/2.0/tasks/1\n"
-                 "  response:\n    status: {code: 200, mesage: OK}\n", [
-                     (3, "request needs a string 'method'"),
-                     (3, "unknown key 'metod' (did you mean 'method'?)"),
-                     (6, "unknown key 'mesage' (did you mean 'message'?)")]),
-    "world": ("graph:\n  taskDefinitions:\n    - id: d1\n      tasks:\n        - id: t1\n"
-              "          status: {state: procesing}\n        - id: t2\n          status: {state: 7}\n", [
-                  (6, "'procesing' is not one of pending, processing, completed, aborted (did you mean 'processing'?)"),
-                  (8, "7 is not one of")]),
-    "scenario": ("rules:\n  - error: throttled\n    retry_afte: 2\n  - error: not_found\n    probabilty: 0.5\n", [
-        (3, "did you mean 'retry_after'"),
-        (5, "unknown key 'probabilty' (did you mean 'probability'?)")]),
+    "cassette": (
+        "interactions:\n- request:\n    metod: GET\n    uri: https://api.box.com/2.0/tasks/1\n"
+        "  response:\n    status: {code: 200, mesage: OK}\n",
+        [
+            (3, "request needs a string 'method'"),
+            (3, "unknown key 'metod' (did you mean 'method'?)"),
+            (6, "unknown key 'mesage' (did you mean 'message'?)"),
+        ],
+    ),
+    "world": (
+        "graph:\n  taskDefinitions:\n    - id: d1\n      tasks:\n        - id: t1\n"
+        "          status: {state: procesing}\n        - id: t2\n          status: {state: 7}\n",
+        [
+            (6, "'procesing' is not one of pending, processing, completed, aborted (did you mean 'processing'?)"),
+            (8, "7 is not one of"),
+        ],
+    ),
+    "scenario": (
+        "rules:\n  - error: throttled\n    retry_afte: 2\n  - error: not_found\n    probabilty: 0.5\n",
+        [(3, "did you mean 'retry_after'"), (5, "unknown key 'probabilty' (did you mean 'probability'?)")],
+    ),
 }
 
 
@@ -109,12 +127,17 @@ def test_lint_reports_every_problem_the_schema_forbids_at_its_line(tmp_path, kin
 
 def test_lint_and_the_schemas_agree_on_every_example(tmp_path):
     """Every file in the repo and every broken one in the tests: lint passes exactly what the schema does."""
-    examples = [*ROOT.glob("cassettes/*.yaml"), *ROOT.glob("scenarios/*.yaml"), ROOT / "addons/sim/default-world.yaml",
-                *(ROOT / "tests" / "data").glob("*.yaml")]
+    examples = [
+        *ROOT.glob("cassettes/*.yaml"),
+        *ROOT.glob("scenarios/*.yaml"),
+        ROOT / "addons/sim/default-world.yaml",
+        *(ROOT / "tests" / "data").glob("*.yaml"),
+    ]
     for kind, (text, _) in SEVERAL.items():
         examples.append(tmp_path / f"{kind}.yaml")
         examples[-1].write_text(text)
     from tapeproxy.frontends import lint
+
     for path in examples:
         data, text = lint.yamlfile.load(path)
         kind = lint.kind_of(data, path)

@@ -19,8 +19,13 @@ def _rss_mb(pid: int) -> float:
 
 def _hey(proxy: CliProxy, n: int) -> str:
     env = {**os.environ, "SSL_CERT_FILE": proxy.ca}
-    out = subprocess.run(["hey", "-n", str(n), "-c", "50", "-x", proxy.url, "-H", "Authorization: Bearer load",
-                          BOX_TASK], capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        ["hey", "-n", str(n), "-c", "50", "-x", proxy.url, "-H", "Authorization: Bearer load", BOX_TASK],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 

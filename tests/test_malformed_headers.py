@@ -36,15 +36,24 @@ def test_malformed_header_lines_are_refused_not_forwarded(start_cli, tmp_path, w
     Counting.seen = []
     up = LocalHTTPS(tmp_path, Counting)
     try:
-        proxy = start_cli("record", "--cassette", str(tmp_path / "rec.yaml"), "--upstream",
-                          f"api.box.com=https://127.0.0.1:{up.port}", "--upstream-ca", str(up.cert))
-        raw = (b"GET /2.0/folders/0 HTTP/1.1\r\nHost: api.box.com\r\n" + BAD_LINES[what]
-               + b"\r\nConnection: close\r\n\r\n")
+        proxy = start_cli(
+            "record",
+            "--cassette",
+            str(tmp_path / "rec.yaml"),
+            "--upstream",
+            f"api.box.com=https://127.0.0.1:{up.port}",
+            "--upstream-ca",
+            str(up.cert),
+        )
+        raw = (
+            b"GET /2.0/folders/0 HTTP/1.1\r\nHost: api.box.com\r\n" + BAD_LINES[what] + b"\r\nConnection: close\r\n\r\n"
+        )
         answer = raw_exchange(proxy, "api.box.com", raw)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         assert _body(answer)["code"] == "bad_request" and what in _body(answer)["message"]
-        good = raw_exchange(proxy, "api.box.com", b"GET /2.0/folders/1 HTTP/1.1\r\nHost: api.box.com\r\n"
-                                                   b"Connection: close\r\n\r\n")
+        good = raw_exchange(
+            proxy, "api.box.com", b"GET /2.0/folders/1 HTTP/1.1\r\nHost: api.box.com\r\nConnection: close\r\n\r\n"
+        )
         assert good.startswith(b"HTTP/1.1 200")
         assert Counting.seen == ["/2.0/folders/1"]
         proxy.stop()
@@ -55,7 +64,10 @@ def test_malformed_header_lines_are_refused_not_forwarded(start_cli, tmp_path, w
 
 def test_replay_refuses_them_in_the_graph_envelope(start_cli):
     proxy = start_cli("demo")
-    raw = (b"GET /v1.0/print/taskDefinitions HTTP/1.1\r\nHost: graph.microsoft.com\r\n" + BAD_LINES["NUL"]
-           + b"\r\nConnection: close\r\n\r\n")
+    raw = (
+        b"GET /v1.0/print/taskDefinitions HTTP/1.1\r\nHost: graph.microsoft.com\r\n"
+        + BAD_LINES["NUL"]
+        + b"\r\nConnection: close\r\n\r\n"
+    )
     answer = raw_exchange(proxy, "graph.microsoft.com", raw)
     assert answer.startswith(b"HTTP/1.1 400") and _body(answer)["error"]["code"] == "invalidRequest"

@@ -11,12 +11,23 @@ from tapeproxy.core.matching import Shape
 
 
 def test_the_headers_matcher_of_vcrpy_is_accepted(start_cli, tmp_path):
-    cassette = write_cassette(tmp_path / "h.yaml", [
-        interaction("GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "a"},
-                    req_headers={"X-Tenant": ["a"], "Authorization": ["REDACTED-authorization-1"]}),
-        interaction("GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "b"},
-                    req_headers={"x-tenant": ["b"], "Authorization": ["REDACTED-authorization-2"]}),
-    ])
+    cassette = write_cassette(
+        tmp_path / "h.yaml",
+        [
+            interaction(
+                "GET",
+                "https://graph.microsoft.com/v1.0/me",
+                body={"tenant": "a"},
+                req_headers={"X-Tenant": ["a"], "Authorization": ["REDACTED-authorization-1"]},
+            ),
+            interaction(
+                "GET",
+                "https://graph.microsoft.com/v1.0/me",
+                body={"tenant": "b"},
+                req_headers={"x-tenant": ["b"], "Authorization": ["REDACTED-authorization-2"]},
+            ),
+        ],
+    )
     proxy = start_cli("replay", str(cassette), "--match-on", "method,host,path,query,body,headers")
     assert "matching on method, host, path, query, body, headers" in proxy.output
     s = requests.Session()
@@ -30,10 +41,17 @@ def test_the_headers_matcher_of_vcrpy_is_accepted(start_cli, tmp_path):
 
 
 def test_match_header_makes_a_header_of_ones_own_significant(start_cli, tmp_path):
-    cassette = write_cassette(tmp_path / "h.yaml", [
-        interaction("GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "a"}, req_headers={"X-Tenant": ["a"]}),
-        interaction("GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "b"}, req_headers={"X-Tenant": ["b"]}),
-    ])
+    cassette = write_cassette(
+        tmp_path / "h.yaml",
+        [
+            interaction(
+                "GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "a"}, req_headers={"X-Tenant": ["a"]}
+            ),
+            interaction(
+                "GET", "https://graph.microsoft.com/v1.0/me", body={"tenant": "b"}, req_headers={"X-Tenant": ["b"]}
+            ),
+        ],
+    )
     s = requests.Session()
     s.trust_env = False
     plain = start_cli("replay", str(cassette))
@@ -46,10 +64,17 @@ def test_match_header_makes_a_header_of_ones_own_significant(start_cli, tmp_path
 
 
 def test_graph_consistency_level_is_significant(start_cli, tmp_path):
-    cassette = write_cassette(tmp_path / "count.yaml", [
-        interaction("GET", "https://graph.microsoft.com/v1.0/users/$count", body="17",
-                    req_headers={"ConsistencyLevel": ["eventual"]}),
-    ])
+    cassette = write_cassette(
+        tmp_path / "count.yaml",
+        [
+            interaction(
+                "GET",
+                "https://graph.microsoft.com/v1.0/users/$count",
+                body="17",
+                req_headers={"ConsistencyLevel": ["eventual"]},
+            ),
+        ],
+    )
     proxy = start_cli("replay", str(cassette))
     s = requests.Session()
     s.trust_env = False
@@ -61,8 +86,9 @@ def test_graph_consistency_level_is_significant(start_cli, tmp_path):
 
 
 def _interaction(n: int, method: str, uri: str, headers=(), body: bytes = b"") -> Interaction:
-    return Interaction(RecordedRequest(method, uri, tuple(headers), body), RecordedResponse(200, "OK", (), b""),
-                       "c.yaml", n)
+    return Interaction(
+        RecordedRequest(method, uri, tuple(headers), body), RecordedResponse(200, "OK", (), b""), "c.yaml", n
+    )
 
 
 def _shape(method: str, uri: str, headers=(), body: bytes = b"") -> Shape:
@@ -80,12 +106,26 @@ def test_a_recording_without_the_header_serves_any_value_and_one_with_it_only_it
 def test_token_exchanges_match_whatever_credentials_are_sent():
     uri = "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"
     form = [("Content-Type", "application/x-www-form-urlencoded")]
-    index = ReplayIndex([_interaction(1, "POST", uri, form, b"grant_type=client_credentials&client_id=REC"
-                                                            b"&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")])
-    mine = b"client_id=MINE&client_secret=s3cret&grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    index = ReplayIndex(
+        [
+            _interaction(
+                1,
+                "POST",
+                uri,
+                form,
+                b"grant_type=client_credentials&client_id=REC&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+            )
+        ]
+    )
+    mine = (
+        b"client_id=MINE&client_secret=s3cret&grant_type=client_credentials"
+        b"&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    )
     assert isinstance(index.lookup(_shape("POST", uri, form, mine)), Hit)
     # the grant type and the scope still count
-    assert not isinstance(index.lookup(_shape("POST", uri, form, mine.replace(b"client_credentials", b"password"))), Hit)
+    assert not isinstance(
+        index.lookup(_shape("POST", uri, form, mine.replace(b"client_credentials", b"password"))), Hit
+    )
     assert not isinstance(index.lookup(_shape("POST", uri, form, mine.replace(b"graph", b"vault"))), Hit)
     # outside a token endpoint a form field named client_id counts as any other
     other = "https://api.box.com/oauth2/revoke"
@@ -96,19 +136,34 @@ def test_token_exchanges_match_whatever_credentials_are_sent():
 def test_the_closest_recording_is_the_one_that_agrees_most():
     uri = "https://api.box.com/2.0/tasks/11446498"
     json_type = [("Content-Type", "application/json")]
-    index = ReplayIndex([
-        _interaction(1, "PUT", uri, json_type, b'{"action": "complete", "message": "x", "due_at": "2030"}'),
-        _interaction(2, "PUT", uri, json_type, b'{"action": "review", "message": "Please review", "due_at": "2030"}'),
-        _interaction(3, "PUT", "https://api.box.com/2.0/tasks/999", json_type,
-                     b'{"action": "review", "message": "Please review", "due_at": "2031"}'),
-    ])
-    miss = index.lookup(_shape("PUT", uri, json_type, b'{"action": "review", "message": "Please review", "due_at": "2031"}'))
+    index = ReplayIndex(
+        [
+            _interaction(1, "PUT", uri, json_type, b'{"action": "complete", "message": "x", "due_at": "2030"}'),
+            _interaction(
+                2, "PUT", uri, json_type, b'{"action": "review", "message": "Please review", "due_at": "2030"}'
+            ),
+            _interaction(
+                3,
+                "PUT",
+                "https://api.box.com/2.0/tasks/999",
+                json_type,
+                b'{"action": "review", "message": "Please review", "due_at": "2031"}',
+            ),
+        ]
+    )
+    miss = index.lookup(
+        _shape("PUT", uri, json_type, b'{"action": "review", "message": "Please review", "due_at": "2031"}')
+    )
     # same path first, then the most body fields alike: #2, not the first recording, nor #3's other task
     assert miss.closest.number == 2, miss.message
     assert miss.differences == ("body.due_at differs: '2031' vs '2030'",)
     # path segments count before the method
-    index = ReplayIndex([_interaction(1, "GET", "https://api.box.com/2.0/tasks/1/assignments"),
-                         _interaction(2, "DELETE", "https://api.box.com/2.0/tasks/1")])
+    index = ReplayIndex(
+        [
+            _interaction(1, "GET", "https://api.box.com/2.0/tasks/1/assignments"),
+            _interaction(2, "DELETE", "https://api.box.com/2.0/tasks/1"),
+        ]
+    )
     assert index.lookup(_shape("GET", "https://api.box.com/2.0/tasks/1")).closest.number == 2
 
 
@@ -126,4 +181,6 @@ def test_a_miss_compares_a_bounded_number_of_the_nearest_recordings(monkeypatch)
     assert miss.closest.number == 20_001 and len(compared) == 1  # the same method and API area first
     compared.clear()
     miss = idx.lookup(_shape("GET", "https://api.box.com/2.0/files/nope/content"))
-    assert len(compared) <= index.MISS_CANDIDATES and miss.closest.request.uri.startswith("https://api.box.com/2.0/files/")
+    assert len(compared) <= index.MISS_CANDIDATES and miss.closest.request.uri.startswith(
+        "https://api.box.com/2.0/files/"
+    )

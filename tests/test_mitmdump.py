@@ -17,9 +17,23 @@ SCRIPT = ROOT / "addons" / "mitm_addon.py"
 
 def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple[subprocess.Popen, str, list[str]]:
     exe = Path(sys.executable).parent / tool
-    proc = subprocess.Popen([str(exe), "-s", str(script), "--listen-host", "127.0.0.1", "--listen-port", "0",
-                             "--set", f"confdir={confdir}", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "-s",
+            str(script),
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            "0",
+            "--set",
+            f"confdir={confdir}",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
     end = time.monotonic() + 30
@@ -32,15 +46,26 @@ def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple
     raise RuntimeError(f"{tool} did not start:\n" + "".join(lines))
 
 
-@pytest.mark.parametrize("tool, extra", [
-    ("mitmdump", ()),
-    ("mitmweb", ("--set", "web_open_browser=false", "--set", "web_port=0")),
-])
+@pytest.mark.parametrize(
+    "tool, extra",
+    [
+        ("mitmdump", ()),
+        ("mitmweb", ("--set", "web_open_browser=false", "--set", "web_port=0")),
+    ],
+)
 def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
     cassette = ROOT / "cassettes" / "graph-print-tasks.yaml"
-    proc, url, lines = start(tool, confdir, "--set", f"tapeproxy_cassettes={cassette}",
-                             "--set", "tapeproxy_miss_status=530", "--set", "tapeproxy_scenarios=box-throttle-once",
-                             *extra)
+    proc, url, lines = start(
+        tool,
+        confdir,
+        "--set",
+        f"tapeproxy_cassettes={cassette}",
+        "--set",
+        "tapeproxy_miss_status=530",
+        "--set",
+        "tapeproxy_scenarios=box-throttle-once",
+        *extra,
+    )
     try:
         kw = {"proxies": {"https": url}, "verify": str(confdir / "mitmproxy-ca-cert.pem"), "timeout": 10}
         r = requests.get(GRAPH_TASK_URL, **kw)
@@ -62,11 +87,26 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
     from urllib.parse import urlsplit, urlunsplit
 
     from helpers import AUTH, tapeproxy_cmd
+
     with socket.socket() as s:  # mitmweb logs "port 0" as it is: pick a free one here
         s.bind(("127.0.0.1", 0))
         web_port = s.getsockname()[1]
-    proc = subprocess.Popen([*tapeproxy_cmd(), "web", "--port", "0", "--web-port", str(web_port), "--no-browser",
-                             "--confdir", str(confdir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            *tapeproxy_cmd(),
+            "web",
+            "--port",
+            "0",
+            "--web-port",
+            str(web_port),
+            "--no-browser",
+            "--confdir",
+            str(confdir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
     try:
@@ -78,13 +118,18 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
             web = re.search(r"Web server listening at (http://\S+)", text)
             time.sleep(0.1)
         assert proxy and web, "".join(lines)
-        kw = {"proxies": {"https": f"http://127.0.0.1:{proxy.group(1)}"}, "verify": str(confdir / "mitmproxy-ca-cert.pem"),
-              "timeout": 10, "headers": AUTH}
+        kw = {
+            "proxies": {"https": f"http://127.0.0.1:{proxy.group(1)}"},
+            "verify": str(confdir / "mitmproxy-ca-cert.pem"),
+            "timeout": 10,
+            "headers": AUTH,
+        }
         assert requests.get(BOX_TASK_URL, **kw).status_code == 200
         assert requests.get("https://api.box.com/2.0/users/me", **kw).status_code == 404
         base = urlsplit(web.group(1))
-        flows = requests.get(urlunsplit(base._replace(path="/flows")), timeout=10,
-                             proxies={"http": None, "https": None}).json()
+        flows = requests.get(
+            urlunsplit(base._replace(path="/flows")), timeout=10, proxies={"http": None, "https": None}
+        ).json()
         comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
         assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
         assert comments["/2.0/users/me"][0].startswith("tapeproxy: MISS:") and comments["/2.0/users/me"][1]

@@ -12,9 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 HOSTS = ["graph.microsoft.com", "api.box.com"]
+CONTENT_TYPES = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/json; charset=latin-1",
+]
 TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-MODES = {"replay": ["replay", str(ROOT / "cassettes")], "demo": ["demo"],
-         "scenario": ["demo", "--scenario", "graph-throttle-once", "--scenario", "box-server-errors"]}
+MODES = {
+    "replay": ["replay", str(ROOT / "cassettes")],
+    "demo": ["demo"],
+    "scenario": ["demo", "--scenario", "graph-throttle-once", "--scenario", "box-server-errors"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +56,54 @@ def exchange(proxy: CliProxy, host: str, raw: bytes):
 
 segment = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/?# \r\n"), max_size=12).map(
-        lambda s: "".join(c if c.isascii() and c.isprintable() else "".join(f"%{b:02X}" for b in c.encode())
-                          for c in s)),
-    st.sampled_from(["..", ".", "%00", "%2F", "%E9", "%", "%zz", "$batch", "tasks", "taskDefinitions", "2.0", "v1.0",
-                     "{id}", "x" * 3000]),
+        lambda s: "".join(c if c.isascii() and c.isprintable() else "".join(f"%{b:02X}" for b in c.encode()) for c in s)
+    ),
+    st.sampled_from(
+        [
+            "..",
+            ".",
+            "%00",
+            "%2F",
+            "%E9",
+            "%",
+            "%zz",
+            "$batch",
+            "tasks",
+            "taskDefinitions",
+            "2.0",
+            "v1.0",
+            "{id}",
+            "x" * 3000,
+        ]
+    ),
 )
-methods = st.one_of(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND", "get"]),
-                    st.text(alphabet=TOKEN, min_size=1, max_size=12))
+methods = st.one_of(
+    st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND", "get"]),
+    st.text(alphabet=TOKEN, min_size=1, max_size=12),
+)
 bodies = st.one_of(
-    st.just(b""), st.binary(max_size=3000),
-    st.sampled_from([b'{"status": {"state": "completed"', b'{"a": 1}}', b"[1, 2", b'{"\xff": "\xfe"}',
-                     b'{"status": {"state": 5}}', b"\xef\xbb\xbf{}", b"null", b'"' + b"x" * 5000]),
+    st.just(b""),
+    st.binary(max_size=3000),
+    st.sampled_from(
+        [
+            b'{"status": {"state": "completed"',
+            b'{"a": 1}}',
+            b"[1, 2",
+            b'{"\xff": "\xfe"}',
+            b'{"status": {"state": 5}}',
+            b"\xef\xbb\xbf{}",
+            b"null",
+            b'"' + b"x" * 5000,
+        ]
+    ),
 )
-headers = st.lists(st.tuples(st.text(alphabet=TOKEN, min_size=1, max_size=20),
-                             st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)),
-                   max_size=5)
+headers = st.lists(
+    st.tuples(
+        st.text(alphabet=TOKEN, min_size=1, max_size=20),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
+    ),
+    max_size=5,
+)
 
 
 @st.composite
@@ -72,7 +114,7 @@ def odd_requests(draw):
         path += "?" + draw(st.text(alphabet=TOKEN + "=&%", max_size=40))
     body = draw(bodies)
     lines = [f"{draw(methods)} {path} HTTP/1.1", f"Host: {host}", "Authorization: Bearer odd"]
-    lines += [f"Content-Type: {draw(st.sampled_from(['application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=latin-1']))}"]
+    lines += [f"Content-Type: {draw(st.sampled_from(CONTENT_TYPES))}"]
     lines += [f"{k}: {v}" for k, v in draw(headers)]
     if draw(st.integers(0, 9)) == 0:
         lines.append("X-Huge: " + "h" * 30_000)
@@ -89,8 +131,9 @@ def _assert_meant(mode: str, proxy: CliProxy, answer) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # the 30 KB header's repr
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(request=odd_requests())
 def test_odd_requests_get_answers_tapeproxy_meant(proxies, request):
     host, raw = request
@@ -98,13 +141,16 @@ def test_odd_requests_get_answers_tapeproxy_meant(proxies, request):
         _assert_meant(mode, proxy, exchange(proxy, host, raw))
 
 
-@pytest.mark.parametrize("body", [b'{"displayName": "' + b"x" * (10 * 2**20) + b'"}',
-                                  b'{"displayName": "' + b"\xff" * (10 * 2**20)])
+@pytest.mark.parametrize(
+    "body", [b'{"displayName": "' + b"x" * (10 * 2**20) + b'"}', b'{"displayName": "' + b"\xff" * (10 * 2**20)]
+)
 def test_ten_megabyte_bodies(proxies, body):
     for mode, proxy in proxies.items():
         for host, path in (("graph.microsoft.com", "/v1.0/print/taskDefinitions"), ("api.box.com", "/2.0/tasks")):
-            raw = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer odd\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            raw = (
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer odd\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             answer = exchange(proxy, host, raw)
             assert answer is not None, (mode, path)  # an HTTP answer (the demo may even create it), not a drop
             _assert_meant(mode, proxy, answer)

@@ -27,8 +27,14 @@ def _can_unshare() -> bool:
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 def test_demo_serves_inside_a_namespace_with_only_loopback():
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" offline_probe.py'],
-                         cwd=HERE, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" offline_probe.py'],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [404, "1"]}
@@ -37,26 +43,37 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 def test_record_then_replay_inside_a_namespace_with_only_loopback():
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(["unshare", "-rn", "sh", "-c",
-                          f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py'],
-                         cwd=HERE, env=env, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py'],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     recorded, replayed = seen["recorded"], seen["replayed"]
     assert len(recorded) == 8 and recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert replayed[:6] == recorded[:6]  # sequences, JSON, gzip and binary bodies alike
     # secrets the service sent back replay as their placeholders
-    assert replayed[6] == {**recorded[6], "access_token": "REDACTED-access_token-1",
-                           "refresh_token": "REDACTED-refresh_token-1"}
+    assert replayed[6] == {
+        **recorded[6],
+        "access_token": "REDACTED-access_token-1",
+        "refresh_token": "REDACTED-refresh_token-1",
+    }
     assert seen["leaked"] == []
 
 
 @pytest.fixture
 def local_cassette(tmp_path, upstream):
     # The stand-in server is an intercepted host here: any connection to it is a leak.
-    return write_cassette(tmp_path / "local.yaml", [
-        interaction("GET", "https://127.0.0.1/recorded", body={"from": "cassette"}),
-    ])
+    return write_cassette(
+        tmp_path / "local.yaml",
+        [
+            interaction("GET", "https://127.0.0.1/recorded", body={"from": "cassette"}),
+        ],
+    )
 
 
 def local_get(proxy_url, ca, upstream, path):
@@ -74,6 +91,7 @@ def test_hits_and_misses_open_no_upstream_connection(start_cli, local_cassette, 
 def test_internal_errors_are_answered_and_never_forwarded(local_cassette, upstream, confdir, monkeypatch):
     settings = {"tapeproxy_cassettes": [str(local_cassette)], "tapeproxy_hosts": ["127.0.0.1"], "confdir": str(confdir)}
     with BackgroundProxy(settings) as proxy:
+
         def broken_lookup(self, shape):
             raise RuntimeError("simulated bug in replay")
 
@@ -113,8 +131,16 @@ def test_a_users_own_allow_hosts_decides_what_is_intercepted(start_cli, upstream
 
 def test_a_users_ignore_hosts_passes_even_an_intercepted_host_through(start_cli, upstream, tmp_path):
     # record mode: offline modes refuse any connection to an intercepted host, ignored or not
-    proxy = start_cli("record", "--cassette", str(tmp_path / "c.yaml"), "--intercept-host", "127.0.0.1",
-                      "--set", r"ignore_hosts=^127\.0\.0\.1:\d+$")
-    r = requests.get(f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert),
-                     timeout=10)
+    proxy = start_cli(
+        "record",
+        "--cassette",
+        str(tmp_path / "c.yaml"),
+        "--intercept-host",
+        "127.0.0.1",
+        "--set",
+        r"ignore_hosts=^127\.0\.0\.1:\d+$",
+    )
+    r = requests.get(
+        f"https://127.0.0.1:{upstream.port}/", proxies={"https": proxy.url}, verify=str(upstream.cert), timeout=10
+    )
     assert r.text == "upstream" and upstream.connections == 1

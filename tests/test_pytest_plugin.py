@@ -8,7 +8,7 @@ from helpers import interaction, write_cassette
 
 URL = "https://graph.microsoft.com/v1.0/me"
 
-SUITE = '''
+SUITE = """
 import os
 import subprocess
 
@@ -68,24 +68,30 @@ def test_unmatched_request_fails_at_teardown(tapeproxy):
     tapeproxy.use_cassette("explicit.yaml")
     for _ in range(3):  # as an app that retries would
         get(tapeproxy, URL + "/photo")
-'''
+"""
 
 
 def test_a_suite_using_only_the_plugin(pytester):
     (pytester.path / "cassettes" / "test_suite").mkdir(parents=True)
-    write_cassette(pytester.path / "cassettes" / "test_suite" / "test_default_cassette.yaml",
-                   [interaction("GET", URL, body={"who": "default"})])
-    write_cassette(pytester.path / "explicit.yaml",
-                   [interaction("GET", URL, body={"n": 1}), interaction("GET", URL, body={"n": 2})])
+    write_cassette(
+        pytester.path / "cassettes" / "test_suite" / "test_default_cassette.yaml",
+        [interaction("GET", URL, body={"who": "default"})],
+    )
+    write_cassette(
+        pytester.path / "explicit.yaml",
+        [interaction("GET", URL, body={"n": 1}), interaction("GET", URL, body={"n": 2})],
+    )
     pytester.makepyfile(test_suite=textwrap.dedent(SUITE))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=7, errors=1)
-    result.stdout.fnmatch_lines([
-        "*ERROR at teardown of test_unmatched_request_fails_at_teardown*",
-        "*tapeproxy: 3 request(s) matched nothing:*",
-        "*GET https://graph.microsoft.com/v1.0/me/photo: no recorded interaction matches*closest: GET /v1.0/me*"
-        "(3 times)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unmatched_request_fails_at_teardown*",
+            "*tapeproxy: 3 request(s) matched nothing:*",
+            "*GET https://graph.microsoft.com/v1.0/me/photo: no recorded interaction matches*closest: GET /v1.0/me*"
+            "(3 times)",
+        ]
+    )
     # the teardown's message lists the repeated miss once (pytest may repeat the whole message in its summary)
     after = result.stdout.str().split("tapeproxy: 3 request(s) matched nothing:\n", 1)[1].splitlines()
     listed = list(itertools.takewhile(lambda line: line.startswith("  GET "), after))
@@ -97,7 +103,7 @@ def test_record_mode_option_is_offered(pytester):
     result.stdout.fnmatch_lines(["*--tapeproxy-record-mode*"])
 
 
-RECORDING_SUITE = '''
+RECORDING_SUITE = """
 import os
 
 import pytest
@@ -113,11 +119,12 @@ def test_sequence(tapeproxy):
     got = [s.get("https://graph.microsoft.com/v1.0/seq", proxies={"https": tapeproxy.url},
                  verify=tapeproxy.ca_path, timeout=10).json()["n"] for _ in range(2)]
     assert got == [1, 2]
-'''
+"""
 
 
 def test_record_mode_option_records_then_replays_offline(pytester, api, monkeypatch):
     from tapeproxy.core import cassette
+
     monkeypatch.setenv("UPSTREAM_URL", f"https://127.0.0.1:{api.port}")
     monkeypatch.setenv("UPSTREAM_CA", str(api.cert))
     pytester.makepyfile(test_rec=textwrap.dedent(RECORDING_SUITE))
@@ -131,7 +138,7 @@ def test_record_mode_option_records_then_replays_offline(pytester, api, monkeypa
     assert api.connections == connections
 
 
-KNOBS_SUITE = '''
+KNOBS_SUITE = """
 import warnings
 
 import pytest
@@ -207,7 +214,7 @@ def test_the_users_own_warnings_still_show(tapeproxy):
     tapeproxy.use_cassette("data/me.yaml")
     session(tapeproxy).get(ME)
     warnings.warn("the user's own deprecation", DeprecationWarning)
-'''
+"""
 
 
 def test_the_plugin_has_the_clis_knobs_and_resolves_paths_from_the_test_file(pytester):
@@ -228,7 +235,7 @@ def test_the_plugin_has_the_clis_knobs_and_resolves_paths_from_the_test_file(pyt
     assert "pyOpenSSL" not in out and "tagMap" not in out and "crypt" not in out  # our dependencies' own
 
 
-NOISY_SUITE = '''
+NOISY_SUITE = """
 import requests
 
 
@@ -238,7 +245,7 @@ def test_fails_with_misses_and_a_connection_left_open(tapeproxy):
     for _ in range(3):
         s.get("https://graph.microsoft.com/v1.0/me", proxies={"https": tapeproxy.url}, verify=tapeproxy.ca_path)
     assert False, "the test's own failure"
-'''
+"""
 
 
 def test_a_failing_test_shows_its_failure_and_its_misses_once_and_no_proxy_noise(pytester):

@@ -43,6 +43,7 @@ def box_client(proxy, monkeypatch, client_id="teammate-client-id", client_secret
 
 # --- box-sdk-gen on a cassette recorded by someone else, with other credentials --------------------
 
+
 def test_box_sdk_downloads_a_shared_link_file_via_its_boxcloud_redirect(start_cli, monkeypatch):
     proxy = start_cli("replay", str(DATA / "box-shared-links.yaml"))
     assert "public.boxcloud.com" in proxy.output or "*.boxcloud.com" in proxy.output  # listed at start-up
@@ -70,8 +71,10 @@ def test_recordings_that_differ_only_in_boxapi_each_answer_their_own_link(start_
     with pytest.raises(BoxAPIError) as raised:
         links.find_file_for_shared_link(boxapi=LINK + "x")
     assert raised.value.response_info.status_code == 404
-    assert ("header boxapi differs: '...mfzvmxkmr1afx' vs recorded '...mfzvmxkmr1afn'"
-            in raised.value.response_info.body["message"])
+    assert (
+        "header boxapi differs: '...mfzvmxkmr1afx' vs recorded '...mfzvmxkmr1afn'"
+        in raised.value.response_info.body["message"]
+    )
     assert proxy.stop() == 0
     # box-sdk-gen retries 429 and every 5xx with back-off: it asked once (bench/miss_time.py times it)
     assert len(served(proxy, r"GET https://api\.box\.com/2\.0/shared_items -> 404 MISS")) == 1, proxy.output
@@ -88,7 +91,7 @@ def test_box_sign_in_that_no_cassette_holds_is_answered_offline(start_cli, monke
 
 # --- msgraph-sdk with ClientSecretCredential, under the pytest plugin ------------------------------
 
-PLUGIN_SUITE = '''
+PLUGIN_SUITE = """
 import asyncio
 
 import pytest
@@ -128,13 +131,22 @@ def test_lists_users(proxied):
             "signin") in sources
     assert sources[-1] == ("GET", "https://graph.microsoft.com/v1.0/users", "cassette")
 
-'''
+"""
 
-GRAPH_USERS = [interaction("GET", "https://graph.microsoft.com/v1.0/users", body={
-    "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
-    "value": [{"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "displayName": "Adele Vance"},
-              {"id": "6e7b768e-07e2-4810-8459-485f84f8f204", "displayName": "Alex Wilber"}]},
-    req_headers={"Accept": ["application/json"], "Authorization": ["DUMMY"]})]
+GRAPH_USERS = [
+    interaction(
+        "GET",
+        "https://graph.microsoft.com/v1.0/users",
+        body={
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
+            "value": [
+                {"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "displayName": "Adele Vance"},
+                {"id": "6e7b768e-07e2-4810-8459-485f84f8f204", "displayName": "Alex Wilber"},
+            ],
+        },
+        req_headers={"Accept": ["application/json"], "Authorization": ["DUMMY"]},
+    )
+]
 
 
 def test_msgraph_sdk_signs_in_with_a_client_secret_under_the_pytest_plugin(pytester):
@@ -146,11 +158,15 @@ def test_msgraph_sdk_signs_in_with_a_client_secret_under_the_pytest_plugin(pytes
 
 # --- hosts: every host a cassette names is answered here; nothing else leaves unnoticed -----------
 
+
 def test_hosts_the_cassettes_name_are_intercepted_and_others_are_reported(start_cli, tmp_path, upstream):
-    cassette = write_cassette(tmp_path / "hosts.yaml", [
-        interaction("GET", "https://files.example.org/report.csv", body="a,b\n1,2\n"),
-        interaction("GET", "https://dl.boxcloud.com/d/1/b1!abc/download", body="bytes"),
-    ])
+    cassette = write_cassette(
+        tmp_path / "hosts.yaml",
+        [
+            interaction("GET", "https://files.example.org/report.csv", body="a,b\n1,2\n"),
+            interaction("GET", "https://dl.boxcloud.com/d/1/b1!abc/download", body="bytes"),
+        ],
+    )
     proxy = start_cli("replay", str(cassette))
     assert "files.example.org" in proxy.output and "*.boxcloud.com" in proxy.output, proxy.output
     s = requests.Session()
@@ -173,9 +189,15 @@ def test_sign_in_hosts_are_intercepted_without_a_cassette_naming_them(start_cli,
     s = requests.Session()
     s.trust_env = False
     s.proxies, s.verify = {"https": proxy.url}, proxy.ca
-    r = s.post("https://login.microsoftonline.com/common/oauth2/v2.0/token",
-               data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "real-secret",
-                     "scope": "https://graph.microsoft.com/.default"})
+    r = s.post(
+        "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "app",
+            "client_secret": "real-secret",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
     assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
     r = s.get("https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration")
     assert r.json()["token_endpoint"] == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
@@ -186,12 +208,14 @@ def test_sign_in_hosts_are_intercepted_without_a_cassette_naming_them(start_cli,
 
 # --- all of the SDK tests above, where nothing can reach the network ----------------------------
 
-SDK_TESTS = ["test_real_world.py::test_box_sdk_downloads_a_shared_link_file_via_its_boxcloud_redirect",
-             "test_real_world.py::test_recordings_that_differ_only_in_boxapi_each_answer_their_own_link",
-             "test_real_world.py::test_box_sign_in_that_no_cassette_holds_is_answered_offline",
-             "test_real_world.py::test_msgraph_sdk_signs_in_with_a_client_secret_under_the_pytest_plugin",
-             "test_vcrpy.py::test_old_vcrpy_cassettes_with_tuple_tags_replay",
-             "test_repeats_and_misses.py::test_a_miss_fails_box_sdk_gen_with_one_request"]
+SDK_TESTS = [
+    "test_real_world.py::test_box_sdk_downloads_a_shared_link_file_via_its_boxcloud_redirect",
+    "test_real_world.py::test_recordings_that_differ_only_in_boxapi_each_answer_their_own_link",
+    "test_real_world.py::test_box_sign_in_that_no_cassette_holds_is_answered_offline",
+    "test_real_world.py::test_msgraph_sdk_signs_in_with_a_client_secret_under_the_pytest_plugin",
+    "test_vcrpy.py::test_old_vcrpy_cassettes_with_tuple_tags_replay",
+    "test_repeats_and_misses.py::test_a_miss_fails_box_sdk_gen_with_one_request",
+]
 
 
 def _can_unshare() -> bool:
@@ -204,8 +228,9 @@ def _can_unshare() -> bool:
 def test_sdks_inside_a_namespace_with_no_route_out():
     env = {**os.environ, "TAPEPROXY_TEST_NAMESPACE": "1"}
     script = f'ip link set lo up && exec "{sys.executable}" -m pytest -q -p no:cacheprovider {" ".join(SDK_TESTS)}'
-    out = subprocess.run(["unshare", "-rn", "sh", "-c", script], cwd=HERE, env=env, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", script], cwd=HERE, env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert f"{len(SDK_TESTS)} passed" in out.stdout, out.stdout[-3000:]
 

@@ -13,8 +13,18 @@ from tapeproxy.core import cassette
 
 def record(start_cli, api, path, *extra):
     local = f"https://127.0.0.1:{api.port}"
-    return start_cli("record", "--cassette", str(path), "--upstream", f"graph.microsoft.com={local}",
-                     "--upstream", f"api.box.com={local}", "--upstream-ca", str(api.cert), *extra)
+    return start_cli(
+        "record",
+        "--cassette",
+        str(path),
+        "--upstream",
+        f"graph.microsoft.com={local}",
+        "--upstream",
+        f"api.box.com={local}",
+        "--upstream-ca",
+        str(api.cert),
+        *extra,
+    )
 
 
 def client(proxy) -> requests.Session:
@@ -34,9 +44,12 @@ def session_calls(s):
     gz = s.get(f"{g}/gzip")
     out.append(gz.json())
     out.append(s.get(f"{g}/binary").content)
-    out.append(s.post("https://api.box.com/oauth2/token",
-                      data={"grant_type": "client_credentials", "client_id": "abc",
-                            "client_secret": SECRETS["client_secret"]}).json())
+    out.append(
+        s.post(
+            "https://api.box.com/oauth2/token",
+            data={"grant_type": "client_credentials", "client_id": "abc", "client_secret": SECRETS["client_secret"]},
+        ).json()
+    )
     out.append(s.get(f"{g}/cookies?$top=2").headers.get("Set-Cookie"))
     return out
 
@@ -68,13 +81,18 @@ def test_record_then_replay_gives_identical_answers_and_no_secret_on_disk(start_
     replayed = session_calls(s)
     assert replayed[:6] == recorded[:6]
     # Secrets the service sent back are served as their placeholders; everything else is as recorded.
-    assert replayed[6] == {**recorded[6], "access_token": "REDACTED-access_token-1",
-                           "refresh_token": "REDACTED-refresh_token-1"}
+    assert replayed[6] == {
+        **recorded[6],
+        "access_token": "REDACTED-access_token-1",
+        "refresh_token": "REDACTED-refresh_token-1",
+    }
     assert replayed[7] == "REDACTED-set-cookie-1, REDACTED-set-cookie-2"  # every Set-Cookie value
     assert api.connections  # the recording did go upstream...
     before = api.connections
-    r = s.post("https://api.box.com/oauth2/token",
-               data={"grant_type": "client_credentials", "client_id": "abc", "client_secret": "another"})
+    r = s.post(
+        "https://api.box.com/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "abc", "client_secret": "another"},
+    )
     assert r.status_code == 200
     assert api.connections == before  # ...the replay never does
 
@@ -85,8 +103,16 @@ def test_new_episodes_replays_what_exists_and_records_what_is_missing(start_cli,
     client(proxy).get("https://graph.microsoft.com/v1.0/seq")
     proxy.stop()
     local = f"https://127.0.0.1:{api.port}"
-    proxy = start_cli("replay", str(path), "--record-mode", "new_episodes", "--upstream", f"graph.microsoft.com={local}",
-                      "--upstream-ca", str(api.cert))
+    proxy = start_cli(
+        "replay",
+        str(path),
+        "--record-mode",
+        "new_episodes",
+        "--upstream",
+        f"graph.microsoft.com={local}",
+        "--upstream-ca",
+        str(api.cert),
+    )
     s = client(proxy)
     assert s.get("https://graph.microsoft.com/v1.0/seq").json() == {"n": 1}  # replayed
     assert s.get("https://graph.microsoft.com/v1.0/other").json()["path"] == "/v1.0/other"  # recorded
@@ -148,8 +174,11 @@ def test_all_mode_records_everything_and_replaces_old_recordings_of_the_same_req
     path = tmp_path / "all.yaml"
     proxy = record(start_cli, api, path)
     s = client(proxy)
-    assert [s.get(f"https://graph.microsoft.com/v1.0/{p}").json().get("n") for p in ("seq", "seq", "other")] == \
-        [1, 2, None]
+    assert [s.get(f"https://graph.microsoft.com/v1.0/{p}").json().get("n") for p in ("seq", "seq", "other")] == [
+        1,
+        2,
+        None,
+    ]
     proxy.stop()
 
     # once, with the cassette there: replay only; what is not recorded is a miss, not a recording
@@ -183,8 +212,14 @@ def test_ctrl_c_flushes_what_was_recorded(start_cli, api, tmp_path):
 def _can_mount_tmpfs() -> bool:
     import shutil
     import subprocess
-    return bool(shutil.which("unshare")) and subprocess.run(
-        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True).returncode == 0
+
+    return (
+        bool(shutil.which("unshare"))
+        and subprocess.run(
+            ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_a_full_disk_is_said_at_once_retried_until_it_saves_and_told_at_exit(tmp_path):
@@ -196,14 +231,21 @@ def test_a_full_disk_is_said_at_once_retried_until_it_saves_and_told_at_exit(tmp
     from pathlib import Path
 
     import pytest
+
     if not _can_mount_tmpfs():
         pytest.skip("needs unprivileged user+mount namespaces (unshare -rm)")
     here = Path(__file__).parent
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     script = f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" diskfull_probe.py "{mnt}"'
-    out = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=here, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(here)}, timeout=180)
+    out = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(here)},
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     log = seen["output"]

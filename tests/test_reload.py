@@ -17,9 +17,14 @@ class Tunnel:
 
     def __init__(self, proxy, host: str):
         import ssl
+
         address = proxy.url.removeprefix("http://")
-        self.conn = http.client.HTTPSConnection(address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1]),
-                                                context=ssl.create_default_context(cafile=proxy.ca), timeout=10)
+        self.conn = http.client.HTTPSConnection(
+            address.rsplit(":", 1)[0],
+            int(address.rsplit(":", 1)[1]),
+            context=ssl.create_default_context(cafile=proxy.ca),
+            timeout=10,
+        )
         self.conn.set_tunnel(host)
         self.conn.connect()
         self.sock = self.conn.sock
@@ -79,6 +84,7 @@ def test_a_scenario_edit_is_live_and_keeps_its_counters_where_unchanged(start_cl
 
 def test_a_world_edit_is_live_and_a_broken_one_keeps_the_last_good_world(start_cli, tmp_path):
     from tapeproxy import bundled
+
     world = yaml.safe_load((bundled("sim") / "default-world.yaml").read_text())
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(world))
@@ -102,12 +108,23 @@ def test_the_recorders_own_writes_are_not_reloaded(start_cli, tmp_path, api):
     # new_episodes replays a two-step sequence while recording something new; the recorder's flush
     # rewrites the cassette, which must not restart the sequence as an edit would.
     from test_record import client
+
     seq = "https://graph.microsoft.com/v1.0/seq"
-    path = write_cassette(tmp_path / "ep.yaml", [interaction("GET", seq, body={"n": 1}),
-                                                 interaction("GET", seq, body={"n": 2})])
+    path = write_cassette(
+        tmp_path / "ep.yaml", [interaction("GET", seq, body={"n": 1}), interaction("GET", seq, body={"n": 2})]
+    )
     local = f"https://127.0.0.1:{api.port}"
-    proxy = start_cli("replay", str(path), "--record-mode", "new_episodes", "--no-repeat-last",
-                      "--upstream", f"graph.microsoft.com={local}", "--upstream-ca", str(api.cert))
+    proxy = start_cli(
+        "replay",
+        str(path),
+        "--record-mode",
+        "new_episodes",
+        "--no-repeat-last",
+        "--upstream",
+        f"graph.microsoft.com={local}",
+        "--upstream-ca",
+        str(api.cert),
+    )
     s = client(proxy)
     assert s.get(seq).json() == {"n": 1}
     assert s.get("https://graph.microsoft.com/v1.0/other").status_code == 200  # recorded, flushed within a second
@@ -131,9 +148,16 @@ def test_a_cassette_rewritten_in_place_piece_by_piece_is_loaded_once_it_is_whole
     import threading
 
     def cassette(version: int) -> str:
-        return yaml.safe_dump({"interactions": [interaction("GET", f"https://api.box.com/2.0/tasks/{n}",
-                                                            body={"n": n, "v": version}) for n in range(1, 21)],
-                               "version": 1}, sort_keys=False)
+        return yaml.safe_dump(
+            {
+                "interactions": [
+                    interaction("GET", f"https://api.box.com/2.0/tasks/{n}", body={"n": n, "v": version})
+                    for n in range(1, 21)
+                ],
+                "version": 1,
+            },
+            sort_keys=False,
+        )
 
     path = tmp_path / "c.yaml"
     path.write_text(cassette(1))

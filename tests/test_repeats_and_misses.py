@@ -10,12 +10,15 @@ def get(proxy, url, **kw):
 
 
 def sequence_cassette(tmp_path):
-    return write_cassette(tmp_path / "seq.yaml", [
-        interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "pending"}}),
-        interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "processing"}}),
-        interaction("GET", BOX_TASK_URL, body={"id": "11446498"}),
-        interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "completed"}}),
-    ])
+    return write_cassette(
+        tmp_path / "seq.yaml",
+        [
+            interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "pending"}}),
+            interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "processing"}}),
+            interaction("GET", BOX_TASK_URL, body={"id": "11446498"}),
+            interaction("GET", GRAPH_TASK_URL, body={"status": {"state": "completed"}}),
+        ],
+    )
 
 
 def test_nth_request_gets_nth_response_then_last_repeats(start_cli, tmp_path):
@@ -36,8 +39,13 @@ def test_no_repeat_last_turns_exhaustion_into_a_miss(start_cli, tmp_path):
 
 def test_graph_miss_names_the_closest_interaction_and_what_differed(start_cli):
     proxy = start_cli("replay", str(ROOT / "cassettes"))
-    r = get(proxy, GRAPH_TASK_URL, method="PATCH", json={"status": {"state": "aborted", "description": "completed"}},
-            headers={"client-request-id": "my-correlation-id"})
+    r = get(
+        proxy,
+        GRAPH_TASK_URL,
+        method="PATCH",
+        json={"status": {"state": "aborted", "description": "completed"}},
+        headers={"client-request-id": "my-correlation-id"},
+    )
     assert r.status_code == 404
     assert r.headers["X-Tapeproxy-Miss"] == "1"
     assert r.headers["client-request-id"] == "my-correlation-id" and r.headers["request-id"]
@@ -68,20 +76,36 @@ def test_box_miss_uses_box_envelope_and_configured_status(start_cli):
 
 def test_misses_log_no_secret_the_request_carried(start_cli, tmp_path):
     from helpers import SECRETS
-    path = write_cassette(tmp_path / "tok.yaml", [
-        # not a token endpoint (those fall back on simulated sign-in, and their credentials never count)
-        interaction("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
-                    req_body="grant_type=client_credentials&client_secret=REDACTED-client_secret-1",
-                    req_headers={"Content-Type": ["application/x-www-form-urlencoded"]}, body={"ok": 1}),
-        interaction("GET", GRAPH_TASK_URL + "?access_token=REDACTED-access_token-1", body={"ok": 2}),
-    ])
+
+    path = write_cassette(
+        tmp_path / "tok.yaml",
+        [
+            # not a token endpoint (those fall back on simulated sign-in, and their credentials never count)
+            interaction(
+                "POST",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
+                req_body="grant_type=client_credentials&client_secret=REDACTED-client_secret-1",
+                req_headers={"Content-Type": ["application/x-www-form-urlencoded"]},
+                body={"ok": 1},
+            ),
+            interaction("GET", GRAPH_TASK_URL + "?access_token=REDACTED-access_token-1", body={"ok": 2}),
+        ],
+    )
     proxy = start_cli("replay", str(path))
     headers = {"Authorization": f"Bearer {SECRETS['bearer']}", "Cookie": SECRETS["cookie"]}
     r = get(proxy, GRAPH_TASK_URL + "/missing?access_token=" + SECRETS["access_token"], headers=headers)
     assert r.status_code == 404
-    r = get(proxy, "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode", method="POST", headers=headers,
-            data={"grant_type": "refresh_token", "client_secret": SECRETS["client_secret"],
-                  "refresh_token": SECRETS["refresh_token"]})
+    r = get(
+        proxy,
+        "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
+        method="POST",
+        headers=headers,
+        data={
+            "grant_type": "refresh_token",
+            "client_secret": SECRETS["client_secret"],
+            "refresh_token": SECRETS["refresh_token"],
+        },
+    )
     message = r.json()["error_description"]  # the identity platform's error shape
     assert r.status_code == 404 and "grant_type differs" in message
     assert "client_secret" not in message  # redacted in the recording: it matches any value

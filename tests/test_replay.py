@@ -35,8 +35,9 @@ def test_demo_serves_graph_and_box_with_requests(demo):
 def test_json_body_matches_as_data_and_msgraph_double_slash(demo):
     # Key order, whitespace and the SDK's `/v1.0//print` do not matter.
     body = '{ "status" : {"description": "completed",   "state": "completed"} }'
-    r = session(demo).patch(GRAPH_TASK_URL.replace("/v1.0/", "/v1.0//"), data=body,
-                            headers={"Content-Type": "application/json"})
+    r = session(demo).patch(
+        GRAPH_TASK_URL.replace("/v1.0/", "/v1.0//"), data=body, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"]["state"] == "completed"
 
@@ -45,17 +46,40 @@ def test_httpx_http2(demo):
     # httpx offers http/1.1 first; like Graph and Box, tapeproxy still picks h2 when it is offered.
     tls = ssl.create_default_context(cafile=demo.ca)
     with httpx.Client(proxy=demo.url, verify=tls, http2=True, trust_env=False, headers=AUTH) as client:
-        r = client.put(BOX_TASK_URL, json={"completion_rule": "all_assignees", "message": "Please review",
-                                           "due_at": "2012-12-12T10:53:43-08:00", "action": "review"})
+        r = client.put(
+            BOX_TASK_URL,
+            json={
+                "completion_rule": "all_assignees",
+                "message": "Please review",
+                "due_at": "2012-12-12T10:53:43-08:00",
+                "action": "review",
+            },
+        )
     assert r.http_version == "HTTP/2"
     assert r.status_code == 200 and r.json()["message"] == "Please review"
 
 
 def test_curl_http1_and_http2(demo):
     for flag in ("--http1.1", "--http2"):
-        out = subprocess.run(["curl", "-sS", flag, "--proxy", demo.url, "--cacert", demo.ca, "-H", AUTH_HEADER,
-                              "-w", "\n%{http_version} %{http_code}", "https://api.box.com/2.0/tasks/11446498/assignments"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                flag,
+                "--proxy",
+                demo.url,
+                "--cacert",
+                demo.ca,
+                "-H",
+                AUTH_HEADER,
+                "-w",
+                "\n%{http_version} %{http_code}",
+                "https://api.box.com/2.0/tasks/11446498/assignments",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         body, _, status = out.stdout.rpartition("\n")
         assert status == ("1.1 200" if flag == "--http1.1" else "2 200"), out.stderr
         assert json.loads(body)["entries"][0]["type"] == "task_assignment"
@@ -63,15 +87,26 @@ def test_curl_http1_and_http2(demo):
 
 @pytest.fixture
 def matching_cassette(tmp_path):
-    return write_cassette(tmp_path / "matching.yaml", [
-        interaction("GET", "https://graph.microsoft.com/v1.0/print/taskDefinitions?$top=2&$skip=2", body={"page": 2}),
-        interaction("GET", "https://graph.microsoft.com/v1.0/print/taskDefinitions/a-b%20c", body={"id": "a-b c"}),
-        # a form that is not a token request (in those, credential fields never count)
-        interaction("POST", "https://api.box.com/oauth2/revoke", body={"ok": "form"},
-                    req_body="grant_type=client_credentials&box_subject_type=enterprise&box_subject_id=1",
-                    req_headers={"Content-Type": ["application/x-www-form-urlencoded"]}),
-        interaction("POST", "https://api.box.com/2.0/files/content", body={"ok": "bytes"}, req_body="raw\x00bytes?"),
-    ])
+    return write_cassette(
+        tmp_path / "matching.yaml",
+        [
+            interaction(
+                "GET", "https://graph.microsoft.com/v1.0/print/taskDefinitions?$top=2&$skip=2", body={"page": 2}
+            ),
+            interaction("GET", "https://graph.microsoft.com/v1.0/print/taskDefinitions/a-b%20c", body={"id": "a-b c"}),
+            # a form that is not a token request (in those, credential fields never count)
+            interaction(
+                "POST",
+                "https://api.box.com/oauth2/revoke",
+                body={"ok": "form"},
+                req_body="grant_type=client_credentials&box_subject_type=enterprise&box_subject_id=1",
+                req_headers={"Content-Type": ["application/x-www-form-urlencoded"]},
+            ),
+            interaction(
+                "POST", "https://api.box.com/2.0/files/content", body={"ok": "bytes"}, req_body="raw\x00bytes?"
+            ),
+        ],
+    )
 
 
 def test_query_is_an_order_insensitive_multiset(start_cli, matching_cassette):
@@ -93,8 +128,10 @@ def test_path_percent_encoding_is_normalised(start_cli, matching_cassette):
 def test_form_bodies_match_as_fields_and_others_as_bytes(start_cli, matching_cassette):
     proxy = start_cli("replay", str(matching_cassette))
     s = session(proxy)
-    r = s.post("https://api.box.com/oauth2/revoke",
-               data=[("box_subject_id", "1"), ("grant_type", "client_credentials"), ("box_subject_type", "enterprise")])
+    r = s.post(
+        "https://api.box.com/oauth2/revoke",
+        data=[("box_subject_id", "1"), ("grant_type", "client_credentials"), ("box_subject_type", "enterprise")],
+    )
     assert r.json() == {"ok": "form"}
     r = s.post("https://api.box.com/oauth2/revoke", data={"grant_type": "client_credentials"})
     assert r.status_code == 404 and "body field box_subject_id is missing" in r.json()["message"]

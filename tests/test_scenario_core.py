@@ -25,32 +25,44 @@ def req(url, method="GET", body=b"", headers=()):
     return Shape.from_uri(method, url, list(headers), body)
 
 
-@pytest.mark.parametrize("template, path, params", [
-    ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks/b", {"d": "a", "t": "b"}),
-    ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks", None),
-    ("/2.0/**", "/2.0/files/1/tasks", {}),
-    ("/2.0/**", "/2.0", {}),
-    ("/2.0/files/*/tasks", "/2.0/files/9/tasks", {}),
-    ("/2.0/files/*/tasks", "/2.0/files/9/x/tasks", None),
-    ("/v1.0/users/{id}", "/v1.0/users/a%40b.com", {"id": "a%40b.com"}),
-    ("/v1.0/$batch", "/v1.0/$batch", {}),
-])
+@pytest.mark.parametrize(
+    "template, path, params",
+    [
+        ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks/b", {"d": "a", "t": "b"}),
+        ("/v1.0/print/taskDefinitions/{d}/tasks/{t}", "/v1.0/print/taskDefinitions/a/tasks", None),
+        ("/2.0/**", "/2.0/files/1/tasks", {}),
+        ("/2.0/**", "/2.0", {}),
+        ("/2.0/files/*/tasks", "/2.0/files/9/tasks", {}),
+        ("/2.0/files/*/tasks", "/2.0/files/9/x/tasks", None),
+        ("/v1.0/users/{id}", "/v1.0/users/a%40b.com", {"id": "a%40b.com"}),
+        ("/v1.0/$batch", "/v1.0/$batch", {}),
+    ],
+)
 def test_path_templates(template, path, params):
     assert scenario.PathTemplate(template).match(path) == params
 
 
 def test_latency_rules_add_up_wherever_they_stand_and_action_rules_fall_through(tmp_path):
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 seed: 1
 rules:
   - {every: 2, error: throttled}
   - {delay: 1s}
   - {match: {body: {status: {state: completed}}}, respond: {json: {ok: 1}}}
   - {delay: 2s}
-""")
+""",
+    )
     engine = ScenarioEngine([s], Clock())
-    first = engine.decide(req("https://graph.microsoft.com/x", "PATCH", b'{"status": {"state": "completed"}, "a": 1}',
-                              [("Content-Type", "application/json")]))
+    first = engine.decide(
+        req(
+            "https://graph.microsoft.com/x",
+            "PATCH",
+            b'{"status": {"state": "completed"}, "a": 1}',
+            [("Content-Type", "application/json")],
+        )
+    )
     assert first.step.kind == "respond" and first.delay == 3.0  # every: 2 did not fire; the body subset did
     second = engine.decide(req("https://graph.microsoft.com/x"))
     assert second.step.error == "throttled" and second.delay == 3.0
@@ -58,11 +70,14 @@ rules:
 
 def test_token_bucket_and_time_window_on_a_fake_clock(tmp_path):
     clock = Clock()
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 rules:
   - {match: {path: /down}, window: {from: 5s, until: 10s}, error: service_unavailable}
   - {match: {path: /limited}, per: token, rate_limit: {requests: 2, per: 1s}}
-""")
+""",
+    )
     engine = ScenarioEngine([s], clock)
     assert engine.decide(req("https://h/down")) is None  # not yet
     clock.now += 5
@@ -82,8 +97,11 @@ rules:
 
 
 def test_seeded_randomness_is_per_rule_and_repeatable(tmp_path):
-    s = load(tmp_path, "seed: 5\nrules:\n  - {probability: 0.5, error: server_error}\n"
-                       "  - {delay: {lognormal: {median: 100ms, sigma: 1}}}\n")
+    s = load(
+        tmp_path,
+        "seed: 5\nrules:\n  - {probability: 0.5, error: server_error}\n"
+        "  - {delay: {lognormal: {median: 100ms, sigma: 1}}}\n",
+    )
 
     def run():
         engine = ScenarioEngine([s], Clock())
@@ -106,29 +124,39 @@ def test_switching_keeps_counters_of_scenarios_that_stay(tmp_path):
 def test_rules_found_by_path_prefix_keep_their_order_whatever_their_prefix(tmp_path):
     # Rules sit under different literal prefixes; the first that fits in rule order must still win,
     # and rules for other paths must not be looked at.
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 rules:
   - {match: {path: "/v1.0/print/taskDefinitions/{d}/tasks/{t}"}, times: 1, respond: {json: {rule: 1}}}
   - {match: {path: "/v1.0/**"}, times: 1, respond: {json: {rule: 2}}}
   - {times: 1, respond: {json: {rule: 3}}}
   - {match: {path: "/v1.0/print/taskDefinitions/{d}/tasks/*"}, respond: {json: {rule: 4}}}
   - {match: {path: "/v1.0/users/{u}"}, respond: {json: {rule: 5}}}
-""")
+""",
+    )
     engine = ScenarioEngine([s], Clock())
     url = "https://graph.microsoft.com/v1.0/print/taskDefinitions/a/tasks/b"
     assert [engine.decide(req(url)).rule.number for _ in range(4)] == [1, 2, 3, 4]
     assert engine.decide(req("https://graph.microsoft.com/v1.0/users/x")).rule.number == 5
     assert engine.decide(req("https://graph.microsoft.com/beta/users/x")) is None
-    assert [r.rule.number for _, r in engine._candidates_for("graph.microsoft.com", "GET", "/v1.0/users/x")] == [2, 3, 5]
+    assert [r.rule.number for _, r in engine._candidates_for("graph.microsoft.com", "GET", "/v1.0/users/x")] == [
+        2,
+        3,
+        5,
+    ]
 
 
-@pytest.mark.parametrize("template, prefix", [
-    ("/v1.0/print/taskDefinitions/{d}/tasks", ("v1.0", "print", "taskDefinitions")),
-    ("/2.0/files/*/tasks", ("2.0", "files")),
-    ("/2.0/**", ("2.0",)),
-    ("/a%2db/c", ("a-b", "c")),  # as live paths are normalised
-    ("/", ()),
-])
+@pytest.mark.parametrize(
+    "template, prefix",
+    [
+        ("/v1.0/print/taskDefinitions/{d}/tasks", ("v1.0", "print", "taskDefinitions")),
+        ("/2.0/files/*/tasks", ("2.0", "files")),
+        ("/2.0/**", ("2.0",)),
+        ("/a%2db/c", ("a-b", "c")),  # as live paths are normalised
+        ("/", ()),
+    ],
+)
 def test_path_template_literal_prefix(template, prefix):
     assert scenario.PathTemplate(template).literal_prefix == prefix
 
@@ -140,8 +168,11 @@ def test_per_key_counters_are_bounded_and_the_recent_keys_keep_theirs(tmp_path):
 
     from tapeproxy.core import engine as engine_module
 
-    sc = load(tmp_path, "rules:\n  - {match: {path: '/2.0/files/*'}, per: path, after: 1, times: 1, error: throttled}\n"
-                        "  - {match: {path: '/2.0/files/*'}, per: token, rate_limit: {requests: 5, per: 1s}}\n")
+    sc = load(
+        tmp_path,
+        "rules:\n  - {match: {path: '/2.0/files/*'}, per: path, after: 1, times: 1, error: throttled}\n"
+        "  - {match: {path: '/2.0/files/*'}, per: token, rate_limit: {requests: 5, per: 1s}}\n",
+    )
     eng = ScenarioEngine([sc], clock=Clock())
 
     def walk(start, count):

@@ -57,8 +57,9 @@ def box_client(proxy, monkeypatch, retries: bool):
     session = NetworkSession()
     if not retries:
         session = session.with_retry_strategy(BoxRetryStrategy(max_attempts=1))
-    return BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token"),
-                     network_session=session).with_proxy(ProxyConfig(url=proxy.url))
+    return BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token"), network_session=session).with_proxy(
+        ProxyConfig(url=proxy.url)
+    )
 
 
 def test_box_sdk_gen_recovers_from_box_throttle_once(start_cli, monkeypatch):

@@ -30,7 +30,9 @@ def session(proxy) -> requests.Session:
 
 def test_respond_with_templates_and_file_bodies(start_cli, tmp_path):
     (tmp_path / "logo.bin").write_bytes(bytes(range(256)))
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: scripted
 rules:
   - match: {host: graph.microsoft.com, method: PATCH, path: "/v1.0/print/taskDefinitions/{def}/tasks/{task}"}
@@ -42,7 +44,8 @@ rules:
     respond: {file: logo.bin, headers: {Content-Type: application/pdf}}
   - match: {host: api.box.com, path: /2.0/ping}
     respond: {status: 202, text: "pong {{literal}}"}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     s = session(proxy)
     status = {"state": "completed", "description": "done"}
@@ -62,20 +65,23 @@ rules:
     assert "scenario scripted rule 1" in proxy.output
 
 
-@pytest.mark.parametrize("name, status, graph_code, box_code", [
-    ("bad_request", 400, "invalidRequest", "bad_request"),
-    ("forbidden", 403, "accessDenied", "access_denied_insufficient_permissions"),
-    ("not_found", 404, "itemNotFound", "not_found"),
-    ("conflict", 409, "nameAlreadyExists", "conflict"),
-    ("precondition_failed", 412, "resourceModified", "precondition_failed"),
-    ("too_large", 413, "RequestEntityTooLarge", "request_entity_too_large"),
-    ("throttled", 429, "TooManyRequests", "rate_limit_exceeded"),
-    ("server_error", 500, "generalException", "internal_server_error"),
-    ("bad_gateway", 502, "BadGateway", "bad_gateway"),
-    ("service_unavailable", 503, "serviceNotAvailable", "unavailable"),
-    ("gateway_timeout", 504, "GatewayTimeout", "gateway_timeout"),
-    ("insufficient_storage", 507, "quotaLimitReached", "insufficient_storage"),
-])
+@pytest.mark.parametrize(
+    "name, status, graph_code, box_code",
+    [
+        ("bad_request", 400, "invalidRequest", "bad_request"),
+        ("forbidden", 403, "accessDenied", "access_denied_insufficient_permissions"),
+        ("not_found", 404, "itemNotFound", "not_found"),
+        ("conflict", 409, "nameAlreadyExists", "conflict"),
+        ("precondition_failed", 412, "resourceModified", "precondition_failed"),
+        ("too_large", 413, "RequestEntityTooLarge", "request_entity_too_large"),
+        ("throttled", 429, "TooManyRequests", "rate_limit_exceeded"),
+        ("server_error", 500, "generalException", "internal_server_error"),
+        ("bad_gateway", 502, "BadGateway", "bad_gateway"),
+        ("service_unavailable", 503, "serviceNotAvailable", "unavailable"),
+        ("gateway_timeout", 504, "GatewayTimeout", "gateway_timeout"),
+        ("insufficient_storage", 507, "quotaLimitReached", "insufficient_storage"),
+    ],
+)
 def test_errors_in_each_apis_envelope(start_cli, tmp_path, name, status, graph_code, box_code):
     proxy = start_cli("demo", "--scenario", write(tmp_path, f"rules:\n  - error: {name}\n"))
     s = session(proxy)
@@ -105,14 +111,17 @@ def test_unauthorized_as_each_api_sends_it(start_cli, tmp_path):
 
 
 def test_delays_hold_only_their_own_flow(start_cli, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 rules:
   - match: {path: /v1.0/slow}
     delay: 1.5s
     respond: {json: {slow: true}}
   - match: {path: /v1.0/fast}
     respond: {json: {fast: true}}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     times = {}
 
@@ -130,13 +139,16 @@ rules:
 
 
 def test_faults_surface_as_the_clients_own_connection_errors(start_cli, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 rules:
   - {match: {path: /v1.0/reset}, fault: reset}
   - {match: {path: /v1.0/close}, fault: close}
   - {match: {path: /v1.0/stall}, fault: stall, stall_for: 30s}
   - {match: {host: api.box.com, path: /2.0/tasks/**}, fault: truncate}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     s = session(proxy)
     for p in ("reset", "close"):
@@ -164,7 +176,9 @@ def statuses(proxy, url, n, **kw):
 
 
 def test_every_after_times_and_sequences(start_cli, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 rules:
   - {match: {path: /v1.0/every}, every: 3, error: throttled}
   - {match: {path: /v1.0/after}, after: 2, error: server_error}
@@ -175,7 +189,8 @@ rules:
     loop: true
     sequence: [{error: bad_gateway}, {respond: {json: {ok: 1}}}]
   - {match: {path: "/v1.0/**"}, respond: {json: {passed: true}}}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     assert statuses(proxy, f"{G}/every", 6) == [200, 200, 429, 200, 200, 429]
     assert statuses(proxy, f"{G}/after", 4) == [200, 200, 500, 500]
@@ -185,13 +200,16 @@ rules:
 
 
 def test_per_endpoint_counters_and_states(start_cli, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 rules:
   - {match: {host: graph.microsoft.com, path: /v1.0/login}, set_state: signed_in, respond: {json: {ok: true}}}
   - {match: {host: graph.microsoft.com, path: /v1.0/me}, state: started, error: unauthorized}
   - {match: {host: graph.microsoft.com, path: /v1.0/me}, state: signed_in, respond: {json: {name: Megan}}}
   - {match: {host: api.box.com}, per: endpoint, times: 1, error: throttled}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     s = session(proxy)
     assert s.get(f"{G}/me").status_code == 401
@@ -235,17 +253,24 @@ def test_seeded_probability_gives_the_same_failures_every_run(start_cli, tmp_pat
     assert 4 <= runs[0].count(500) <= 20  # about 30%, not all or nothing
 
 
-@pytest.mark.parametrize("text, line, expected", [
-    ("rules:\n  - match: {host: graph.microsoft.com}\n    erorr: throttled\n", 3, "unknown key 'erorr' in rule 1"),
-    ("rules:\n  - error: throttle\n", 2, "unknown error 'throttle'"),
-    ("rules:\n  - match: {path: '/v1.0/x/{id}'}\n    respond: {json: {id: '{task}'}}\n", 3, "unknown placeholder {task}"),
-    ("rules:\n  - match: {path: /v1.0/x/{id}}\n", 2, 'needs quotes, e.g. {path: "/2.0/tasks/{task_id}"}'),
-    ("rules:\n  - every: three\n    error: throttled\n", 2, "every must be an integer"),
-    ("rules:\n  - delay: fast\n", 2, "is not a duration"),
-    ("rules:\n  - respond: {file: ../secret.txt}\n", 2, "outside the scenario's folder"),
-    ("rules:\n  - {state: broken, error: throttled}\n", 2, "which no rule's set_state reaches"),
-    ("name: x\n", 1, "needs a non-empty rules"),
-])
+@pytest.mark.parametrize(
+    "text, line, expected",
+    [
+        ("rules:\n  - match: {host: graph.microsoft.com}\n    erorr: throttled\n", 3, "unknown key 'erorr' in rule 1"),
+        ("rules:\n  - error: throttle\n", 2, "unknown error 'throttle'"),
+        (
+            "rules:\n  - match: {path: '/v1.0/x/{id}'}\n    respond: {json: {id: '{task}'}}\n",
+            3,
+            "unknown placeholder {task}",
+        ),
+        ("rules:\n  - match: {path: /v1.0/x/{id}}\n", 2, 'needs quotes, e.g. {path: "/2.0/tasks/{task_id}"}'),
+        ("rules:\n  - every: three\n    error: throttled\n", 2, "every must be an integer"),
+        ("rules:\n  - delay: fast\n", 2, "is not a duration"),
+        ("rules:\n  - respond: {file: ../secret.txt}\n", 2, "outside the scenario's folder"),
+        ("rules:\n  - {state: broken, error: throttled}\n", 2, "which no rule's set_state reaches"),
+        ("name: x\n", 1, "needs a non-empty rules"),
+    ],
+)
 def test_bad_scenarios_stop_the_proxy_with_file_line_and_hint(tmp_path, text, line, expected):
     path = write(tmp_path, text)
     done = run_cli(["demo", "--scenario", path, "--port", "0", "--confdir", str(tmp_path / "conf")])
@@ -262,9 +287,20 @@ def test_unknown_builtin_name_lists_the_library(tmp_path):
 def test_every_builtin_scenario_loads_and_says_what_it_proves():
     from tapeproxy.core import scenario
     from tapeproxy.rules import builtin_names, resolve
-    required = {"graph-throttle-once", "box-throttle-once", "graph-throttling", "graph-service-unavailable",
-                "graph-auth-expired", "box-rate-limit", "box-server-errors", "box-auth-expired", "flaky-network",
-                "slow-network", "chaos"}
+
+    required = {
+        "graph-throttle-once",
+        "box-throttle-once",
+        "graph-throttling",
+        "graph-service-unavailable",
+        "graph-auth-expired",
+        "box-rate-limit",
+        "box-server-errors",
+        "box-auth-expired",
+        "flaky-network",
+        "slow-network",
+        "chaos",
+    }
     assert required <= set(builtin_names())
     for name in builtin_names():
         s = scenario.load(resolve(name))
@@ -272,7 +308,9 @@ def test_every_builtin_scenario_loads_and_says_what_it_proves():
 
 
 def test_retries_before_retry_after_are_flagged(start_cli, tmp_path):
-    proxy = start_cli("demo", "--scenario", write(tmp_path, "rules:\n  - {times: 2, error: throttled, retry_after: 2}\n"))
+    proxy = start_cli(
+        "demo", "--scenario", write(tmp_path, "rules:\n  - {times: 2, error: throttled, retry_after: 2}\n")
+    )
     s = session(proxy)
     assert s.get(GRAPH_TASK_URL).status_code == 429
     assert s.get(GRAPH_TASK_URL).status_code == 429  # at once: too early
@@ -289,13 +327,23 @@ def test_failure_injection_in_front_of_a_live_upstream(start_cli, api, tmp_path)
     local = f"https://127.0.0.1:{api.port}"
     cassette_path = tmp_path / "live.yaml"
     path = write(tmp_path, "rules:\n  - {match: {path: /v1.0/seq}, times: 1, error: throttled}\n")
-    proxy = start_cli("record", "--cassette", str(cassette_path), "--upstream", f"graph.microsoft.com={local}",
-                      "--upstream-ca", str(api.cert), "--scenario", path)
+    proxy = start_cli(
+        "record",
+        "--cassette",
+        str(cassette_path),
+        "--upstream",
+        f"graph.microsoft.com={local}",
+        "--upstream-ca",
+        str(api.cert),
+        "--scenario",
+        path,
+    )
     s = session(proxy)
     first, second = s.get(f"{G}/seq"), s.get(f"{G}/seq")
     assert first.status_code == 429 and second.json() == {"n": 1}  # the 429 never reached the server
     proxy.stop()
     from tapeproxy.core import cassette
+
     recorded = cassette.load(cassette_path)
     assert [i.response.status for i in recorded] == [200]  # injected failures are not recorded
 
@@ -304,6 +352,7 @@ def test_the_readme_example_scenario_works(start_cli, tmp_path):
     import re
 
     from helpers import ROOT
+
     example = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[0]
     proxy = start_cli("demo", "--scenario", write(tmp_path, example))
     s = session(proxy)
@@ -315,12 +364,15 @@ def test_the_readme_example_scenario_works(start_cli, tmp_path):
 
 
 def test_priority_pass_query_and_header_matching(start_cli, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 rules:
   - {match: {host: graph.microsoft.com}, error: server_error}
   - {match: {headers: {X-Test-Bypass: "1"}}, priority: 10, pass: true}
   - {match: {query: {$top: "2"}}, priority: 5, respond: {json: {top: 2}}}
-""")
+""",
+    )
     proxy = start_cli("demo", "--scenario", path)
     s = session(proxy)
     assert s.get(GRAPH_TASK_URL).status_code == 500  # first in order
@@ -351,8 +403,10 @@ def test_builtin_failure_scenarios_are_reproducible(start_cli):
         proxy.stop()
         return out
 
-    for name, failures in [("box-server-errors", {500, 502, 503, 504}),
-                           ("flaky-network", {"ConnectionError", "ChunkedEncodingError"})]:
+    for name, failures in [
+        ("box-server-errors", {500, 502, 503, 504}),
+        ("flaky-network", {"ConnectionError", "ChunkedEncodingError"}),
+    ]:
         first, second = run(name), run(name)
         assert first == second, name
         seen = set(first) - {200}

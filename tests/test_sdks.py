@@ -35,7 +35,12 @@ def test_box_sdk_gen_updates_a_task(demo, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", demo.ca)
     client = BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token")).with_proxy(ProxyConfig(url=demo.url))
     due = datetime.datetime(2012, 12, 12, 10, 53, 43, tzinfo=datetime.timezone(datetime.timedelta(hours=-8)))
-    task = client.tasks.update_task_by_id("11446498", action=UpdateTaskByIdAction.REVIEW, message="Please review",
-                                          due_at=due, completion_rule=UpdateTaskByIdCompletionRule.ALL_ASSIGNEES)
+    task = client.tasks.update_task_by_id(
+        "11446498",
+        action=UpdateTaskByIdAction.REVIEW,
+        message="Please review",
+        due_at=due,
+        completion_rule=UpdateTaskByIdCompletionRule.ALL_ASSIGNEES,
+    )
     assert task.id == "11446498" and task.message == "Please review"
     assert task.item.name == "Contract.pdf"

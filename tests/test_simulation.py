@@ -30,7 +30,10 @@ def test_print_tasks_react_and_reject_bad_input(start_cli):
     s = session(proxy)
     assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"
     r = s.patch(GRAPH_TASK_URL, json={"status": {"state": "completed"}})
-    assert r.status_code == 200 and r.json()["status"] == {"state": "completed", "description": "Task is being processed"}
+    assert r.status_code == 200 and r.json()["status"] == {
+        "state": "completed",
+        "description": "Task is being processed",
+    }
     assert s.get(GRAPH_TASK_URL.replace("/v1.0/", "/beta/")).json()["status"]["state"] == "completed"
     bad = s.patch(GRAPH_TASK_URL, json={"status": {"state": "done"}})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidRequest"
@@ -63,10 +66,12 @@ def test_auth_as_graph_and_box_do_it(start_cli):
     r = anonymous.get(BOX_TASK_URL)
     assert r.status_code == 401 and r.content == b"" and "invalid_token" in r.headers["WWW-Authenticate"]
     later = int(time.time()) + 600
-    for claims, status in [({"scp": "PrintTaskDefinition.ReadWrite.All", "exp": later}, 403),  # delegated
-                           ({"roles": ["Printer.Read.All"], "exp": later}, 403),
-                           ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": int(time.time()) - 5}, 401),
-                           ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": later}, 200)]:
+    for claims, status in [
+        ({"scp": "PrintTaskDefinition.ReadWrite.All", "exp": later}, 403),  # delegated
+        ({"roles": ["Printer.Read.All"], "exp": later}, 403),
+        ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": int(time.time()) - 5}, 401),
+        ({"roles": ["PrintTaskDefinition.ReadWrite.All"], "exp": later}, 200),
+    ]:
         r = session(proxy, {"Authorization": "Bearer " + jwt(claims)}).get(GRAPH_TASK_URL)
         assert r.status_code == status, (claims, r.text)
 
@@ -74,16 +79,24 @@ def test_auth_as_graph_and_box_do_it(start_cli):
 def test_token_endpoints_hand_out_tokens_that_work(start_cli):
     proxy = start_cli("demo")
     s = session(proxy, {})
-    for grant, extra in [("client_credentials", {"client_id": "c", "client_secret": "s"}),
-                         ("refresh_token", {"refresh_token": "r"}),
-                         ("authorization_code", {"client_id": "c", "client_secret": "s", "code": "x"}),
-                         ("urn:ietf:params:oauth:grant-type:jwt-bearer", {"client_id": "c", "assertion": "a"})]:
+    for grant, extra in [
+        ("client_credentials", {"client_id": "c", "client_secret": "s"}),
+        ("refresh_token", {"refresh_token": "r"}),
+        ("authorization_code", {"client_id": "c", "client_secret": "s", "code": "x"}),
+        ("urn:ietf:params:oauth:grant-type:jwt-bearer", {"client_id": "c", "assertion": "a"}),
+    ]:
         r = s.post("https://api.box.com/oauth2/token", data={"grant_type": grant, **extra})
         assert r.status_code == 200 and r.json()["token_type"] == "bearer", (grant, r.text)
     assert s.post("https://api.box.com/oauth2/token", data={"grant_type": "password"}).status_code == 400
-    r = s.post("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
-               data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s",
-                     "scope": "https://graph.microsoft.com/.default"})
+    r = s.post(
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "app",
+            "client_secret": "s",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
     token = r.json()["access_token"]
     assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
     assert session(proxy, {"Authorization": f"Bearer {token}"}).get(GRAPH_TASK_URL).status_code == 200
@@ -92,8 +105,11 @@ def test_token_endpoints_hand_out_tokens_that_work(start_cli):
 def test_box_tasks_validate_like_box(start_cli):
     proxy = start_cli("demo")
     s = session(proxy)
-    for body, word in [({"action": "approve"}, "action"), ({"completion_rule": "everyone"}, "completion_rule"),
-                       ({"due_at": "tomorrow"}, "due_at")]:
+    for body, word in [
+        ({"action": "approve"}, "action"),
+        ({"completion_rule": "everyone"}, "completion_rule"),
+        ({"due_at": "tomorrow"}, "due_at"),
+    ]:
         r = s.put(BOX_TASK_URL, json=body)
         assert r.status_code == 400 and r.json()["code"] == "bad_request" and word in r.json()["message"]
     r = s.post("https://api.box.com/2.0/tasks", json={"item": {"id": "999", "type": "file"}})
@@ -120,9 +136,11 @@ def test_state_file_keeps_changes_and_ctl_resets_the_world(start_cli, tmp_path):
 
 def test_world_file_and_its_errors(start_cli, tmp_path):
     world = tmp_path / "world.yaml"
-    world.write_text("box:\n  users: [{id: '1', name: Ann, login: ann@example.com}]\n"
-                     "  files: [{id: '7', name: Plan.pdf}]\n"
-                     "  tasks: [{id: '70', item: '7', action: complete, message: Finish}]\n")
+    world.write_text(
+        "box:\n  users: [{id: '1', name: Ann, login: ann@example.com}]\n"
+        "  files: [{id: '7', name: Plan.pdf}]\n"
+        "  tasks: [{id: '70', item: '7', action: complete, message: Finish}]\n"
+    )
     proxy = start_cli("demo", "--world", str(world))
     s = session(proxy)
     assert s.get("https://api.box.com/2.0/tasks/70").json()["item"]["name"] == "Plan.pdf"
@@ -144,13 +162,20 @@ def test_graph_json_batching(start_cli):
     proxy = start_cli("demo", "--scenario", "graph-throttle-once")
     s = session(proxy)
     task = GRAPH_TASK_URL.split("/v1.0", 1)[1]
-    batch = {"requests": [
-        {"id": "1", "method": "PATCH", "url": task, "headers": {"Content-Type": "application/json"},
-         "body": {"status": {"state": "aborted"}}},
-        {"id": "2", "method": "GET", "url": task, "dependsOn": ["1"]},
-        {"id": "3", "method": "GET", "url": "/print/taskDefinitions/nope"},
-        {"id": "4", "method": "GET", "url": "/print/taskDefinitions", "dependsOn": ["3"]},
-    ]}
+    batch = {
+        "requests": [
+            {
+                "id": "1",
+                "method": "PATCH",
+                "url": task,
+                "headers": {"Content-Type": "application/json"},
+                "body": {"status": {"state": "aborted"}},
+            },
+            {"id": "2", "method": "GET", "url": task, "dependsOn": ["1"]},
+            {"id": "3", "method": "GET", "url": "/print/taskDefinitions/nope"},
+            {"id": "4", "method": "GET", "url": "/print/taskDefinitions", "dependsOn": ["3"]},
+        ]
+    }
     first = s.post(f"{G}/$batch", json=batch)
     assert first.status_code == 429  # the batch is a request too: graph-throttle-once throttles it first
     r = s.post(f"{G}/$batch", json=batch)
@@ -178,6 +203,7 @@ def test_graph_json_batching(start_cli):
 
 def test_replay_can_put_the_simulation_in_front_of_cassettes(start_cli, tmp_path):
     from helpers import interaction, write_cassette
+
     path = write_cassette(tmp_path / "mine.yaml", [interaction("GET", f"{G}/me", body={"displayName": "Megan"})])
     proxy = start_cli("replay", str(path), "--simulate")
     s = session(proxy)

@@ -25,18 +25,27 @@ def test_msgraph_sdk_creates_patches_and_reads_back_print_tasks(demo_proxy):
     async def flow():
         client, transport = graph_client(demo_proxy)
         try:
-            definition = await client.print.task_definitions.post(PrintTaskDefinition(
-                display_name="Redact before printing", created_by=AppIdentity(app_id="a1", display_name="Redactor")))
+            definition = await client.print.task_definitions.post(
+                PrintTaskDefinition(
+                    display_name="Redact before printing", created_by=AppIdentity(app_id="a1", display_name="Redactor")
+                )
+            )
             tasks = client.print.task_definitions.by_print_task_definition_id(definition.id).tasks
-            task = await tasks.post(PrintTask(parent_url="https://graph.microsoft.com/v1.0/print/printers/p1/jobs/7",
-                                              status=PrintTaskStatus(state=State.Pending, description="queued")))
-            await tasks.by_print_task_id(task.id).patch(PrintTask(status=PrintTaskStatus(
-                state=State.Completed, description="redacted")))
+            task = await tasks.post(
+                PrintTask(
+                    parent_url="https://graph.microsoft.com/v1.0/print/printers/p1/jobs/7",
+                    status=PrintTaskStatus(state=State.Pending, description="queued"),
+                )
+            )
+            await tasks.by_print_task_id(task.id).patch(
+                PrintTask(status=PrintTaskStatus(state=State.Completed, description="redacted"))
+            )
             again = await tasks.by_print_task_id(task.id).get()
             listed = await tasks.get()
             with pytest.raises(ODataError) as bad:
-                await tasks.by_print_task_id(task.id).patch(PrintTask(status=PrintTaskStatus(
-                    state=State.UnknownFutureValue)))
+                await tasks.by_print_task_id(task.id).patch(
+                    PrintTask(status=PrintTaskStatus(state=State.UnknownFutureValue))
+                )
             return definition, task, again, listed, bad.value
         finally:
             await transport.aclose()
@@ -71,16 +80,22 @@ def test_box_sdk_gen_task_flow_and_completion_rules(demo_proxy, monkeypatch, rul
     )
 
     client = box(demo_proxy, monkeypatch)
-    task = client.tasks.create_task(CreateTaskItem(id="12345"), action=CreateTaskAction.REVIEW, message="Sign off",
-                                    completion_rule=CreateTaskCompletionRule(rule))
+    task = client.tasks.create_task(
+        CreateTaskItem(id="12345"),
+        action=CreateTaskAction.REVIEW,
+        message="Sign off",
+        completion_rule=CreateTaskCompletionRule(rule),
+    )
     assert task.item.name == "Contract.pdf" and task.is_completed is False
     due = datetime.datetime(2026, 12, 24, 17, 0, tzinfo=datetime.UTC)
-    task = client.tasks.update_task_by_id(task.id, action=UpdateTaskByIdAction.COMPLETE, message="Sign it",
-                                          due_at=due)
+    task = client.tasks.update_task_by_id(task.id, action=UpdateTaskByIdAction.COMPLETE, message="Sign it", due_at=due)
     assert task.action.value == "complete" and task.message == "Sign it" and task.due_at == due
-    a1, a2 = (client.task_assignments.create_task_assignment(CreateTaskAssignmentTask(id=task.id),
-                                                              CreateTaskAssignmentAssignTo(id=user))
-              for user in ("11446499", "11446500"))
+    a1, a2 = (
+        client.task_assignments.create_task_assignment(
+            CreateTaskAssignmentTask(id=task.id), CreateTaskAssignmentAssignTo(id=user)
+        )
+        for user in ("11446499", "11446500")
+    )
     client.task_assignments.update_task_assignment_by_id(a1.id, resolution_state=Resolution.COMPLETED)
     after_one = client.tasks.get_task_by_id(task.id)
     assert after_one.is_completed is (rule == "any_assignee")
@@ -111,14 +126,20 @@ def test_msgraph_sdk_signs_in_with_client_secret_credential_offline(demo_proxy, 
     from msgraph import GraphServiceClient
 
     bundle = str(confdir / "tapeproxy-ca-bundle.pem")  # the CA plus system roots, as the banner says
-    for name, value in {"HTTPS_PROXY": demo_proxy.url, "HTTP_PROXY": demo_proxy.url, "SSL_CERT_FILE": bundle,
-                        "REQUESTS_CA_BUNDLE": bundle, "NO_PROXY": ""}.items():
+    for name, value in {
+        "HTTPS_PROXY": demo_proxy.url,
+        "HTTP_PROXY": demo_proxy.url,
+        "SSL_CERT_FILE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "NO_PROXY": "",
+    }.items():
         monkeypatch.setenv(name, value)
 
     async def flow():
         # connection_verify: aiohttp may have built its default SSL context before this test set SSL_CERT_FILE
-        credential = ClientSecretCredential("contoso.onmicrosoft.com", "app-client-id", "app-client-secret",
-                                            connection_verify=bundle)
+        credential = ClientSecretCredential(
+            "contoso.onmicrosoft.com", "app-client-id", "app-client-secret", connection_verify=bundle
+        )
         try:
             client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
             definitions = await client.print.task_definitions.get()

@@ -29,8 +29,9 @@ def test_a_request_with_a_trailer_is_answered(start_cli, tmp_path):
     proxy = start_cli("demo", "--reverse", "https://api.box.com")
     script = tmp_path / "trailer.js"
     script.write_text(NODE_PUT_WITH_TRAILER)
-    out = subprocess.run(["node", str(script)], env={**os.environ, "BASE": proxy.url},
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["node", str(script)], env={**os.environ, "BASE": proxy.url}, capture_output=True, text=True, timeout=60
+    )
     status, _, body = out.stdout.strip().partition(" ")
     assert status == "200", out.stdout + out.stderr + proxy.output[-2000:]
     assert '"message": "sent with a trailer"' in body
@@ -50,7 +51,7 @@ class TrailingUpstream(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Trailer", "X-Checksum")
         self.end_headers()
-        for piece in (b'{"entries": ', b'[1, 2, 3]}'):
+        for piece in (b'{"entries": ', b"[1, 2, 3]}"):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.write(b"0\r\nX-Checksum: c0ffee\r\n\r\n")
 
@@ -62,8 +63,15 @@ def test_a_response_with_a_trailer_is_recorded(start_cli, tmp_path):
     up = LocalHTTPS(tmp_path, TrailingUpstream)
     cassette = tmp_path / "rec.yaml"
     try:
-        proxy = start_cli("record", "--cassette", str(cassette), "--upstream",
-                          f"api.box.com=https://127.0.0.1:{up.port}", "--upstream-ca", str(up.cert))
+        proxy = start_cli(
+            "record",
+            "--cassette",
+            str(cassette),
+            "--upstream",
+            f"api.box.com=https://127.0.0.1:{up.port}",
+            "--upstream-ca",
+            str(up.cert),
+        )
         s = requests.Session()
         s.trust_env = False
         s.proxies, s.verify = {"https": proxy.url}, proxy.ca

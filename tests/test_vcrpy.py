@@ -36,8 +36,13 @@ def test_vcrpy_plays_a_cassette_tapeproxy_recorded(start_cli, api, tmp_path):
 def test_tapeproxy_serves_a_cassette_vcrpy_recorded(start_cli, api, tmp_path, library):
     path = tmp_path / f"vcr-{library}.yaml"
     base = f"https://127.0.0.1:{api.port}/v1.0"
-    calls = [("GET", "/seq", None), ("GET", "/seq", None), ("GET", "/gzip", None), ("GET", "/binary", None),
-             ("PATCH", "/print/tasks/t1", {"status": {"state": "completed"}})]
+    calls = [
+        ("GET", "/seq", None),
+        ("GET", "/seq", None),
+        ("GET", "/gzip", None),
+        ("GET", "/binary", None),
+        ("PATCH", "/print/tasks/t1", {"status": {"state": "completed"}}),
+    ]
 
     def run(send):
         return [send(m, base + p, j) for m, p, j in calls]
@@ -53,7 +58,9 @@ def test_tapeproxy_serves_a_cassette_vcrpy_recorded(start_cli, api, tmp_path, li
     proxy = start_cli("replay", str(path), "--intercept-host", "127.0.0.1")
     s = requests.Session()
     s.trust_env = False
-    got = run(lambda m, u, j: s.request(m, u, json=j, proxies={"https": proxy.url}, verify=proxy.ca, timeout=10).content)
+    got = run(
+        lambda m, u, j: s.request(m, u, json=j, proxies={"https": proxy.url}, verify=proxy.ca, timeout=10).content
+    )
     assert got == seen
     assert api.connections == connections  # served offline
 
@@ -130,8 +137,12 @@ def test_old_vcrpy_quirks_are_served_correctly(start_cli, tmp_path):
         assert r.status_code == 200 and r.content == b"" and "content-encoding" not in r.headers
     s = requests.Session()
     s.trust_env = False
-    r = s.get("https://graph.microsoft.com/v1.0/print/taskDefinitions/d1/tasks/t1", proxies={"https": proxy.url},
-              verify=proxy.ca, timeout=10)
+    r = s.get(
+        "https://graph.microsoft.com/v1.0/print/taskDefinitions/d1/tasks/t1",
+        proxies={"https": proxy.url},
+        verify=proxy.ca,
+        timeout=10,
+    )
     assert r.json()["id"] == "t1"
     assert "MISS" not in proxy.output
 
@@ -144,8 +155,9 @@ def test_old_vcrpy_cassettes_with_tuple_tags_replay(start_cli):
     r = s.get("https://graph.microsoft.com/v1.0/me")
     assert r.json()["displayName"] == "Adele Vance"
     assert r.headers["Content-Type"] == "application/json; odata.metadata=minimal"
-    r = s.post("https://graph.microsoft.com/v1.0/me/sendMail",
-               json={"saveToSentItems": False, "message": {"subject": "Hello"}})  # the BytesIO body, as data
+    r = s.post(
+        "https://graph.microsoft.com/v1.0/me/sendMail", json={"saveToSentItems": False, "message": {"subject": "Hello"}}
+    )  # the BytesIO body, as data
     assert r.status_code == 202
 
 
@@ -164,7 +176,8 @@ def test_old_body_and_header_forms_load_as_plain_data(tmp_path):
     from tapeproxy.core.errors import InputError
 
     path = tmp_path / "old.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         interactions:
         - request:
             body: !!python/object/apply:builtins.iter
@@ -174,11 +187,14 @@ def test_old_body_and_header_forms_load_as_plain_data(tmp_path):
             uri: https://api.box.com/2.0/files/content
           response: {status: {code: 201, message: Created}, headers: null, body: {string: ''}}
         version: 1
-        """))
+        """)
+    )
     [loaded] = cassette.load(path)
     assert loaded.request.body == b"abcdef"
     assert loaded.request.headers == (("Accept", "*/*"), ("X-Two", "a"), ("X-Two", "b"))
-    path.write_text("interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/\n"
-                    "    headers:\n    - [Accept]\n  response: {status: {code: 200}}\n")
+    path.write_text(
+        "interactions:\n- request:\n    method: GET\n    uri: https://api.box.com/\n"
+        "    headers:\n    - [Accept]\n  response: {status: {code: 200}}\n"
+    )
     with pytest.raises(InputError, match=r"old\.yaml:6: header entry 1 is not a \[name, value\] pair"):
         cassette.load(path)

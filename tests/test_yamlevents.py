@@ -20,10 +20,10 @@ interactions:
 version: 1
 """,
     "implicit types": "[yes, No, on, OFF, true, ~, null, '', 1, -2, 0x1F, 0o17, 1_000, 1.5, .inf, -.Inf, .nan, 1e3, "
-                      "2026-11-22, 'yes', \"1\", 12:30, +7, abc]",
+    "2026-11-22, 'yes', \"1\", 12:30, +7, abc]",
     "explicit tags": "a: !!str 1\nb: !!int '7'\nc: !!binary aGVsbG8=\nd: !!python/str x\ne: !!float 1\nf: !!null ''\n",
     "anchors": "base: &b {x: 1, y: [1, 2]}\nuse: *b\nlist: &l [a, b]\nagain: *l\nscalar: &s hello\ns2: *s\n",
-    "block scalars": "a: |\n  line 1\n  line 2\nb: >\n  folded\n  text\nc: \"esc\\u00e9\\n\"\n",
+    "block scalars": 'a: |\n  line 1\n  line 2\nb: >\n  folded\n  text\nc: "esc\\u00e9\\n"\n',
     "nested": "- - - [1, {a: {b: [2, 3]}}]\n- {}\n- []\n- ''\n",
     "scalar root": "hello\n",
     "empty": "",
@@ -50,12 +50,15 @@ def test_event_builder_handles_the_common_documents_itself():
             loader.dispose()
 
 
-@pytest.mark.parametrize("text", [
-    "a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n",  # merge key
-    "? [a, b]\n: complex key\n",
-    "s: !!set {a, b}\n",
-    "o: !!omap [a: 1, b: 2]\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n",  # merge key
+        "? [a, b]\n: complex key\n",
+        "s: !!set {a, b}\n",
+        "o: !!omap [a: 1, b: 2]\n",
+    ],
+)
 def test_what_it_does_not_handle_goes_to_the_full_loader(text):
     loader = yamlfile.Loader(text)
     try:
@@ -70,14 +73,17 @@ def test_what_it_does_not_handle_goes_to_the_full_loader(text):
         assert yamlfile.parse(text, "doc.yaml")[0] == yaml.load(text, Loader=yamlfile.Loader)
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("a: !!python/object:os.system x\n", 1, "tag tag:yaml.org,2002:python/object:os.system is not allowed"),
-    ("a: 1\nb: [1, 2\n", 3, "expected ',' or ']'"),
-    ("--- a\n--- b\n", 2, "more than one YAML document"),
-    ("a: *missing\n", 1, "found undefined alias"),
-    ("a: !!binary 'not base64!'\n", 1, "failed to decode base64"),
-    ("a: 1\nb: !!int 'x'\n", 2, "'x' is not a valid int"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("a: !!python/object:os.system x\n", 1, "tag tag:yaml.org,2002:python/object:os.system is not allowed"),
+        ("a: 1\nb: [1, 2\n", 3, "expected ',' or ']'"),
+        ("--- a\n--- b\n", 2, "more than one YAML document"),
+        ("a: *missing\n", 1, "found undefined alias"),
+        ("a: !!binary 'not base64!'\n", 1, "failed to decode base64"),
+        ("a: 1\nb: !!int 'x'\n", 2, "'x' is not a valid int"),
+    ],
+)
 def test_errors_are_the_full_loaders_with_their_line(text, line, words):
     with pytest.raises(InputError) as e:
         yamlfile.parse(text, "doc.yaml")
@@ -90,17 +96,21 @@ def test_timestamps_keep_their_type():
     assert isinstance(data["t"], datetime.datetime) and isinstance(data["d"], datetime.date)
 
 
-@pytest.mark.parametrize("text, line", [
-    ("a: 1\nb: 2\na: 3\n", 3),  # the event builder's path
-    ("x: !!set {q}\nm:\n  k: 1\n  k: 2\n", 4),  # the full loader's path (a tag it hands over)
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("a: 1\nb: 2\na: 3\n", 3),  # the event builder's path
+        ("x: !!set {q}\nm:\n  k: 1\n  k: 2\n", 4),  # the full loader's path (a tag it hands over)
+    ],
+)
 def test_a_key_given_twice_is_refused_at_its_line(text, line):
     with pytest.raises(InputError, match=rf"doc\.yaml:{line}: key '[ak]' appears twice in this mapping"):
         yamlfile.parse(text, "doc.yaml")
 
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 
 
 @pytest.mark.parametrize("text", [BOMB, "s: !!set {q}\n" + BOMB])  # both loading paths

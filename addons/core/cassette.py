@@ -61,8 +61,11 @@ class _Checker(yamlfile.Checker):
                 values = [values]
             for v in values:
                 if not isinstance(v, (str, int, float)):
-                    raise self.fail(keys + (name,), f"header {name!r} has {yamlfile.kind(v)} value",
-                                    "header values are strings or lists of strings")
+                    raise self.fail(
+                        keys + (name,),
+                        f"header {name!r} has {yamlfile.kind(v)} value",
+                        "header values are strings or lists of strings",
+                    )
                 out.append((str(name), str(v)))
         return tuple(out)
 
@@ -70,8 +73,11 @@ class _Checker(yamlfile.Checker):
         out: dict = {}
         for i, pair in enumerate(pairs):
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
-                raise self.fail(keys + (i,), f"header entry {i + 1} is not a [name, value] pair",
-                                "headers are a mapping of name to values, or a list of [name, value] pairs")
+                raise self.fail(
+                    keys + (i,),
+                    f"header entry {i + 1} is not a [name, value] pair",
+                    "headers are a mapping of name to values, or a list of [name, value] pairs",
+                )
             values = pair[1] if isinstance(pair[1], list) else [pair[1]]
             out.setdefault(pair[0], []).extend(values)
         return out
@@ -89,22 +95,32 @@ class _Checker(yamlfile.Checker):
         raw = self.mapping(raw, keys, "request")
         for required in ("method", "uri"):
             if not isinstance(raw.get(required), str):
-                raise self.fail(keys, f"request needs a string {required!r}",
-                                "e.g. method: GET, uri: https://graph.microsoft.com/v1.0/...")
+                raise self.fail(
+                    keys,
+                    f"request needs a string {required!r}",
+                    "e.g. method: GET, uri: https://graph.microsoft.com/v1.0/...",
+                )
         uri = raw["uri"]
         problem = matching.uri_problem(uri)
         if problem:
-            raise self.fail(keys + ("uri",), f"uri {uri!r}: {problem}",
-                            "an absolute URL, e.g. https://graph.microsoft.com/v1.0/...")
-        return RecordedRequest(raw["method"].upper(), uri,
-                               self.headers(raw.get("headers"), keys + ("headers",)),
-                               self.body(raw.get("body"), keys + ("body",)))
+            raise self.fail(
+                keys + ("uri",), f"uri {uri!r}: {problem}", "an absolute URL, e.g. https://graph.microsoft.com/v1.0/..."
+            )
+        return RecordedRequest(
+            raw["method"].upper(),
+            uri,
+            self.headers(raw.get("headers"), keys + ("headers",)),
+            self.body(raw.get("body"), keys + ("body",)),
+        )
 
     def response(self, raw: Any, keys: tuple) -> RecordedResponse:
         raw = self.mapping(raw, keys, "response")
         if "status_code" in raw and "status" not in raw:  # vcrpy's legacy httpx layout
-            raw = {"status": {"code": raw["status_code"]}, "headers": raw.get("headers"),
-                   "body": {"string": raw.get("content")}}
+            raw = {
+                "status": {"code": raw["status_code"]},
+                "headers": raw.get("headers"),
+                "body": {"string": raw.get("content")},
+            }
         status = self.mapping(raw.get("status"), keys + ("status",), "response status")
         code = status.get("code")
         if not isinstance(code, int) or not 100 <= code <= 599:
@@ -112,9 +128,12 @@ class _Checker(yamlfile.Checker):
         body = raw.get("body")
         if isinstance(body, dict):
             body = body.get("string")
-        return RecordedResponse(code, str(status.get("message") or ""),
-                                self.headers(raw.get("headers"), keys + ("headers",)),
-                                self.body(body, keys + ("body",)))
+        return RecordedResponse(
+            code,
+            str(status.get("message") or ""),
+            self.headers(raw.get("headers"), keys + ("headers",)),
+            self.body(body, keys + ("body",)),
+        )
 
 
 # A cassette's top level holds `interactions:`: in block YAML at the start of a line, in JSON after "{".
@@ -148,7 +167,9 @@ def from_document(data, text: str, path: str) -> list[Interaction]:
     if "interactions" not in data:
         raise check.fail((), "no 'interactions' list", "a vcrpy cassette holds `interactions:` and `version: 1`")
     if data.get("version", 1) != 1:
-        raise check.fail(("version",), f"unsupported cassette version {data.get('version')!r}", "vcrpy writes version: 1")
+        raise check.fail(
+            ("version",), f"unsupported cassette version {data.get('version')!r}", "vcrpy writes version: 1"
+        )
     raw_list = data["interactions"] or []
     if not isinstance(raw_list, list):
         raise check.fail(("interactions",), "'interactions' must be a list")
@@ -161,8 +182,13 @@ def from_document(data, text: str, path: str) -> list[Interaction]:
             if part not in raw:
                 raise check.fail(keys, f"interaction {i + 1} has no {part!r}")
         extra = raw.get("tapeproxy") or {}
-        out.append(Interaction(check.request(raw["request"], keys + ("request",)),
-                               check.response(raw["response"], keys + ("response",)),
-                               name, i + 1, extra if isinstance(extra, dict) else {}))
+        out.append(
+            Interaction(
+                check.request(raw["request"], keys + ("request",)),
+                check.response(raw["response"], keys + ("response",)),
+                name,
+                i + 1,
+                extra if isinstance(extra, dict) else {},
+            )
+        )
     return out
-

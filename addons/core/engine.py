@@ -67,8 +67,7 @@ class _RuleState:
         digest = hashlib.sha256(f"{seed}:{rule.scenario}:{rule.number}".encode()).digest()
         self.rng = random.Random(int.from_bytes(digest[:8], "big"))
         # a bare delay: it slows a request down and lets the other rules decide what happens to it
-        self.latency_only = all(s.kind == "pass" and s.delay is not None and not s.explicit_pass
-                                for s in rule.steps)
+        self.latency_only = all(s.kind == "pass" and s.delay is not None and not s.explicit_pass for s in rule.steps)
 
     def at(self, key: str) -> _KeyState:
         state = self.keys.get(key)
@@ -128,8 +127,10 @@ class ScenarioEngine:
         """Make exactly these scenarios active; ones already active keep their counters and state."""
         now = self.clock()
         kept = {s.scenario.name: s for s in self.scenarios}
-        self.scenarios = [kept[s.name] if s.name in kept and _same(kept[s.name].scenario, s) else _ScenarioState(s, now)
-                          for s in scenarios]
+        self.scenarios = [
+            kept[s.name] if s.name in kept and _same(kept[s.name].scenario, s) else _ScenarioState(s, now)
+            for s in scenarios
+        ]
         old_rules = {(id(st), rs.rule.number): rs for st, rs in self._rules}
         rules = []
         for order, st in enumerate(self.scenarios):
@@ -154,11 +155,18 @@ class ScenarioEngine:
         out = []
         for st in self.scenarios:
             rules = [rs for s, rs in self._rules if s is st]
-            out.append({"name": st.scenario.name, "description": st.scenario.description, "state": st.state,
-                        "path": st.scenario.path,
-                        "rules": [{"rule": rs.rule.number, "name": rs.rule.name,
-                                   "matched": rs.matched, "fired": rs.fired}
-                                  for rs in sorted(rules, key=lambda r: r.rule.number)]})
+            out.append(
+                {
+                    "name": st.scenario.name,
+                    "description": st.scenario.description,
+                    "state": st.state,
+                    "path": st.scenario.path,
+                    "rules": [
+                        {"rule": rs.rule.number, "name": rs.rule.name, "matched": rs.matched, "fired": rs.fired}
+                        for rs in sorted(rules, key=lambda r: r.rule.number)
+                    ],
+                }
+            )
         return out
 
     # -- deciding -------------------------------------------------------------------------------
@@ -166,10 +174,14 @@ class ScenarioEngine:
         k = (host, method)
         found = self._candidates.get(k)
         if found is None:
-            found = self._candidates[k] = _ByPath([(st, rs) for st, rs in self._rules
-                                                   if (rs.rule.match.hosts is None or host in rs.rule.match.hosts)
-                                                   and (rs.rule.match.methods is None
-                                                        or method in rs.rule.match.methods)])
+            found = self._candidates[k] = _ByPath(
+                [
+                    (st, rs)
+                    for st, rs in self._rules
+                    if (rs.rule.match.hosts is None or host in rs.rule.match.hosts)
+                    and (rs.rule.match.methods is None or method in rs.rule.match.methods)
+                ]
+            )
         return found.rules_for(path)
 
     def decide(self, shape: Shape, client: str = "") -> Decision | None:
@@ -193,8 +205,11 @@ class ScenarioEngine:
         if not latency:
             return winner
         base = winner or latency[0]
-        return replace(base, delay=base.delay + sum(d.delay for d in latency if d is not base),
-                       also=tuple(d.rule for d in latency if d is not base))
+        return replace(
+            base,
+            delay=base.delay + sum(d.delay for d in latency if d is not base),
+            also=tuple(d.rule for d in latency if d is not base),
+        )
 
     def _fire(self, st: _ScenarioState, rs: _RuleState, shape: Shape, client: str, now: float) -> Decision | None:
         rule = rs.rule
@@ -294,7 +309,7 @@ class _ByPath:
     def rules_for(self, path: str) -> list:
         if self._depth == 0:
             return self._root
-        segments = tuple(path.split("/")[1:self._depth + 1])
+        segments = tuple(path.split("/")[1 : self._depth + 1])
         groups = [g for n in range(1, len(segments) + 1) if (g := self._by_prefix.get(segments[:n]))]
         if not groups:
             return self._root

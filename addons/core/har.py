@@ -33,14 +33,16 @@ def load(path: str, redactor: Redactor | None = None) -> HarImport:
             raw = f.read()
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 at byte {e.start}", path, raw[:e.start].count(b"\n") + 1,
-                         "a HAR file is UTF-8 JSON") from None
+        raise InputError(
+            f"not UTF-8 at byte {e.start}", path, raw[: e.start].count(b"\n") + 1, "a HAR file is UTF-8 JSON"
+        ) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno,
-                         "expected a HAR file: JSON with log.entries") from None
+        raise InputError(
+            f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno, "expected a HAR file: JSON with log.entries"
+        ) from None
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
     if not isinstance(entries, list):
-        raise InputError("no log.entries list", path, 1, "a HAR file is JSON with {\"log\": {\"entries\": [...]}}")
+        raise InputError("no log.entries list", path, 1, 'a HAR file is JSON with {"log": {"entries": [...]}}')
     creator = doc["log"].get("creator")
     by_mitmproxy = isinstance(creator, dict) and str(creator.get("name", "")).lower() == "mitmproxy"
     out = HarImport()
@@ -80,14 +82,24 @@ def _exchange(e, by_mitmproxy: bool) -> tuple[Exchange, bool]:
     body, missing = _response_body(resp.get("content"), _charset(response_headers, by_mitmproxy))
     request_headers = _headers(req.get("headers"))
     post = req.get("postData")
-    if isinstance(post, dict) and post.get("mimeType") and not any(k.lower() == "content-type"
-                                                                     for k, _ in request_headers):
+    if (
+        isinstance(post, dict)
+        and post.get("mimeType")
+        and not any(k.lower() == "content-type" for k, _ in request_headers)
+    ):
         request_headers.append(("Content-Type", str(post["mimeType"])))  # where the HAR writer put it
     return Exchange(
-        method.upper(), url, request_headers, _request_body(post),
-        resp["status"], str(resp.get("statusText") or ""), response_headers, body,
+        method.upper(),
+        url,
+        request_headers,
+        _request_body(post),
+        resp["status"],
+        str(resp.get("statusText") or ""),
+        response_headers,
+        body,
         _started(e.get("startedDateTime")),
-        round(e["time"]) if isinstance(e.get("time"), (int, float)) and e["time"] > 0 else None), missing
+        round(e["time"]) if isinstance(e.get("time"), (int, float)) and e["time"] > 0 else None,
+    ), missing
 
 
 def _headers(items) -> list[tuple[str, str]]:

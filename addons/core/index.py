@@ -43,8 +43,10 @@ class NoMatch:
 
 def redact_prefix_in(interactions) -> bool:
     """Whether any request may hold a redacted value (a quick test before looking closely)."""
-    return any(redact.might_hold_placeholder(i.request.uri) or redact.might_hold_placeholder(i.request.body)
-               for i in interactions)
+    return any(
+        redact.might_hold_placeholder(i.request.uri) or redact.might_hold_placeholder(i.request.body)
+        for i in interactions
+    )
 
 
 def recorded_shape(interaction: Interaction) -> Shape:
@@ -72,8 +74,13 @@ class _Variants:
 
 
 class ReplayIndex:
-    def __init__(self, interactions: Iterable[Interaction], match_on=matching.DEFAULT_MATCH_ON,
-                 repeat_last: bool = True, match_headers: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        interactions: Iterable[Interaction],
+        match_on=matching.DEFAULT_MATCH_ON,
+        repeat_last: bool = True,
+        match_headers: tuple[str, ...] = (),
+    ):
         """match_headers: header names (lower case) significant for every host, besides each API's own."""
         self.match_on = tuple(match_on)
         self.match_headers = tuple(match_headers)
@@ -89,15 +96,18 @@ class ReplayIndex:
         self.masked = frozenset(masked)
         all_headers = "headers" in self.match_on
         self._constraints: list[tuple] = [
-            matching.header_constraint(shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers,
-                                       all_headers)
-            for shape in self._shapes]
+            matching.header_constraint(
+                shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers, all_headers
+            )
+            for shape in self._shapes
+        ]
         groups: dict[tuple, dict[tuple, list[int]]] = {}
         for pos, shape in enumerate(self._shapes):
             groups.setdefault(self.key(shape), {}).setdefault(self._constraints[pos], []).append(pos)
         # A key whose recordings demand no header is a plain list of positions: the common, fast case.
         self._sequences: dict[tuple, list[int] | _Variants] = {
-            k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()}
+            k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()
+        }
         self._served: dict[tuple, int] = {}
         self.hosts = frozenset(shape.host for shape in self._shapes)
 
@@ -136,9 +146,12 @@ class ReplayIndex:
         if served >= len(sequence) and not self.repeat_last:
             labels = ", ".join(f"#{self.interactions[p].number}" for p in sequence)
             first = self.interactions[sequence[0]]
-            return NoMatch(f"all {len(sequence)} recorded responses for {shape.display()} were already served "
-                        f"({first.source} {labels}); replay is set not to repeat the last one",
-                        self.interactions[sequence[-1]], ("sequence exhausted",))
+            return NoMatch(
+                f"all {len(sequence)} recorded responses for {shape.display()} were already served "
+                f"({first.source} {labels}); replay is set not to repeat the last one",
+                self.interactions[sequence[-1]],
+                ("sequence exhausted",),
+            )
         self._served[k] = served + 1
         n = min(served, len(sequence) - 1)
         return Hit(self.interactions[sequence[n]], n + 1, len(sequence), served >= len(sequence))
@@ -163,8 +176,9 @@ class ReplayIndex:
         best_pos, best_rank, best_differs = -1, None, []
         searched, deadline = 0, time.perf_counter() + MISS_BUDGET
         for pos in self._candidates(shape):
-            rank, differs = matching.closeness(shape, self._shapes[pos], self.match_on, self.masked,
-                                               self._constraints[pos])
+            rank, differs = matching.closeness(
+                shape, self._shapes[pos], self.match_on, self.masked, self._constraints[pos]
+            )
             if best_rank is None or rank > best_rank:
                 best_pos, best_rank, best_differs = pos, rank, differs
             searched += 1
@@ -179,5 +193,6 @@ class ReplayIndex:
             else:
                 reasons.append(matching.explain(shape, want, name, self.masked))
         path = want.path if len(want.path) <= 48 else "..." + want.path[-45:]
-        return NoMatch(f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons),
-                    closest, tuple(reasons))
+        return NoMatch(
+            f"{prefix}; closest: {want.method} {path} ({closest.label}), " + "; ".join(reasons), closest, tuple(reasons)
+        )

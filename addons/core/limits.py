@@ -49,7 +49,8 @@ def upload_endpoint(host: str, method: str, path: str) -> bool:
         return True
     route = path.split("?", 1)[0].rstrip("/")
     return method.upper() in ("PUT", "POST", "PATCH") and (
-        route.endswith("/content") or route.endswith(":/content") or "/uploadSession" in route)
+        route.endswith("/content") or route.endswith(":/content") or "/uploadSession" in route
+    )
 
 
 def connection_cap(requested: int, open_files: int) -> int:

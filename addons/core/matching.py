@@ -30,11 +30,28 @@ _DEFAULT_PORT = {"http": 80, "https": 443}
 _TOKEN_PATH = re.compile(r"/oauth2(?:/v2\.0)?/token/?$")
 # Form fields of a token request that are credentials, or whose identity they are: a teammate's
 # differ, and recorders filter them. The grant type, scope and subject type still count.
-CREDENTIAL_FIELDS = frozenset({"client_id", "client_secret", "client_assertion", "assertion", "refresh_token", "code",
-                               "code_verifier", "device_code", "username", "password", "subject_token",
-                               "actor_token", "box_subject_id"})
-_SIMPLE_URI = re.compile(r"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
-                         r"(?P<path>/[^?#\s]*)?(?:\?(?P<query>[^#\s]*))?", re.IGNORECASE)
+CREDENTIAL_FIELDS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "assertion",
+        "refresh_token",
+        "code",
+        "code_verifier",
+        "device_code",
+        "username",
+        "password",
+        "subject_token",
+        "actor_token",
+        "box_subject_id",
+    }
+)
+_SIMPLE_URI = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
+    r"(?P<path>/[^?#\s]*)?(?:\?(?P<query>[^#\s]*))?",
+    re.IGNORECASE,
+)
 
 
 def uri_problem(uri: str) -> str | None:
@@ -115,8 +132,9 @@ class Shape:
 
     __slots__ = ("method", "scheme", "host", "port", "raw_path", "raw_query", "headers", "raw_body", "__dict__")
 
-    def __init__(self, method: str, scheme: str, host: str, port: int | None, path: str, query: str,
-                 headers, body: bytes):
+    def __init__(
+        self, method: str, scheme: str, host: str, port: int | None, path: str, query: str, headers, body: bytes
+    ):
         self.method = method.upper()
         self.scheme = scheme.lower()
         self.host = host.lower().rstrip(".")
@@ -131,8 +149,16 @@ class Shape:
         simple = _SIMPLE_URI.fullmatch(uri)  # what recordings hold; urlsplit (slower) takes the rest
         if simple and (simple["port"] is None or int(simple["port"]) <= 65535):
             port = simple["port"]
-            return cls(method, simple["scheme"], simple["host"], int(port) if port else None, simple["path"] or "",
-                       simple["query"] or "", headers, body)
+            return cls(
+                method,
+                simple["scheme"],
+                simple["host"],
+                int(port) if port else None,
+                simple["path"] or "",
+                simple["query"] or "",
+                headers,
+                body,
+            )
         parts = urlsplit(uri)
         return cls(method, parts.scheme, parts.hostname or "", parts.port, parts.path, parts.query, headers, body)
 
@@ -194,8 +220,10 @@ def parse_match_on(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     names = [n.strip() for n in names if n.strip()]
     unknown = [n for n in names if n not in MATCHERS]
     if unknown or not names:
-        raise InputError(f"--match-on: unknown matcher {', '.join(map(repr, unknown)) or '(none given)'}",
-                         hint="choose from " + ", ".join(MATCHERS))
+        raise InputError(
+            f"--match-on: unknown matcher {', '.join(map(repr, unknown)) or '(none given)'}",
+            hint="choose from " + ", ".join(MATCHERS),
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -228,8 +256,19 @@ def key(shape: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset()
 
 # Headers the `headers` matcher leaves out: they describe the connection or the body's framing, and
 # an HTTP/2 client and an HTTP/1 one send the same request with different ones.
-_FRAMING_HEADERS = frozenset({"host", "content-length", "connection", "keep-alive", "proxy-connection",
-                              "transfer-encoding", "te", "upgrade", "accept-encoding"})
+_FRAMING_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "accept-encoding",
+    }
+)
 
 
 def header_constraint(shape: Shape, significant: tuple[str, ...], all_headers: bool) -> tuple:
@@ -380,8 +419,9 @@ def _multiset_diff(got: tuple, want: tuple, what: str, skip=frozenset()) -> str:
             diffs.append(f"{what} {k} is missing (recorded: {_short(want_d[k][0])})")
         elif got_d[k] != want_d[k]:
             g, w = got_d[k], want_d[k]
-            diffs.append(f"{what} {k} differs: {_short(g[0] if len(g) == 1 else g)} vs "
-                         f"{_short(w[0] if len(w) == 1 else w)}")
+            diffs.append(
+                f"{what} {k} differs: {_short(g[0] if len(g) == 1 else g)} vs {_short(w[0] if len(w) == 1 else w)}"
+            )
     if not diffs:
         return f"{what} differs"
     return "; ".join(diffs[:3]) + (" (and more)" if len(diffs) > 3 else "")
@@ -422,8 +462,9 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
 _RANK = ("host", "scheme", "port", "path", "uri", "method", "query", "body", "raw_body")
 
 
-def closeness(got: Shape, want: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset(),
-              constraint: tuple = ()) -> tuple[tuple, list[str]]:
+def closeness(
+    got: Shape, want: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset(), constraint: tuple = ()
+) -> tuple[tuple, list[str]]:
     """A rank (higher is closer; compare as tuples) and the matchers that differ.
 
     Each matcher scores its agreement from 0 to 1 (path: the share of segments alike, position by
@@ -442,8 +483,9 @@ def closeness(got: Shape, want: Shape, match_on: tuple[str, ...], masked: frozen
         if name in ("path", "uri"):
             scores[name] = _common_segments(got.path, want.path)
         elif name == "query":
-            scores[name] = _pair_share(_masked_pairs(got.query, "query", masked),
-                                       _masked_pairs(want.query, "query", masked))
+            scores[name] = _pair_share(
+                _masked_pairs(got.query, "query", masked), _masked_pairs(want.query, "query", masked)
+            )
         elif name == "body":
             scores[name] = _body_share(_masked_value(name, got, masked), _masked_value(name, want, masked))
     headers_met = sum(1 for n, v in constraint if got.header_map.get(n) == v)
@@ -471,6 +513,7 @@ def _body_share(got: Body, want: Body) -> float:
     if got.kind == "form":
         return _pair_share(got.value, want.value)
     if got.kind == "json":  # leaves as JSON text: 1 and true differ, and lists become hashable
-        return _pair_share(((p, json.dumps(v)) for p, v in _leaves(got.data())),
-                           ((p, json.dumps(v)) for p, v in _leaves(want.data())))
+        return _pair_share(
+            ((p, json.dumps(v)) for p, v in _leaves(got.data())), ((p, json.dumps(v)) for p, v in _leaves(want.data()))
+        )
     return 0.0

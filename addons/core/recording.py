@@ -50,8 +50,11 @@ def readable_body(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tup
 
 
 def _with_length(headers, body: bytes) -> list[tuple[str, str]]:
-    return [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers
-            if k.lower() != "transfer-encoding"]
+    return [
+        (k, str(len(body)) if k.lower() == "content-length" else v)
+        for k, v in headers
+        if k.lower() != "transfer-encoding"
+    ]
 
 
 def _header_dict(items) -> dict[str, list[str]]:
@@ -80,17 +83,23 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
         body = r.body(url, header_value(headers, "content-type"), body)
     if exchange.started is not None:
         extra["recorded_at"] = datetime.datetime.fromtimestamp(exchange.started, datetime.UTC).isoformat(
-            timespec="seconds")
+            timespec="seconds"
+        )
     if exchange.duration_ms is not None:
         extra["duration_ms"] = exchange.duration_ms
     out = {
         # vcrpy's requests stub writes null for "no body"; tapeproxy does the same.
-        "request": {"body": writer.text_or_binary(req_body) or None,
-                    "headers": _header_dict(r.headers(exchange.request_headers)),
-                    "method": exchange.method.upper(), "uri": url},
-        "response": {"status": {"code": exchange.status, "message": exchange.reason},
-                     "headers": _header_dict(r.headers(headers)),
-                     "body": {"string": writer.text_or_binary(body)}},
+        "request": {
+            "body": writer.text_or_binary(req_body) or None,
+            "headers": _header_dict(r.headers(exchange.request_headers)),
+            "method": exchange.method.upper(),
+            "uri": url,
+        },
+        "response": {
+            "status": {"code": exchange.status, "message": exchange.reason},
+            "headers": _header_dict(r.headers(headers)),
+            "body": {"string": writer.text_or_binary(body)},
+        },
     }
     _sweep(out, r)
     if extra:
@@ -114,8 +123,9 @@ def _sweep(e: dict, r: Redactor) -> None:
 def shape_of_entry(e: dict) -> Shape:
     req = e["request"]
     body = req["body"] or b""
-    headers = [(str(k), str(v)) for k, vs in (req.get("headers") or {}).items()
-               for v in (vs if isinstance(vs, list) else [vs])]
+    headers = [
+        (str(k), str(v)) for k, vs in (req.get("headers") or {}).items() for v in (vs if isinstance(vs, list) else [vs])
+    ]
     return Shape.from_uri(req["method"], req["uri"], headers, body.encode() if isinstance(body, str) else body)
 
 
@@ -127,8 +137,13 @@ class Recording:
     made in this session all stay: they are a sequence.
     """
 
-    def __init__(self, old_entries: list[dict] = (), match_on=matching.DEFAULT_MATCH_ON, replace: bool = False,
-                 match_headers: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        old_entries: list[dict] = (),
+        match_on=matching.DEFAULT_MATCH_ON,
+        replace: bool = False,
+        match_headers: tuple[str, ...] = (),
+    ):
         self.match_on = tuple(match_on)
         self.match_headers = tuple(match_headers)
         self.replace = replace
@@ -138,9 +153,12 @@ class Recording:
     def _key(self, e: dict) -> tuple:
         """Which request this is, as replay tells requests apart (its significant headers too)."""
         shape = shape_of_entry(e)
-        return (*matching.key(shape, matching.key_matchers(self.match_on)),
-                matching.header_constraint(shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers,
-                                           "headers" in self.match_on))
+        return (
+            *matching.key(shape, matching.key_matchers(self.match_on)),
+            matching.header_constraint(
+                shape, profile_for(shape.host).SIGNIFICANT_HEADERS + self.match_headers, "headers" in self.match_on
+            ),
+        )
 
     def add(self, e: dict) -> None:
         if self.replace and self._old:

@@ -13,12 +13,27 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 PREFIX = "REDACTED-"
 # Header names that carry credentials: the standard ones and API-key style ones.
-SECRET_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|set-cookie|x-box-api-key|"
-                           r".*(api[-_]?key|auth[-_]?token|access[-_]?token|secret|password|subscription-key|functions-key).*)$",
-                           re.IGNORECASE)
+SECRET_HEADER = re.compile(
+    r"^(authorization|proxy-authorization|cookie|set-cookie|x-box-api-key|"
+    r".*(api[-_]?key|auth[-_]?token|access[-_]?token|secret|password|subscription-key|functions-key).*)$",
+    re.IGNORECASE,
+)
 # Fields of OAuth token exchanges (Box /oauth2/token, Microsoft identity /oauth2/v2.0/token).
-TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "assertion", "client_assertion",
-                          "code", "id_token", "password", "subject_token", "actor_token", "restricted_token"})
+TOKEN_FIELDS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "assertion",
+        "client_assertion",
+        "code",
+        "id_token",
+        "password",
+        "subject_token",
+        "actor_token",
+        "restricted_token",
+    }
+)
 SECRET_QUERY = frozenset({"access_token", "client_secret", "code", "sig", "signature", "token", "api_key", "apikey"})
 SWEEP_MIN_LENGTH = 8
 _TOKEN_PATH = re.compile(r"/oauth2/(v2\.0/)?(token|revoke)$")
@@ -108,7 +123,9 @@ class Redactor:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         if not any(k in self.query for k, _ in pairs):
             return url
-        pairs = [(k, self.placeholder(k, v) if k in self.query and v and not is_placeholder(v) else v) for k, v in pairs]
+        pairs = [
+            (k, self.placeholder(k, v) if k in self.query and v and not is_placeholder(v) else v) for k, v in pairs
+        ]
         return urlunsplit(parts._replace(query=urlencode(pairs, safe="$,:@/")))
 
     def scrub_url(self, url: str) -> str:

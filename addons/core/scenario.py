@@ -30,8 +30,22 @@ from .templates import Template, TemplateError, compile_json
 FAULTS = ("reset", "close", "truncate", "stall")
 PER = ("global", "host", "endpoint", "path", "token", "client")
 STEP_KEYS = {"respond", "error", "retry_after", "message", "headers", "fault", "stall_for", "pass", "delay"}
-RULE_KEYS = {"name", "match", "priority", "probability", "every", "after", "times", "per", "window", "state",
-             "set_state", "sequence", "loop", "rate_limit"} | STEP_KEYS
+RULE_KEYS = {
+    "name",
+    "match",
+    "priority",
+    "probability",
+    "every",
+    "after",
+    "times",
+    "per",
+    "window",
+    "state",
+    "set_state",
+    "sequence",
+    "loop",
+    "rate_limit",
+} | STEP_KEYS
 MATCH_KEYS = {"host", "method", "path", "query", "headers", "body"}
 RESPOND_KEYS = {"status", "reason", "headers", "json", "text", "file"}
 SCENARIO_KEYS = {"name", "description", "seed", "rules"}
@@ -94,6 +108,7 @@ class Match:
 @dataclass(frozen=True)
 class Delay:
     """fixed: `seconds`; uniform: from `seconds` to `upto`; lognormal: median `seconds`, spread `sigma`."""
+
     kind: str  # fixed, uniform, lognormal
     seconds: float
     upto: float = 0.0
@@ -114,6 +129,7 @@ class Respond:
 @dataclass(frozen=True)
 class Step:
     """One action: respond, error, fault or pass, maybe after a delay."""
+
     kind: str
     respond: Respond | None = None
     error: str | None = None
@@ -244,15 +260,17 @@ def _match(raw: Any, check: _Checker, keys: tuple) -> Match:
         try:
             path = PathTemplate(check.string(raw["path"], keys + ("path",), "match.path"))
         except ValueError as e:
-            raise check.fail(keys + ("path",), str(e),
-                             "e.g. /v1.0/print/taskDefinitions/{def}/tasks/{task} or /2.0/**") from None
+            raise check.fail(
+                keys + ("path",), str(e), "e.g. /v1.0/print/taskDefinitions/{def}/tasks/{task} or /2.0/**"
+            ) from None
     return Match(
         hosts=_names(raw.get("host"), check, keys + ("host",), "match.host"),
         methods=_names(raw.get("method"), check, keys + ("method",), "match.method", upper=True),
         path=path,
         query=check.string_pairs(raw["query"], keys + ("query",), "match.query") if "query" in raw else (),
         headers=check.string_pairs(raw["headers"], keys + ("headers",), "match.headers", lower=True)
-        if "headers" in raw else (),
+        if "headers" in raw
+        else (),
         body=raw.get("body"),
     )
 
@@ -299,12 +317,18 @@ def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], bas
     if "file" in raw:
         name = check.string(raw["file"], keys + ("file",), "respond.file")
         if base is None:  # posted inline: no folder of its own, and the proxy's is not the poster's to read
-            raise check.fail(keys + ("file",), "respond.file is not allowed in a scenario posted as YAML text",
-                             "put the scenario and its body file in a --scenario-dir folder and load it by path")
+            raise check.fail(
+                keys + ("file",),
+                "respond.file is not allowed in a scenario posted as YAML text",
+                "put the scenario and its body file in a --scenario-dir folder and load it by path",
+            )
         target = (base / name).resolve()
         if base.resolve() not in target.parents:
-            raise check.fail(keys + ("file",), f"file {name!r} is outside the scenario's folder",
-                             "body files live next to the scenario file or below it")
+            raise check.fail(
+                keys + ("file",),
+                f"file {name!r} is outside the scenario's folder",
+                "body files live next to the scenario file or below it",
+            )
         if not target.is_file():  # a regular file: not a FIFO, not a device
             raise check.fail(keys + ("file",), f"file {name!r} not found (looked in {base})")
         if target.stat().st_size > MAX_BODY_FILE:
@@ -312,17 +336,26 @@ def _respond(raw: Any, check: _Checker, keys: tuple, params: frozenset[str], bas
         data = target.read_bytes()
     text = check.template(raw["text"], keys + ("text",), params) if "text" in raw else None
     if text is not None and not isinstance(text, (str, Template)):
-        raise check.fail(keys + ("text",), f"text must be a string, got {yamlfile.kind(raw['text'])}", "use json: for objects")
-    return Respond(status, str(raw.get("reason", "")), headers,
-                   check.template(raw["json"], keys + ("json",), params) if "json" in raw else None,
-                   text, data, is_json="json" in raw)
+        raise check.fail(
+            keys + ("text",), f"text must be a string, got {yamlfile.kind(raw['text'])}", "use json: for objects"
+        )
+    return Respond(
+        status,
+        str(raw.get("reason", "")),
+        headers,
+        check.template(raw["json"], keys + ("json",), params) if "json" in raw else None,
+        text,
+        data,
+        is_json="json" in raw,
+    )
 
 
 def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base: Path | None) -> Step:
     actions = [k for k in ("respond", "error", "fault", "pass") if k in raw]
     if len(actions) > 1:
-        raise check.fail(keys, f"one action per step, got {', '.join(actions)}",
-                         "use sequence: [...] for one action after another")
+        raise check.fail(
+            keys, f"one action per step, got {', '.join(actions)}", "use sequence: [...] for one action after another"
+        )
     delay = _delay(raw["delay"], check, keys + ("delay",)) if "delay" in raw else None
     if not actions:
         if delay is None:
@@ -340,20 +373,31 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
         name = raw["error"]
         if not isinstance(name, str) or error_name(name) is None:
             close = yamlfile.closest(name, ERROR_NAMES)
-            raise check.fail(keys + ("error",), f"unknown error {name!r}",
-                             (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(ERROR_NAMES))
-        return Step("error", error=name,
-                    retry_after=check.duration(raw["retry_after"], keys + ("retry_after",))
-                    if "retry_after" in raw else None,
-                    message=check.template(check.string(raw["message"], keys + ("message",), "message"),
-                                           keys + ("message",), params) if "message" in raw else None,
-                    headers=check.string_pairs(raw.get("headers") or {}, keys + ("headers",), "header"),
-                    delay=delay)
+            raise check.fail(
+                keys + ("error",),
+                f"unknown error {name!r}",
+                (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(ERROR_NAMES),
+            )
+        return Step(
+            "error",
+            error=name,
+            retry_after=check.duration(raw["retry_after"], keys + ("retry_after",)) if "retry_after" in raw else None,
+            message=check.template(
+                check.string(raw["message"], keys + ("message",), "message"), keys + ("message",), params
+            )
+            if "message" in raw
+            else None,
+            headers=check.string_pairs(raw.get("headers") or {}, keys + ("headers",), "header"),
+            delay=delay,
+        )
     if kind == "fault":
         if raw["fault"] not in FAULTS:
             close = yamlfile.closest(raw["fault"], FAULTS)
-            raise check.fail(keys + ("fault",), f"unknown fault {raw['fault']!r}",
-                             (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(FAULTS))
+            raise check.fail(
+                keys + ("fault",),
+                f"unknown fault {raw['fault']!r}",
+                (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(FAULTS),
+            )
         stall_for = check.duration(raw["stall_for"], keys + ("stall_for",)) if "stall_for" in raw else 300.0
         return Step("fault", fault=raw["fault"], stall_for=stall_for, delay=delay)
     if raw["pass"] is not True:
@@ -361,7 +405,9 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
     return Step("pass", delay=delay, explicit_pass=True)
 
 
-def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path | None, line: int | None) -> Rule:
+def _rule(
+    raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, base: Path | None, line: int | None
+) -> Rule:
     raw = check.mapping(raw, keys, f"rule {number}")
     check.keys(raw, RULE_KEYS, keys, f"rule {number}")
     match = _match(raw.get("match"), check, keys + ("match",))
@@ -385,8 +431,9 @@ def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, ba
     if "loop" in raw and not isinstance(raw["loop"], bool):
         raise check.fail(keys + ("loop",), "loop must be true or false")
     probability = raw.get("probability")
-    if probability is not None and (isinstance(probability, bool) or not isinstance(probability, (int, float))
-                                    or not 0 <= probability <= 1):
+    if probability is not None and (
+        isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1
+    ):
         raise check.fail(keys + ("probability",), f"probability must be a number from 0 to 1, got {probability!r}")
     per = raw.get("per", "global")
     if per not in PER:
@@ -405,23 +452,33 @@ def _rule(raw: Any, check: _Checker, keys: tuple, scenario: str, number: int, ba
         r = check.mapping(raw["rate_limit"], keys + ("rate_limit",), "rate_limit")
         check.keys(r, {"requests", "per"}, keys + ("rate_limit",), "rate_limit")
         if "requests" not in r or "per" not in r:
-            raise check.fail(keys + ("rate_limit",), "rate_limit needs requests and per", "e.g. {requests: 10, per: 1s}")
-        rate_limit = RateLimit(check.integer(r["requests"], keys + ("rate_limit", "requests"), "requests", 1),
-                               check.duration(r["per"], keys + ("rate_limit", "per")))
+            raise check.fail(
+                keys + ("rate_limit",), "rate_limit needs requests and per", "e.g. {requests: 10, per: 1s}"
+            )
+        rate_limit = RateLimit(
+            check.integer(r["requests"], keys + ("rate_limit", "requests"), "requests", 1),
+            check.duration(r["per"], keys + ("rate_limit", "per")),
+        )
         if rate_limit.per <= 0:
             raise check.fail(keys + ("rate_limit", "per"), "per must be longer than 0")
     return Rule(
-        scenario=scenario, number=number, line=line, name=str(raw.get("name", "")),
-        match=match, steps=tuple(steps),
-        priority=check.integer(raw.get("priority", 0), keys + ("priority",), "priority", -10**6),
+        scenario=scenario,
+        number=number,
+        line=line,
+        name=str(raw.get("name", "")),
+        match=match,
+        steps=tuple(steps),
+        priority=check.integer(raw.get("priority", 0), keys + ("priority",), "priority", -(10**6)),
         probability=float(probability) if probability is not None else None,
         every=check.integer(raw["every"], keys + ("every",), "every", 1) if "every" in raw else None,
         after=check.integer(raw.get("after", 0), keys + ("after",), "after"),
         times=check.integer(raw["times"], keys + ("times",), "times", 1) if "times" in raw else None,
-        per=per, window=window,
+        per=per,
+        window=window,
         state=check.string(raw["state"], keys + ("state",), "state") if "state" in raw else None,
         set_state=check.string(raw["set_state"], keys + ("set_state",), "set_state") if "set_state" in raw else None,
-        loop=bool(raw.get("loop", False)), rate_limit=rate_limit,
+        loop=bool(raw.get("loop", False)),
+        rate_limit=rate_limit,
     )
 
 
@@ -445,12 +502,18 @@ def parse(text: str, path: str, base: Path | None) -> Scenario:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
         raise check.fail(("seed",), f"seed must be an integer or string, got {yamlfile.kind(seed)}")
     lines = yamlfile.item_lines(text, ("rules",))
-    rules = tuple(_rule(r, check, ("rules", i), name, i + 1, base, lines[i] if i < len(lines) else None)
-                  for i, r in enumerate(data["rules"]))
+    rules = tuple(
+        _rule(r, check, ("rules", i), name, i + 1, base, lines[i] if i < len(lines) else None)
+        for i, r in enumerate(data["rules"])
+    )
     states = frozenset(s for r in rules for s in (r.state, r.set_state) if s)
     for r in rules:
         if r.state and r.state != INITIAL_STATE and not any(o.set_state == r.state for o in rules):
-            raise InputError(f"rule {r.number} waits for state {r.state!r}, which no rule's set_state reaches",
-                             path, r.line, f"the first state is {INITIAL_STATE!r}")
+            raise InputError(
+                f"rule {r.number} waits for state {r.state!r}, which no rule's set_state reaches",
+                path,
+                r.line,
+                f"the first state is {INITIAL_STATE!r}",
+            )
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Scenario(name, str(data.get("description", "")), seed, rules, path, states, digest)

@@ -31,7 +31,7 @@ class Template:
         literal = []
         pos = 0
         for m in _TOKEN.finditer(text):
-            literal.append(text[pos:m.start()])
+            literal.append(text[pos : m.start()])
             pos = m.end()
             token = m.group(0)
             if token in ("{{", "}}"):

@@ -33,8 +33,9 @@ def text_or_binary(body: bytes):
 
 
 def dump(interactions: list[dict]) -> str:
-    return yaml.dump({"interactions": interactions, "version": 1}, Dumper=_Dumper, sort_keys=False,
-                     allow_unicode=True, width=120)
+    return yaml.dump(
+        {"interactions": interactions, "version": 1}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120
+    )
 
 
 def write_atomic(path: str | Path, interactions: list[dict]) -> None:

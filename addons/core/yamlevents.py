@@ -77,8 +77,9 @@ def build(loader) -> Any:
         except YAMLError:
             raise Unhandled from None  # the full loader reports it with its line
         except (ValueError, TypeError, OverflowError) as e:  # the full loader lets these escape unmarked
-            raise ConstructorError(None, None, f"{value!r} is not a valid {tag.rsplit(':', 1)[-1]} ({e})",
-                                   event.start_mark) from None
+            raise ConstructorError(
+                None, None, f"{value!r} is not a valid {tag.rsplit(':', 1)[-1]} ({e})", event.start_mark
+            ) from None
 
     if get().__class__ is not StreamStartEvent:
         raise Unhandled

@@ -25,7 +25,6 @@ class Loader(_SafeLoader):  # type: ignore[misc,valid-type]
     (as their bytes). Each constructor is bound to its exact tag and builds only plain data; every
     other python tag stays an error."""
 
-
     def construct_mapping(self, node, deep=False):
         """A key given twice is a mistake (a linter says so), not a silent overwrite."""
         if isinstance(node, yaml.MappingNode):
@@ -34,7 +33,8 @@ class Loader(_SafeLoader):  # type: ignore[misc,valid-type]
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     if (key_node.tag, key_node.value) in seen:
                         raise yaml.constructor.ConstructorError(
-                            None, None, f"key {key_node.value!r} appears twice in this mapping", key_node.start_mark)
+                            None, None, f"key {key_node.value!r} appears twice in this mapping", key_node.start_mark
+                        )
                     seen.add((key_node.tag, key_node.value))
         return super().construct_mapping(node, deep)
 
@@ -60,8 +60,9 @@ def _as_bytes(chunks, node) -> bytes:
         elif isinstance(chunk, int) and 0 <= chunk < 256:
             out.append(chunk)
         else:
-            raise yaml.constructor.ConstructorError(None, None, "a body chunk must be bytes or text, got "
-                                                    + kind(chunk), node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None, None, "a body chunk must be bytes or text, got " + kind(chunk), node.start_mark
+            )
     return bytes(out)
 
 
@@ -98,8 +99,12 @@ def read_text(path: str | Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        raise InputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", str(path), line,
-                         "save the file as UTF-8; binary bodies belong in !!binary values") from None
+        raise InputError(
+            f"not valid UTF-8 (byte 0x{raw[e.start]:02x})",
+            str(path),
+            line,
+            "save the file as UTF-8; binary bodies belong in !!binary values",
+        ) from None
 
 
 def load(path: str | Path) -> tuple[Any, str]:
@@ -159,7 +164,8 @@ def _load(text: str) -> Any:
             too_deep = _first_mark(text, "depth")
             if too_deep is not None:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"nested more than {yamlevents.MAX_DEPTH} levels deep", too_deep)
+                    None, None, f"nested more than {yamlevents.MAX_DEPTH} levels deep", too_deep
+                )
             data = yaml.load(text, Loader=Loader)
             aliased = "*" in text
         if aliased:
@@ -193,8 +199,12 @@ def check_expansion(data: Any, text: str) -> None:
         return len(node) + 1 if node.__class__ in (str, bytes) else 1
 
     if size(data) > limit:
-        raise yaml.constructor.ConstructorError(None, None, f"aliases expand this document past {limit:,} nodes "
-                                                "and characters (an alias bomb?)", _first_mark(text, "alias"))
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"aliases expand this document past {limit:,} nodes and characters (an alias bomb?)",
+            _first_mark(text, "alias"),
+        )
 
 
 def _first_mark(text: str, what: str):
@@ -218,7 +228,7 @@ def _first_mark(text: str, what: str):
 def _tag_of(message: str) -> str:
     start = message.find("'")
     end = message.find("'", start + 1)
-    return message[start + 1:end] if start >= 0 and end > start else "?"
+    return message[start + 1 : end] if start >= 0 and end > start else "?"
 
 
 def line_of(text: str, keys: tuple) -> int | None:
@@ -266,8 +276,15 @@ def yaml_files(paths) -> list[Path]:
         if not path.is_dir():
             out.append(path)
             continue
-        out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                          and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])))
+        out.extend(
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in (".yaml", ".yml")
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])
+            )
+        )
     return out
 
 
@@ -279,8 +296,16 @@ def closest(word: Any, choices) -> str | None:
 
 def kind(value: Any) -> str:
     """What a YAML value is, in words for error messages."""
-    return {dict: "a mapping", list: "a list", str: "a string", bytes: "binary", type(None): "null",
-            bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bytes: "binary",
+        type(None): "null",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 class Checker:

@@ -16,136 +16,255 @@ from ..core.errors import InputError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1); another needs --proxy-auth or --allow-remote")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1); another needs --proxy-auth or --allow-remote",
+    )
     parser.add_argument("--proxy-auth", metavar="USER:PASS", help="clients must send these proxy credentials")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="listen on a non-loopback --host without --proxy-auth (anyone who reaches it may use it)")
-    parser.add_argument("--allow-local-targets", action="store_true",
-                        help="let non-loopback clients reach this host's own services (loopback, link-local, its "
-                             "own addresses) through the proxy")
-    parser.add_argument("--control-token", metavar="TOKEN",
-                        help="let non-loopback callers use the control API with this token (X-Tapeproxy-Token)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback --host without --proxy-auth (anyone who reaches it may use it)",
+    )
+    parser.add_argument(
+        "--allow-local-targets",
+        action="store_true",
+        help="let non-loopback clients reach this host's own services (loopback, link-local, its "
+        "own addresses) through the proxy",
+    )
+    parser.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help="let non-loopback callers use the control API with this token (X-Tapeproxy-Token)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     parser.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
-    parser.add_argument("--reverse", action="append", default=[], metavar="URL[@PORT]",
-                        help="serve clients that use this base URL instead of a proxy, e.g. https://graph.microsoft.com "
-                             "(repeatable; later ones listen on the next ports)")
-    parser.add_argument("--intercept-host", action="append", default=[], metavar="HOST",
-                        help="intercept this host too (repeatable); others are tunnelled untouched")
-    parser.add_argument("--match-on", default=",".join(matching.DEFAULT_MATCH_ON), metavar="MATCHERS",
-                        help="comma-separated vcrpy matchers: " + ", ".join(matching.MATCHERS)
-                             + " (default: %(default)s)")
-    parser.add_argument("--match-header", action="append", default=[], metavar="NAME",
-                        help="a request header that must match when a recording holds it (repeatable), besides "
-                             "each API's own significant headers")
-    parser.add_argument("--miss-status", type=int, default=404,
-                        help="status of a miss (default: 404, which no official SDK retries)")
-    parser.add_argument("--no-repeat-last", action="store_true",
-                        help="after the last recording of a repeated request, answer a miss instead of repeating it")
-    parser.add_argument("--scenario", action="append", default=[], metavar="NAME|PATH",
-                        help="apply a scenario (built-in name or YAML file) in front of everything else; repeatable")
-    parser.add_argument("--scenario-dir", action="append", default=[], metavar="DIR",
-                        help="a folder the control API (tapeproxy ctl) may load scenario files from (repeatable); "
-                             "the folders of --scenario files are allowed too")
+    parser.add_argument(
+        "--reverse",
+        action="append",
+        default=[],
+        metavar="URL[@PORT]",
+        help="serve clients that use this base URL instead of a proxy, e.g. https://graph.microsoft.com "
+        "(repeatable; later ones listen on the next ports)",
+    )
+    parser.add_argument(
+        "--intercept-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="intercept this host too (repeatable); others are tunnelled untouched",
+    )
+    parser.add_argument(
+        "--match-on",
+        default=",".join(matching.DEFAULT_MATCH_ON),
+        metavar="MATCHERS",
+        help="comma-separated vcrpy matchers: " + ", ".join(matching.MATCHERS) + " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--match-header",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a request header that must match when a recording holds it (repeatable), besides "
+        "each API's own significant headers",
+    )
+    parser.add_argument(
+        "--miss-status", type=int, default=404, help="status of a miss (default: 404, which no official SDK retries)"
+    )
+    parser.add_argument(
+        "--no-repeat-last",
+        action="store_true",
+        help="after the last recording of a repeated request, answer a miss instead of repeating it",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME|PATH",
+        help="apply a scenario (built-in name or YAML file) in front of everything else; repeatable",
+    )
+    parser.add_argument(
+        "--scenario-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the control API (tapeproxy ctl) may load scenario files from (repeatable); "
+        "the folders of --scenario files are allowed too",
+    )
     limits_group = parser.add_argument_group("limits (each answered as the API would; see README, Limits)")
-    limits_group.add_argument("--max-body", default=limits.DEFAULT_MAX_BODY, metavar="SIZE",
-                              help="largest request body of an API call, e.g. 512k, 4m (default: %(default)s)")
-    limits_group.add_argument("--max-upload-body", default=limits.DEFAULT_MAX_UPLOAD_BODY, metavar="SIZE",
-                              help="largest request body of an upload: Box's upload host, Graph .../content and "
-                                   "upload sessions (default: %(default)s)")
-    limits_group.add_argument("--max-header", default=limits.DEFAULT_MAX_HEADER, metavar="SIZE",
-                              help="largest HTTP/1 request head (default: %(default)s)")
-    limits_group.add_argument("--idle-timeout", type=int, default=limits.DEFAULT_IDLE_TIMEOUT, metavar="SECONDS",
-                              help="close a client connection idle this long (default: %(default)s)")
-    limits_group.add_argument("--max-connections", type=int, default=limits.DEFAULT_MAX_CONNECTIONS, metavar="N",
-                              help="most client connections at once; the idlest makes room (default: %(default)s)")
+    limits_group.add_argument(
+        "--max-body",
+        default=limits.DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help="largest request body of an API call, e.g. 512k, 4m (default: %(default)s)",
+    )
+    limits_group.add_argument(
+        "--max-upload-body",
+        default=limits.DEFAULT_MAX_UPLOAD_BODY,
+        metavar="SIZE",
+        help="largest request body of an upload: Box's upload host, Graph .../content and "
+        "upload sessions (default: %(default)s)",
+    )
+    limits_group.add_argument(
+        "--max-header",
+        default=limits.DEFAULT_MAX_HEADER,
+        metavar="SIZE",
+        help="largest HTTP/1 request head (default: %(default)s)",
+    )
+    limits_group.add_argument(
+        "--idle-timeout",
+        type=int,
+        default=limits.DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="close a client connection idle this long (default: %(default)s)",
+    )
+    limits_group.add_argument(
+        "--max-connections",
+        type=int,
+        default=limits.DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="most client connections at once; the idlest makes room (default: %(default)s)",
+    )
     parser.add_argument("--report", metavar="FILE", help="at exit, write the summary here (.json, or Markdown)")
     parser.add_argument("--quiet", action="store_true", help="no line per request")
-    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
-                        help="any mitmproxy option, as with mitmdump --set")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="any mitmproxy option, as with mitmdump --set",
+    )
 
 
 def _recording(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--upstream", action="append", default=[], metavar="HOST=URL",
-                        help="send HOST's traffic to URL (staging, local) while the cassette still says HOST")
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="HOST=URL",
+        help="send HOST's traffic to URL (staging, local) while the cassette still says HOST",
+    )
     parser.add_argument("--upstream-ca", metavar="PEM", help="trust this CA for upstream servers")
     _redaction(parser)
 
 
 def _redaction(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="redact this header too")
-    parser.add_argument("--redact-query", action="append", default=[], metavar="NAME",
-                        help="redact this query parameter too")
-    parser.add_argument("--redact-json", action="append", default=[], metavar="PATH",
-                        help="redact this JSON path in bodies, e.g. user.password or value.*.token")
+    parser.add_argument(
+        "--redact-query", action="append", default=[], metavar="NAME", help="redact this query parameter too"
+    )
+    parser.add_argument(
+        "--redact-json",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="redact this JSON path in bodies, e.g. user.password or value.*.token",
+    )
 
 
 def _world(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", metavar="FILE", help="world file the simulation starts from (default: built in)")
-    parser.add_argument("--state", metavar="FILE",
-                        help="keep the simulated world here: saved after every change, loaded at start")
+    parser.add_argument(
+        "--state", metavar="FILE", help="keep the simulated world here: saved after every change, loaded at start"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tapeproxy", description=(
-        "Record/replay mock proxy for Microsoft Graph and Box. Point HTTPS_PROXY at it and trust its CA."))
+    parser = argparse.ArgumentParser(
+        prog="tapeproxy",
+        description=("Record/replay mock proxy for Microsoft Graph and Box. Point HTTPS_PROXY at it and trust its CA."),
+    )
     parser.add_argument("--version", action="version", version=f"tapeproxy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="serve a simulated Graph print-task and Box task world, with the bundled "
-                                       "cassettes behind it, offline")
+    demo = sub.add_parser(
+        "demo",
+        help="serve a simulated Graph print-task and Box task world, with the bundled cassettes behind it, offline",
+    )
     _common(demo)
     _world(demo)
     replay = sub.add_parser("replay", help="serve the given cassettes, offline")
-    replay.add_argument("cassettes", nargs="+", metavar="CASSETTE",
-                        help="vcrpy cassette files, or directories of them")
+    replay.add_argument("cassettes", nargs="+", metavar="CASSETTE", help="vcrpy cassette files, or directories of them")
     _common(replay)
     record = sub.add_parser("record", help="pass traffic to the real (or mapped) service and save it as a cassette")
     record.add_argument("--cassette", required=True, metavar="PATH", help="cassette file to write")
-    record.add_argument("--record-mode", choices=["once", "new_episodes", "all"], default="once",
-                        help="vcrpy record mode (default: once)")
+    record.add_argument(
+        "--record-mode",
+        choices=["once", "new_episodes", "all"],
+        default="once",
+        help="vcrpy record mode (default: once)",
+    )
     _common(record)
     _recording(record)
-    replay.add_argument("--record-mode", choices=["none", "once", "new_episodes", "all"], default="none",
-                        help="vcrpy record mode; new_episodes replays what exists and records what is missing")
+    replay.add_argument(
+        "--record-mode",
+        choices=["none", "once", "new_episodes", "all"],
+        default="none",
+        help="vcrpy record mode; new_episodes replays what exists and records what is missing",
+    )
     replay.add_argument("--cassette", metavar="PATH", help="where recordings go (default: the first cassette)")
-    replay.add_argument("--simulate", action="store_true",
-                        help="answer Graph print tasks and Box tasks from the simulation before the cassettes")
+    replay.add_argument(
+        "--simulate",
+        action="store_true",
+        help="answer Graph print tasks and Box tasks from the simulation before the cassettes",
+    )
     _world(replay)
     _recording(replay)
-    imp = sub.add_parser("import", help="turn HAR files (browser, Dev Proxy, mitmproxy hardump) or mitmproxy flow "
-                                        "files into a cassette, redacted as recording is")
+    imp = sub.add_parser(
+        "import",
+        help="turn HAR files (browser, Dev Proxy, mitmproxy hardump) or mitmproxy flow "
+        "files into a cassette, redacted as recording is",
+    )
     imp.add_argument("files", nargs="+", metavar="FILE", help="HAR files and mitmproxy flow files (mitmdump -w)")
     imp.add_argument("-o", "--output", required=True, metavar="CASSETTE", help="cassette file to write")
     exists = imp.add_mutually_exclusive_group()
     exists.add_argument("--append", action="store_true", help="add to the cassette if it exists")
     exists.add_argument("--force", action="store_true", help="replace the cassette if it exists")
-    imp.add_argument("--intercept-host", action="append", default=[], metavar="HOST",
-                     help="keep requests to this host too (default: only Graph and Box hosts)")
+    imp.add_argument(
+        "--intercept-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="keep requests to this host too (default: only Graph and Box hosts)",
+    )
     imp.add_argument("--all-hosts", action="store_true", help="keep requests to every host")
     _redaction(imp)
     web = sub.add_parser("web", help="the same, in mitmweb: every flow marked and commented with what served it")
-    web.add_argument("cassettes", nargs="*", metavar="CASSETTE",
-                     help="cassettes to replay (default: the demo: simulation and bundled cassettes)")
+    web.add_argument(
+        "cassettes",
+        nargs="*",
+        metavar="CASSETTE",
+        help="cassettes to replay (default: the demo: simulation and bundled cassettes)",
+    )
     _common(web)
     _world(web)
     web.add_argument("--web-port", type=int, default=8081, help="mitmweb's port (default: 8081; 0 picks one)")
     web.add_argument("--no-browser", action="store_true", help="do not open a browser")
     ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
-    ctl.add_argument("action", choices=["status", "use", "add", "remove", "clear", "reset", "reset-world"],
-                     help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
-                          "reset (counters, sequences, states and time windows start again); "
-                          "reset-world (the simulation back to its world file)")
+    ctl.add_argument(
+        "action",
+        choices=["status", "use", "add", "remove", "clear", "reset", "reset-world"],
+        help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
+        "reset (counters, sequences, states and time windows start again); "
+        "reset-world (the simulation back to its world file)",
+    )
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
-    ctl.add_argument("--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or "
-                                                    "http://127.0.0.1:8080)")
-    ctl.add_argument("--token", help="the proxy's --control-token, for a tapeproxy on another host "
-                                     "(default: $TAPEPROXY_CONTROL_TOKEN)")
+    ctl.add_argument(
+        "--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)"
+    )
+    ctl.add_argument(
+        "--token",
+        help="the proxy's --control-token, for a tapeproxy on another host (default: $TAPEPROXY_CONTROL_TOKEN)",
+    )
     lint = sub.add_parser("lint", help="check cassettes, scenarios and world files; print file:line problems")
     lint.add_argument("paths", nargs="+", metavar="FILE|DIR")
     env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
-    env.add_argument("--shell", choices=["bash", "zsh", "sh", "fish", "powershell"], default="bash",
-                     help="syntax of the lines (default: bash, also right for zsh and sh)")
+    env.add_argument(
+        "--shell",
+        choices=["bash", "zsh", "sh", "fish", "powershell"],
+        default="bash",
+        help="syntax of the lines (default: bash, also right for zsh and sh)",
+    )
     env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)")
     env.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
@@ -173,8 +292,11 @@ def cassette_files(paths) -> list[str]:
             else:
                 print(f"tapeproxy: skipping {p}: not a cassette (no top-level 'interactions:')", file=sys.stderr)
         if not found:
-            raise InputError("no cassettes in this directory", str(path),
-                             hint="a vcrpy cassette is a .yaml file holding `interactions:` and `version: 1`")
+            raise InputError(
+                "no cassettes in this directory",
+                str(path),
+                hint="a vcrpy cassette is a .yaml file holding `interactions:` and `version: 1`",
+            )
     return out
 
 
@@ -189,8 +311,10 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as e:
             if e.errno != errno.EADDRINUSE:
                 return  # mitmproxy reports anything else with its own words
-            raise InputError(f"{host}:{port} is already in use (another tapeproxy?)",
-                             hint="choose another --port, or --port 0 for a free one") from None
+            raise InputError(
+                f"{host}:{port} is already in use (another tapeproxy?)",
+                hint="choose another --port, or --port 0 for a free one",
+            ) from None
 
 
 def _free_port(host: str) -> int:
@@ -227,9 +351,10 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_repeat_last": not args.no_repeat_last,
         "tapeproxy_scenarios": args.scenario,
         "tapeproxy_scenario_dirs": [str(Path(d).resolve()) for d in args.scenario_dir]
-                                   + sorted({str(Path(s).resolve().parent) for s in args.scenario if Path(s).is_file()}),
-        "tapeproxy_simulate": (args.command == "demo" or getattr(args, "simulate", False)
-                               or (args.command == "web" and not args.cassettes)),
+        + sorted({str(Path(s).resolve().parent) for s in args.scenario if Path(s).is_file()}),
+        "tapeproxy_simulate": (
+            args.command == "demo" or getattr(args, "simulate", False) or (args.command == "web" and not args.cassettes)
+        ),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_journal": not args.quiet,
@@ -252,9 +377,14 @@ def settings_from(args, cassettes: list[str]) -> dict:
     mode = getattr(args, "record_mode", "none")
     if mode != "none":
         target = args.cassette or cassettes[0]
-        settings.update(tapeproxy_record_mode=mode, tapeproxy_record_to=target, tapeproxy_upstreams=args.upstream,
-                        tapeproxy_redact_headers=args.redact_header, tapeproxy_redact_query=args.redact_query,
-                        tapeproxy_redact_json=args.redact_json)
+        settings.update(
+            tapeproxy_record_mode=mode,
+            tapeproxy_record_to=target,
+            tapeproxy_upstreams=args.upstream,
+            tapeproxy_redact_headers=args.redact_header,
+            tapeproxy_redact_query=args.redact_query,
+            tapeproxy_redact_json=args.redact_json,
+        )
         if args.upstream_ca:
             settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
     return settings
@@ -267,6 +397,7 @@ def _url(addr: tuple[str, int]) -> str:
 
 def _banner(command: str, args, bound) -> str:
     from ..runtime.ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
+
     ca = ensure_ca(args.confdir)
     if args.reverse:  # a server may report one address twice (dual-stack): each target once
         where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
@@ -278,6 +409,7 @@ def _banner(command: str, args, bound) -> str:
 
 def _run(command: str, args, cassettes: list[str]) -> int:
     from ..runtime.lean_import import lean_addons_package
+
     lean_addons_package()  # before mitmproxy.master: start-up is what `demo` users wait for
     from ..runtime.master import Ready, serve
 
@@ -289,6 +421,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         print(_banner(command, args, bound), flush=True)
 
     from mitmproxy import exceptions
+
     try:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
@@ -299,30 +432,42 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     summary = f"; {misses} request(s) missed" if misses else ""
     tunnelled = tp.guard.tunnelled
     if tunnelled:
-        summary += (f"; {sum(tunnelled.values())} connection(s) to hosts not intercepted went to the network ("
-                    + ", ".join(f"{host}: {n}" for host, n in tunnelled.most_common(5))
-                    + (", ..." if len(tunnelled) > 5 else "") + ")")
+        summary += (
+            f"; {sum(tunnelled.values())} connection(s) to hosts not intercepted went to the network ("
+            + ", ".join(f"{host}: {n}" for host, n in tunnelled.most_common(5))
+            + (", ..." if len(tunnelled) > 5 else "")
+            + ")"
+        )
     early = tp.watch.violations
     if early:
         summary += f"; {early} retry(ies) came back before their Retry-After"
     fired = tp.scenarios.fired
     if fired:
-        summary += f"; {sum(fired.values())} scenario action(s) (" + ", ".join(
-            f"{label}: {n}" for label, n in fired.most_common(5)) + ")"
+        summary += (
+            f"; {sum(fired.values())} scenario action(s) ("
+            + ", ".join(f"{label}: {n}" for label, n in fired.most_common(5))
+            + ")"
+        )
     bounds = tp.limits
     if bounds.refused:
         summary += f"; {bounds.refused} request(s) or connection(s) refused over --max-* limits"
     if bounds.streamed:
-        summary += f"; {bounds.streamed} exchange(s) NOT RECORDED: bodies over --max-body/--max-upload-body were streamed"
+        summary += (
+            f"; {bounds.streamed} exchange(s) NOT RECORDED: bodies over --max-body/--max-upload-body were streamed"
+        )
     status = 0
     unsaved = recorder.unsaved + recorder.lost
     if unsaved:  # the truth, and a failing exit status: the cassette lacks what the clients were given
-        summary += (f"; COULD NOT SAVE {unsaved} of {recorder.recorded + recorder.lost} recorded interaction(s) "
-                    f"to {master.options.tapeproxy_record_to}: {recorder.write_error or 'see the log'}")
+        summary += (
+            f"; COULD NOT SAVE {unsaved} of {recorder.recorded + recorder.lost} recorded interaction(s) "
+            f"to {master.options.tapeproxy_record_to}: {recorder.write_error or 'see the log'}"
+        )
         status = 1
     elif recorder.live:
-        summary += (f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
-                    f"in {master.options.tapeproxy_record_to}")
+        summary += (
+            f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
+            f"in {master.options.tapeproxy_record_to}"
+        )
     table = tp.journal.summary_table()
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
@@ -338,10 +483,15 @@ def _web(args) -> int:
     settings = settings_from(args, cassettes)
     sets = [f"web_port={args.web_port}", f"web_open_browser={'false' if args.no_browser else 'true'}"]
     for key, value in settings.items():
-        for item in (value if isinstance(value, list) else [value]):
+        for item in value if isinstance(value, list) else [value]:
             sets.append(f"{key}={str(item).lower() if isinstance(item, bool) else item}")
-    command = [sys.executable, "-c", "from mitmproxy.tools.main import mitmweb; mitmweb()",
-               "-s", str(Path(__file__).resolve().parent.parent / "mitm_addon.py")]
+    command = [
+        sys.executable,
+        "-c",
+        "from mitmproxy.tools.main import mitmweb; mitmweb()",
+        "-s",
+        str(Path(__file__).resolve().parent.parent / "mitm_addon.py"),
+    ]
     for spec in [*sets, *args.set]:
         command += ["--set", spec]
     child = subprocess.Popen(command)
@@ -363,8 +513,12 @@ def _ctl(args) -> int:
 
     wanted = {"use": (1, None), "add": (1, 1), "remove": (1, 1)}.get(args.action, (0, 0))
     if len(args.names) < wanted[0] or (wanted[1] is not None and len(args.names) > wanted[1]):
-        raise InputError(f"ctl {args.action} takes " + {"use": "one or more NAME|PATH", "add": "one NAME|PATH",
-                                                         "remove": "one NAME"}.get(args.action, "no arguments"))
+        raise InputError(
+            f"ctl {args.action} takes "
+            + {"use": "one or more NAME|PATH", "add": "one NAME|PATH", "remove": "one NAME"}.get(
+                args.action, "no arguments"
+            )
+        )
     print("\n".join(ctl.describe(ctl.run(args))))
     return 0
 
@@ -374,8 +528,15 @@ def _import(args) -> int:
     from . import importer
 
     redactor = Redactor(args.redact_header, args.redact_query, args.redact_json)
-    report = importer.run(args.files, args.output, extra_hosts=args.intercept_host, all_hosts=args.all_hosts,
-                          append=args.append, force=args.force, redactor=redactor)
+    report = importer.run(
+        args.files,
+        args.output,
+        extra_hosts=args.intercept_host,
+        all_hosts=args.all_hosts,
+        append=args.append,
+        force=args.force,
+        redactor=redactor,
+    )
     print("\n".join(importer.summary(report, args.output)), flush=True)
     return 0
 
@@ -385,18 +546,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ca":
             from ..runtime.ca import ensure_ca
+
             print(ensure_ca(args.confdir))
             return 0
         if args.command == "web":
             return _web(args)
         if args.command == "lint":
             from . import lint
+
             lines, bad = lint.run(args.paths)
             print("\n".join(lines))
             return 1 if bad else 0
         if args.command == "env":
             from ..runtime.ca import shell_lines
             from .ctl import proxy_url
+
             print("\n".join(shell_lines(proxy_url(args.proxy), args.confdir, args.shell)))
             return 0
         if args.command == "ctl":

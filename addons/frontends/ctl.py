@@ -23,6 +23,7 @@ def _ref(name_or_path: str) -> str:
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
         return name_or_path  # a built-in scenario's name
     from ..core import scenario
+
     scenario.load(path)  # InputError, with file:line and the reason
     return str(path.resolve())
 
@@ -46,8 +47,9 @@ def _call(proxy: str, method: str, path: str, body: dict | None = None, token: s
         raise InputError(f"{method} {path}: {detail}") from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise InputError(f"cannot reach tapeproxy at {proxy}: {reason}",
-                         hint="start it first, or give --proxy URL / TAPEPROXY_URL") from None
+        raise InputError(
+            f"cannot reach tapeproxy at {proxy}: {reason}", hint="start it first, or give --proxy URL / TAPEPROXY_URL"
+        ) from None
 
 
 def run(args) -> dict:
@@ -75,8 +77,10 @@ def run(args) -> dict:
 
 def describe(state: dict) -> list[str]:
     if state.get("reset"):
-        return [f"world reset: back to its world file ({state.get('print_task_definitions', 0)} print task "
-                f"definition(s), {state.get('box_tasks', 0)} Box task(s))"]
+        return [
+            f"world reset: back to its world file ({state.get('print_task_definitions', 0)} print task "
+            f"definition(s), {state.get('box_tasks', 0)} Box task(s))"
+        ]
     lines = []
     for s in state.get("scenarios", []):
         lines.append(f"{s['name']} (state {s['state']})")

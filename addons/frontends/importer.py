@@ -49,13 +49,24 @@ def _flow_exchanges(path: str, redactor: Redactor) -> tuple[list[tuple[int, Exch
                 else:
                     out.append((n, exchange_of(flow, flow.request.pretty_url)))
     except exceptions.FlowReadException as e:
-        raise InputError(f"not a mitmproxy flow file or HAR file: {e}", path,
-                         hint="import reads HAR (JSON) and mitmproxy flow files (mitmdump -w / mitmweb's Save)") from None
+        raise InputError(
+            f"not a mitmproxy flow file or HAR file: {e}",
+            path,
+            hint="import reads HAR (JSON) and mitmproxy flow files (mitmdump -w / mitmweb's Save)",
+        ) from None
     return out, skipped
 
 
-def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, append=False, force=False,
-        redactor: Redactor | None = None) -> Report:
+def run(
+    files: list[str],
+    output: str,
+    *,
+    extra_hosts=(),
+    all_hosts=False,
+    append=False,
+    force=False,
+    redactor: Redactor | None = None,
+) -> Report:
     redactor = redactor or Redactor()
     out = Path(output)
     old: list[dict] = []
@@ -65,9 +76,8 @@ def run(files: list[str], output: str, *, extra_hosts=(), all_hosts=False, appen
             cassette.from_document(data, text, str(out))  # validates, with file:line errors
             old = list(data.get("interactions") or [])
         elif not force:
-            raise InputError("the cassette already exists", output,
-                             hint="--append adds to it, --force replaces it")
-    extra = {h.lower().rstrip('.') for h in extra_hosts}
+            raise InputError("the cassette already exists", output, hint="--append adds to it, --force replaces it")
+    extra = {h.lower().rstrip(".") for h in extra_hosts}
     recording = Recording(old)
     report = Report()
     for path in files:
@@ -102,11 +112,15 @@ def summary(report: Report, output: str) -> list[str]:
     lines = [f"tapeproxy import: {report.imported} interaction(s), {report.redacted} value(s) redacted, in {output}"]
     if report.other_hosts:
         top = ", ".join(f"{h} ({n})" for h, n in report.other_hosts.most_common(5))
-        lines.append(f"  skipped {sum(report.other_hosts.values())} request(s) to hosts tapeproxy does not intercept: "
-                     f"{top}; add --intercept-host HOST or --all-hosts to keep them")
+        lines.append(
+            f"  skipped {sum(report.other_hosts.values())} request(s) to hosts tapeproxy does not intercept: "
+            f"{top}; add --intercept-host HOST or --all-hosts to keep them"
+        )
     if report.bodies_missing:
-        lines.append(f"  {report.bodies_missing} response body(ies) were not in the file and are empty in the cassette "
-                     "(Dev Proxy writes them only with includeResponse: true)")
+        lines.append(
+            f"  {report.bodies_missing} response body(ies) were not in the file and are empty in the cassette "
+            "(Dev Proxy writes them only with includeResponse: true)"
+        )
     for reason in report.skipped[:10]:
         lines.append(f"  skipped {reason}")
     if len(report.skipped) > 10:

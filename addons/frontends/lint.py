@@ -81,12 +81,20 @@ def _worded(e, text: str) -> list[tuple[int, str]]:
     if e.validator == "additionalProperties":
         known = e.schema.get("properties", {})
         extra = [k for k in e.instance if k not in known]
-        return [(yamlfile.line_of(text, keys + (k,)) or 1, f"{where}: unknown key {k!r}" + _did_you_mean(k, known))
-                for k in extra]
+        return [
+            (yamlfile.line_of(text, keys + (k,)) or 1, f"{where}: unknown key {k!r}" + _did_you_mean(k, known))
+            for k in extra
+        ]
     line = yamlfile.line_of(text, keys) or 1
     if e.validator == "enum":
-        return [(line, f"{where}: {e.instance!r} is not one of " + ", ".join(map(repr, e.validator_value))
-                 + _did_you_mean(e.instance, e.validator_value))]
+        return [
+            (
+                line,
+                f"{where}: {e.instance!r} is not one of "
+                + ", ".join(map(repr, e.validator_value))
+                + _did_you_mean(e.instance, e.validator_value),
+            )
+        ]
     if e.validator == "type":
         want = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
         return [(line, f"{where}: expected {want}, got {yamlfile.kind(e.instance)}")]

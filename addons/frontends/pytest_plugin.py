@@ -45,17 +45,23 @@ QUIET_MODULES = ("mitmproxy", "mitmproxy_rs", "ldap3", "passlib", "pyparsing")
 
 def pytest_addoption(parser):
     group = parser.getgroup("tapeproxy")
-    group.addoption("--tapeproxy-record-mode", choices=RECORD_MODES, default=None,
-                    help="record mode for cassettes of @pytest.mark.tapeproxy tests (default: none, offline)")
+    group.addoption(
+        "--tapeproxy-record-mode",
+        choices=RECORD_MODES,
+        default=None,
+        help="record mode for cassettes of @pytest.mark.tapeproxy tests (default: none, offline)",
+    )
     for knob, (_, kind, help_) in KNOBS.items():
         parser.addini(f"tapeproxy_{knob}", f"tapeproxy: {help_}", type=kind, default=None)
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "tapeproxy(cassette=None, scenario=None, record_mode=None, upstream=None, "
-                                       "upstream_ca=None, **knobs): serve this test from a cassette (default: "
-                                       "cassettes/MODULE/TEST.yaml beside the test file), apply scenarios; knobs: "
-                                       + ", ".join(KNOBS))
+    config.addinivalue_line(
+        "markers",
+        "tapeproxy(cassette=None, scenario=None, record_mode=None, upstream=None, "
+        "upstream_ca=None, **knobs): serve this test from a cassette (default: "
+        "cassettes/MODULE/TEST.yaml beside the test file), apply scenarios; knobs: " + ", ".join(KNOBS),
+    )
     for module in QUIET_MODULES:
         config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}(\\..*)?$")
 
@@ -115,10 +121,12 @@ class TapeproxyHandle:
     def env(self) -> dict[str, str]:
         """HTTPS_PROXY, HTTP_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS."""
         from ..runtime.ca import client_env
+
         return client_env(self.url, self._confdir)
 
-    def use_cassette(self, path, record_mode: str = "none", upstream: dict | None = None,
-                     upstream_ca: str | None = None, **knobs) -> None:
+    def use_cassette(
+        self, path, record_mode: str = "none", upstream: dict | None = None, upstream_ca: str | None = None, **knobs
+    ) -> None:
         """Serve from this cassette (relative to the test file); with a record mode other than none,
         record into it too. knobs: as the marker's (KNOBS).
 
@@ -142,8 +150,9 @@ class TapeproxyHandle:
 
     def assert_called(self, method: str, path: str, times: int | None = None) -> list:
         """That METHOD PATH (a glob, e.g. /2.0/tasks/*) was called, `times` times if given."""
-        found = [c for c in self.calls
-                 if c.method == method.upper() and fnmatch.fnmatchcase(urlsplit(c.url).path, path)]
+        found = [
+            c for c in self.calls if c.method == method.upper() and fnmatch.fnmatchcase(urlsplit(c.url).path, path)
+        ]
         if (times is None and not found) or (times is not None and len(found) != times):
             seen = "\n".join(f"  {c.method} {c.url} -> {c.status} ({c.label})" for c in self.calls) or "  nothing"
             want = f"{times} time(s)" if times is not None else "at least once"
@@ -172,12 +181,16 @@ class TapeproxyHandle:
         exists = Path(path).is_file()
         if not exists and record_mode == "none":
             if must_exist:
-                raise FileNotFoundError(f"tapeproxy: no such cassette: {path} "
-                                        "(record it with --tapeproxy-record-mode=once)")
+                raise FileNotFoundError(
+                    f"tapeproxy: no such cassette: {path} (record it with --tapeproxy-record-mode=once)"
+                )
             self._missing = path
-        options.update(tapeproxy_cassettes=[path] if exists else [], tapeproxy_record_mode=record_mode,
-                       tapeproxy_record_to=path if record_mode != "none" else "",
-                       tapeproxy_upstreams=[f"{host}={url}" for host, url in (upstream or {}).items()])
+        options.update(
+            tapeproxy_cassettes=[path] if exists else [],
+            tapeproxy_record_mode=record_mode,
+            tapeproxy_record_to=path if record_mode != "none" else "",
+            tapeproxy_upstreams=[f"{host}={url}" for host, url in (upstream or {}).items()],
+        )
         if upstream_ca:
             options["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
         self._set(**options)
@@ -195,8 +208,14 @@ class TapeproxyHandle:
         marker_mode = kw.pop("record_mode", None)
         record_mode = record_mode_option or marker_mode or "none"
         upstream, upstream_ca = kw.pop("upstream", None), kw.pop("upstream_ca", None)
-        self._use(self._resolve(given) if given else str(default), record_mode, upstream, upstream_ca, kw,
-                  must_exist=bool(given))
+        self._use(
+            self._resolve(given) if given else str(default),
+            record_mode,
+            upstream,
+            upstream_ca,
+            kw,
+            must_exist=bool(given),
+        )
         scenarios = [scenario] if isinstance(scenario, str) else list(scenario)
         if scenarios:
             self._set(tapeproxy_scenarios=[self._scenario_ref(s) for s in scenarios])
@@ -206,9 +225,15 @@ class TapeproxyHandle:
             master = self._server.master
             # every knob back to the suite's default (the ini file's, else tapeproxy's own)
             knobs = {option: master.options.default(option) for option, _, _ in KNOBS.values()}
-            master.options.update(tapeproxy_cassettes=[], tapeproxy_scenarios=[], tapeproxy_record_mode="none",
-                                  tapeproxy_record_to="", tapeproxy_upstreams=[], ssl_verify_upstream_trusted_ca=None,
-                                  **{**knobs, **self._defaults})
+            master.options.update(
+                tapeproxy_cassettes=[],
+                tapeproxy_scenarios=[],
+                tapeproxy_record_mode="none",
+                tapeproxy_record_to="",
+                tapeproxy_upstreams=[],
+                ssl_verify_upstream_trusted_ca=None,
+                **{**knobs, **self._defaults},
+            )
             self._tapeproxy.reset()  # each test starts from the world file, its sequences from the first
             return self._tapeproxy.journal.total
 
@@ -228,6 +253,7 @@ class TapeproxyHandle:
 def tapeproxy_server(tmp_path_factory):
     """The session's proxy; use the `tapeproxy` fixture in tests."""
     from ..runtime.inprocess import BackgroundProxy
+
     # The teardown lists each miss once; the miss addon's log line would say it again, per request,
     # in every failing test's "Captured log".
     logging.getLogger("tapeproxy.miss").setLevel(logging.ERROR)
@@ -240,10 +266,17 @@ def tapeproxy_server(tmp_path_factory):
 
 @pytest.fixture
 def tapeproxy(tapeproxy_server, request):
-    handle = TapeproxyHandle(tapeproxy_server, tapeproxy_server.confdir, Path(str(request.node.fspath)).parent,
-                             suite_defaults(request.config))
-    handle._begin(request.node.get_closest_marker("tapeproxy"), default_cassette(request),
-                  request.config.getoption("--tapeproxy-record-mode"))
+    handle = TapeproxyHandle(
+        tapeproxy_server,
+        tapeproxy_server.confdir,
+        Path(str(request.node.fspath)).parent,
+        suite_defaults(request.config),
+    )
+    handle._begin(
+        request.node.get_closest_marker("tapeproxy"),
+        default_cassette(request),
+        request.config.getoption("--tapeproxy-record-mode"),
+    )
     yield handle
     missing = handle._missing
     misses, unsaved = handle._end()

@@ -79,9 +79,11 @@ def shell_lines(proxy_url: str, confdir: str | None, shell: str = "bash") -> lis
     parts = urlsplit(proxy_url)
     p12 = confdir_path(confdir) / f"{CONF_BASENAME}-ca-cert.p12"
     # Java reads neither HTTPS_PROXY nor PEM bundles: system properties and a PKCS12 trust store.
-    env["JAVA_TOOL_OPTIONS"] = (f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
-                                f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
-                                f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12")
+    env["JAVA_TOOL_OPTIONS"] = (
+        f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
+        f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
+        f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12"
+    )
     if shell == "fish":
         return [f"set -gx {k} {_quote_posix(v)}" for k, v in env.items()]
     if shell == "powershell":

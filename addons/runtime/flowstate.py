@@ -55,8 +55,16 @@ def shape_of(flow: http.HTTPFlow) -> Shape:
         request = flow.request
         path, _, query = request.path.partition("?")
         body = request.get_content(strict=False) or b""
-        state.shape = Shape(request.method, request.scheme, request.host, request.port, path, query,
-                            tuple(request.headers.items(multi=True)), body)
+        state.shape = Shape(
+            request.method,
+            request.scheme,
+            request.host,
+            request.port,
+            path,
+            query,
+            tuple(request.headers.items(multi=True)),
+            body,
+        )
     return state.shape
 
 
@@ -81,6 +89,16 @@ def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
     duration = None
     if resp.timestamp_end and req.timestamp_start:
         duration = round((resp.timestamp_end - req.timestamp_start) * 1000)
-    return Exchange(req.method, url, list(req.headers.items(multi=True)), req.get_content(strict=False) or b"",
-                    resp.status_code, resp.reason, list(resp.headers.items(multi=True)), resp.raw_content or b"",
-                    req.timestamp_start, duration, as_received=True)
+    return Exchange(
+        req.method,
+        url,
+        list(req.headers.items(multi=True)),
+        req.get_content(strict=False) or b"",
+        resp.status_code,
+        resp.reason,
+        list(resp.headers.items(multi=True)),
+        resp.raw_content or b"",
+        req.timestamp_start,
+        duration,
+        as_received=True,
+    )

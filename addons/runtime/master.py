@@ -47,6 +47,7 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
     Master.run installs its own handler and puts this one back when it returns, before the loop's
     remaining tasks are cancelled.
     """
+
     def handler(loop, context) -> None:
         if not isinstance(context.get("exception"), asyncio.CancelledError):
             loop.default_exception_handler(context)
@@ -54,8 +55,9 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
-def make_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (),
-                termlog: bool = True) -> Master:
+def make_master(
+    settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (), termlog: bool = True
+) -> Master:
     """A configured master; call inside a running event loop. Raises OptionsError on bad settings.
 
     set_specs are mitmdump-style `option=value` strings, applied after settings.

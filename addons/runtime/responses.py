@@ -49,8 +49,16 @@ def header_fields(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, byte
 def make_raw(status: int, fields: tuple[tuple[bytes, bytes], ...], body: bytes, reason: str = "") -> http.Response:
     """make(), with headers already as header_fields() gives them."""
     now = time.time()
-    return http.Response(b"HTTP/1.1", status, _b(reason or status_codes.RESPONSES.get(status, "")),
-                         http.Headers(fields), body, None, now, now)
+    return http.Response(
+        b"HTTP/1.1",
+        status,
+        _b(reason or status_codes.RESPONSES.get(status, "")),
+        http.Headers(fields),
+        body,
+        None,
+        now,
+        now,
+    )
 
 
 def sized(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
@@ -59,8 +67,9 @@ def sized(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: 
     return make(status, [*headers, ("Content-Length", str(len(body)))], body, reason)
 
 
-def api_error(flow: http.HTTPFlow, status: int, code: str, message: str, extra_headers=(),
-              context: dict | None = None) -> http.Response:
+def api_error(
+    flow: http.HTTPFlow, status: int, code: str, message: str, extra_headers=(), context: dict | None = None
+) -> http.Response:
     """An error in the envelope of the API the request was for."""
     profile = profile_for(flow.request.host)
     headers, body = profile.error(status, code, message, flow.request.headers.items(), context)
@@ -83,16 +92,28 @@ def scrubber(flow: http.HTTPFlow, redactor: redact.Redactor | None = None):
     """A function that scrubs texts about this flow; the request's secrets are found once."""
     req = flow.request
     secrets = (redactor or redact.Redactor()).secrets_in(
-        req.pretty_url, req.headers.items(multi=True), req.headers.get("content-type", ""),
-        req.get_content(strict=False) or b"")
+        req.pretty_url,
+        req.headers.items(multi=True),
+        req.headers.get("content-type", ""),
+        req.get_content(strict=False) or b"",
+    )
     return lambda text: redact.scrub(text, secrets)
 
 
 def internal_error(flow: http.HTTPFlow, where: str, exc: BaseException) -> None:
     """Answer a flow whose handling failed, so it is never forwarded upstream."""
-    logger.error(scrubbed(flow, f"tapeproxy: internal error in {where} for {flow.request.method} "
-                                f"{flow.request.pretty_url}:\n" + "".join(traceback.format_exception(exc))))
-    flow.response = api_error(flow, 500, "tapeproxyInternalError",
-                              f"tapeproxy failed while handling this request in {where}: {exc!r}",
-                              [(ERROR_HEADER, where)])
+    logger.error(
+        scrubbed(
+            flow,
+            f"tapeproxy: internal error in {where} for {flow.request.method} "
+            f"{flow.request.pretty_url}:\n" + "".join(traceback.format_exception(exc)),
+        )
+    )
+    flow.response = api_error(
+        flow,
+        500,
+        "tapeproxyInternalError",
+        f"tapeproxy failed while handling this request in {where}: {exc!r}",
+        [(ERROR_HEADER, where)],
+    )
     served_by(flow, "error", f"internal error in {where}")

@@ -27,9 +27,12 @@ def _now() -> str:
 
 
 def _reply(status: int, data: Any = None) -> Reply:
-    headers = [("box-request-id", "0" + secrets.token_hex(16)), ("Cache-Control", "no-cache, no-store"),
-               ("Strict-Transport-Security", "max-age=31536000"),
-               ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+    headers = [
+        ("box-request-id", "0" + secrets.token_hex(16)),
+        ("Cache-Control", "no-cache, no-store"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
+    ]
     if data is None:
         return Reply(status, headers, b"")
     r = json_reply(status, data)
@@ -69,8 +72,14 @@ def handle(world: World, req: SimRequest) -> Reply | None:
 # -- representations ------------------------------------------------------------------------------
 def file_mini(world: World, file_id: str) -> dict:
     f = world.box_files[file_id]
-    out = {"id": f["id"], "etag": str(f.get("etag", "1")), "type": "file",
-           "sequence_id": str(f.get("sequence_id", "1")), "name": f.get("name", ""), "sha1": f.get("sha1", "")}
+    out = {
+        "id": f["id"],
+        "etag": str(f.get("etag", "1")),
+        "type": "file",
+        "sequence_id": str(f.get("sequence_id", "1")),
+        "name": f.get("name", ""),
+        "sha1": f.get("sha1", ""),
+    }
     if f.get("file_version"):
         out["file_version"] = {"type": "file_version", **f["file_version"]}
     return out
@@ -83,11 +92,18 @@ def user_mini(world: World, user_id: str) -> dict:
 
 def assignment_view(world: World, a: dict) -> dict:
     task = world.box_tasks[a["task"]]
-    return {"id": a["id"], "type": "task_assignment", "item": file_mini(world, task["item"]),
-            "assigned_to": user_mini(world, a["assigned_to"]), "message": a.get("message", ""),
-            "completed_at": a.get("completed_at"), "assigned_at": a.get("assigned_at"),
-            "reminded_at": a.get("reminded_at"), "resolution_state": a.get("resolution_state", "incomplete"),
-            "assigned_by": user_mini(world, a["assigned_by"])}
+    return {
+        "id": a["id"],
+        "type": "task_assignment",
+        "item": file_mini(world, task["item"]),
+        "assigned_to": user_mini(world, a["assigned_to"]),
+        "message": a.get("message", ""),
+        "completed_at": a.get("completed_at"),
+        "assigned_at": a.get("assigned_at"),
+        "reminded_at": a.get("reminded_at"),
+        "resolution_state": a.get("resolution_state", "incomplete"),
+        "assigned_by": user_mini(world, a["assigned_by"]),
+    }
 
 
 def _assignments(world: World, task_id: str) -> dict:
@@ -106,11 +122,19 @@ def is_completed(world: World, task_id: str) -> bool:
 
 def task_view(world: World, task_id: str) -> dict:
     t = world.box_tasks[task_id]
-    return {"id": t["id"], "type": "task", "item": file_mini(world, t["item"]), "due_at": t.get("due_at"),
-            "action": t.get("action", "review"), "message": t.get("message", ""),
-            "task_assignment_collection": _assignments(world, task_id), "is_completed": is_completed(world, task_id),
-            "created_by": user_mini(world, t.get("created_by", "")), "created_at": t.get("created_at"),
-            "completion_rule": t.get("completion_rule", "all_assignees")}
+    return {
+        "id": t["id"],
+        "type": "task",
+        "item": file_mini(world, t["item"]),
+        "due_at": t.get("due_at"),
+        "action": t.get("action", "review"),
+        "message": t.get("message", ""),
+        "task_assignment_collection": _assignments(world, task_id),
+        "is_completed": is_completed(world, task_id),
+        "created_by": user_mini(world, t.get("created_by", "")),
+        "created_at": t.get("created_at"),
+        "completion_rule": t.get("completion_rule", "all_assignees"),
+    }
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -122,8 +146,7 @@ def _body(req: SimRequest) -> dict:
 
 
 def _invalid(name: str, value: Any, allowed) -> ApiError:
-    return ApiError("bad_request", f"Bad Request: invalid value {value!r} for '{name}'; allowed: "
-                                   + ", ".join(allowed))
+    return ApiError("bad_request", f"Bad Request: invalid value {value!r} for '{name}'; allowed: " + ", ".join(allowed))
 
 
 def _task_fields(data: dict, task: dict) -> None:
@@ -151,8 +174,10 @@ def _iso(value: Any, name: str) -> str | None:
             raise ValueError
         datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError("bad_request", f"Bad Request: '{name}' must be an ISO-8601 date-time, e.g. "
-                                      f"2012-12-12T10:53:43-08:00; got {value!r}") from None
+        raise ApiError(
+            "bad_request",
+            f"Bad Request: '{name}' must be an ISO-8601 date-time, e.g. 2012-12-12T10:53:43-08:00; got {value!r}",
+        ) from None
     return value
 
 
@@ -162,12 +187,20 @@ def _create_task(world: World, req: SimRequest) -> Reply:
     data = _body(req)
     item = data.get("item")
     if not isinstance(item, dict) or not item.get("id") or item.get("type", "file") != "file":
-        raise ApiError("bad_request", "Bad Request: 'item' is required: {\"id\": FILE_ID, \"type\": \"file\"}")
+        raise ApiError("bad_request", 'Bad Request: \'item\' is required: {"id": FILE_ID, "type": "file"}')
     file_id = str(item["id"])
     if file_id not in world.box_files:
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
-    task = {"id": world.new_box_id(), "item": file_id, "action": "review", "message": "", "due_at": None,
-            "completion_rule": "all_assignees", "created_by": _acting_user(world), "created_at": _now()}
+    task = {
+        "id": world.new_box_id(),
+        "item": file_id,
+        "action": "review",
+        "message": "",
+        "due_at": None,
+        "completion_rule": "all_assignees",
+        "created_by": _acting_user(world),
+        "created_at": _now(),
+    }
     _task_fields(data, task)
     world.box_tasks[task["id"]] = task
     world.changed()
@@ -215,7 +248,7 @@ def _create_assignment(world: World, req: SimRequest) -> Reply:
     data = _body(req)
     task, who = data.get("task"), data.get("assign_to")
     if not isinstance(task, dict) or not task.get("id") or task.get("type", "task") != "task":
-        raise ApiError("bad_request", "Bad Request: 'task' is required: {\"id\": TASK_ID, \"type\": \"task\"}")
+        raise ApiError("bad_request", 'Bad Request: \'task\' is required: {"id": TASK_ID, "type": "task"}')
     if not isinstance(who, dict) or not (who.get("id") or who.get("login")):
         raise ApiError("bad_request", "Bad Request: 'assign_to' needs an 'id' or a 'login'")
     task_id = str(task["id"])
@@ -224,10 +257,17 @@ def _create_assignment(world: World, req: SimRequest) -> Reply:
     user_id = str(who["id"]) if who.get("id") else _user_by_login(world, str(who["login"]))
     if user_id not in world.box_users:
         raise ApiError("not_found", f"Could not find the specified resource (user {user_id})")
-    a = {"id": world.new_box_id(), "task": task_id, "assigned_to": user_id,
-         "assigned_by": world.box_tasks[task_id].get("created_by") or _acting_user(world),
-         "message": world.box_tasks[task_id].get("message", ""), "resolution_state": "incomplete",
-         "assigned_at": _now(), "completed_at": None, "reminded_at": None}
+    a = {
+        "id": world.new_box_id(),
+        "task": task_id,
+        "assigned_to": user_id,
+        "assigned_by": world.box_tasks[task_id].get("created_by") or _acting_user(world),
+        "message": world.box_tasks[task_id].get("message", ""),
+        "resolution_state": "incomplete",
+        "assigned_at": _now(),
+        "completed_at": None,
+        "reminded_at": None,
+    }
     world.box_assignments[a["id"]] = a
     world.changed()
     return _reply(201, assignment_view(world, a))
@@ -252,8 +292,11 @@ def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
         if "resolution_state" in data:
             allowed = RESOLUTIONS[action]
             if data["resolution_state"] not in allowed:
-                raise ApiError("bad_request", f"Bad Request: invalid value {data['resolution_state']!r} for "
-                                              f"'resolution_state' of a {action} task; allowed: " + ", ".join(allowed))
+                raise ApiError(
+                    "bad_request",
+                    f"Bad Request: invalid value {data['resolution_state']!r} for "
+                    f"'resolution_state' of a {action} task; allowed: " + ", ".join(allowed),
+                )
         if "message" in data and not isinstance(data["message"], str):
             raise ApiError("bad_request", "Bad Request: 'message' must be a string")
         if "resolution_state" in data:

@@ -24,12 +24,19 @@ TASK_PROPS = {"parentUrl", "status"}
 
 def graph_headers(req: SimRequest) -> list[tuple[str, str]]:
     request_id = str(uuid.uuid4())
-    return [("Cache-Control", "no-cache"), ("request-id", request_id),
-            ("client-request-id", req.header("client-request-id") or request_id),
-            ("x-ms-ags-diagnostic", '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1",'
-                                    '"ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}'),
-            ("OData-Version", "4.0"), ("Strict-Transport-Security", "max-age=31536000"),
-            ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+    return [
+        ("Cache-Control", "no-cache"),
+        ("request-id", request_id),
+        ("client-request-id", req.header("client-request-id") or request_id),
+        (
+            "x-ms-ags-diagnostic",
+            '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1",'
+            '"ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}',
+        ),
+        ("OData-Version", "4.0"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
+    ]
 
 
 def _reply(req: SimRequest, status: int, data: Any = None) -> Reply:
@@ -74,7 +81,7 @@ def _page(req: SimRequest, items: list, base_url: str) -> tuple[list, str | None
         raise ApiError("bad_request", "Invalid $top or $skiptoken: an integer is expected.") from None
     if top < 1 or skip < 0:
         raise ApiError("bad_request", "Invalid $top or $skiptoken.")
-    page = items[skip:skip + top]
+    page = items[skip : skip + top]
     more = skip + top < len(items)
     query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
     query["$skiptoken"] = str(skip + top)
@@ -90,8 +97,11 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
         return _reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
-        d = {"id": str(uuid.uuid4()), "displayName": _text(data, "displayName"),
-             "createdBy": _app_identity(data.get("createdBy", {}))}
+        d = {
+            "id": str(uuid.uuid4()),
+            "displayName": _text(data, "displayName"),
+            "createdBy": _app_identity(data.get("createdBy", {})),
+        }
         world.graph_defs[d["id"]] = d
         world.graph_tasks[d["id"]] = {}
         world.changed()
@@ -123,8 +133,9 @@ def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
 def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
     context = _context(base, f"print/taskDefinitions('{def_id}')/tasks")
     if req.method == "GET":
-        page, next_link = _page(req, list(world.graph_tasks[def_id].values()),
-                                f"{base}/print/taskDefinitions/{def_id}/tasks")
+        page, next_link = _page(
+            req, list(world.graph_tasks[def_id].values()), f"{base}/print/taskDefinitions/{def_id}/tasks"
+        )
         body = {"@odata.context": context, "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
@@ -132,8 +143,11 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
     if req.method == "POST":
         data = _object(req, TASK_PROPS, "printTask")
         status = _status(data.get("status", {"state": "pending"}), required=True)
-        t = {"id": str(uuid.uuid4()), "parentUrl": _text(data, "parentUrl"),
-             "status": {"state": status["state"], "description": status.get("description", "")}}
+        t = {
+            "id": str(uuid.uuid4()),
+            "parentUrl": _text(data, "parentUrl"),
+            "status": {"state": status["state"], "description": status.get("description", "")},
+        }
         world.graph_tasks[def_id][t["id"]] = t
         world.changed()
         return _reply(req, 201, {"@odata.context": f"{context}/$entity", **t})
@@ -188,8 +202,11 @@ def _status(value: Any, required: bool) -> dict:
     if "state" in value or required:
         state = value.get("state")
         if state not in PRINT_TASK_STATES:
-            raise ApiError("bad_request", f"Requested value '{state}' was not found. printTaskProcessingState is one "
-                                          "of " + ", ".join(PRINT_TASK_STATES) + ".")
+            raise ApiError(
+                "bad_request",
+                f"Requested value '{state}' was not found. printTaskProcessingState is one "
+                "of " + ", ".join(PRINT_TASK_STATES) + ".",
+            )
         out["state"] = state
     if "description" in value:
         if not isinstance(value["description"], str):
@@ -200,6 +217,8 @@ def _status(value: Any, required: bool) -> dict:
 
 def _app_identity(value: Any) -> dict:
     if not isinstance(value, dict) or any(k not in APP_IDENTITY_PROPS for k in value if not k.startswith("@odata.")):
-        raise ApiError("bad_request", "createdBy must be an appIdentity: {appId, displayName, servicePrincipalId, "
-                                      "servicePrincipalName}.")
+        raise ApiError(
+            "bad_request",
+            "createdBy must be an appIdentity: {appId, displayName, servicePrincipalId, servicePrincipalName}.",
+        )
     return {k: v for k, v in value.items() if k in APP_IDENTITY_PROPS}

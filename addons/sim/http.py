@@ -23,8 +23,14 @@ class SimRequest:
     @classmethod
     def make(cls, method: str, host: str, path_and_query: str, headers=(), body: bytes = b"") -> SimRequest:
         path, _, query = path_and_query.partition("?")
-        return cls(method.upper(), host.lower(), normalise_path(path), dict(parse_qsl(query, keep_blank_values=True)),
-                   list(headers), body or b"")
+        return cls(
+            method.upper(),
+            host.lower(),
+            normalise_path(path),
+            dict(parse_qsl(query, keep_blank_values=True)),
+            list(headers),
+            body or b"",
+        )
 
     def header(self, name: str) -> str | None:
         name = name.lower()

@@ -43,8 +43,12 @@ class World:
     def new_box_id(self) -> str:
         """Box ids are numeric strings; new ones follow the largest in the world."""
         if not self._next_box_id:
-            known = [int(i) for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
-                     for i in d if str(i).isdigit()]
+            known = [
+                int(i)
+                for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
+                for i in d
+                if str(i).isdigit()
+            ]
             self._next_box_id = max(known, default=10_000_000) + 1
         self._next_box_id += 1
         return str(self._next_box_id)
@@ -54,8 +58,9 @@ class World:
     def load(cls, path: str | Path) -> World:
         data, text = yamlfile.load(path)
         if data is None:  # an empty or truncated file is a mistake, not an empty world
-            raise InputError("empty world file", str(path), 1, "a world holds graph: and box:; an empty world is "
-                             "`graph: {}`")
+            raise InputError(
+                "empty world file", str(path), 1, "a world holds graph: and box:; an empty world is `graph: {}`"
+            )
         return cls.from_doc(data, yamlfile.Checker(str(path), text))
 
     @classmethod
@@ -78,8 +83,11 @@ class World:
                 state = status.get("state") if isinstance(status, dict) else None
                 if state is not None and state not in PRINT_TASK_STATES:  # else the demo would serve it
                     close = yamlfile.closest(state, PRINT_TASK_STATES)
-                    raise check.fail(keys + ("tasks", j, "status", "state"), f"print task state {state!r} is not one "
-                                     "of " + ", ".join(PRINT_TASK_STATES), f"did you mean {close!r}?" if close else "")
+                    raise check.fail(
+                        keys + ("tasks", j, "status", "state"),
+                        f"print task state {state!r} is not one of " + ", ".join(PRINT_TASK_STATES),
+                        f"did you mean {close!r}?" if close else "",
+                    )
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
         check.keys(box, BOX_KEYS, ("box",), "box")
@@ -111,12 +119,22 @@ class World:
             defs = [{**d, "tasks": list(self.graph_tasks.get(i, {}).values())} for i, d in self.graph_defs.items()]
             tasks = []
             for task_id, t in self.box_tasks.items():
-                assignments = [{k: v for k, v in a.items() if k != "task"}
-                               for a in self.box_assignments.values() if a["task"] == task_id]
+                assignments = [
+                    {k: v for k, v in a.items() if k != "task"}
+                    for a in self.box_assignments.values()
+                    if a["task"] == task_id
+                ]
                 tasks.append({**t, "assignments": assignments})
-            return copy.deepcopy({"graph": {"taskDefinitions": defs},
-                                  "box": {"users": list(self.box_users.values()),
-                                          "files": list(self.box_files.values()), "tasks": tasks}})
+            return copy.deepcopy(
+                {
+                    "graph": {"taskDefinitions": defs},
+                    "box": {
+                        "users": list(self.box_users.values()),
+                        "files": list(self.box_files.values()),
+                        "tasks": tasks,
+                    },
+                }
+            )
 
     def save(self, path: str | Path) -> None:
         writer.write_yaml_atomic(path, self.to_doc())

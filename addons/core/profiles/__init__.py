@@ -50,8 +50,9 @@ def error_name(name: str) -> str | None:
     return None
 
 
-def named_error(profile, name: str, request_headers=(), message: str | None = None,
-                retry_after: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+def named_error(
+    profile, name: str, request_headers=(), message: str | None = None, retry_after: float | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body of a catalogue error, in the profile's envelope."""
     neutral = error_name(name) or "server_error"
     status, code, default_message, extra = profile.CATALOGUE[neutral]

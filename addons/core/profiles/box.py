@@ -22,18 +22,40 @@ RATE_LIMIT_HEADERS = False  # Box sends only Retry-After
 # Neutral error name -> (status, Box's code, message, extra headers), after Box's common errors.
 CATALOGUE = {
     "bad_request": (400, "bad_request", "Bad Request", ()),
-    "unauthorized": (401, "unauthorized", "Unauthorized", (
-        ("WWW-Authenticate", 'Bearer realm="Service", error="invalid_token", '
-                             'error_description="The access token provided is invalid."'),)),
-    "token_expired": (401, "unauthorized", "Unauthorized", (
-        ("WWW-Authenticate", 'Bearer realm="Service", error="invalid_token", '
-                             'error_description="The access token provided has expired."'),)),
+    "unauthorized": (
+        401,
+        "unauthorized",
+        "Unauthorized",
+        (
+            (
+                "WWW-Authenticate",
+                'Bearer realm="Service", error="invalid_token", '
+                'error_description="The access token provided is invalid."',
+            ),
+        ),
+    ),
+    "token_expired": (
+        401,
+        "unauthorized",
+        "Unauthorized",
+        (
+            (
+                "WWW-Authenticate",
+                'Bearer realm="Service", error="invalid_token", '
+                'error_description="The access token provided has expired."',
+            ),
+        ),
+    ),
     "forbidden": (403, "access_denied_insufficient_permissions", "Access denied - insufficient permission", ()),
     "not_found": (404, "not_found", "Not Found", ()),
     "method_not_allowed": (405, "method_not_allowed", "Method Not Allowed", ()),
     "conflict": (409, "conflict", "A resource with this value already exists", ()),
-    "precondition_failed": (412, "precondition_failed",
-                            "The resource has been modified. Please retrieve the resource again and retry", ()),
+    "precondition_failed": (
+        412,
+        "precondition_failed",
+        "The resource has been modified. Please retrieve the resource again and retry",
+        (),
+    ),
     "too_large": (413, "request_entity_too_large", "Request Entity Too Large", ()),
     "throttled": (429, "rate_limit_exceeded", "Request rate limit exceeded, please try again later", ()),
     "server_error": (500, "internal_server_error", "Internal Server Error", ()),
@@ -46,11 +68,22 @@ CATALOGUE = {
 EMPTY_BODY_ERRORS = frozenset({"unauthorized", "token_expired"})
 
 
-def error(status: int, code: str, message: str, request_headers=(),
-          context: dict | None = None) -> tuple[list[tuple[str, str]], bytes]:
+def error(
+    status: int, code: str, message: str, request_headers=(), context: dict | None = None
+) -> tuple[list[tuple[str, str]], bytes]:
     request_id = secrets.token_hex(6)
-    body = {"type": "error", "status": status, "code": code, "message": message,
-            "context_info": context or {}, "help_url": HELP_URL, "request_id": request_id}
-    headers = [("Content-Type", "application/json"), ("box-request-id", "0" + request_id),
-               ("Cache-Control", "no-cache, no-store")]
+    body = {
+        "type": "error",
+        "status": status,
+        "code": code,
+        "message": message,
+        "context_info": context or {},
+        "help_url": HELP_URL,
+        "request_id": request_id,
+    }
+    headers = [
+        ("Content-Type", "application/json"),
+        ("box-request-id", "0" + request_id),
+        ("Cache-Control", "no-cache, no-store"),
+    ]
     return headers, json.dumps(body).encode()

@@ -22,40 +22,65 @@ SIGNIFICANT_HEADERS = ("consistencylevel", "prefer", "if-match")
 # Graph also sends RateLimit-Limit/-Remaining/-Reset on throttled workloads.
 RATE_LIMIT_HEADERS = True
 
-_WWW_AUTH = ('WWW-Authenticate', 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
-             'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
+_WWW_AUTH = (
+    "WWW-Authenticate",
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
+    'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
+)
 # Neutral error name -> (status, Graph's code, message, extra headers), after Graph's documented errors.
 CATALOGUE = {
     "bad_request": (400, "invalidRequest", "Invalid request.", ()),
     "unauthorized": (401, "InvalidAuthenticationToken", "Access token is empty.", (_WWW_AUTH,)),
-    "token_expired": (401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
-                      (_WWW_AUTH,)),
+    "token_expired": (
+        401,
+        "InvalidAuthenticationToken",
+        "Lifetime validation failed, the token is expired.",
+        (_WWW_AUTH,),
+    ),
     "forbidden": (403, "accessDenied", "Either scp or roles claim need to be present in the token.", ()),
     "not_found": (404, "itemNotFound", "The resource could not be found.", ()),
     "method_not_allowed": (405, "notAllowed", "The HTTP method is not allowed for this resource.", ()),
     "conflict": (409, "nameAlreadyExists", "The specified item name already exists.", ()),
-    "precondition_failed": (412, "resourceModified",
-                            "The resource being updated has changed since the caller last read it.", ()),
+    "precondition_failed": (
+        412,
+        "resourceModified",
+        "The resource being updated has changed since the caller last read it.",
+        (),
+    ),
     # Neither API documents a code for 413; Graph's front end answers in Azure's spelling.
     "too_large": (413, "RequestEntityTooLarge", "The request body is too large.", ()),
     "throttled": (429, "TooManyRequests", "Please retry again later.", ()),
     "server_error": (500, "generalException", "An unspecified error has occurred.", ()),
     "bad_gateway": (502, "BadGateway", "Bad Gateway.", ()),
-    "service_unavailable": (503, "serviceNotAvailable",
-                            "The service is temporarily unavailable. Try again after the time in Retry-After.", ()),
+    "service_unavailable": (
+        503,
+        "serviceNotAvailable",
+        "The service is temporarily unavailable. Try again after the time in Retry-After.",
+        (),
+    ),
     "gateway_timeout": (504, "GatewayTimeout", "The gateway timed out.", ()),
     "insufficient_storage": (507, "quotaLimitReached", "The maximum storage quota has been reached.", ()),
 }
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
-def error(status: int, code: str, message: str, request_headers=(), context: dict | None = None) -> tuple[list[tuple[str, str]], bytes]:
+def error(
+    status: int, code: str, message: str, request_headers=(), context: dict | None = None
+) -> tuple[list[tuple[str, str]], bytes]:
     request_id = str(uuid.uuid4())
     client_request_id = header_value(request_headers, "client-request-id") or request_id
     date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    body = {"error": {"code": code, "message": message,
-                      "innerError": {"date": date, "request-id": request_id,
-                                     "client-request-id": client_request_id}}}
-    headers = [("Content-Type", "application/json"), ("request-id", request_id),
-               ("client-request-id", client_request_id), ("Cache-Control", "no-cache")]
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {"date": date, "request-id": request_id, "client-request-id": client_request_id},
+        }
+    }
+    headers = [
+        ("Content-Type", "application/json"),
+        ("request-id", request_id),
+        ("client-request-id", client_request_id),
+        ("Cache-Control", "no-cache"),
+    ]
     return headers, json.dumps(body).encode()

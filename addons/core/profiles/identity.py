@@ -16,8 +16,15 @@ from . import generic
 
 MISS_CODE = "tapeproxy_no_recorded_interaction"
 # The global cloud's sign-in hosts, then the national clouds' (US Government, China).
-HOSTS = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
-         "login.microsoftonline.us", "login.partner.microsoftonline.cn", "login.chinacloudapi.cn")
+HOSTS = (
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "sts.windows.net",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+    "login.chinacloudapi.cn",
+)
 HOST_SUFFIXES: tuple[str, ...] = ()
 SIGNIFICANT_HEADERS: tuple[str, ...] = ()
 RATE_LIMIT_HEADERS = False
@@ -25,11 +32,20 @@ CATALOGUE = generic.CATALOGUE
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
-def error(status: int, code: str, message: str, request_headers=(),
-          context: dict | None = None) -> tuple[list[tuple[str, str]], bytes]:
+def error(
+    status: int, code: str, message: str, request_headers=(), context: dict | None = None
+) -> tuple[list[tuple[str, str]], bytes]:
     trace_id = str(uuid.uuid4())
-    body = {"error": code, "error_description": message, "error_codes": [],
-            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "trace_id": trace_id,
-            "correlation_id": str(uuid.uuid4())}
-    return [("Content-Type", "application/json; charset=utf-8"), ("x-ms-request-id", trace_id),
-            ("Cache-Control", "no-store, no-cache")], json.dumps(body).encode()
+    body = {
+        "error": code,
+        "error_description": message,
+        "error_codes": [],
+        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+        "trace_id": trace_id,
+        "correlation_id": str(uuid.uuid4()),
+    }
+    return [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("x-ms-request-id", trace_id),
+        ("Cache-Control", "no-store, no-cache"),
+    ], json.dumps(body).encode()
