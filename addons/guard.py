@@ -57,7 +57,7 @@ class OfflineGuard:
             return
         client = data.client
         if not ctx.options.tapeproxy_allow_local_targets and not loopback_peer(client.peername):
-            await _refuse_local_target(data, client.sockname)
+            await _refuse_local_target(data, (host, port), client.sockname)
             if data.server.error:
                 return
         if self.mode.live:
@@ -70,15 +70,15 @@ class OfflineGuard:
         self.tunnelled[host] += 1
 
 
-async def _refuse_local_target(data: ServerConnectionHookData, sockname) -> None:
-    host, port = data.server.address
+async def _refuse_local_target(data: ServerConnectionHookData, address: tuple[str, int], sockname) -> None:
+    host, port = address
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return  # it cannot be reached at all: mitmproxy says so when it tries
     own = ip_of(sockname[0]) if sockname else None
     for *_, sockaddr in infos:
-        addr = ip_of(sockaddr[0])
+        addr = ip_of(str(sockaddr[0]))
         if addr is not None and (addr.is_loopback or addr.is_link_local or addr.is_unspecified or addr == own):
             data.server.error = (
                 f"tapeproxy: refused to take a remote client to {host}:{port} ({addr}), an address "

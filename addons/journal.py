@@ -106,12 +106,13 @@ class Journal:
         return f"\x1b[{colour}m{text}\x1b[0m" if colour and self.colour else text
 
     def on_response(self, flow: http.HTTPFlow) -> None:
+        status = flow.response.status_code if flow.response else None
         by = served(flow)
         if by:
-            self._note(flow, flow.response.status_code, by.source, by.label)
+            self._note(flow, status, by.source, by.label)
         else:
             source = "upstream" if state_of(flow).original_url else "passthrough"
-            self._note(flow, flow.response.status_code, source, source)
+            self._note(flow, status, source, source)
 
     def on_error(self, flow: http.HTTPFlow) -> None:
         by = served(flow)

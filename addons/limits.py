@@ -244,9 +244,9 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    http_layer.HttpStream.check_body_size = _check_body_size
-    _http1.Http1Server.read_headers = _read_headers
-    _http2.Http2Server.handle_h2_event = _handle_h2_event
+    http_layer.HttpStream.check_body_size = _check_body_size  # type: ignore[method-assign]
+    _http1.Http1Server.read_headers = _read_headers  # type: ignore[method-assign]
+    _http2.Http2Server.handle_h2_event = _handle_h2_event  # type: ignore[method-assign]
     _installed = True
 
 

@@ -163,8 +163,8 @@ class Recorder:
 
     def record(self, flow: http.HTTPFlow) -> None:
         """A response observer: what went upstream is added to the cassette."""
-        url = state_of(flow).original_url
-        if url is None or served(flow) or flow.response.stream:
+        url, resp = state_of(flow).original_url, flow.response
+        if url is None or resp is None or served(flow) or resp.stream:
             return  # not sent upstream, cut off by a scenario, or streamed (limits.py said so)
         before = self.redactor.count
         try:
@@ -178,12 +178,12 @@ class Recorder:
         if e.get("tapeproxy", {}).get("body_as_received"):
             logger.warning(
                 f"tapeproxy: the response to {e['request']['method']} {e['request']['uri']} does not decode "
-                f"as its Content-Encoding ({flow.response.headers.get('content-encoding')}) says; recorded "
+                f"as its Content-Encoding ({resp.headers.get('content-encoding')}) says; recorded "
                 f"as received (!!binary, header kept), and replayed the same way"
             )
         logger.info(
             f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
-            f"{flow.response.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else "")
+            f"{resp.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else "")
         )
 
     @property

@@ -159,6 +159,7 @@ class Scenarios:
     @staticmethod
     def _respond(d: Decision, ctx_: Context) -> http.Response:
         r = d.step.respond
+        assert r is not None  # a respond step
         headers = [(k, text(v, ctx_)) for k, v in r.headers]
         if r.is_json:
             body = json.dumps(render_json(r.json, ctx_), ensure_ascii=False).encode()
@@ -181,6 +182,7 @@ class Scenarios:
         profile = profile_for(flow.request.host)
         message = text(step.message, ctx_) if step.message is not None else None
         retry_after = d.retry_after if d.retry_after is not None else step.retry_after
+        assert step.error is not None  # an error step
         status, headers, body = named_error(profile, step.error, flow.request.headers.items(), message, retry_after)
         if d.rate_limit and profile.RATE_LIMIT_HEADERS:
             limit, remaining, reset = d.rate_limit

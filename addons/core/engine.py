@@ -119,7 +119,7 @@ class ScenarioEngine:
         self.clock = clock
         self.scenarios: list[_ScenarioState] = []
         self._rules: list[tuple[_ScenarioState, _RuleState]] = []
-        self._candidates: dict[tuple[str, str], list[tuple[_ScenarioState, _RuleState]]] = {}
+        self._candidates: dict[tuple[str, str], _ByPath] = {}
         self.set(list(scenarios))
 
     # -- the active set -------------------------------------------------------------------------
@@ -277,6 +277,7 @@ class ScenarioEngine:
     def _take(rule: Rule, counts: _KeyState, now: float) -> tuple[bool, float | None, tuple[int, int, float]]:
         """Token bucket: (allowed, retry_after, (limit, remaining, reset))."""
         limit = rule.rate_limit
+        assert limit is not None  # only rules with a rate limit are taken from
         rate = limit.requests / limit.per
         b = counts.bucket
         if b is None:

@@ -46,13 +46,14 @@ def load(path: str, redactor: Redactor | None = None) -> HarImport:
     creator = doc["log"].get("creator")
     by_mitmproxy = isinstance(creator, dict) and str(creator.get("name", "")).lower() == "mitmproxy"
     out = HarImport()
-    for n, e in enumerate(entries, 1):
+    for n, item in enumerate(entries, 1):
         try:
-            exchange, body_missing = _exchange(e, by_mitmproxy)
+            exchange, body_missing = _exchange(item, by_mitmproxy)
         except _Skip as skip:
             what = ""
-            if isinstance(e, dict) and isinstance(e.get("request"), dict):
-                what = f" ({e['request'].get('method', '?')} {show_url(str(e['request'].get('url', '?')))})"
+            if isinstance(item, dict) and isinstance(item.get("request"), dict):
+                request = item["request"]
+                what = f" ({request.get('method', '?')} {show_url(str(request.get('url', '?')))})"
             out.skipped.append(f"entry {n}{what}: {skip}")
             continue
         out.exchanges.append((n, exchange))

@@ -137,7 +137,7 @@ class ReplayIndex:
         sequence = self._sequences.get(k)
         if sequence is None:
             return self._miss(shape)
-        if sequence.__class__ is _Variants:
+        if isinstance(sequence, _Variants):
             picked = sequence.pick(shape)
             if picked is None:
                 return self._miss(shape)

@@ -200,7 +200,7 @@ class Shape:
 
 # vcrpy's matcher names. `body` compares as data; `raw_body` compares bytes. `headers` is not part
 # of the index key: it makes every header a recording holds a constraint (see header_constraint).
-MATCHERS: dict[str, Callable[[Shape], Any] | None] = {
+KEY_MATCHERS: dict[str, Callable[[Shape], Any]] = {
     "method": lambda s: s.method,
     "scheme": lambda s: s.scheme,
     "host": lambda s: s.host,
@@ -210,8 +210,8 @@ MATCHERS: dict[str, Callable[[Shape], Any] | None] = {
     "body": lambda s: s.body,
     "raw_body": lambda s: s.raw_body,
     "uri": lambda s: s.uri,
-    "headers": None,
 }
+MATCHERS: dict[str, Callable[[Shape], Any] | None] = {**KEY_MATCHERS, "headers": None}
 DEFAULT_MATCH_ON = ("method", "host", "path", "query", "body")
 
 
@@ -250,7 +250,7 @@ def key(shape: Shape, match_on: tuple[str, ...], masked: frozenset = frozenset()
     """The index key of a request (match_on as key_matchers gives it). `masked` fields (redacted in
     some recording) match any value."""
     if not masked:
-        return tuple(MATCHERS[name](shape) for name in match_on)
+        return tuple(KEY_MATCHERS[name](shape) for name in match_on)
     return tuple(_masked_value(name, shape, masked) for name in match_on)
 
 
@@ -350,7 +350,7 @@ def _masked_value(name: str, shape: Shape, masked) -> Any:
                 if kind == "json":
                     _set_path(data, path)
             return Body("json", json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-    return MATCHERS[name](shape)
+    return KEY_MATCHERS[name](shape)
 
 
 def _set_path(node, path) -> None:
@@ -451,9 +451,9 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
         return _multiset_diff(got.query, want.query, "query", {k for kind, k in masked if kind == "query"})
     if name == "uri":
         for part in ("scheme", "host", "port", "path", "query"):
-            if MATCHERS[part](got) != MATCHERS[part](want):
+            if KEY_MATCHERS[part](got) != KEY_MATCHERS[part](want):
                 return explain(got, want, part, masked)
-    return f"{name} differs: {_short(MATCHERS[name](got))} vs {_short(MATCHERS[name](want))}"
+    return f"{name} differs: {_short(KEY_MATCHERS[name](got))} vs {_short(KEY_MATCHERS[name](want))}"
 
 
 # The order in which agreement counts when choosing the closest recording: a recording of the same

@@ -8,7 +8,9 @@ A `Recording` is the cassette being written.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from . import matching, writer
 from .matching import Shape, header_value
@@ -70,7 +72,7 @@ def entry(exchange: Exchange, redactor: Redactor) -> dict:
     url = r.url(exchange.url)
     request_type = header_value(exchange.request_headers, "content-type")
     req_body = r.body(url, request_type, exchange.request_body or b"")
-    extra = {}
+    extra: dict[str, Any] = {}
     raw = exchange.response_body or b""
     encoding = header_value(exchange.response_headers, "content-encoding")
     if exchange.as_received and raw and encoding and not body_is_encoded(raw, encoding):
@@ -139,7 +141,7 @@ class Recording:
 
     def __init__(
         self,
-        old_entries: list[dict] = (),
+        old_entries: Sequence[dict] = (),
         match_on=matching.DEFAULT_MATCH_ON,
         replace: bool = False,
         match_headers: tuple[str, ...] = (),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 PREFIX = "REDACTED-"
@@ -172,7 +173,7 @@ class Redactor:
         if not path:
             return
         head, rest = path[0], path[1:]
-        children = []
+        children: list[tuple[Any, Any]] = []
         if head == "*" and isinstance(node, list):
             children = [(node, i) for i in range(len(node))]
         elif isinstance(node, dict) and head in node:

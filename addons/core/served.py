@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import zlib
 
-from .cassette import Headers, RecordedResponse
+import brotli  # both are mitmproxy's own dependencies
+import zstandard
 
-try:
-    import brotli
-except ImportError:  # pragma: no cover - brotli comes with mitmproxy
-    brotli = None
-try:
-    import zstandard
-except ImportError:  # pragma: no cover - zstandard comes with mitmproxy
-    zstandard = None
+from .cassette import Headers, RecordedResponse
 
 # Hop-by-hop headers describe the recorded connection, not the response; HTTP/2 forbids them.
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
@@ -41,9 +35,9 @@ def _decodes(body: bytes, coding: str):
                 except zlib.error:
                     continue
             return None
-        if coding == "br" and brotli is not None:
+        if coding == "br":
             return brotli.decompress(body)
-        if coding == "zstd" and zstandard is not None:
+        if coding == "zstd":
             return zstandard.ZstdDecompressor().decompressobj().decompress(body)
     except Exception:  # any decoder failure means "not encoded this way"
         return None

@@ -47,11 +47,12 @@ class Template:
         literal.append(text[pos:])
         self.parts.append("".join(literal))
         # "{body.status}" alone: the value keeps its JSON type
-        self.single = len(self.parts) == 3 and self.parts[0] == "" and self.parts[2] == ""
+        whole = len(self.parts) == 3 and self.parts[0] == "" and self.parts[2] == ""
+        self.single = self.parts[1] if whole and isinstance(self.parts[1], tuple) else None
 
     def render(self, ctx: Context) -> Any:
-        if self.single:
-            return ctx.value(self.parts[1])
+        if self.single is not None:
+            return ctx.value(self.single)
         return "".join(p if isinstance(p, str) else _text(ctx.value(p)) for p in self.parts)
 
     def render_text(self, ctx: Context) -> str:

@@ -15,7 +15,7 @@ import yaml
 try:
     _Dumper = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Dumper = yaml.SafeDumper  # type: ignore[misc]
+    _Dumper = yaml.SafeDumper
 
 
 def text_or_binary(body: bytes):

@@ -16,7 +16,7 @@ from .errors import InputError
 try:
     _SafeLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _SafeLoader = yaml.SafeLoader  # type: ignore[misc]
+    _SafeLoader = yaml.SafeLoader
 
 
 class Loader(_SafeLoader):  # type: ignore[misc,valid-type]

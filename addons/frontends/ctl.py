@@ -56,8 +56,8 @@ def run(args) -> dict:
     proxy = proxy_url(args.proxy)
     token = getattr(args, "token", None)
 
-    def call(*a, **k):
-        return _call(*a, token=token, **k)
+    def call(proxy: str, method: str, path: str, body: dict | None = None) -> dict:
+        return _call(proxy, method, path, body, token=token)
 
     action = args.action
     if action == "status":

@@ -259,7 +259,6 @@ def tapeproxy_server(tmp_path_factory):
     logging.getLogger("tapeproxy.miss").setLevel(logging.ERROR)
     confdir = str(tmp_path_factory.mktemp("tapeproxy-confdir"))
     server = BackgroundProxy({"confdir": confdir}).start()
-    server.confdir = confdir
     yield server
     server.stop()
 

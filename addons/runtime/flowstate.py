@@ -86,6 +86,7 @@ def served(flow: http.HTTPFlow) -> Served | None:
 def exchange_of(flow: http.HTTPFlow, url: str) -> Exchange:
     """A completed flow as the recorder sees it; url is the one the client asked for."""
     req, resp = flow.request, flow.response
+    assert resp is not None  # completed
     duration = None
     if resp.timestamp_end and req.timestamp_start:
         duration = round((resp.timestamp_end - req.timestamp_start) * 1000)

@@ -7,6 +7,8 @@ import concurrent.futures
 import threading
 from collections.abc import Iterable
 
+from mitmproxy.master import Master
+
 from .ca import ensure_ca
 from .master import Ready, make_master
 
@@ -14,9 +16,10 @@ from .master import Ready, make_master
 class BackgroundProxy:
     def __init__(self, settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()):
         self.settings = {"listen_host": "127.0.0.1", "listen_port": 0, **settings}
+        self.confdir: str = settings.get("confdir", "")
         self.extra_addons = list(extra_addons)
         self.set_specs = list(set_specs)
-        self.master = None
+        self.master: Master | None = None
         self.addrs: list[tuple[str, int]] = []
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -44,8 +47,10 @@ class BackgroundProxy:
             self.addrs = [addr for _mode, addr in bound]
             self._ready.set()
 
-        self.master = make_master(self.settings, [*self.extra_addons, Ready(ready)], self.set_specs, termlog=False)
-        await self.master.run()
+        self.master = master = make_master(
+            self.settings, [*self.extra_addons, Ready(ready)], self.set_specs, termlog=False
+        )
+        await master.run()
 
     def start(self, timeout: float = 15) -> BackgroundProxy:
         self._thread.start()
@@ -66,6 +71,8 @@ class BackgroundProxy:
             except BaseException as e:
                 future.set_exception(e)
 
+        if self.master is None:
+            raise RuntimeError("the proxy is not running")
         self.master.event_loop.call_soon_threadsafe(run)
         return future.result(timeout=30)
 

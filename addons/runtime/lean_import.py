@@ -24,6 +24,7 @@ def lean_addons_package() -> None:
     if spec is None or spec.loader is None or not spec.submodule_search_locations:
         return
     module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
     search = list(spec.submodule_search_locations)
 
     def is_submodule(name: str) -> bool:
@@ -34,9 +35,9 @@ def lean_addons_package() -> None:
         if name.startswith("__") or is_submodule(name):
             raise AttributeError(name)
         del module.__dict__["__getattr__"]
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
         return getattr(module, name)
 
-    module.__getattr__ = __getattr__
+    setattr(module, "__getattr__", __getattr__)  # noqa: B010 (a module-level __getattr__, PEP 562)
     sys.modules[PACKAGE] = module
-    sys.modules["mitmproxy"].addons = module
+    setattr(sys.modules["mitmproxy"], "addons", module)  # noqa: B010 (as importing the package would)

@@ -21,6 +21,10 @@ from mitmproxy.master import Master
 from ..assembly import Tapeproxy
 
 
+class LeanMaster(Master):
+    termlog: TermLog | None = None  # uninstalled after shutdown, as mitmdump does with its own
+
+
 def mitmproxy_addons() -> list:
     return [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
 
@@ -57,13 +61,13 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
 
 def make_master(
     settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (), termlog: bool = True
-) -> Master:
+) -> LeanMaster:
     """A configured master; call inside a running event loop. Raises OptionsError on bad settings.
 
     set_specs are mitmdump-style `option=value` strings, applied after settings.
     """
     _quiet_cancellations(asyncio.get_running_loop())
-    master = Master(options.Options())
+    master = LeanMaster(options.Options())
     master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
     # lazy: the client's TLS handshake completes without contacting the server (offline replay).
     master.options.update(connection_strategy="lazy")
@@ -80,7 +84,7 @@ def make_master(
     return master
 
 
-async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str]) -> Master:
+async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str]) -> LeanMaster:
     master = make_master(settings, extra_addons, set_specs)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +94,7 @@ async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str
     try:
         await master.run()
     finally:
-        if termlog := getattr(master, "termlog", None):
+        if termlog := master.termlog:
             termlog.uninstall()  # after done(), as mitmproxy does with its own
     return master
 

@@ -61,6 +61,7 @@ def handle(world: World, req: SimRequest) -> Reply | None:
                     raise ApiError("method_not_allowed")
                 return _reply(200, _assignments(world, task_id))
             return _task(world, req, task_id)
+        assert assignment is not None  # one of the three matched
         assignment_id = assignment.group(1)
         if assignment_id is None:
             return _create_assignment(world, req)
@@ -191,7 +192,7 @@ def _create_task(world: World, req: SimRequest) -> Reply:
     file_id = str(item["id"])
     if file_id not in world.box_files:
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
-    task = {
+    task: dict[str, Any] = {
         "id": world.new_box_id(),
         "item": file_id,
         "action": "review",

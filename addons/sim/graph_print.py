@@ -97,7 +97,7 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
         return _reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
-        d = {
+        d: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "displayName": _text(data, "displayName"),
             "createdBy": _app_identity(data.get("createdBy", {})),
@@ -143,7 +143,7 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
     if req.method == "POST":
         data = _object(req, TASK_PROPS, "printTask")
         status = _status(data.get("status", {"state": "pending"}), required=True)
-        t = {
+        t: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "parentUrl": _text(data, "parentUrl"),
             "status": {"state": status["state"], "description": status.get("description", "")},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class World:
         self.box_tasks: dict[str, dict] = {}
         self.box_assignments: dict[str, dict] = {}
         self._next_box_id = 0
-        self.on_change = None  # called after every change (the state file is written there)
+        self.on_change: Callable[[World], None] | None = None  # after every change (the state file is written there)
 
     def changed(self) -> None:
         if self.on_change:
