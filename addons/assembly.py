@@ -92,5 +92,5 @@ class Tapeproxy(Chain):
     def reset(self) -> None:
         """Sequences, scenario counters and the simulated world start again (the pytest plugin, per test)."""
         self.replay.index.reset()
-        self.scenarios.engine.reset()
+        self.scenarios.reset()
         self.simulation.reset()

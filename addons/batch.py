@@ -37,7 +37,7 @@ class GraphBatch:
     def answer(self, flow: http.HTTPFlow):
         req = flow.request
         if (
-            self.simulation.sim is None
+            self.simulation.world is None
             or req.method != "POST"
             or req.host.lower() != GRAPH_HOST
             or req.path.partition("?")[0] not in BATCH_PATHS

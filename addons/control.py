@@ -106,7 +106,7 @@ class Control:
         responses.served_by(flow, "control", f"control {flow.request.method} {flow.request.path}")
 
     def _state(self) -> dict:
-        return {"scenarios": self.scenarios.engine.describe(), "builtin": builtin_names()}
+        return {"scenarios": self.scenarios.describe(), "builtin": builtin_names()}
 
     async def _handle(self, method: str, path: str, raw: bytes) -> tuple[int, dict]:
         if path in ("", "/scenarios") and method == "GET":
@@ -136,17 +136,19 @@ class Control:
                 return 404, {"error": f"no active scenario {name!r}", **self._state()}
             return 200, self._state()
         if path == "/scenarios/reset" and method == "POST":
-            self.scenarios.engine.reset()
+            self.scenarios.reset()
             logger.info("tapeproxy: scenario counters reset")
             return 200, self._state()
-        if path == "/world" and method == "GET" and self.simulation and self.simulation.sim:
-            return 200, self.simulation.sim.world.to_doc()
+        world = self.simulation.world if self.simulation else None
+        if path == "/world" and method == "GET" and world is not None:
+            return 200, world.to_doc()
         if path == "/world/reset" and method == "POST":
-            if not (self.simulation and self.simulation.sim):
+            if self.simulation is None or world is None:
                 return 409, {"error": "the simulation is off (tapeproxy demo, or --simulate)"}
             self.simulation.reset()
             logger.info("tapeproxy: world reset")
-            world = self.simulation.sim.world
+            world = self.simulation.world
+            assert world is not None  # reset keeps the simulation on
             return 200, {
                 "reset": True,
                 "print_task_definitions": len(world.graph_defs),

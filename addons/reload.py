@@ -88,7 +88,7 @@ class Reload:
                 [s.path for s in self.scenarios.active() if s.path and os.path.isfile(s.path)],
                 self._reload_scenarios,
             ),
-            ("world", [world] if world and self.simulation.sim is not None else [], self._reload_world),
+            ("world", [world] if world and self.simulation.world is not None else [], self._reload_world),
         ]
 
     async def check(self) -> None:

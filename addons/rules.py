@@ -90,6 +90,14 @@ class Scenarios:
     def active(self) -> list[model.Scenario]:
         return [st.scenario for st in self.engine.scenarios]
 
+    def describe(self) -> list[dict]:
+        """The active scenarios, their rules and counters (the control API's answer)."""
+        return self.engine.describe()
+
+    def reset(self) -> None:
+        """Counters, sequences, buckets, states and time windows start again."""
+        self.engine.reset()
+
     def use(self, scenarios: list[model.Scenario]) -> None:
         """Exactly these, in this order (names unique: load_all checks, add replaces); ones already
         active keep their counters."""

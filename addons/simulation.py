@@ -66,6 +66,11 @@ class SimulationAddon:
             w.on_change = lambda changed: changed.save(state)
         return w
 
+    @property
+    def world(self) -> world_mod.World | None:
+        """The simulated world, None while the simulation is off."""
+        return self.sim.world if self.sim is not None else None
+
     @command.command("tapeproxy.world.reset")
     def reset(self) -> None:
         """Back to the world file (the state file is overwritten with it)."""

@@ -17,7 +17,6 @@ import os
 import resource
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from attack_clients import MIB, Sized, chunks, cpu_seconds, rapid_reset  # noqa: E402
+from process import ReadyProcess  # noqa: E402
 
 BOX_TASK = "https://api.box.com/2.0/tasks/11446498"
 
@@ -42,37 +42,13 @@ class Proxy:
             (shim / "tapeproxy").symlink_to(tree / "addons")
         env = {**os.environ, "PYTHONPATH": str(shim), "HOME": str(work)}
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tapeproxy.frontends.cli",
-                *args,
-                "--port",
-                "0",
-                "--confdir",
-                str(work / "conf"),
-                "--quiet",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            preexec_fn=limit,
-        )
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip())
-                if " proxy http://" in line:
-                    self.url = "http://" + line.split("http://", 1)[1].split()[0]
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        ready.wait(30)
+        # the command line's module: tapeproxy.frontends.cli, or tapeproxy.cli in checkouts before issue 16
+        cli = "tapeproxy.frontends.cli" if (tree / "addons" / "frontends").is_dir() else "tapeproxy.cli"
+        command = [sys.executable, "-m", cli, *args, "--port", "0", "--confdir", str(work / "conf"), "--quiet"]
+        self.server = ReadyProcess(command, r" proxy (http://\S+)", env=env, preexec_fn=limit)
+        self.proc, self.lines = self.server.proc, self.server.lines
+        assert self.server.match is not None
+        self.url = self.server.match.group(1)
         self.ca = str(work / "conf" / "mitmproxy-ca-cert.pem")
         self.peak = 0.0
         self._sampling = True
@@ -97,12 +73,7 @@ class Proxy:
 
     def stop(self) -> None:
         self._sampling = False
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        self.server.stop()
 
 
 class Bystander:

@@ -16,13 +16,15 @@ import asyncio
 import json
 import os
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from process import ReadyProcess  # noqa: E402  (the tests' helper: one way to wait for a ready line)
 
 CASSETTE = {
     "version": 1,
@@ -44,7 +46,7 @@ def tapeproxy_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.frontends.cli"]
 
 
-def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[subprocess.Popen, str, str]:
+def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[ReadyProcess, str, str]:
     cassette = tmp / "c.yaml"
     cassette.write_text(yaml.safe_dump(CASSETTE))
     args = [
@@ -61,12 +63,9 @@ def start(tmp: Path, miss_status: int | None, report: Path) -> tuple[subprocess.
     ]
     if miss_status is not None:
         args += ["--miss-status", str(miss_status)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        if " proxy http://" in line:
-            url = "http://" + line.split("http://", 1)[1].split()[0]
-            return proc, url, str(tmp / "conf" / "mitmproxy-ca-cert.pem")
-    raise SystemExit("tapeproxy did not start")
+    proc = ReadyProcess(args, r" proxy (http://\S+)")
+    assert proc.match is not None
+    return proc, proc.match.group(1), str(tmp / "conf" / "mitmproxy-ca-cert.pem")
 
 
 def box(url: str, ca: str) -> None:
@@ -145,8 +144,7 @@ def main() -> int:
             except Exception as e:  # what the app would see
                 outcome = type(e).__name__
             seconds = time.monotonic() - began
-            proc.terminate()
-            proc.wait(30)
+            proc.stop(timeout=30)
             seen = json.loads(report.read_text())["requests"]
             print(f"{name:<36}{seconds:>9.2f}{seen:>10}  {outcome}")
     return 0

@@ -20,17 +20,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from process import ReadyProcess  # noqa: E402  (the tests' helper: one way to wait for a ready line)
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE.parent / "addons" / "mitm_addon.py"
@@ -76,27 +79,10 @@ def write_scenario(path: Path, rules: int) -> None:
     path.write_text(yaml.safe_dump({"name": "bench-rules", "rules": items}))
 
 
-class Server:
+class Server(ReadyProcess):
     def __init__(self, name: str, command: list[str], ready: str, env=None):
         self.name = name
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.started = time.monotonic()
-        end = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if ready in line:
-                break
-        else:
-            line = ""
-        if ready not in "".join(lines):
-            self.stop()
-            raise RuntimeError(f"{name} did not start:\n" + "".join(lines))
-        # keep draining output so the process never blocks on a full pipe
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        super().__init__(command, re.escape(ready), timeout=60, env=env)
 
     def rss_peak_mb(self) -> float:
         return self._status_mb("VmHWM:")
@@ -114,13 +100,8 @@ class Server:
                 return int(line.split()[1]) / 1024
         return 0.0
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        return super().stop(sig, timeout)
 
 
 def hey(port: int, ca: str, n: int, keepalive: bool, path_index: int = 0) -> dict:

@@ -7,16 +7,15 @@ import http.server
 import ipaddress
 import json
 import os
-import signal
 import socketserver
 import ssl
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import yaml
+from process import ReadyProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPH_DEF = "3203656e-6069-4e10-8147-d25290b00a3c"
@@ -27,61 +26,27 @@ BOX_TASK_URL = "https://api.box.com/2.0/tasks/11446498"
 AUTH = {"Authorization": "Bearer offline-demo-token"}
 
 
+# The start-up line: "tapeproxy demo: proxy http://...", or "... reverse proxy for URL at http://..."
+BANNER = r"^tapeproxy .*( proxy http://| reverse proxy for )"
+
+
 def tapeproxy_cmd() -> list[str]:
     """The installed console script, next to this interpreter."""
     script = Path(sys.executable).parent / "tapeproxy"
     return [str(script)] if script.exists() else [sys.executable, "-m", "tapeproxy.frontends.cli"]
 
 
-class CliProxy:
-    """`tapeproxy ...` in a subprocess; output collected by a reader thread."""
+class CliProxy(ReadyProcess):
+    """`tapeproxy ...` in a subprocess, on a free port, ready once it prints its banner."""
 
     def __init__(self, args: list[str], confdir: Path, env: dict | None = None):
         self.args = args
-        self.lines: list[str] = []
-        self.banner = ""
-        self.url = ""
         self.ca = str(confdir / "mitmproxy-ca-cert.pem")
-        full = [*tapeproxy_cmd(), *args, "--port", "0", "--confdir", str(confdir)]
-        self.proc = subprocess.Popen(
-            full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or os.environ.copy()
-        )
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(30) or not self.url:
-            self.stop()
-            raise RuntimeError("tapeproxy did not start:\n" + self.output)
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if line.startswith("tapeproxy ") and (" proxy http://" in line or "reverse proxy for" in line):
-                self.banner = line
-                self.url = line.split("http://", 1)[1].split()[0].rstrip(",")
-                self.url = "http://" + self.url
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, text: str, timeout: float = 5) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if text in self.output:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def stop(self, sig=signal.SIGTERM, timeout: float = 10) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        command = [*tapeproxy_cmd(), *args, "--port", "0", "--confdir", str(confdir)]
+        super().__init__(command, BANNER, env=env or os.environ.copy())
+        assert self.match is not None
+        self.banner = self.match.string.rstrip("\n")
+        self.url = "http://" + self.banner.split("http://", 1)[1].split()[0].rstrip(",")
 
 
 def run_cli(args: list[str], timeout: float = 60, cwd=None) -> subprocess.CompletedProcess:

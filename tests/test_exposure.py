@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_cli
+from process import ReadyProcess
 from test_offline import _can_unshare
 
 HERE = Path(__file__).parent
@@ -65,21 +66,11 @@ def test_mitmdump_users_listen_on_loopback_unless_they_say_otherwise(tmp_path):
     mitmdump = Path(sys.executable).parent / "mitmdump"
     addon = HERE.parent / "addons" / "mitm_addon.py"
     base = [str(mitmdump), "-s", str(addon), "--set", f"confdir={tmp_path}", "--listen-port", "0"]
-    proc = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = ReadyProcess(base, r"listening at (\S+)")
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "listening at" in line:
-                break
-        if not any("listening at 127.0.0.1:" in line for line in lines):
-            # mitmproxy 12's mitmdump binds before a script can change listen_host: then it must stop
-            out = "".join(lines) + proc.communicate(timeout=20)[0]
-            assert "--listen-host 127.0.0.1" in out and proc.returncode is not None, out
+        assert proc.match is not None and proc.match.group(1).startswith("127.0.0.1:"), proc.output
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(10)
+        proc.stop()
     out = subprocess.run([*base, "--listen-host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "--allow-remote" in out.stdout + out.stderr
 

@@ -52,15 +52,14 @@ def captured(api, tmp_path, confdir):
     script = tmp_path / "redirect.py"
     script.write_text(REDIRECT.format(port=api.port))
     flows, har = tmp_path / "capture.mitm", tmp_path / "capture.har"
-    proc, url, lines = start(
+    proc, url = start(
         "mitmdump", confdir, "-w", str(flows), "--set", f"hardump={har}", "--set", "ssl_insecure=true", script=script
     )
     try:
         live = calls(session(url, str(confdir / "mitmproxy-ca-cert.pem")))
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(20)
-    assert har.exists() and flows.exists(), "".join(lines)
+        proc.stop(signal.SIGINT, timeout=20)
+    assert har.exists() and flows.exists(), proc.output
     return live, flows, har
 
 

@@ -2,48 +2,26 @@
 
 import re
 import socket
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from helpers import BOX_TASK_URL, GRAPH_TASK_URL, ROOT
+from process import ReadyProcess
 
 SCRIPT = ROOT / "addons" / "mitm_addon.py"
 
 
-def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple[subprocess.Popen, str, list[str]]:
+LISTENING = r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)"
+
+
+def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple[ReadyProcess, str]:
     exe = Path(sys.executable).parent / tool
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "-s",
-            str(script),
-            "--listen-host",
-            "127.0.0.1",
-            "--listen-port",
-            "0",
-            "--set",
-            f"confdir={confdir}",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        found = re.search(r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)", "".join(lines))
-        if found:
-            return proc, f"http://127.0.0.1:{found.group(1)}", lines
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{tool} did not start:\n" + "".join(lines))
+    command = [str(exe), "-s", str(script), "--listen-host", "127.0.0.1", "--listen-port", "0"]
+    proc = ReadyProcess([*command, "--set", f"confdir={confdir}", *extra], LISTENING)
+    assert proc.match is not None
+    return proc, f"http://127.0.0.1:{proc.match.group(1)}"
 
 
 @pytest.mark.parametrize(
@@ -55,7 +33,7 @@ def start(tool: str, confdir: Path, *extra: str, script: Path = SCRIPT) -> tuple
 )
 def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
     cassette = ROOT / "cassettes" / "graph-print-tasks.yaml"
-    proc, url, lines = start(
+    proc, url = start(
         tool,
         confdir,
         "--set",
@@ -77,10 +55,9 @@ def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
         control = requests.get("http://tapeproxy/scenarios", proxies={"http": url}, timeout=10).json()
         assert control["scenarios"][0]["name"] == "box-throttle-once"
         # Checked before stopping: mitmproxy's own shutdown may log a CancelledError.
-        assert "Traceback" not in "".join(lines) and "Addon error" not in "".join(lines)
+        assert "Traceback" not in proc.output and "Addon error" not in proc.output
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.stop()
 
 
 def test_tapeproxy_web_shows_what_served_each_flow(confdir):
@@ -91,33 +68,13 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
     with socket.socket() as s:  # mitmweb logs "port 0" as it is: pick a free one here
         s.bind(("127.0.0.1", 0))
         web_port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            *tapeproxy_cmd(),
-            "web",
-            "--port",
-            "0",
-            "--web-port",
-            str(web_port),
-            "--no-browser",
-            "--confdir",
-            str(confdir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
+    command = [*tapeproxy_cmd(), "web", "--port", "0", "--web-port", str(web_port), "--no-browser"]
+    proc = ReadyProcess([*command, "--confdir", str(confdir)], r"Web server listening at (http://\S+)")
     try:
-        end = time.monotonic() + 30
-        proxy = web = None
-        while time.monotonic() < end and not (proxy and web):
-            text = "".join(lines)
-            proxy = re.search(r"proxy listening at (?:\*|127\.0\.0\.1):(\d+)", text)
-            web = re.search(r"Web server listening at (http://\S+)", text)
-            time.sleep(0.1)
-        assert proxy and web, "".join(lines)
+        web = proc.match
+        assert web is not None and proc.wait_for("proxy listening at", 30), proc.output
+        proxy = re.search(LISTENING, proc.output)
+        assert proxy, proc.output
         kw = {
             "proxies": {"https": f"http://127.0.0.1:{proxy.group(1)}"},
             "verify": str(confdir / "mitmproxy-ca-cert.pem"),
@@ -133,14 +90,12 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
         comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
         assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
         assert comments["/2.0/users/me"][0].startswith("tapeproxy: MISS:") and comments["/2.0/users/me"][1]
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        pid = proc.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         assert children, "tapeproxy web runs mitmweb as a child"
-        proc.terminate()
-        assert proc.wait(15) == 0, "".join(lines)  # SIGTERM stops it cleanly, as the README promises
+        assert proc.stop(timeout=15) == 0, proc.output  # SIGTERM stops it cleanly, as the README promises
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "mitmweb was left running"
         with socket.socket() as s:
             s.bind(("127.0.0.1", web_port))  # its port is free again
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        proc.stop()
