@@ -25,9 +25,9 @@ from .recorder import Recorder
 from .reload import Reload
 from .replay import Replay
 from .retry_watch import RetryAfterWatch
-from .rules import Scenarios
 from .runtime.chain import Chain
 from .runtime.mode import Mode
+from .scenarios import Scenarios
 from .signin import SignIn
 from .simulation import SimulationAddon
 
@@ -91,6 +91,6 @@ class Tapeproxy(Chain):
     @command.command("tapeproxy.reset")
     def reset(self) -> None:
         """Sequences, scenario counters and the simulated world start again (the pytest plugin, per test)."""
-        self.replay.index.reset()
+        self.replay.reset()
         self.scenarios.reset()
         self.simulation.reset()

@@ -37,8 +37,8 @@ from .core import scenario as model
 from .core.addresses import loopback_peer
 from .core.control_api import CONTROL_TOKEN_HEADER
 from .core.errors import InputError
-from .rules import Scenarios, builtin_names, resolve, unique
 from .runtime import responses
+from .scenarios import Scenarios, builtin_names, resolve, unique
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from mitmproxy import ctx
 
 from .core.errors import InputError
 from .replay import Replay
-from .rules import Scenarios
 from .runtime.mode import Mode
+from .scenarios import Scenarios
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)

@@ -92,6 +92,10 @@ class Replay:
                 f"intercepting {self.intercept.described()}"
             )
 
+    def reset(self) -> None:
+        """Every sequence starts again from its first recording."""
+        self.index.reset()
+
     def answer(self, flow: http.HTTPFlow) -> None:
         if self.mode.replays:
             result = self.index.lookup(shape_of(flow))

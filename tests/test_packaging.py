@@ -17,7 +17,7 @@ def test_every_source_package_is_listed_for_the_wheel():
     }
     assert source <= listed, f"missing from [tool.setuptools] packages: {sorted(source - listed)}"
     data = config["package-data"]
-    for package in ("tapeproxy.cassettes", "tapeproxy.scenarios"):
+    for package in ("tapeproxy.bundled_cassettes", "tapeproxy.bundled_scenarios"):
         assert package in listed and data[package] == ["*.yaml"]
 
 

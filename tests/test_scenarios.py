@@ -286,7 +286,7 @@ def test_unknown_builtin_name_lists_the_library(tmp_path):
 
 def test_every_builtin_scenario_loads_and_says_what_it_proves():
     from tapeproxy.core import scenario
-    from tapeproxy.rules import builtin_names, resolve
+    from tapeproxy.scenarios import builtin_names, resolve
 
     required = {
         "graph-throttle-once",

@@ -1,7 +1,5 @@
 """The tapeproxy_scenarios addon: scenario rules answer first, in front of the simulation, the
 cassettes and live upstream. Delays and stalls are awaited per flow, never holding up others.
-
-(Not named scenarios.py: the wheel's tapeproxy/scenarios/ folder holds the built-in library.)
 """
 
 from __future__ import annotations
