@@ -86,6 +86,8 @@ class Journal:
         end = flow.response.timestamp_end if flow.response else None
         duration = round((end - req.timestamp_start) * 1000) if end and req.timestamp_start else None
         url = original or req.pretty_url
+        if state.batch_step:
+            label = f"{label} [$batch step {state.batch_step}]"
         with self._lock:
             self.total += 1
             call = Call(self.total, req.method, self._scrub(url), status, source, label, duration)

@@ -50,7 +50,8 @@ def test_steps_are_journaled_and_an_early_retry_of_a_step_is_flagged(start_cli, 
     assert summary["by_source"] == {"scenario": 3, "simulation": 2, "batch": 1}
     # the step after a throttled taskDefinitions, the batch after a throttled batch, the step retried alone
     assert [e["url"] for e in summary["early_retries"]] == [f"{G}/print/taskDefinitions", f"{G}/$batch", GRAPH_TASK_URL]
-    assert f"GET {GRAPH_TASK_URL} -> 429" in proxy.output  # the step's own line in the log
+    assert f"GET {GRAPH_TASK_URL} -> 429 scenario graph-throttle-once" in proxy.output  # the step's own line
+    assert "[$batch step 1]" in proxy.output and "[$batch step 2]" in proxy.output
 
 
 def test_steps_nothing_offline_answers_are_recorded_then_replayed_alone_and_batched(start_cli, api, tmp_path):
