@@ -6,6 +6,7 @@ import json
 import requests
 from helpers import AUTH, GRAPH_TASK_URL
 
+from tapeproxy.assembly import Tapeproxy
 from tapeproxy.core import cassette
 from tapeproxy.runtime.inprocess import BackgroundProxy
 
@@ -127,3 +128,9 @@ def test_each_addon_is_reachable_by_name_and_its_commands_run(confdir):
         proxy.call(lambda: master.commands.call("tapeproxy.world.reset"))
         assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"
         assert "tapeproxy.reset" in master.commands.commands
+        # mitmproxy reloading an edited `-s` script removes the addon and adds a new one
+        proxy.call(lambda: master.addons.remove(tp))
+        assert master.addons.get("tapeproxy_replay") is None
+        fresh = Tapeproxy()
+        proxy.call(lambda: master.addons.add(fresh))
+        assert master.addons.get("tapeproxy_replay") is fresh.replay

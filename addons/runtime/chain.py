@@ -34,22 +34,35 @@ class Chain:
             methods = [m for a in addons if callable(m := getattr(a, hook, None))]
             if methods:
                 setattr(self, hook, _dispatcher(hook, methods))
-        load_children = getattr(self, "load", None)
+        load_children, done_children = getattr(self, "load", None), getattr(self, "done", None)
 
         def load(loader: addonmanager.Loader) -> None:
             if load_children:
                 load_children(loader)
             self._register(loader.master)
 
-        self.load = load
+        def done():
+            self._unregister()  # at shutdown, or removed (mitmproxy reloading an edited -s script)
+            return done_children() if done_children else None
+
+        self.load, self.done = load, done
+        self._master: Any = None
 
     def _register(self, master) -> None:
         """Each addon by name with mitmproxy (addons.get), and its commands, as mitmproxy does its own."""
-        for name, addon in self.children.items():
+        for name in self.children:
             if name in master.addons.lookup:
                 raise exceptions.AddonManagerError(f"An addon called '{name}' already exists.")
+        for name, addon in self.children.items():
             master.addons.lookup[name] = addon
             master.commands.collect_commands(addon)
+        self._master = master
+
+    def _unregister(self) -> None:
+        lookup = self._master.addons.lookup if self._master else {}
+        for name, addon in self.children.items():
+            if lookup.get(name) is addon:
+                del lookup[name]
 
     def get(self, name: str) -> Any:
         """An addon of the chain by its mitmproxy name (e.g. "tapeproxy_replay")."""
