@@ -115,6 +115,14 @@ def test_steps_are_relative_and_never_batches(start_cli):
         )
     )
     assert nested["1"]["status"] == 400 and "batch" in nested["1"]["body"]["error"]["message"]
+    # a step's headers meet the same checks as a client's: a CR LF in a value is refused, never forwarded
+    smuggled = by_id(
+        s.post(
+            f"{G}/$batch",
+            json={"requests": [{"id": "1", "method": "GET", "url": TASK, "headers": {"X-Note": "a\r\nX-Injected: 1"}}]},
+        )
+    )
+    assert smuggled["1"]["status"] == 400 and "obs-fold" in smuggled["1"]["body"]["error"]["message"]
 
 
 def test_each_addon_is_reachable_by_name_and_its_commands_run(confdir):
