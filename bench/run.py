@@ -205,11 +205,13 @@ def main() -> int:
     write_cassette(large, 10_000)
     write_scenario(rules, 100)
 
-    def tapeproxy(*extra) -> Server:
+    def tapeproxy(*extra, quiet: bool = True) -> Server:
+        """`tapeproxy replay`; quiet=False is the default configuration, a line per request."""
         port = free_port()
         s = Server(
             "tapeproxy",
-            [*tapeproxy_cmd(), "replay", *extra, "--port", str(port), "--confdir", confdir, "--quiet"],
+            [*tapeproxy_cmd(), "replay", *extra, "--port", str(port), "--confdir", confdir]
+            + (["--quiet"] if quiet else []),
             "tapeproxy replay: proxy",
         )
         s.port = port
@@ -259,6 +261,9 @@ def main() -> int:
         ("floor", floor),
         ("replay 10", lambda: tapeproxy(str(small))),
         ("replay 10,000", lambda: tapeproxy(str(large))),
+        # what users run: no --quiet, a line per request (read by this process, as a terminal would)
+        ("replay 10, log on", lambda: tapeproxy(str(small), quiet=False)),
+        ("replay 10,000, log on", lambda: tapeproxy(str(large), quiet=False)),
         ("replay 10 + 100 rules", lambda: tapeproxy(str(small), "--scenario", str(rules))),
     ]
     if not args.quick:
@@ -295,6 +300,11 @@ def main() -> int:
     results = {key: _median_run(runs_) for key, runs_ in rounds.items()}
 
     startup = statistics.median(first_https_response(str(work / f"startup-conf-{i}")) for i in range(3))
+    per_test = None
+    if not args.quick:  # a test suite on the pytest plugin next to the same suite on vcrpy (issue 17)
+        import pytest_cost
+
+        per_test = pytest_cost.report(pytest_cost.measure(200, 3), 200, 3)
     load = cassette_load_seconds(large)
 
     flat = None
@@ -323,6 +333,8 @@ def main() -> int:
         for name in (
             "replay 10",
             "replay 10,000",
+            "replay 10, log on",
+            "replay 10,000, log on",
             "replay 10 + 100 rules",
             "mitmdump -s tapeproxy, 10",
             "mitmdump -s fixed",
@@ -336,6 +348,8 @@ def main() -> int:
         for mode in ("keep-alive", "new connections"):
             cli = _median_ratio(rounds[f"replay 10, {mode}"], rounds[f"mitmdump -s tapeproxy, 10, {mode}"])
             print(f"  tapeproxy CLI vs mitmdump -s with the same addon and cassette, {mode}: {cli:.2f}x")
+    if per_test:
+        print("\n" + "\n".join(per_test))
     print(f"\nstart-up to first HTTPS response (tapeproxy demo, median of 3): {startup:.2f} s")
     print(f"10,000-interaction cassette load + index (median of 3 fresh processes): {load:.2f} s")
     print("peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()))

@@ -1,0 +1,140 @@
+"""What a test costs on tapeproxy's pytest plugin, next to the same tests on vcrpy, in one run.
+
+    python bench/pytest_cost.py            # 200 tests per suite, 3 runs of each
+    python bench/pytest_cost.py --tests 50 --runs 1
+
+It writes three suites of the same shape into a temporary folder and times `python -m pytest` on
+each, in turn, round after round:
+  empty     : the tests, doing nothing (pytest's own cost per test);
+  vcrpy     : each test replays its cassette with vcrpy (vcr.use_cassette, what pytest-recording's
+              marker does), opens a requests.Session and makes 2 requests;
+  tapeproxy : each test marks its cassette for the `tapeproxy` fixture and makes the same 2
+              requests through the proxy (a new Session: a new connection, CONNECT and TLS).
+The cost per test is (suite - empty) / tests: what the tool adds. Medians over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+# two requests to one host: one connection per test (CONNECT and TLS through the proxy)
+URLS = ("https://api.box.com/2.0/tasks/{n}", "https://api.box.com/2.0/tasks/{n}/assignments")
+
+EMPTY = """
+def test_{n}():
+    pass
+"""
+
+VCRPY = """
+def test_{n}():
+    with vcr.use_cassette(str(HERE / "cassettes" / "test_{n}.yaml"), record_mode="none"):
+        s = requests.Session()
+        assert s.get({url0!r}, headers=AUTH).status_code == 200
+        assert s.get({url1!r}, headers=AUTH).status_code == 200
+"""
+
+TAPEPROXY = """
+@pytest.mark.tapeproxy(cassette="cassettes/test_{n}.yaml")
+def test_{n}(tapeproxy):
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies, s.verify = {{"https": tapeproxy.url}}, tapeproxy.ca_path
+    assert s.get({url0!r}, headers=AUTH).status_code == 200
+    assert s.get({url1!r}, headers=AUTH).status_code == 200
+"""
+
+HEADER = """
+from pathlib import Path
+
+import pytest
+import requests
+import vcr
+
+HERE = Path(__file__).parent
+AUTH = {"Authorization": "Bearer bench"}
+"""
+
+
+def interaction(url: str, n: int) -> dict:
+    body = f'{{"id": "{n}", "type": "task", "message": "bench"}}'
+    return {
+        "request": {"method": "GET", "uri": url, "body": None, "headers": {}},
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"Content-Type": ["application/json"], "Content-Length": [str(len(body))]},
+            "body": {"string": body},
+        },
+    }
+
+
+def write_suite(folder: Path, template: str, tests: int) -> None:
+    (folder / "cassettes").mkdir(parents=True)
+    parts = [HEADER]
+    for n in range(tests):
+        urls = [u.format(n=n) for u in URLS]
+        doc = {"version": 1, "interactions": [interaction(u, n) for u in urls]}
+        (folder / "cassettes" / f"test_{n}.yaml").write_text(yaml.safe_dump(doc))
+        parts.append(template.format(n=n, url0=urls[0], url1=urls[1]))
+    (folder / "test_suite.py").write_text("\n".join(parts))
+
+
+def run_suite(folder: Path, tests: int) -> float:
+    """Seconds for the whole pytest run, start-up included; raises unless every test passed."""
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+    )
+    took = time.monotonic() - began
+    if done.returncode != 0 or f"{tests} passed" not in done.stdout:
+        raise RuntimeError(f"{folder.name}: not every test passed\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    return took
+
+
+def measure(tests: int, runs: int) -> dict[str, float]:
+    """Median seconds of each suite (empty, vcrpy, tapeproxy) over `runs` rounds, after a warm-up."""
+    with tempfile.TemporaryDirectory() as tmp:
+        suites = {name: Path(tmp) / name for name in ("empty", "vcrpy", "tapeproxy")}
+        for name, template in (("empty", EMPTY), ("vcrpy", VCRPY), ("tapeproxy", TAPEPROXY)):
+            write_suite(suites[name], template, tests)
+        for folder in suites.values():  # a warm-up round: imports and bytecode cached, as in CI
+            run_suite(folder, tests)
+        times: dict[str, list[float]] = {name: [] for name in suites}
+        for _ in range(runs):
+            for name, folder in suites.items():
+                times[name].append(run_suite(folder, tests))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def report(median: dict[str, float], tests: int, runs: int) -> list[str]:
+    per_test = {name: (median[name] - median["empty"]) / tests * 1000 for name in ("vcrpy", "tapeproxy")}
+    lines = [f"pytest, {tests} tests of 2 requests each (median of {runs} runs):"]
+    for name, seconds in median.items():
+        lines.append(
+            f"  {name:<10} {seconds:6.2f} s" + (f"  {per_test[name]:5.1f} ms per test" if name in per_test else "")
+        )
+    lines.append(f"  tapeproxy / vcrpy, per test: {per_test['tapeproxy'] / per_test['vcrpy']:.2f}x")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tests", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print("\n".join(report(measure(args.tests, args.runs), args.tests, args.runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
