@@ -8,8 +8,10 @@ each, in turn, round after round:
   empty     : the tests, doing nothing (pytest's own cost per test);
   vcrpy     : each test replays its cassette with vcrpy (vcr.use_cassette, what pytest-recording's
               marker does), opens a requests.Session and makes 2 requests;
-  tapeproxy : each test marks its cassette for the `tapeproxy` fixture and makes the same 2
-              requests through the proxy (a new Session: a new connection, CONNECT and TLS).
+  fixture   : each test marks its cassette for the `tapeproxy` fixture and does nothing more
+              (the plugin's own cost: the session's proxy start-up shared out, then per test);
+  tapeproxy : the same, plus the same 2 requests through the proxy (a new Session: a new
+              connection, CONNECT and TLS).
 The cost per test is (suite - empty) / tests: what the tool adds. Medians over the runs.
 """
 
@@ -39,6 +41,12 @@ def test_{n}():
         s = requests.Session()
         assert s.get({url0!r}, headers=AUTH).status_code == 200
         assert s.get({url1!r}, headers=AUTH).status_code == 200
+"""
+
+FIXTURE = """
+@pytest.mark.tapeproxy(cassette="cassettes/test_{n}.yaml")
+def test_{n}(tapeproxy):
+    pass
 """
 
 TAPEPROXY = """
@@ -102,10 +110,11 @@ def run_suite(folder: Path, tests: int) -> float:
 
 
 def measure(tests: int, runs: int) -> dict[str, float]:
-    """Median seconds of each suite (empty, vcrpy, tapeproxy) over `runs` rounds, after a warm-up."""
+    """Median seconds of each suite (empty, vcrpy, fixture, tapeproxy) over `runs` rounds, after a warm-up."""
+    templates = {"empty": EMPTY, "vcrpy": VCRPY, "fixture": FIXTURE, "tapeproxy": TAPEPROXY}
     with tempfile.TemporaryDirectory() as tmp:
-        suites = {name: Path(tmp) / name for name in ("empty", "vcrpy", "tapeproxy")}
-        for name, template in (("empty", EMPTY), ("vcrpy", VCRPY), ("tapeproxy", TAPEPROXY)):
+        suites = {name: Path(tmp) / name for name in templates}
+        for name, template in templates.items():
             write_suite(suites[name], template, tests)
         for folder in suites.values():  # a warm-up round: imports and bytecode cached, as in CI
             run_suite(folder, tests)
@@ -117,7 +126,7 @@ def measure(tests: int, runs: int) -> dict[str, float]:
 
 
 def report(median: dict[str, float], tests: int, runs: int) -> list[str]:
-    per_test = {name: (median[name] - median["empty"]) / tests * 1000 for name in ("vcrpy", "tapeproxy")}
+    per_test = {name: (median[name] - median["empty"]) / tests * 1000 for name in median if name != "empty"}
     lines = [f"pytest, {tests} tests of 2 requests each (median of {runs} runs):"]
     for name, seconds in median.items():
         lines.append(

@@ -175,6 +175,11 @@ class TapeproxyHandle:
         return self._resolve(text) if ("/" in text or text.endswith((".yaml", ".yml"))) else text
 
     def _use(self, path: str, record_mode: str, upstream, upstream_ca, knobs: dict, must_exist: bool) -> None:
+        self._set(**self._cassette_options(path, record_mode, upstream, upstream_ca, knobs, must_exist))
+
+    def _cassette_options(
+        self, path: str, record_mode: str, upstream, upstream_ca, knobs: dict, must_exist: bool
+    ) -> dict:
         if record_mode not in RECORD_MODES:
             raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}")
         options = self._knob_options(knobs)
@@ -193,14 +198,17 @@ class TapeproxyHandle:
         )
         if upstream_ca:
             options["ssl_verify_upstream_trusted_ca"] = str(upstream_ca)
-        self._set(**options)
+        return options
 
     def _set(self, **options) -> None:
         self._server.call(lambda: self._server.master.options.update(**options))
 
     def _begin(self, marker, default: Path, record_mode_option: str | None) -> None:
-        self._reset()
+        """The suite's defaults and this test's marker, set in one options update (each update
+        reconfigures every addon)."""
+        self._missing = None
         if marker is None:
+            self._reset()
             return
         kw = dict(marker.kwargs)
         given = kw.pop("cassette", None)
@@ -208,7 +216,7 @@ class TapeproxyHandle:
         marker_mode = kw.pop("record_mode", None)
         record_mode = record_mode_option or marker_mode or "none"
         upstream, upstream_ca = kw.pop("upstream", None), kw.pop("upstream_ca", None)
-        self._use(
+        options = self._cassette_options(
             self._resolve(given) if given else str(default),
             record_mode,
             upstream,
@@ -218,26 +226,28 @@ class TapeproxyHandle:
         )
         scenarios = [scenario] if isinstance(scenario, str) else list(scenario)
         if scenarios:
-            self._set(tapeproxy_scenarios=[self._scenario_ref(s) for s in scenarios])
+            options["tapeproxy_scenarios"] = [self._scenario_ref(s) for s in scenarios]
+        self._reset(**options)
 
-    def _reset(self) -> None:
+    def _reset(self, **options) -> None:
+        """Every option back to the suite's defaults (then `options`), sequences and world from the start."""
+
         def reset():
             master = self._server.master
             # every knob back to the suite's default (the ini file's, else tapeproxy's own)
             knobs = {option: master.options.default(option) for option, _, _ in KNOBS.values()}
-            master.options.update(
-                tapeproxy_cassettes=[],
-                tapeproxy_scenarios=[],
-                tapeproxy_record_mode="none",
-                tapeproxy_record_to="",
-                tapeproxy_upstreams=[],
-                ssl_verify_upstream_trusted_ca=None,
-                **{**knobs, **self._defaults},
-            )
+            cleared: dict[str, object] = {
+                "tapeproxy_cassettes": [],
+                "tapeproxy_scenarios": [],
+                "tapeproxy_record_mode": "none",
+                "tapeproxy_record_to": "",
+                "tapeproxy_upstreams": [],
+                "ssl_verify_upstream_trusted_ca": None,
+            }
+            master.options.update(**{**cleared, **knobs, **self._defaults, **options})
             self._tapeproxy.reset()  # each test starts from the world file, its sequences from the first
             return self._tapeproxy.journal.total
 
-        self._missing = None
         self._mark = self._server.call(reset)
 
     def _end(self) -> tuple[list, str]:
@@ -245,8 +255,7 @@ class TapeproxyHandle:
         recorder = self._tapeproxy.recorder
         unsaved = "" if self._server.call(recorder.flush) else recorder.write_error or "see the log"
         misses = [c for c in self.calls if c.source == "miss"]
-        self._reset()
-        return misses, unsaved
+        return misses, unsaved  # the next test's _begin resets everything
 
 
 @pytest.fixture(scope="session")
