@@ -3,8 +3,9 @@
 mitmproxy's flow.metadata is a dict of string keys that mitmweb shows and `mitmdump -w` saves. The
 state the addons hand each other (the request's shape, why replay missed, where the request was
 first addressed...) lives in a FlowState instead, in a weak map that goes with its flow. One
-metadata key stays: "tapeproxy", what served a flow, written only by `mark`; it is saved with the
-flow, so mitmweb shows it and `tapeproxy import` skips what tapeproxy answered itself.
+metadata key stays: "tapeproxy", what served a flow, written only by `mark` and read only by
+`served`; it is saved with the flow, so mitmweb shows it and `tapeproxy import` skips what
+tapeproxy answered itself.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class FlowState:
     shape: Shape | None = None  # the request normalised for matching; see shape_of
     miss: NoMatch | None = None  # why no cassette matched, for the miss answer
     original_url: str | None = None  # sent upstream: the URL the client asked for, before any mapping
-    served: Served | None = None  # answered (or cut off) by tapeproxy itself, not the service
     early_retry: float | None = None  # seconds before its Retry-After the client came back
     truncate: bool = False  # a scenario fault: cut the answer short
     batch_step: str = ""  # a Graph $batch step: its id
@@ -70,15 +70,11 @@ def shape_of(flow: http.HTTPFlow) -> Shape:
 
 def mark(flow: http.HTTPFlow, source: str, label: str) -> None:
     """Record what served (or cut off) a flow: the recorder skips it, the journal reports it."""
-    state_of(flow).served = Served(source, label)
     flow.metadata[SERVED_KEY] = {"source": source, "label": label}
 
 
 def served(flow: http.HTTPFlow) -> Served | None:
-    """What served a flow: this proxy's mark, or, for a flow read from a file, the one saved with it."""
-    state = _states.get(flow)
-    if state is not None and state.served is not None:
-        return state.served
+    """What served (or cut off) a flow: its mark, also for a flow read from a file."""
     saved = flow.metadata.get(SERVED_KEY)
     return Served(str(saved.get("source", "")), str(saved.get("label", ""))) if isinstance(saved, dict) else None
 
