@@ -80,3 +80,14 @@ def test_option_errors_still_stop_start_up():
 
     with pytest.raises(exceptions.OptionsError):
         Chain("c", [Bad()]).configure({"x"})
+
+
+def test_the_lean_master_hands_log_lines_to_no_deprecated_add_log_listener(tmp_path):
+    """mitmproxy's legacy handler formats each line again and wakes the event loop to deliver an
+    add_log event that no tapeproxy addon takes: with the log on, that was a cost per request."""
+    from mitmproxy.log import LegacyLogEvents
+
+    from tapeproxy.runtime.inprocess import BackgroundProxy
+
+    with BackgroundProxy({"confdir": str(tmp_path)}):
+        assert not [h for h in logging.getLogger().handlers if isinstance(h, LegacyLogEvents)]

@@ -24,6 +24,12 @@ from ..assembly import Tapeproxy
 class LeanMaster(Master):
     termlog: TermLog | None = None  # uninstalled after shutdown, as mitmdump does with its own
 
+    def __init__(self, opts: options.Options) -> None:
+        super().__init__(opts)
+        # No addon here takes mitmproxy's deprecated add_log event. Its handler would format every
+        # log line a second time and wake the event loop to deliver it to no one.
+        self._legacy_log_events.uninstall()
+
 
 def mitmproxy_addons() -> list:
     return [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
