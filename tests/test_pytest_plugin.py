@@ -255,3 +255,61 @@ def test_a_failing_test_shows_its_failure_and_its_misses_once_and_no_proxy_noise
     out = result.stdout.str()
     assert "the test's own failure" in out and "(3 times)" in out
     assert "Captured log" not in out and "Traceback" not in out and "CancelledError" not in out, out
+
+
+SAME_CASSETTE_SUITE = """
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+URL = "https://graph.microsoft.com/v1.0/me"
+CASSETTE = '''interactions:
+- request: {body: null, headers: {}, method: GET, uri: "https://graph.microsoft.com/v1.0/me"}
+  response:
+    status: {code: 200, message: OK}
+    headers: {Content-Type: [application/json]}
+    body: {string: '{"who": "WHO"}'}
+version: 1
+'''
+Path(__file__).with_name("same.yaml").write_text(CASSETTE.replace("WHO", "first"))
+
+
+def get(tp):
+    s = requests.Session()
+    s.trust_env = False
+    return s.get(URL, proxies={"https": tp.url}, verify=tp.ca_path, timeout=10).json()["who"]
+
+
+@pytest.mark.tapeproxy(cassette="same.yaml")
+def test_first(tapeproxy):
+    assert get(tapeproxy) == "first"
+    Path(__file__).with_name("same.yaml").write_text(CASSETTE.replace("WHO", "second"))
+
+
+@pytest.mark.tapeproxy(cassette="same.yaml")
+def test_the_same_marker_reads_the_rewritten_cassette(tapeproxy):
+    assert get(tapeproxy) == "second"
+
+
+@pytest.mark.tapeproxy(cassette="same.yaml", repeat_last=False)
+def test_a_knob(tapeproxy):
+    assert get(tapeproxy) == "second"
+
+
+@pytest.mark.tapeproxy(cassette="same.yaml")
+def test_the_knob_is_back_to_its_default(tapeproxy):
+    assert [get(tapeproxy), get(tapeproxy)] == ["second", "second"]  # repeat_last: true
+
+
+def test_only_the_mitmproxy_addons_tapeproxy_runs_are_imported(tapeproxy):
+    assert "mitmproxy.addons.tlsconfig" in sys.modules
+    assert "mitmproxy.addons.onboardingapp" not in sys.modules  # mitmdump's defaults: start-up per suite
+"""
+
+
+def test_each_test_gets_its_own_options_and_its_cassette_as_the_file_is_now(pytester):
+    pytester.makepyfile(test_same=SAME_CASSETTE_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)

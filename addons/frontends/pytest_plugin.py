@@ -244,7 +244,11 @@ class TapeproxyHandle:
                 "tapeproxy_upstreams": [],
                 "ssl_verify_upstream_trusted_ca": None,
             }
-            master.options.update(**{**cleared, **knobs, **self._defaults, **options})
+            wanted = {**cleared, **knobs, **self._defaults, **options}
+            # Each update deep-copies every option and reconfigures every addon: set only what this
+            # test changes. The cassettes always, so a file rewritten since the last test is read anew.
+            changed = {k: v for k, v in wanted.items() if getattr(master.options, k) != v}
+            master.options.update(**{**changed, "tapeproxy_cassettes": wanted["tapeproxy_cassettes"]})
             self._tapeproxy.reset()  # each test starts from the world file, its sequences from the first
             return self._tapeproxy.journal.total
 
@@ -261,6 +265,9 @@ class TapeproxyHandle:
 @pytest.fixture(scope="session")
 def tapeproxy_server(tmp_path_factory):
     """The session's proxy; use the `tapeproxy` fixture in tests."""
+    from ..runtime.lean_import import lean_addons_package
+
+    lean_addons_package()  # before mitmproxy.master: only the addons tapeproxy runs are imported
     from ..runtime.inprocess import BackgroundProxy
 
     # The teardown lists each miss once; the miss addon's log line would say it again, per request,
