@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,6 +57,9 @@ class Journal:
         self.total = 0
         self._lock = threading.Lock()  # read from other threads (the pytest plugin)
         self._scrub = Redactor().scrub_url
+        self.logger = logger
+        # where live lines go; the CLI writes them to its terminal directly (runtime/termlines.py)
+        self.write_line: Callable[[str], None] = logger.info
         self.counts: Counter = Counter()  # (source, host) -> requests, over the proxy's whole life
         self.misses: list[Call] = []
         self.early: list[tuple[Call, float]] = []
@@ -85,7 +89,7 @@ class Journal:
             return
         end = flow.response.timestamp_end if flow.response else None
         duration = round((end - req.timestamp_start) * 1000) if end and req.timestamp_start else None
-        url = original or req.pretty_url
+        url = original or req.url  # the URL matched and recorded (pretty_url re-parses the Host header)
         if state.batch_step:
             label = f"{label} [$batch step {state.batch_step}]"
         with self._lock:
@@ -98,7 +102,7 @@ class Journal:
             if state.early_retry is not None and len(self.early) < MAX_LISTED:
                 self.early.append((call, state.early_retry))
         if self.live_lines:
-            logger.info(self._line(call))
+            self.write_line(self._line(call))
 
     def _line(self, c: Call) -> str:
         status = "---" if c.status is None else str(c.status)

@@ -168,6 +168,22 @@ def test_journal_lines_summary_and_report(start_cli, tmp_path):
     assert "s3cr3t-value" not in report.read_text()
 
 
+def test_journal_lines_are_log_lines_in_order_and_obey_the_verbosity(start_cli):
+    proxy = start_cli("demo")
+    for url in (GRAPH_TASK_URL, "https://graph.microsoft.com/v1.0/me"):  # the second a miss: a warning first
+        requests.get(url, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH)
+    proxy.stop()
+    stamped = [line for line in proxy.output.splitlines() if re.match(r"\[\d\d:\d\d:\d\d\.\d{3}\] \S", line)]
+    assert f"] GET {GRAPH_TASK_URL} -> 200 simulation GET" in stamped[-3]
+    assert "] tapeproxy MISS GET https://graph.microsoft.com/v1.0/me" in stamped[-2]
+    assert "] GET https://graph.microsoft.com/v1.0/me -> 404 MISS" in stamped[-1]
+
+    quiet = start_cli("demo", "--set", "termlog_verbosity=warn")
+    requests.get(GRAPH_TASK_URL, proxies={"https": quiet.url}, verify=quiet.ca, headers=AUTH)
+    quiet.stop()
+    assert f"GET {GRAPH_TASK_URL} ->" not in quiet.output
+
+
 def test_quiet_has_no_lines_per_request(start_cli):
     proxy = start_cli("demo", "--quiet")
     requests.get(GRAPH_TASK_URL, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH)

@@ -19,6 +19,7 @@ from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
 from ..assembly import Tapeproxy
+from .termlines import TermLines
 
 
 class LeanMaster(Master):
@@ -83,7 +84,10 @@ def make_master(
     if termlog:
         master.termlog = TermLog()
         extra.insert(0, master.termlog)
-    master.addons.add(Tapeproxy(extra))
+    tapeproxy = Tapeproxy(extra)
+    if master.termlog:
+        tapeproxy.journal.write_line = TermLines(master.termlog.logger, tapeproxy.journal.logger)
+    master.addons.add(tapeproxy)
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)
