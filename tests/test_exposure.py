@@ -5,10 +5,12 @@ import os
 import stat
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+import requests
+from helpers import AUTH, BOX_TASK_URL, CliProxy, run_cli
 from process import ReadyProcess
 from test_offline import _can_unshare
 
@@ -26,6 +28,18 @@ def test_a_non_loopback_address_needs_credentials_or_an_explicit_opt_in(tmp_path
 def test_proxy_auth_needs_a_user_and_a_password(tmp_path):
     out = run_cli(["demo", "--host", "0.0.0.0", "--proxy-auth", "justaname", "--confdir", str(tmp_path)])
     assert out.returncode == 2 and "expected USER:PASS" in out.stderr
+
+
+def test_mitmproxys_own_proxyauth_option_still_asks_for_credentials(tmp_path):
+    proxy = CliProxy(["demo", "--set", "proxyauth=tester:s3cret"], tmp_path)
+    try:
+        get = partial(requests.get, BOX_TASK_URL, verify=proxy.ca, headers=AUTH, timeout=10)
+        with pytest.raises(requests.exceptions.ProxyError, match="407"):
+            get(proxies={"https": proxy.url})
+        with_credentials = proxy.url.replace("http://", "http://tester:s3cret@")
+        assert get(proxies={"https": with_credentials}).status_code == 200
+    finally:
+        proxy.stop()
 
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")

@@ -306,6 +306,7 @@ def test_the_knob_is_back_to_its_default(tapeproxy):
 def test_only_the_mitmproxy_addons_tapeproxy_runs_are_imported(tapeproxy):
     assert "mitmproxy.addons.tlsconfig" in sys.modules
     assert "mitmproxy.addons.onboardingapp" not in sys.modules  # mitmdump's defaults: start-up per suite
+    assert "passlib" not in sys.modules  # proxy authentication's, unless asked for
 """
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 
 from mitmproxy import ctx, options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
-from mitmproxy.addons.proxyauth import ProxyAuth
 from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
@@ -66,6 +65,11 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
+def _asks_for_proxy_auth(settings: dict, set_specs: Iterable[str]) -> bool:
+    """--proxy-auth, or mitmproxy's own `--set proxyauth=...`."""
+    return bool(settings.get("proxyauth")) or any(spec.split("=", 1)[0].strip() == "proxyauth" for spec in set_specs)
+
+
 def make_master(
     settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (), termlog: bool = True
 ) -> LeanMaster:
@@ -73,6 +77,7 @@ def make_master(
 
     set_specs are mitmdump-style `option=value` strings, applied after settings.
     """
+    set_specs = list(set_specs)
     _quiet_cancellations(asyncio.get_running_loop())
     master = LeanMaster(options.Options())
     master.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True), *mitmproxy_addons())
@@ -80,7 +85,11 @@ def make_master(
     master.options.update(connection_strategy="lazy")
     # The terminal log and the callers' addons join tapeproxy's chain: each addon of its own would be
     # called on every hook of every flow, though these only have load, configure or running.
-    extra = [ProxyAuth(), *extra_addons]  # mitmdump has its own; the lean master needs one for --proxy-auth
+    extra = list(extra_addons)
+    if _asks_for_proxy_auth(settings, set_specs):  # mitmdump has its own; the lean master needs one then
+        from mitmproxy.addons.proxyauth import ProxyAuth  # passlib and ldap3: a tenth of start-up otherwise
+
+        extra.insert(0, ProxyAuth())
     if termlog:
         master.termlog = TermLog()
         extra.insert(0, master.termlog)
