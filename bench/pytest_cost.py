@@ -11,7 +11,9 @@ each, in turn, round after round:
   fixture   : each test marks its cassette for the `tapeproxy` fixture and does nothing more
               (the plugin's own cost: the session's proxy start-up shared out, then per test);
   tapeproxy : the same, plus the same 2 requests through the proxy (a new Session: a new
-              connection, CONNECT and TLS).
+              connection, CONNECT and TLS);
+  floor     : the same 2 requests through bench/floor.py (lean mitmproxy, a fixed answer, started
+              once per session): what any proxy of mitmproxy's costs per test, tapeproxy or not.
 The cost per test is (suite - empty) / tests: what the tool adds. Medians over the runs.
 """
 
@@ -60,6 +62,41 @@ def test_{n}(tapeproxy):
     assert s.get({url1!r}, headers=AUTH).status_code == 200
 """
 
+FLOOR = """
+def test_{n}(floor):
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies, s.verify = {{"https": floor.url}}, floor.ca_path
+    assert s.get({url0!r}, headers=AUTH).status_code == 200
+    assert s.get({url1!r}, headers=AUTH).status_code == 200
+"""
+
+FLOOR_CONFTEST = """
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+BENCH = Path({bench!r})
+
+
+@pytest.fixture(scope="session")
+def floor():
+    confdir = tempfile.mkdtemp()
+    subprocess.run([sys.executable, "-m", "tapeproxy.frontends.cli", "ca", "--confdir", confdir], check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([sys.executable, str(BENCH / "floor.py"), "0", confdir], cwd=BENCH,
+                            stdout=subprocess.PIPE, text=True)
+    port = re.search(r"listening (\\d+)", proc.stdout.readline()).group(1)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{{port}}", ca_path=str(Path(confdir) / "mitmproxy-ca-cert.pem"))
+    proc.terminate()
+    proc.wait()
+"""
+
 HEADER = """
 from pathlib import Path
 
@@ -81,6 +118,8 @@ def write_suite(folder: Path, template: str, tests: int) -> None:
         write_cassette(folder / "cassettes" / f"test_{n}.yaml", [interaction("GET", u, body=body) for u in urls])
         parts.append(template.format(n=n, url0=urls[0], url1=urls[1]))
     (folder / "test_suite.py").write_text("\n".join(parts))
+    if template is FLOOR:
+        (folder / "conftest.py").write_text(FLOOR_CONFTEST.format(bench=str(Path(__file__).resolve().parent)))
 
 
 def run_suite(folder: Path, tests: int) -> float:
@@ -100,7 +139,7 @@ def run_suite(folder: Path, tests: int) -> float:
 
 def measure(tests: int, runs: int) -> dict[str, float]:
     """Median seconds of each suite (empty, vcrpy, fixture, tapeproxy) over `runs` rounds, after a warm-up."""
-    templates = {"empty": EMPTY, "vcrpy": VCRPY, "fixture": FIXTURE, "tapeproxy": TAPEPROXY}
+    templates = {"empty": EMPTY, "vcrpy": VCRPY, "fixture": FIXTURE, "tapeproxy": TAPEPROXY, "floor": FLOOR}
     with tempfile.TemporaryDirectory() as tmp:
         suites = {name: Path(tmp) / name for name in templates}
         for name, template in templates.items():
@@ -122,6 +161,10 @@ def report(median: dict[str, float], tests: int, runs: int) -> list[str]:
             f"  {name:<10} {seconds:6.2f} s" + (f"  {per_test[name]:5.1f} ms per test" if name in per_test else "")
         )
     lines.append(f"  tapeproxy / vcrpy, per test: {per_test['tapeproxy'] / per_test['vcrpy']:.2f}x")
+    lines.append(f"  tapeproxy / floor, per test: {per_test['tapeproxy'] / per_test['floor']:.2f}x")
+    lines.append(
+        f"  floor / vcrpy, per test: {per_test['floor'] / per_test['vcrpy']:.2f}x (a connection through any proxy)"
+    )
     return lines
 
 
