@@ -294,3 +294,19 @@ def test_one_answer_to_is_this_loopback():
         assert loopback_peer((host.strip("[]"), 8080)) or host.startswith("localhost"), host  # peers are addresses
     for host in ("0.0.0.0", "::", "10.1.2.3", "::ffff:10.1.2.3", "example.com", "fe80::1%lo"):
         assert not is_loopback(host) and not loopback_peer((host, 8080)), host
+
+
+def test_a_built_response_is_the_one_mitmproxy_builds():
+    """responses.make_raw skips mitmproxy's per-field type checks (a cost per replayed request); the
+    response must stay the one mitmproxy's constructor makes, whatever its version adds."""
+    from mitmproxy import http
+
+    from tapeproxy.runtime import responses
+
+    fields = ((b"Content-Type", b"application/json"), (b"Content-Length", b"2"))
+    ours = responses.make_raw(201, fields, b"{}")
+    theirs = http.Response(b"HTTP/1.1", 201, b"Created", http.Headers(fields), b"{}", None, 0.0, 0.0)
+    same_time = {"timestamp_start": 0.0, "timestamp_end": 0.0}
+    assert {**ours.get_state(), **same_time} == theirs.get_state()
+    assert ours.timestamp_end == ours.timestamp_start > 0
+    assert ours.stream is False and ours.trailers is None and ours.text == "{}"

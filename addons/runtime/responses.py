@@ -47,18 +47,27 @@ def header_fields(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, byte
 
 
 def make_raw(status: int, fields: tuple[tuple[bytes, bytes], ...], body: bytes, reason: str = "") -> http.Response:
-    """make(), with headers already as header_fields() gives them."""
+    """make(), with headers already as header_fields() gives them.
+
+    Built field by field: mitmproxy's constructor type-checks each field at run time (23 us of a
+    replayed request's ~750, against 4 us this way), and these fields are ours, of known types.
+    test_core checks the result against the constructor's.
+    """
     now = time.time()
-    return http.Response(
-        b"HTTP/1.1",
-        status,
-        _b(reason or status_codes.RESPONSES.get(status, "")),
-        http.Headers(fields),
-        body,
-        None,
-        now,
-        now,
+    data = object.__new__(http.ResponseData)
+    data.__dict__.update(
+        http_version=b"HTTP/1.1",
+        status_code=status,
+        reason=_b(reason or status_codes.RESPONSES.get(status, "")),
+        headers=http.Headers(fields),
+        content=body,
+        trailers=None,
+        timestamp_start=now,
+        timestamp_end=now,
     )
+    response = object.__new__(http.Response)
+    response.data = data
+    return response
 
 
 def sized(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
