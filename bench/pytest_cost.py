@@ -12,6 +12,10 @@ each, in turn, round after round:
               (the plugin's own cost: the session's proxy start-up shared out, then per test);
   tapeproxy : the same, plus the same 2 requests through the proxy (a new Session: a new
               connection, CONNECT and TLS);
+  env       : the tapeproxy test as SDK tests run: the client configured by `tapeproxy.env`
+              (HTTPS_PROXY, REQUESTS_CA_BUNDLE...), not by arguments;
+  env, file : the same with REQUESTS_CA_BUNDLE naming the CA bundle file, as before issue 17
+              (requests loads a file anew for every new connection);
   floor     : the same 2 requests through bench/floor.py (lean mitmproxy, a fixed answer, started
               once per session): what any proxy of mitmproxy's costs per test, tapeproxy or not.
 The cost per test is (suite - empty) / tests: what the tool adds. Medians over the runs.
@@ -61,6 +65,18 @@ def test_{n}(tapeproxy):
     assert s.get({url0!r}, headers=AUTH).status_code == 200
     assert s.get({url1!r}, headers=AUTH).status_code == 200
 """
+
+ENV = """
+@pytest.mark.tapeproxy(cassette="cassettes/test_{n}.yaml")
+def test_{n}(tapeproxy, monkeypatch):
+    for name, value in tapeproxy.env.items():
+        monkeypatch.setenv(name, value){file}
+    s = requests.Session()
+    assert s.get({url0!r}, headers=AUTH).status_code == 200
+    assert s.get({url1!r}, headers=AUTH).status_code == 200
+"""
+ENV_DIR = ENV.replace("{file}", "")
+ENV_FILE = ENV.replace("{file}", '\n    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tapeproxy.env["SSL_CERT_FILE"])')
 
 FLOOR = """
 def test_{n}(floor):
@@ -139,9 +155,17 @@ def run_suite(folder: Path, tests: int) -> float:
 
 def measure(tests: int, runs: int) -> dict[str, float]:
     """Median seconds of each suite (empty, vcrpy, fixture, tapeproxy) over `runs` rounds, after a warm-up."""
-    templates = {"empty": EMPTY, "vcrpy": VCRPY, "fixture": FIXTURE, "tapeproxy": TAPEPROXY, "floor": FLOOR}
+    templates = {
+        "empty": EMPTY,
+        "vcrpy": VCRPY,
+        "fixture": FIXTURE,
+        "tapeproxy": TAPEPROXY,
+        "env": ENV_DIR,
+        "env, file": ENV_FILE,
+        "floor": FLOOR,
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        suites = {name: Path(tmp) / name for name in templates}
+        suites = {name: Path(tmp) / name.replace(", ", "-") for name in templates}
         for name, template in templates.items():
             write_suite(suites[name], template, tests)
         for folder in suites.values():  # a warm-up round: imports and bytecode cached, as in CI
@@ -162,6 +186,8 @@ def report(median: dict[str, float], tests: int, runs: int) -> list[str]:
         )
     lines.append(f"  tapeproxy / vcrpy, per test: {per_test['tapeproxy'] / per_test['vcrpy']:.2f}x")
     lines.append(f"  tapeproxy / floor, per test: {per_test['tapeproxy'] / per_test['floor']:.2f}x")
+    lines.append(f"  env / vcrpy, per test: {per_test['env'] / per_test['vcrpy']:.2f}x")
+    lines.append(f"  env, file / env, per test: {per_test['env, file'] / per_test['env']:.2f}x")
     lines.append(
         f"  floor / vcrpy, per test: {per_test['floor'] / per_test['vcrpy']:.2f}x (a connection through any proxy)"
     )
