@@ -99,10 +99,9 @@ def suite_defaults(config) -> dict:
 
 
 class TapeproxyHandle:
-    def __init__(self, server, confdir: str, base: Path | None = None, defaults: dict | None = None):
+    def __init__(self, server, base: Path | None = None, defaults: dict | None = None):
         self._server = server
         self._tapeproxy = server.master.addons.get("tapeproxy")
-        self._confdir = confdir
         self._base = base or Path.cwd()  # relative cassette paths: the test file's folder
         self._defaults = defaults or {}
         self._mark = 0
@@ -120,9 +119,7 @@ class TapeproxyHandle:
     @property
     def env(self) -> dict[str, str]:
         """HTTPS_PROXY, HTTP_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS."""
-        from ..runtime.ca import client_env
-
-        return client_env(self.url, self._confdir)
+        return dict(self._server.env)
 
     def use_cassette(
         self, path, record_mode: str = "none", upstream: dict | None = None, upstream_ca: str | None = None, **knobs
@@ -283,7 +280,6 @@ def tapeproxy_server(tmp_path_factory):
 def tapeproxy(tapeproxy_server, request):
     handle = TapeproxyHandle(
         tapeproxy_server,
-        tapeproxy_server.confdir,
         Path(str(request.node.fspath)).parent,
         suite_defaults(request.config),
     )
