@@ -1,4 +1,4 @@
-"""Before and after a change: server CPU per replayed request of this tree and of another commit,
+"""Before and after a change: server CPU per replayed request (and hey's p99) of this tree and of another commit,
 quiet and with the default log, loaded in turn round after round (one run, same machine).
 
     python bench/ab.py d2ccb10             # this working tree against commit d2ccb10
@@ -67,6 +67,7 @@ def compare(tmp: Path, commit: str, interactions: int, rounds: int) -> list[str]
     plan += [(f"{commit}, quiet", True, True), (f"{commit}, log on", False, True)]
     servers: dict[str, run.Server] = {}
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in plan}
+    p99: dict[str, list[float]] = {name: [] for name, _, _ in plan}
     try:
         for name, quiet, other in plan:
             servers[name] = start(name, quiet, other)
@@ -75,14 +76,14 @@ def compare(tmp: Path, commit: str, interactions: int, rounds: int) -> list[str]
         for _ in range(rounds):
             for name, server in servers.items():
                 before = server.cpu_seconds()
-                run.hey(server.port, ca, REQUESTS, True)
+                p99[name].append(run.hey(server.port, ca, REQUESTS, True)["p99_ms"])
                 cpu[name].append((server.cpu_seconds() - before) * 1e6 / REQUESTS)
     finally:
         for server in servers.values():
             server.stop()
     median = {name: statistics.median(v) for name, v in cpu.items()}
     lines = [f"server CPU per request, {interactions} interactions, keep-alive (median of {rounds} rounds):"]
-    lines += [f"  {name:<32} {us:6.0f} us" for name, us in median.items()]
+    lines += [f"  {name:<32} {us:6.0f} us   p99 {statistics.median(p99[name]):5.1f} ms" for name, us in median.items()]
     for label in ("quiet", "log on"):
         now, then = median[f"this tree, {label}"], median[f"{commit}, {label}"]
         lines.append(f"  {label}: this tree / {commit} = {now / then:.2f}x CPU")
