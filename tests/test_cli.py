@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import AUTH, GRAPH_TASK_URL, ROOT, run_cli, write_cassette
+from process import ReadyProcess
 
 
 def test_ca_prints_the_certificate_path_and_creates_it(tmp_path):
@@ -183,6 +184,24 @@ def test_journal_lines_are_log_lines_in_order_and_obey_the_verbosity(start_cli):
     requests.get(GRAPH_TASK_URL, proxies={"https": quiet.url}, verify=quiet.ca, headers=AUTH)
     quiet.stop()
     assert f"GET {GRAPH_TASK_URL} ->" not in quiet.output
+
+
+def test_what_start_up_built_is_frozen_out_of_the_collectors_way(tmp_path):
+    """A full collection walked every object start-up made, tens of ms each time: the p99."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), flush=True))\n"
+        "from tapeproxy.frontends.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    proxy = ReadyProcess(
+        [sys.executable, "-c", code, "demo", "--port", "0", "--confdir", str(tmp_path)], "tapeproxy demo: proxy"
+    )
+    url = "http://" + proxy.output.split("http://", 1)[1].split()[0]
+    ca = tmp_path / "mitmproxy-ca-cert.pem"
+    assert requests.get(GRAPH_TASK_URL, proxies={"https": url}, verify=ca, headers=AUTH).ok
+    assert proxy.stop() == 0
+    assert int(re.search(r"frozen (\d+)", proxy.output).group(1)) > 10_000, proxy.output[-500:]
 
 
 def test_quiet_has_no_lines_per_request(start_cli):
