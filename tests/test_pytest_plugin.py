@@ -303,6 +303,21 @@ def test_the_knob_is_back_to_its_default(tapeproxy):
     assert [get(tapeproxy), get(tapeproxy)] == ["second", "second"]  # repeat_last: true
 
 
+def test_a_scenario_added_through_the_control_api(tapeproxy):
+    s = requests.Session()
+    s.trust_env = False
+    scenario = {"scenario": "graph-throttle-once"}
+    added = s.post("http://tapeproxy/scenarios", json=scenario, proxies={"http": tapeproxy.url})
+    assert added.status_code == 200, added.text
+    tapeproxy.use_cassette("same.yaml")
+    assert s.get(URL, proxies={"https": tapeproxy.url}, verify=tapeproxy.ca_path).status_code == 429
+
+
+@pytest.mark.tapeproxy(cassette="same.yaml")
+def test_is_gone_in_the_next_test(tapeproxy):
+    assert get(tapeproxy) == "second"
+
+
 def test_only_the_mitmproxy_addons_tapeproxy_runs_are_imported(tapeproxy):
     assert "mitmproxy.addons.tlsconfig" in sys.modules
     assert "mitmproxy.addons.onboardingapp" not in sys.modules  # mitmdump's defaults: start-up per suite
@@ -313,4 +328,4 @@ def test_only_the_mitmproxy_addons_tapeproxy_runs_are_imported(tapeproxy):
 def test_each_test_gets_its_own_options_and_its_cassette_as_the_file_is_now(pytester):
     pytester.makepyfile(test_same=SAME_CASSETTE_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)

@@ -243,9 +243,11 @@ class TapeproxyHandle:
             }
             wanted = {**cleared, **knobs, **self._defaults, **options}
             # Each update deep-copies every option and reconfigures every addon: set only what this
-            # test changes. The cassettes always, so a file rewritten since the last test is read anew.
+            # test changes. Cassettes and scenarios always: a file rewritten since the last test is
+            # read anew, and scenarios the control API added in the last test are dropped.
             changed = {k: v for k, v in wanted.items() if getattr(master.options, k) != v}
-            master.options.update(**{**changed, "tapeproxy_cassettes": wanted["tapeproxy_cassettes"]})
+            always = {k: wanted[k] for k in ("tapeproxy_cassettes", "tapeproxy_scenarios")}
+            master.options.update(**{**changed, **always})
             self._tapeproxy.reset()  # each test starts from the world file, its sequences from the first
             return self._tapeproxy.journal.total
 
