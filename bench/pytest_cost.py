@@ -78,14 +78,9 @@ def test_{n}(tapeproxy, monkeypatch):
 ENV_DIR = ENV.replace("{file}", "")
 ENV_FILE = ENV.replace("{file}", '\n    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tapeproxy.env["SSL_CERT_FILE"])')
 
-FLOOR = """
-def test_{n}(floor):
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies, s.verify = {{"https": floor.url}}, floor.ca_path
-    assert s.get({url0!r}, headers=AUTH).status_code == 200
-    assert s.get({url1!r}, headers=AUTH).status_code == 200
-"""
+# the tapeproxy test word for word, through the floor's proxy: the two must differ in the proxy only
+MARKER = '@pytest.mark.tapeproxy(cassette="cassettes/test_{n}.yaml")\n'
+FLOOR = TAPEPROXY.replace(MARKER, "").replace("tapeproxy", "floor")
 
 FLOOR_CONFTEST = """
 import re
