@@ -197,7 +197,8 @@ def test_what_start_up_built_is_frozen_out_of_the_collectors_way(tmp_path):
     proxy = ReadyProcess(
         [sys.executable, "-c", code, "demo", "--port", "0", "--confdir", str(tmp_path)], "tapeproxy demo: proxy"
     )
-    url = "http://" + proxy.output.split("http://", 1)[1].split()[0]
+    assert proxy.match is not None
+    url = "http://" + proxy.match.string.split("http://", 1)[1].split()[0]  # the start-up line's
     ca = tmp_path / "mitmproxy-ca-cert.pem"
     assert requests.get(GRAPH_TASK_URL, proxies={"https": url}, verify=ca, headers=AUTH).ok
     assert proxy.stop() == 0
