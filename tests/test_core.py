@@ -310,3 +310,74 @@ def test_a_built_response_is_the_one_mitmproxy_builds():
     assert {**ours.get_state(), **same_time} == theirs.get_state()
     assert ours.timestamp_end == ours.timestamp_start > 0
     assert ours.stream is False and ours.trailers is None and ours.text == "{}"
+
+
+def _multipart(boundary: str, parts: list[tuple[str, str | None, str, bytes]], newline: str = "\r\n") -> bytes:
+    out = b""
+    for name, filename, ctype, content in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = (
+            f"--{boundary}{newline}Content-Disposition: {disposition}{newline}Content-Type: {ctype}{newline}{newline}"
+        )
+        out += head.encode() + content + newline.encode()
+    return out + f"--{boundary}--{newline}".encode()
+
+
+def test_multipart_bodies_compare_by_their_parts_not_their_boundary_or_order():
+    upload = "https://upload.box.com/api/2.0/files/content"
+    pdf = bytes(range(256)) * 3
+    recorded_body = _multipart(
+        "rec0rded",
+        [
+            ("attributes", None, "application/json", b'{"name": "a.pdf", "parent": {"id": "0"}}'),
+            ("file", "a.pdf", "application/pdf", pdf),
+        ],
+    )
+    live_body = _multipart(
+        "0a9f3c2e1d",
+        [
+            ("file", "a.pdf", "application/pdf", pdf),
+            ("attributes", None, "application/json", b'{"parent":{"id":"0"},"name":"a.pdf"}'),
+        ],
+        newline="\r\n",
+    )
+    live = Shape.from_uri("POST", upload, [("Content-Type", "multipart/form-data; boundary=0a9f3c2e1d")], live_body)
+    # the recorder filtered the Content-Type: the body's first line gives the boundary
+    recorded = Shape.from_uri("POST", upload, [], recorded_body)
+    assert live.body.kind == recorded.body.kind == "multipart"
+    assert live.body == recorded.body
+    assert live.body.data()["attributes"] == {"name": "a.pdf", "parent": {"id": "0"}}
+    assert live.body.data()["file"]["size"] == len(pdf) and live.body.data()["file"]["filename"] == "a.pdf"
+
+    other_file = Shape.from_uri(
+        "POST",
+        upload,
+        [],
+        _multipart(
+            "x1",
+            [
+                ("attributes", None, "application/json", b'{"name": "a.pdf", "parent": {"id": "0"}}'),
+                ("file", "a.pdf", "application/pdf", pdf[:-1] + b"!"),
+            ],
+        ),
+    )
+    why = matching.explain(other_file, recorded, "body")
+    assert why.startswith(f"body part 'file' content differs: {len(pdf)} bytes, sha256 "), why
+    other_name = Shape.from_uri(
+        "POST",
+        upload,
+        [],
+        _multipart(
+            "x2",
+            [
+                ("attributes", None, "application/json", b'{"name": "b.pdf", "parent": {"id": "0"}}'),
+                ("file", "a.pdf", "application/pdf", pdf),
+            ],
+        ),
+    )
+    assert "body part 'attributes'.name differs: 'b.pdf' vs 'a.pdf'" in matching.explain(other_name, recorded, "body")
+
+
+def test_what_is_not_multipart_whole_stays_bytes():
+    for body in (b"--b\r\nno end", b"--b\r\n\r\nx\r\n--b", b"-- b c\r\n"):
+        assert Shape.from_uri("POST", "https://api.box.com/2.0/x", [], body).body.kind == "bytes", body

@@ -1,5 +1,6 @@
 """Record through a running proxy from local HTTPS stand-ins, then replay what was recorded."""
 
+import json
 import signal
 import threading
 import time
@@ -281,3 +282,33 @@ def test_a_body_that_does_not_decode_is_kept_as_received_and_replayed_so(start_c
     assert i.response.body == BAD_GZIP and ("Content-Encoding", "gzip") in i.response.headers
     replay = start_cli("replay", str(path))
     assert _raw_get(client(replay), url) == (200, "gzip", BAD_GZIP)
+
+
+def test_a_recorded_multipart_upload_replays_with_another_boundary_and_key_order(start_cli, api, tmp_path):
+    """requests (as box-sdk-gen does) picks a new random boundary for every upload: the recorded one
+    never comes again. Parts are compared instead: JSON as data, the file by its content."""
+    path = tmp_path / "upload.yaml"
+    proxy = record(start_cli, api, path, "--upstream", f"upload.box.com=https://127.0.0.1:{api.port}")
+    url = "https://upload.box.com/api/2.0/files/content"
+    content = bytes(range(256)) * 4
+
+    def upload(s, attributes: dict, data: bytes):
+        return s.post(
+            url,
+            files={
+                "attributes": (None, json.dumps(attributes), "application/json"),
+                "file": ("contract.pdf", data, "application/pdf"),
+            },
+        )
+
+    recorded = upload(client(proxy), {"name": "contract.pdf", "parent": {"id": "0"}}, content)
+    assert recorded.status_code == 201
+    assert proxy.stop() == 0
+
+    replay = start_cli("replay", str(path))
+    s = client(replay)
+    again = upload(s, {"parent": {"id": "0"}, "name": "contract.pdf"}, content)
+    assert (again.status_code, again.content) == (201, recorded.content)
+    changed = upload(s, {"name": "contract.pdf", "parent": {"id": "0"}}, content[:-1] + b"!")
+    assert changed.status_code == 404 and changed.headers["X-Tapeproxy-Miss"] == "1"
+    assert "body part 'file' content differs: 1024 bytes, sha256 " in changed.text, changed.text

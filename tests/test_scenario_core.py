@@ -191,3 +191,27 @@ def test_per_key_counters_are_bounded_and_the_recent_keys_keep_theirs(tmp_path):
     recent = req("https://api.box.com/2.0/files/7", headers=[("Authorization", "Bearer 7")])
     assert eng.decide(recent) is None  # first match of this path: `after: 1` lets it pass
     assert eng.decide(recent).step.kind == "error"
+
+
+def test_match_body_looks_into_a_multipart_upload_by_part_name(tmp_path):
+    s = load(
+        tmp_path,
+        """
+rules:
+  - {match: {host: upload.box.com, body: {attributes: {name: Contract.pdf}}}, error: conflict}
+""",
+    )
+    engine = ScenarioEngine([s], Clock())
+
+    def upload(name: str):
+        body = (
+            b'--b7\r\nContent-Disposition: form-data; name="attributes"\r\n\r\n'
+            + f'{{"name": "{name}", "parent": {{"id": "0"}}}}'.encode()
+            + b'\r\n--b7\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n'
+            + b"Content-Type: application/octet-stream\r\n\r\n\x00\x01\r\n--b7--\r\n"
+        )
+        headers = [("Content-Type", "multipart/form-data; boundary=b7")]
+        return engine.decide(req("https://upload.box.com/api/2.0/files/content", "POST", body, headers))
+
+    assert upload("Contract.pdf").step.error == "conflict"
+    assert upload("Other.pdf") is None

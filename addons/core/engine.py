@@ -264,7 +264,7 @@ class ScenarioEngine:
             if not all(pair in have_h for pair in m.headers):
                 return None
         if m.body is not None:
-            if shape.body.kind != "json":
+            if shape.body.kind not in ("json", "multipart"):  # multipart: its parts by name
                 return None
             try:
                 if not _matches_subset(m.body, shape.body.data()):

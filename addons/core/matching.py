@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from . import redact
+from . import multipart, redact
 from .errors import InputError
 from .redact import is_placeholder
 
@@ -98,14 +98,19 @@ def header_value(headers, name: str) -> str:
 
 @dataclass(frozen=True)
 class Body:
-    """A body as the body matcher compares it: JSON as data, form fields as a multiset, else bytes."""
+    """A body as the body matcher compares it: JSON as data, form fields as a multiset, multipart
+    by its parts (core/multipart.py), else bytes."""
 
-    kind: str  # "json", "form" or "bytes"
+    kind: str  # "json", "form", "multipart" or "bytes"
     value: Any
 
     @classmethod
     def parse(cls, raw: bytes, content_type: str) -> Body:
         ctype = content_type.lower()
+        if "multipart/" in ctype or (not ctype and raw[:2] == b"--"):  # no type: a recorder filtered it
+            parts = multipart.parse(raw, content_type)
+            if parts is not None:
+                return cls("multipart", parts)
         if "x-www-form-urlencoded" in ctype:
             try:
                 return cls("form", normalise_query(raw.decode("utf-8")))
@@ -121,6 +126,8 @@ class Body:
         return cls("bytes", raw)
 
     def data(self) -> Any:
+        if self.kind == "multipart":
+            return multipart.data(self.value)
         return json.loads(self.value) if self.kind == "json" else self.value
 
 
@@ -442,6 +449,9 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
             return "; ".join(diffs[:3]) + more if diffs else "body differs"
         if g.kind == w.kind == "form":
             return _multiset_diff(g.value, w.value, "body field", {k for kind, k in masked if kind == "form"})
+        if g.kind == w.kind == "multipart":
+            parts = multipart.diffs(g.value, w.value)
+            return "; ".join(parts[:3]) + (" (and more)" if len(parts) > 3 else "") if parts else "body differs"
         if g.kind != w.kind:
             return f"body differs: {g.kind} vs recorded {w.kind}"
         return f"body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
@@ -512,6 +522,8 @@ def _body_share(got: Body, want: Body) -> float:
         return 0.0
     if got.kind == "form":
         return _pair_share(got.value, want.value)
+    if got.kind == "multipart":
+        return multipart.share(got.value, want.value)
     if got.kind == "json":  # leaves as JSON text: 1 and true differ, and lists become hashable
         return _pair_share(
             ((p, json.dumps(v)) for p, v in _leaves(got.data())), ((p, json.dumps(v)) for p, v in _leaves(want.data()))
