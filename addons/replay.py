@@ -7,7 +7,7 @@ from collections.abc import Sequence  # mitmproxy parses --set only for this spe
 
 from mitmproxy import ctx, exceptions, http
 
-from .core import cassette, matching, yamlfile
+from .core import cassette, matching, ranges, yamlfile
 from .core.errors import InputError
 from .core.index import Hit, ReplayIndex
 from .core.served import served_headers
@@ -113,5 +113,11 @@ class Replay:
             as_received = hit.interaction.extra.get("body_as_received") is True
             fields = self._fields[key] = responses.header_fields(served_headers(recorded, method, as_received))
         flow.response = responses.make_raw(recorded.status, fields, recorded.body, recorded.reason)
+        if "range" in flow.request.headers or "if-none-match" in flow.request.headers:
+            as_received = hit.interaction.extra.get("body_as_received") is True
+            headers = served_headers(recorded, method, as_received)
+            narrowed = ranges.narrow(method, flow.request.headers.items(), recorded.status, headers, recorded.body)
+            if narrowed is not None:
+                flow.response = responses.make(*narrowed)
         repeat = " again" if hit.repeated else ""
         responses.served_by(flow, "cassette", f"cassette {hit.interaction.label} ({hit.nth} of {hit.of}{repeat})")

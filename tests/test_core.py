@@ -381,3 +381,26 @@ def test_multipart_bodies_compare_by_their_parts_not_their_boundary_or_order():
 def test_what_is_not_multipart_whole_stays_bytes():
     for body in (b"--b\r\nno end", b"--b\r\n\r\nx\r\n--b", b"-- b c\r\n"):
         assert Shape.from_uri("POST", "https://api.box.com/2.0/x", [], body).body.kind == "bytes", body
+
+
+@pytest.mark.parametrize(
+    "value, size, span",
+    [
+        ("bytes=0-0", 10, (0, 0)),
+        ("bytes=2-", 10, (2, 9)),
+        ("bytes=5-50", 10, (5, 9)),
+        ("bytes=-3", 10, (7, 9)),
+        ("bytes=-50", 10, (0, 9)),
+        ("bytes=10-", 10, (-1, -1)),
+        ("bytes=-0", 10, (-1, -1)),
+        ("bytes=0-", 0, (-1, -1)),
+        ("bytes=5-2", 10, None),
+        ("bytes=-", 10, None),
+        ("items=0-1", 10, None),
+        ("bytes=0-1,3-4", 10, None),
+    ],
+)
+def test_range_spans(value, size, span):
+    from tapeproxy.core import ranges
+
+    assert ranges._span(value, size) == span
