@@ -326,56 +326,25 @@ def _multipart(boundary: str, parts: list[tuple[str, str | None, str, bytes]], n
 def test_multipart_bodies_compare_by_their_parts_not_their_boundary_or_order():
     upload = "https://upload.box.com/api/2.0/files/content"
     pdf = bytes(range(256)) * 3
-    recorded_body = _multipart(
-        "rec0rded",
-        [
-            ("attributes", None, "application/json", b'{"name": "a.pdf", "parent": {"id": "0"}}'),
-            ("file", "a.pdf", "application/pdf", pdf),
-        ],
-    )
-    live_body = _multipart(
-        "0a9f3c2e1d",
-        [
-            ("file", "a.pdf", "application/pdf", pdf),
-            ("attributes", None, "application/json", b'{"parent":{"id":"0"},"name":"a.pdf"}'),
-        ],
-        newline="\r\n",
-    )
-    live = Shape.from_uri("POST", upload, [("Content-Type", "multipart/form-data; boundary=0a9f3c2e1d")], live_body)
+    attributes = b'{"name": "a.pdf", "parent": {"id": "0"}}'
+
+    def shape(boundary: str, attributes: bytes, content: bytes, file_first=False, headers=()) -> Shape:
+        parts = [("attributes", None, "application/json", attributes), ("file", "a.pdf", "application/pdf", content)]
+        return Shape.from_uri("POST", upload, list(headers), _multipart(boundary, parts[::-1] if file_first else parts))
+
     # the recorder filtered the Content-Type: the body's first line gives the boundary
-    recorded = Shape.from_uri("POST", upload, [], recorded_body)
+    recorded = shape("rec0rded", attributes, pdf)
+    live_type = [("Content-Type", "multipart/form-data; boundary=0a9f3c2e1d")]
+    live = shape("0a9f3c2e1d", b'{"parent":{"id":"0"},"name":"a.pdf"}', pdf, file_first=True, headers=live_type)
     assert live.body.kind == recorded.body.kind == "multipart"
     assert live.body == recorded.body
     assert live.body.data()["attributes"] == {"name": "a.pdf", "parent": {"id": "0"}}
     assert live.body.data()["file"]["size"] == len(pdf) and live.body.data()["file"]["filename"] == "a.pdf"
 
-    other_file = Shape.from_uri(
-        "POST",
-        upload,
-        [],
-        _multipart(
-            "x1",
-            [
-                ("attributes", None, "application/json", b'{"name": "a.pdf", "parent": {"id": "0"}}'),
-                ("file", "a.pdf", "application/pdf", pdf[:-1] + b"!"),
-            ],
-        ),
-    )
-    why = matching.explain(other_file, recorded, "body")
+    why = matching.explain(shape("x1", attributes, pdf[:-1] + b"!"), recorded, "body")
     assert why.startswith(f"body part 'file' content differs: {len(pdf)} bytes, sha256 "), why
-    other_name = Shape.from_uri(
-        "POST",
-        upload,
-        [],
-        _multipart(
-            "x2",
-            [
-                ("attributes", None, "application/json", b'{"name": "b.pdf", "parent": {"id": "0"}}'),
-                ("file", "a.pdf", "application/pdf", pdf),
-            ],
-        ),
-    )
-    assert "body part 'attributes'.name differs: 'b.pdf' vs 'a.pdf'" in matching.explain(other_name, recorded, "body")
+    why = matching.explain(shape("x2", attributes.replace(b"a.pdf", b"b.pdf"), pdf), recorded, "body")
+    assert "body part 'attributes'.name differs: 'b.pdf' vs 'a.pdf'" in why
 
 
 def test_what_is_not_multipart_whole_stays_bytes():
