@@ -59,7 +59,10 @@ def _bundle_content(confdir: str | None) -> tuple[Path, bytes]:
 def ensure_bundle(confdir: str | None) -> Path:
     """The CA plus the system roots, for clients whose CA setting replaces the defaults
     (requests, curl, OpenSSL): tunnelled, non-intercepted hosts keep verifying."""
-    folder, content = _bundle_content(confdir)
+    return _write_bundle(*_bundle_content(confdir))
+
+
+def _write_bundle(folder: Path, content: bytes) -> Path:
     bundle = folder / BUNDLE_FILE
     try:
         current = bundle.read_bytes()
@@ -78,7 +81,10 @@ def ensure_ca_dir(confdir: str | None) -> Path:
     Named by the bundle's digest, built aside and renamed into place whole: a reader sees a
     complete directory or none, and a changed bundle gets a directory of its own.
     """
-    folder, content = _bundle_content(confdir)
+    return _write_ca_dir(*_bundle_content(confdir))
+
+
+def _write_ca_dir(folder: Path, content: bytes) -> Path:
     final = folder / f"{CA_DIR_PREFIX}{hashlib.sha256(content).hexdigest()[:16]}"
     if final.is_dir():
         return final
@@ -104,14 +110,15 @@ def ensure_ca_dir(confdir: str | None) -> Path:
 
 def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
     """Environment that points common clients (Python, curl, Node, Go, OpenSSL) at the proxy."""
-    bundle = str(ensure_bundle(confdir))
+    folder, content = _bundle_content(confdir)  # the CA and the system roots, read once
+    bundle = str(_write_bundle(folder, content))
     return {
         "HTTPS_PROXY": proxy_url,
         "HTTP_PROXY": proxy_url,
-        "REQUESTS_CA_BUNDLE": str(ensure_ca_dir(confdir)),  # requests takes a directory too
+        "REQUESTS_CA_BUNDLE": str(_write_ca_dir(folder, content)),  # requests takes a directory too
         "SSL_CERT_FILE": bundle,
         "CURL_CA_BUNDLE": bundle,
-        "NODE_EXTRA_CA_CERTS": str(ensure_ca(confdir)),
+        "NODE_EXTRA_CA_CERTS": str(folder / CA_FILE),
     }
 
 
