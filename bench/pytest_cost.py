@@ -83,7 +83,6 @@ MARKER = '@pytest.mark.tapeproxy(cassette="cassettes/test_{n}.yaml")\n'
 FLOOR = TAPEPROXY.replace(MARKER, "").replace("tapeproxy", "floor")
 
 FLOOR_CONFTEST = """
-import re
 import subprocess
 import sys
 import tempfile
@@ -93,6 +92,8 @@ from types import SimpleNamespace
 import pytest
 
 BENCH = Path({bench!r})
+sys.path.insert(0, str(BENCH.parent / "tests"))
+from process import ReadyProcess  # the one way to start a proxy and wait for its ready line
 
 
 @pytest.fixture(scope="session")
@@ -100,12 +101,10 @@ def floor():
     confdir = tempfile.mkdtemp()
     subprocess.run([sys.executable, "-m", "tapeproxy.frontends.cli", "ca", "--confdir", confdir], check=True,
                    capture_output=True)
-    proc = subprocess.Popen([sys.executable, str(BENCH / "floor.py"), "0", confdir], cwd=BENCH,
-                            stdout=subprocess.PIPE, text=True)
-    port = re.search(r"listening (\\d+)", proc.stdout.readline()).group(1)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{{port}}", ca_path=str(Path(confdir) / "mitmproxy-ca-cert.pem"))
-    proc.terminate()
-    proc.wait()
+    proc = ReadyProcess([sys.executable, str(BENCH / "floor.py"), "0", confdir], r"listening (\\d+)", cwd=BENCH)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{{proc.match.group(1)}}",
+                          ca_path=str(Path(confdir) / "mitmproxy-ca-cert.pem"))
+    proc.stop()
 """
 
 HEADER = """
