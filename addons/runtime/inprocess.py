@@ -33,7 +33,7 @@ class BackgroundProxy:
 
     @property
     def ca_path(self) -> str:
-        return str(ensure_ca(self.settings.get("confdir")))
+        return str(ensure_ca(self.confdir))
 
     @functools.cached_property
     def env(self) -> dict[str, str]:
