@@ -29,6 +29,25 @@ def parse(raw: bytes, content_type: str) -> tuple[Part, ...] | None:
     The boundary is the Content-Type's, else the body's first line (recorders that filter headers
     drop the Content-Type, and vcrpy keeps the body as it was sent).
     """
+    found = split(raw, content_type)
+    return None if found is None else tuple(sorted(_describe(head, content) for head, content in found))
+
+
+def fields(raw: bytes, content_type: str) -> list[tuple[str, str, bytes]] | None:
+    """(name, filename, content) of each part in the order sent, or None unless it is multipart:
+    what a server reads out of an upload."""
+    found = split(raw, content_type)
+    if found is None:
+        return None
+    out = []
+    for head, content in found:
+        name, filename, _ = _disposition(head)
+        out.append((name, filename, content))
+    return out
+
+
+def split(raw: bytes, content_type: str) -> list[tuple[str, bytes]] | None:
+    """(header block, content) of each part, or None unless the body is multipart as a whole."""
     found = _BOUNDARY.search(content_type) if "multipart/" in content_type.lower() else None
     if found:
         boundary = (found.group(1) or found.group(2)).encode("latin-1", "replace")
@@ -48,10 +67,10 @@ def parse(raw: bytes, content_type: str) -> tuple[Part, ...] | None:
         if part is None:
             return None
         parts.append(part)
-    return tuple(sorted(parts))
+    return parts
 
 
-def _part(chunk: bytes) -> Part | None:
+def _part(chunk: bytes) -> tuple[str, bytes] | None:
     newline = b"\r\n" if chunk.startswith(b"\r\n") else b"\n" if chunk.startswith(b"\n") else b""
     if not newline:
         return None
@@ -64,10 +83,11 @@ def _part(chunk: bytes) -> Part | None:
             return None
     if content.endswith(newline):
         content = content[: -len(newline)]
-    return _describe(head.decode("latin-1"), content)
+    return head.decode("latin-1"), content
 
 
-def _describe(head: str, content: bytes) -> Part:
+def _disposition(head: str) -> tuple[str, str, dict[str, str]]:
+    """name, filename and the headers of a part's header block."""
     headers = {}
     for line in head.splitlines():
         key, _, value = line.partition(":")
@@ -75,10 +95,14 @@ def _describe(head: str, content: bytes) -> Part:
     params = {}
     for key, quoted, bare in _PARAM.findall(headers.get("content-disposition", "")):
         params[key.lower()] = quoted.replace('\\"', '"') if quoted or not bare else bare
-    name = params.get("name", "")
     filename = params.get("filename", "")
     if not filename and "filename*" in params:  # RFC 5987: utf-8''name%20with%20spaces
         filename = unquote(params["filename*"].split("'", 2)[-1])
+    return params.get("name", ""), filename, headers
+
+
+def _describe(head: str, content: bytes) -> Part:
+    name, filename, headers = _disposition(head)
     ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if "json" in ctype or (not filename and content.lstrip()[:1] in (b"{", b"[")):
         try:

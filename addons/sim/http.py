@@ -59,15 +59,24 @@ class Reply:
 class ApiError(Exception):
     """An error reply in the API's own envelope: raised by handlers, turned into a Reply by the router."""
 
-    def __init__(self, name: str, message: str | None = None, extra_headers=()):
+    def __init__(
+        self, name: str, message: str | None = None, extra_headers=(), code: str = "", status: int = 0, context=None
+    ):
         super().__init__(message or name)
-        self.name = name
+        self.name = name  # the catalogue's neutral name: it gives the status (and the code, unless `code`)
         self.message = message
         self.extra_headers = list(extra_headers)
+        self.code = code  # an endpoint's own code where the API documents one (Box's digest_mismatch)
+        self.status = status  # with `code`: a status the catalogue has no name for (416)
+        self.context = context
 
 
 def error_reply(profile, request: SimRequest, err: ApiError) -> Reply:
-    status, headers, body = profiles.named_error(profile, err.name, request.headers, err.message)
+    if err.code:
+        status = err.status or profile.CATALOGUE[err.name][0]
+        headers, body = profile.error(status, err.code, err.message or err.code, request.headers, err.context)
+    else:
+        status, headers, body = profiles.named_error(profile, err.name, request.headers, err.message)
     headers = [*headers, *err.extra_headers]
     return Reply(status, headers, body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..core.profiles import identity, profile_for
-from . import auth, box_tasks, graph_print
+from . import auth, box_files, box_tasks, graph_print
 from .http import ApiError, Reply, SimRequest, error_reply
 from .world import World
 
@@ -39,6 +39,11 @@ class Simulation:
     def handle(self, req: SimRequest) -> Reply | None:
         """The simulation's answer, or None when it does not simulate this request."""
         try:
-            return sign_in(req) or graph_print.handle(self.world, req) or box_tasks.handle(self.world, req)
+            return (
+                sign_in(req)
+                or graph_print.handle(self.world, req)
+                or box_tasks.handle(self.world, req)
+                or box_files.handle(self.world, req)
+            )
         except ApiError as e:
             return error_reply(profile_for(req.host), req, e)

@@ -3,11 +3,15 @@ assignments. Loaded from a YAML world file, saved (atomically) to a state file a
 
 Plain dicts in insertion order, so lists come out in a stable order and the state file is
 readable YAML in the same format as a world file.
+
+File content is kept by SHA-256 (`blobs`). A world file gives it inline (`content:`) or names a
+blob stored beside it, in `<file>.blobs/<sha256>`, which is where a state file keeps uploads.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +37,8 @@ class World:
         self.box_files: dict[str, dict] = {}
         self.box_tasks: dict[str, dict] = {}
         self.box_assignments: dict[str, dict] = {}
+        self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
+        self.blobs: dict[str, bytes] = {}  # file content by SHA-256
         self._next_box_id = 0
         self.on_change: Callable[[World], None] | None = None  # after every change (the state file is written there)
 
@@ -54,6 +60,11 @@ class World:
         self._next_box_id += 1
         return str(self._next_box_id)
 
+    def put_blob(self, content: bytes) -> str:
+        key = hashlib.sha256(content).hexdigest()
+        self.blobs.setdefault(key, content)
+        return key
+
     # -- file format -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> World:
@@ -62,10 +73,10 @@ class World:
             raise InputError(
                 "empty world file", str(path), 1, "a world holds graph: and box:; an empty world is `graph: {}`"
             )
-        return cls.from_doc(data, yamlfile.Checker(str(path), text))
+        return cls.from_doc(data, yamlfile.Checker(str(path), text), blob_dir(path))
 
     @classmethod
-    def from_doc(cls, doc: Any, check: yamlfile.Checker) -> World:
+    def from_doc(cls, doc: Any, check: yamlfile.Checker, blobs: Path | None = None) -> World:
         w = cls()
         doc = check.mapping(doc, (), "a world")
         check.keys(doc, WORLD_KEYS, (), "the world")
@@ -96,6 +107,8 @@ class World:
             for i, item in enumerate(_list(check, box.get(name), ("box", name))):
                 item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
                 target[_id(check, item, ("box", name, i))] = item
+                if name == "files":
+                    _content(check, w, item, ("box", name, i), blobs)
         for i, t in enumerate(_list(check, box.get("tasks"), ("box", "tasks"))):
             keys = ("box", "tasks", i)
             t = dict(check.mapping(t, keys, "a task"))
@@ -138,7 +151,53 @@ class World:
             )
 
     def save(self, path: str | Path) -> None:
+        """The content first, then the YAML that names it: a crash between them leaves the old state."""
+        with self.lock:
+            keys = {f["blob"] for f in self.box_files.values() if f.get("blob")}
+            contents = [(k, self.blobs[k]) for k in keys]
+        if contents:
+            directory = blob_dir(path)
+            directory.mkdir(parents=True, exist_ok=True)
+            for key, content in contents:
+                if not (directory / key).is_file():
+                    writer.replace_atomic(directory / key, content)
         writer.write_yaml_atomic(path, self.to_doc())
+
+
+def blob_dir(path: str | Path) -> Path:
+    return Path(f"{path}.blobs")
+
+
+def describe(item: dict, content: bytes) -> None:
+    """What Box reports of a file's content: its size and SHA-1 (the version's too)."""
+    item["size"] = len(content)
+    item["sha1"] = hashlib.sha1(content).hexdigest()
+    version = item.setdefault("file_version", {})
+    version.setdefault("id", item["id"])
+    version["sha1"] = item["sha1"]
+
+
+def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> None:
+    """A file's content: inline, a blob beside the world file, or a line naming the file."""
+    text = item.pop("content", None)
+    if text is not None:
+        if not isinstance(text, str):
+            raise check.fail(keys + ("content",), f"content must be text, got {yamlfile.kind(text)}")
+        content = text.encode()
+    elif item.get("blob"):
+        key = str(item["blob"])
+        found = blobs / key if blobs else None
+        if found is None or not found.is_file():
+            raise check.fail(keys + ("blob",), f"the content {key} is missing: no file {found}")
+        content = found.read_bytes()
+        if hashlib.sha256(content).hexdigest() != key:
+            raise check.fail(
+                keys + ("blob",), f"{found} does not hold the content it is named for: its SHA-256 differs"
+            )
+    else:  # downloadable all the same, and its sha1 is that of what a download returns
+        content = f"tapeproxy: simulated content of {item.get('name') or item['id']}\n".encode()
+    item["blob"] = w.put_blob(content)
+    describe(item, content)
 
 
 def _list(check, value, keys: tuple) -> list:

@@ -1,0 +1,481 @@
+"""Box files as the API reference describes them: upload (whole, or chunked through an upload
+session), a new version, information, rename and move, delete, and download the way Box does it:
+a 302 to a `dl.boxcloud.com` URL, which this module serves too, Range requests included.
+
+Folders are not simulated: every file lives in "All Files" (folder 0).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import mimetypes
+import re
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from ..core import multipart, ranges
+from . import auth
+from .box_tasks import _now, _reply, user_mini
+from .http import ApiError, Reply, SimRequest
+from .world import World, describe
+
+API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
+ROOT = {"type": "folder", "id": "0", "sequence_id": None, "etag": None, "name": "All Files"}
+CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
+PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
+NAME_MAX = 255
+
+_FILE = re.compile(r"^/2\.0/files/(\d+)(/content)?/?$")
+_UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
+_SESSION = re.compile(r"^/api/2\.0/files/upload_sessions/([0-9A-Fa-f]+)(?:/(parts|commit))?/?$")
+_DOWNLOAD = re.compile(r"^/d/1/([0-9a-f]{64})/download/?$")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
+
+
+def handle(world: World, req: SimRequest) -> Reply | None:
+    if req.host == DOWNLOAD:
+        m = _DOWNLOAD.match(req.path)
+        return _download(world, req, m.group(1)) if m else None
+    if req.host == API:
+        m = _FILE.match(req.path)
+        if not m:
+            return None
+        auth.check_box(req)
+        with world.lock:
+            known = _known(world, m.group(1))
+            return _content_redirect(world, req, known) if m.group(2) else _file(world, req, known)
+    if req.host != UPLOAD:
+        return None
+    up, session = _UPLOAD.match(req.path), _SESSION.match(req.path)
+    if not (up or session):
+        return None
+    auth.check_box(req)
+    with world.lock:
+        if session:
+            return _session(world, req, session.group(1), session.group(2))
+        assert up is not None
+        if req.method != "POST":
+            raise ApiError("method_not_allowed")
+        file_id = _known(world, up.group(1)) if up.group(1) else None
+        if up.group(2) == "content":
+            return _upload(world, req, file_id)
+        return _create_session(world, req, file_id)
+
+
+# -- representations ------------------------------------------------------------------------------
+def file_full(world: World, file_id: str) -> dict:
+    f = world.box_files[file_id]
+    owner = user_mini(world, f.get("owned_by") or next(iter(world.box_users), ""))
+    return {
+        "id": f["id"],
+        "type": "file",
+        "etag": str(f.get("etag", "0")),
+        "sequence_id": str(f.get("sequence_id", "0")),
+        "name": f.get("name", ""),
+        "sha1": f["sha1"],
+        "file_version": {"type": "file_version", "id": f["file_version"]["id"], "sha1": f["sha1"]},
+        "description": f.get("description", ""),
+        "size": f["size"],
+        "path_collection": {"total_count": 1, "entries": [ROOT]},
+        "created_at": f.get("created_at"),
+        "modified_at": f.get("modified_at"),
+        "trashed_at": None,
+        "purged_at": None,
+        "content_created_at": f.get("content_created_at", f.get("created_at")),
+        "content_modified_at": f.get("content_modified_at", f.get("modified_at")),
+        "created_by": owner,
+        "modified_by": owner,
+        "owned_by": owner,
+        "shared_link": None,
+        "parent": ROOT,
+        "item_status": "active",
+    }
+
+
+def _files(world: World, status: int, file_id: str) -> Reply:
+    return _reply(status, {"total_count": 1, "entries": [file_full(world, file_id)]})
+
+
+# -- files ----------------------------------------------------------------------------------------
+def _known(world: World, file_id: str) -> str:
+    if file_id not in world.box_files:
+        raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
+    return file_id
+
+
+def _if_match(req: SimRequest, world: World, file_id: str) -> None:
+    wanted = req.header("if-match")
+    if wanted is not None and wanted.strip().strip('"') != str(world.box_files[file_id].get("etag", "0")):
+        raise ApiError("precondition_failed", "The resource has been modified. Please retrieve the resource again")
+
+
+def _file(world: World, req: SimRequest, file_id: str) -> Reply:
+    f = world.box_files[file_id]
+    if req.method == "GET":
+        wanted = req.header("if-none-match")
+        if wanted is not None and wanted.strip().strip('"') == str(f.get("etag", "0")):
+            return _reply(304)
+        return _reply(200, file_full(world, file_id))
+    if req.method == "PUT":
+        _if_match(req, world, file_id)
+        data = req.json()
+        if not isinstance(data, dict):
+            raise ApiError("bad_request", "The request body must be a JSON object")
+        changed = dict(f)
+        if "name" in data:
+            changed["name"] = _name(data["name"], "name")
+        if "description" in data:
+            if not isinstance(data["description"], str):
+                raise ApiError("bad_request", "Bad Request: 'description' must be a string")
+            changed["description"] = data["description"]
+        if "parent" in data:
+            _parent(data["parent"], "parent")
+        _unused_name(world, changed["name"], file_id)
+        _bump(changed)
+        world.box_files[file_id] = changed
+        world.changed()
+        return _reply(200, file_full(world, file_id))
+    if req.method == "DELETE":
+        _if_match(req, world, file_id)
+        del world.box_files[file_id]
+        for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
+            del world.box_tasks[task_id]
+            for a_id in [i for i, a in world.box_assignments.items() if a["task"] == task_id]:
+                del world.box_assignments[a_id]
+        world.changed()
+        return _reply(204)
+    raise ApiError("method_not_allowed")
+
+
+def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    url = f"https://{DOWNLOAD}/d/1/{world.box_files[file_id]['blob']}/download"
+    reply = _reply(302)
+    reply.headers.append(("Location", url))
+    return reply
+
+
+def _download(world: World, req: SimRequest, key: str) -> Reply:
+    """The download host: the URL is its own credential, as Box's are; Range and If-None-Match honoured."""
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    with world.lock:
+        content = world.blobs.get(key)
+        name = next((f.get("name", "") for f in world.box_files.values() if f.get("blob") == key), "")
+    if content is None:
+        raise ApiError("not_found", "Not Found")
+    headers = [
+        ("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream"),
+        ("Content-Disposition", f"attachment;filename=\"{name}\";filename*=UTF-8''{quote(name, safe='')}"),
+        ("Accept-Ranges", "bytes"),
+        ("ETag", f'"{key[:32]}"'),
+        ("Cache-Control", "private"),
+    ]
+    narrowed = ranges.narrow("GET", req.headers, 200, headers, content)
+    status, headers, body = narrowed if narrowed else (200, headers, content)
+    return Reply(status, headers, body)
+
+
+def _bump(f: dict) -> None:
+    f["etag"] = str(int(str(f.get("etag", "0")) or 0) + 1)
+    f["sequence_id"] = str(int(str(f.get("sequence_id", "0")) or 0) + 1)
+    f["modified_at"] = _now()
+
+
+def _name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError("bad_request", f"Bad Request: '{field}' is required")
+    if len(value) > NAME_MAX:
+        raise ApiError("bad_request", "Item name too long", code="item_name_too_long")
+    if value in (".", "..") or "/" in value or "\\" in value or value != value.strip():
+        raise ApiError("bad_request", "Item name invalid", code="item_name_invalid")
+    return value
+
+
+def _parent(value: Any, field: str) -> None:
+    folder = value.get("id") if isinstance(value, dict) else None
+    if folder is None:
+        raise ApiError("bad_request", f"Bad Request: '{field}' needs an 'id'")
+    if str(folder) != "0":
+        raise ApiError("not_found", f"Could not find the specified resource (folder {folder})")
+
+
+def _unused_name(world: World, name: str, but: str | None = None) -> None:
+    for other in world.box_files.values():
+        if other["id"] != but and other.get("name", "").lower() == name.lower():
+            raise ApiError(
+                "conflict",
+                "Item with the same name already exists",
+                code="item_name_in_use",
+                context={
+                    "conflicts": {
+                        "type": "file",
+                        "id": other["id"],
+                        "name": other.get("name", ""),
+                        "sha1": other["sha1"],
+                        "etag": str(other.get("etag", "0")),
+                    }
+                },
+            )
+
+
+def _store(world: World, file_id: str | None, name: str, content: bytes) -> str:
+    """A new file, or a new version of file_id; its id."""
+    now = _now()
+    if file_id is None:
+        file_id = world.new_box_id()
+        f: dict[str, Any] = {
+            "id": file_id,
+            "name": name,
+            "etag": "0",
+            "sequence_id": "0",
+            "created_at": now,
+            "modified_at": now,
+            "description": "",
+        }
+    else:
+        f = dict(world.box_files[file_id])
+        f["name"] = name
+        _bump(f)
+    f["file_version"] = {"id": world.new_box_id()}
+    f["blob"] = world.put_blob(content)
+    describe(f, content)
+    world.box_files[file_id] = f
+    world.changed()
+    return file_id
+
+
+# -- uploads --------------------------------------------------------------------------------------
+def _upload(world: World, req: SimRequest, file_id: str | None) -> Reply:
+    """multipart/form-data: `attributes` (JSON) first, then the file. Box reads the attributes
+    before the content, so attributes sent after it are an error."""
+    parts = multipart.fields(req.body, req.header("content-type") or "")
+    if not parts:
+        raise ApiError("bad_request", "Bad Request: the body must be multipart/form-data with attributes and a file")
+    names = [name for name, _, _ in parts]
+    if "attributes" not in names and file_id is None:
+        raise ApiError("bad_request", "Bad Request: the 'attributes' part is missing")
+    files = [(filename, content) for name, filename, content in parts if name != "attributes"]
+    if not files:
+        raise ApiError("bad_request", "Bad Request: the file part is missing")
+    if "attributes" in names and names.index("attributes") > names.index(next(n for n in names if n != "attributes")):
+        raise ApiError("bad_request", "Bad Request: the 'attributes' part must come before the file")
+    attributes: dict = {}
+    if "attributes" in names:
+        raw = parts[names.index("attributes")][2]
+        try:
+            attributes = json.loads(raw)
+        except ValueError:
+            attributes = None  # type: ignore[assignment]
+        if not isinstance(attributes, dict):
+            raise ApiError("bad_request", "Bad Request: 'attributes' must be a JSON object")
+    filename, content = files[0]
+    _content_md5(req, content)
+    if file_id is None:
+        name = _name(attributes.get("name"), "attributes.name")
+        _parent(attributes.get("parent"), "attributes.parent")
+        _unused_name(world, name)
+    else:
+        _if_match(req, world, file_id)
+        name = (
+            _name(attributes["name"], "attributes.name") if "name" in attributes else world.box_files[file_id]["name"]
+        )
+        _unused_name(world, name, file_id)
+    stored = _store(world, file_id, name, content)
+    for key in ("content_created_at", "content_modified_at"):
+        if isinstance(attributes.get(key), str):
+            world.box_files[stored][key] = attributes[key]
+    return _files(world, 201 if file_id is None else 200, stored)
+
+
+def _content_md5(req: SimRequest, content: bytes) -> None:
+    """Box's `content-md5` header carries the file's SHA-1 (hex), despite its name."""
+    given = req.header("content-md5")
+    if given and given.strip().lower() != hashlib.sha1(content).hexdigest():
+        raise ApiError("bad_request", "The specified Content-MD5 did not match what we received")
+
+
+def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply:
+    data = req.json()
+    if not isinstance(data, dict):
+        raise ApiError("bad_request", "The request body must be a JSON object")
+    if file_id is None and "folder_id" not in data:
+        raise ApiError("bad_request", "No folder_id was provided", code="missing_destination")
+    if "file_size" not in data:
+        raise ApiError("bad_request", "file_size was not provided", code="missing_file_size")
+    size = data["file_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ApiError("bad_request", "file_size was not a valid number", code="invalid_file_size")
+    if size < CHUNKED_MIN:
+        raise ApiError(
+            "bad_request",
+            f"file_size is below minimum file size for uploads via this API ({CHUNKED_MIN} bytes)",
+            code="file_size_too_small",
+        )
+    if file_id is None:
+        if "file_name" not in data:
+            raise ApiError("bad_request", "file_name was not provided", code="missing_file_name")
+        try:
+            name = _name(data["file_name"], "file_name")
+        except ApiError:
+            raise ApiError("bad_request", "file_name is not valid", code="item_name_invalid") from None
+        if str(data["folder_id"]) != "0":
+            raise ApiError(
+                "not_found",
+                f"Could not find the specified resource (folder {data['folder_id']})",
+                code="invalid_parameter",
+            )
+        _unused_name(world, name)
+    else:
+        name = _name(data["file_name"], "file_name") if "file_name" in data else world.box_files[file_id]["name"]
+    session_id = secrets.token_hex(16).upper()
+    world.box_sessions[session_id] = {
+        "id": session_id,
+        "file_id": file_id,
+        "name": name,
+        "size": size,
+        "parts": {},
+        "chunks": {},
+        "expires_at": _now(),
+    }
+    return _reply(201, _session_view(world, session_id))
+
+
+def _session_view(world: World, session_id: str) -> dict:
+    s = world.box_sessions[session_id]
+    base = f"https://{UPLOAD}/api/2.0/files/upload_sessions/{session_id}"
+    return {
+        "id": session_id,
+        "type": "upload_session",
+        "session_expires_at": s["expires_at"],
+        "part_size": PART_SIZE,
+        "total_parts": max(1, -(-s["size"] // PART_SIZE)),
+        "num_parts_processed": len(s["parts"]),
+        "session_endpoints": {
+            "upload_part": base,
+            "commit": f"{base}/commit",
+            "abort": base,
+            "list_parts": f"{base}/parts",
+            "status": base,
+            "log_event": f"{base}/log",
+        },
+    }
+
+
+def _session(world: World, req: SimRequest, session_id: str, action: str | None) -> Reply:
+    if session_id not in world.box_sessions:
+        raise ApiError("not_found", f"Could not find the specified resource (upload session {session_id})")
+    s = world.box_sessions[session_id]
+    if action == "parts":
+        if req.method != "GET":
+            raise ApiError("method_not_allowed")
+        parts = sorted(s["parts"].values(), key=lambda p: p["offset"])
+        return _reply(200, {"total_count": len(parts), "entries": parts, "limit": 1000, "offset": 0})
+    if action == "commit":
+        if req.method != "POST":
+            raise ApiError("method_not_allowed")
+        return _commit(world, req, session_id)
+    if req.method == "GET":
+        return _reply(200, _session_view(world, session_id))
+    if req.method == "DELETE":
+        del world.box_sessions[session_id]
+        return _reply(204)
+    if req.method == "PUT":
+        return _put_part(world, req, s)
+    raise ApiError("method_not_allowed")
+
+
+def _sha(req: SimRequest, what: str) -> bytes:
+    """The SHA-1 of a `Digest: sha=BASE64` header (RFC 3230, the only form Box accepts)."""
+    value = (req.header("digest") or "").strip()
+    if not value.lower().startswith("sha="):
+        raise ApiError("bad_request", f"The Digest header of the {what} is missing or not sha=BASE64")
+    try:
+        digest = base64.b64decode(value[4:], validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 20:
+        raise ApiError("bad_request", f"The Digest header of the {what} is not a base64 SHA-1")
+    return digest
+
+
+def _put_part(world: World, req: SimRequest, s: dict) -> Reply:
+    m = _CONTENT_RANGE.match(req.header("content-range") or "")
+    if not m:
+        raise ApiError("bad_request", "The Content-Range header is missing or not bytes FIRST-LAST/TOTAL")
+    first, last, total = (int(g) for g in m.groups())
+    last_part = last == s["size"] - 1
+    if (
+        total != s["size"]
+        or last < first
+        or last >= total
+        or first % PART_SIZE
+        or (last - first + 1 != PART_SIZE and not last_part)
+    ):
+        raise ApiError(
+            "bad_request",
+            f"The content range {first}-{last}/{total} does not match a part of this session: parts are "
+            f"{PART_SIZE} bytes (the last may be shorter) of a {s['size']}-byte file",
+            code="range_not_satisfiable",
+            status=416,
+        )
+    if len(req.body) != last - first + 1:
+        raise ApiError("bad_request", f"The part is {len(req.body)} bytes; its Content-Range says {last - first + 1}")
+    wanted = _sha(req, "part")
+    got = hashlib.sha1(req.body).digest()
+    if got != wanted:
+        raise ApiError(
+            "precondition_failed",
+            f"Part digest was incorrect. Actual: {base64.b64encode(got).decode()} "
+            f"Expected: {base64.b64encode(wanted).decode()}",
+            code="digest_mismatch",
+        )
+    part = {"part_id": got.hex()[:8].upper(), "offset": first, "size": len(req.body), "sha1": got.hex()}
+    old = s["parts"].get(first)
+    if old is not None and old["sha1"] != part["sha1"]:
+        raise ApiError("conflict", "The part overlaps a part already uploaded", code="range_overlaps_existing_part")
+    s["parts"][first] = part
+    s["chunks"][first] = req.body
+    return _reply(200, {"part": part})
+
+
+def _commit(world: World, req: SimRequest, session_id: str) -> Reply:
+    s = world.box_sessions[session_id]
+    wanted = _sha(req, "file")
+    data = req.json()
+    listed = data.get("parts") if isinstance(data, dict) else None
+    if not isinstance(listed, list):
+        raise ApiError("bad_request", "Bad Request: 'parts' is required: the parts the upload returned")
+    ours = sorted(s["parts"].values(), key=lambda p: p["offset"])
+    theirs = sorted(
+        ({k: p.get(k) for k in ("part_id", "offset", "size", "sha1")} for p in listed if isinstance(p, dict)),
+        key=lambda p: p["offset"] if isinstance(p["offset"], int) else -1,
+    )
+    if theirs != ours:
+        raise ApiError("bad_request", "Bad Request: 'parts' does not list the parts uploaded to this session")
+    if sum(p["size"] for p in ours) != s["size"]:
+        raise ApiError(
+            "bad_request",
+            f"The parts uploaded hold {sum(p['size'] for p in ours)} of the session's {s['size']} bytes",
+            code="upload_incomplete",
+        )
+    content = b"".join(s["chunks"][p["offset"]] for p in ours)
+    got = hashlib.sha1(content).digest()
+    if got != wanted:
+        raise ApiError(
+            "bad_request",
+            f"File digest was incorrect. Actual: {base64.b64encode(got).decode()} "
+            f"Expected: {base64.b64encode(wanted).decode()}",
+            code="digest_mismatch",
+        )
+    if s["file_id"] is None:
+        _unused_name(world, s["name"])
+    else:
+        _if_match(req, world, _known(world, s["file_id"]))
+    del world.box_sessions[session_id]
+    return _files(world, 201, _store(world, s["file_id"], s["name"], content))
