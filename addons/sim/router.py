@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..core.profiles import identity, profile_for
-from . import auth, box_files, box_tasks, graph_print
+from . import auth, box_files, box_tasks, graph_drive, graph_print
 from .http import ApiError, Reply, SimRequest, error_reply
 from .world import World
 
@@ -42,6 +42,7 @@ class Simulation:
             return (
                 sign_in(req)
                 or graph_print.handle(self.world, req)
+                or graph_drive.handle(self.world, req)
                 or box_tasks.handle(self.world, req)
                 or box_files.handle(self.world, req)
             )

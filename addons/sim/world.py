@@ -24,7 +24,9 @@ from ..core.errors import InputError
 PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
 
 WORLD_KEYS = {"graph", "box"}
-GRAPH_KEYS = {"taskDefinitions"}
+GRAPH_KEYS = {"taskDefinitions", "drive"}
+DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
+DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_KEYS = {"users", "files", "tasks"}
 
 
@@ -38,6 +40,9 @@ class World:
         self.box_tasks: dict[str, dict] = {}
         self.box_assignments: dict[str, dict] = {}
         self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
+        self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
+        self.graph_items: dict[str, dict] = {}  # driveItems by id, the root among them
+        self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.blobs: dict[str, bytes] = {}  # file content by SHA-256
         self._next_box_id = 0
         self.on_change: Callable[[World], None] | None = None  # after every change (the state file is written there)
@@ -101,6 +106,7 @@ class World:
                         f"did you mean {close!r}?" if close else "",
                     )
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
+        _drive(check, w, graph.get("drive"), blobs)
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
         check.keys(box, BOX_KEYS, ("box",), "box")
         for name, target in (("users", w.box_users), ("files", w.box_files)):
@@ -108,7 +114,7 @@ class World:
                 item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
                 target[_id(check, item, ("box", name, i))] = item
                 if name == "files":
-                    _content(check, w, item, ("box", name, i), blobs)
+                    describe(item, _content(check, w, item, ("box", name, i), blobs))
         for i, t in enumerate(_list(check, box.get("tasks"), ("box", "tasks"))):
             keys = ("box", "tasks", i)
             t = dict(check.mapping(t, keys, "a task"))
@@ -139,9 +145,11 @@ class World:
                     if a["task"] == task_id
                 ]
                 tasks.append({**t, "assignments": assignments})
+            root = self.graph_drive["rootId"]
+            drive = {**self.graph_drive, "items": [i for i in self.graph_items.values() if i["id"] != root]}
             return copy.deepcopy(
                 {
-                    "graph": {"taskDefinitions": defs},
+                    "graph": {"taskDefinitions": defs, "drive": drive},
                     "box": {
                         "users": list(self.box_users.values()),
                         "files": list(self.box_files.values()),
@@ -153,7 +161,8 @@ class World:
     def save(self, path: str | Path) -> None:
         """The content first, then the YAML that names it: a crash between them leaves the old state."""
         with self.lock:
-            keys = {f["blob"] for f in self.box_files.values() if f.get("blob")}
+            items = (*self.box_files.values(), *self.graph_items.values())
+            keys = {f["blob"] for f in items if f.get("blob")}
             contents = [(k, self.blobs[k]) for k in keys]
         if contents:
             directory = blob_dir(path)
@@ -177,7 +186,31 @@ def describe(item: dict, content: bytes) -> None:
     version["sha1"] = item["sha1"]
 
 
-def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> None:
+def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
+    """graph.drive: the one drive, its items listed with their parent's id (none: the root)."""
+    keys: tuple = ("graph", "drive")
+    doc = dict(check.mapping(doc or {}, keys, "graph.drive"))
+    check.keys(doc, DRIVE_KEYS, keys, "graph.drive")
+    items = _list(check, doc.pop("items", None), keys + ("items",))
+    w.graph_drive = {**DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
+    root = w.graph_drive["rootId"]
+    w.graph_items[root] = {"id": root, "name": "root", "folder": True}
+    for i, item in enumerate(items):
+        item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
+        item_id = _id(check, item, keys + ("items", i))
+        item["parent"] = str(item.get("parent") or root)
+        if item_id in w.graph_items:
+            raise check.fail(keys + ("items", i, "id"), f"drive item {item_id} is listed twice")
+        if item["parent"] not in w.graph_items or not w.graph_items[item["parent"]].get("folder"):
+            raise check.fail(
+                keys + ("items", i, "parent"), f"parent {item['parent']!r} is not a folder listed before this item"
+            )
+        if not item.get("folder"):
+            _content(check, w, item, keys + ("items", i), blobs)
+        w.graph_items[item_id] = item
+
+
+def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> bytes:
     """A file's content: inline, a blob beside the world file, or a line naming the file."""
     text = item.pop("content", None)
     if text is not None:
@@ -197,7 +230,7 @@ def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> No
     else:  # downloadable all the same, and its sha1 is that of what a download returns
         content = f"tapeproxy: simulated content of {item.get('name') or item['id']}\n".encode()
     item["blob"] = w.put_blob(content)
-    describe(item, content)
+    return content
 
 
 def _list(check, value, keys: tuple) -> list:

@@ -16,7 +16,9 @@ from ..matching import header_value
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
 HOSTS = ("graph.microsoft.com",)
-HOST_SUFFIXES: tuple[str, ...] = ()
+# Where drive items' content moves: downloadUrl and uploadUrl point at the tenant's SharePoint host
+# (OneDrive for Business) or 1drv.com (personal OneDrive), so recordings and the simulation hold them.
+HOST_SUFFIXES: tuple[str, ...] = (".sharepoint.com", ".1drv.com")
 # Request headers that change Graph's answer: a recording that holds one matches only that value.
 SIGNIFICANT_HEADERS = ("consistencylevel", "prefer", "if-match")
 # Graph also sends RateLimit-Limit/-Remaining/-Reset on throttled workloads.

@@ -1,0 +1,446 @@
+"""A OneDrive drive as Graph serves it (v1.0 and beta): the drive, its items by id or by path,
+children, small uploads (`PUT .../content`), upload sessions for large files, content downloads
+through a 302 to a pre-authenticated URL on the tenant's SharePoint host (which this module serves
+too, Range included), and delete.
+
+Addressing: `/me/drive`, `/users/{id}/drive`, `/drives/{id}`; then `/root`, `/items/{id}`, either
+followed by `:/relative/path:`; then nothing, `/children`, `/content` or `/createUploadSession`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import mimetypes
+import re
+import secrets
+from typing import Any
+from urllib.parse import quote, unquote
+
+from ..core import ranges
+from . import auth
+from .graph_print import _reply
+from .http import ApiError, Reply, SimRequest
+from .world import World
+
+HOST = "graph.microsoft.com"
+TENANT = "tapeproxy-my.sharepoint.com"  # uploadUrl and downloadUrl point here, as at a real tenant
+_DRIVE = re.compile(r"^/(v1\.0|beta)/(?:me/drive|users/[^/]+/drive|drives/([^/]+))(.*)$")
+_ITEM = re.compile(r"^/(?:root|items/([^/:]+))(?::(/[^:]*?)?:?)?(/children|/content|/createUploadSession)?/?$")
+_UPLOAD = re.compile(r"^/personal/demo/_api/v2\.0/drive/uploadSession/?$")
+_DOWNLOAD = re.compile(r"^/personal/demo/_layouts/15/download\.aspx/?$")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
+SESSION_LIFETIME = datetime.timedelta(days=1)  # "An upload session URL is valid for ... a day" (rounded)
+
+
+def handle(world: World, req: SimRequest) -> Reply | None:
+    if req.host == TENANT:
+        if _UPLOAD.match(req.path):
+            with world.lock:
+                return _fragment(world, req)
+        if _DOWNLOAD.match(req.path):
+            return _download(world, req)
+        return None
+    m = _DRIVE.match(req.path) if req.host == HOST else None
+    if not m:
+        return None
+    version, drive_id, rest = m.groups()
+    rest = unquote(rest)  # SDKs send an item id of `root:/a/b.txt:` percent-encoded, as a path parameter
+    item = _ITEM.match(rest)
+    if rest.strip("/") and not item:
+        return None
+    auth.check_bearer(req)
+    base = f"https://{HOST}/{version}"
+    with world.lock:
+        if drive_id is not None and unquote(drive_id) != world.graph_drive["id"]:
+            raise ApiError("not_found", f"The drive '{drive_id}' was not found.")
+        if not rest.strip("/"):
+            if req.method != "GET":
+                raise ApiError("method_not_allowed")
+            return _reply(req, 200, {"@odata.context": f"{base}/$metadata#drives/$entity", **_drive_view(world)})
+        assert item is not None
+        item_id, path, action = item.groups()
+        start = world.graph_drive["rootId"] if item_id in (None, "root") else item_id
+        if start not in world.graph_items:
+            raise ApiError("not_found", "Item not found")
+        names = [n for n in (path or "").split("/") if n]
+        if action == "/content" and req.method == "PUT":
+            return _put_content(world, req, base, start, names)
+        if action == "/createUploadSession":
+            return _create_session(world, req, start, names)
+        target = _walk(world, start, names)
+        if target is None:
+            raise ApiError("not_found", "Item not found")
+        if action == "/children":
+            return _children(world, req, base, target)
+        if action == "/content":
+            return _content_redirect(world, req, target)
+        return _item(world, req, base, target)
+
+
+# -- representations ------------------------------------------------------------------------------
+def _drive_view(world: World) -> dict:
+    d = world.graph_drive
+    used = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in world.graph_items.values())
+    return {
+        "id": d["id"],
+        "driveType": "business",
+        "name": d["name"],
+        "owner": {"user": {"displayName": d["owner"]}},
+        "quota": {"total": 1099511627776, "used": used, "remaining": 1099511627776 - used, "state": "normal"},
+        "webUrl": f"https://{TENANT}/personal/demo/Documents",
+    }
+
+
+def _path_of(world: World, item_id: str) -> str:
+    names = []
+    while item_id != world.graph_drive["rootId"]:
+        item = world.graph_items[item_id]
+        names.append(item["name"])
+        item_id = item["parent"]
+    return "/".join(reversed(names))
+
+
+def item_view(world: World, item_id: str) -> dict:
+    item = world.graph_items[item_id]
+    root = world.graph_drive["rootId"]
+    out: dict[str, Any] = {
+        "id": item_id,
+        "name": item["name"],
+        "eTag": f'"{{{item_id}}},{item.get("version", 1)}"',
+        "cTag": f'"c:{{{item_id}}},{item.get("version", 1)}"',
+        "createdDateTime": item.get("created", "2026-01-01T00:00:00Z"),
+        "lastModifiedDateTime": item.get("modified", item.get("created", "2026-01-01T00:00:00Z")),
+        "webUrl": f"https://{TENANT}/personal/demo/Documents/{quote(_path_of(world, item_id))}".rstrip("/"),
+        "createdBy": {"user": {"displayName": world.graph_drive["owner"]}},
+        "lastModifiedBy": {"user": {"displayName": world.graph_drive["owner"]}},
+    }
+    if item_id == root:
+        out["root"] = {}
+    else:
+        parent = item["parent"]
+        parent_path = _path_of(world, parent)
+        out["parentReference"] = {
+            "driveId": world.graph_drive["id"],
+            "driveType": "business",
+            "id": parent,
+            "path": "/drive/root:" + (f"/{parent_path}" if parent_path else ""),
+        }
+    if item.get("folder"):
+        out["size"] = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in _descendants(world, item_id))
+        out["folder"] = {"childCount": sum(1 for i in world.graph_items.values() if i.get("parent") == item_id)}
+    else:
+        content = world.blobs[item["blob"]]
+        out["size"] = len(content)
+        out["file"] = {
+            "mimeType": mimetypes.guess_type(item["name"])[0] or "application/octet-stream",
+            "hashes": {
+                "sha1Hash": hashlib.sha1(content).hexdigest().upper(),
+                "sha256Hash": hashlib.sha256(content).hexdigest().upper(),
+            },
+        }
+        out["@microsoft.graph.downloadUrl"] = _download_url(item)
+    return out
+
+
+def _descendants(world: World, folder: str) -> list[dict]:
+    out = []
+    for i in world.graph_items.values():
+        if i.get("parent") == folder:
+            out.append(i)
+            if i.get("folder"):
+                out.extend(_descendants(world, i["id"]))
+    return out
+
+
+def _download_url(item: dict) -> str:
+    # The blob's digest is the credential, as tempauth is: it names content, not a user.
+    return f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={item['id']}&tempauth={item['blob']}"
+
+
+def _entity(base: str, world: World, item_id: str) -> dict:
+    return {
+        "@odata.context": f"{base}/$metadata#drives('{world.graph_drive['id']}')/items/$entity",
+        **item_view(world, item_id),
+    }
+
+
+# -- navigation -----------------------------------------------------------------------------------
+def _child(world: World, folder: str, name: str) -> str | None:
+    for i in world.graph_items.values():
+        if i.get("parent") == folder and i["name"].lower() == name.lower():  # OneDrive names ignore case
+            return i["id"]
+    return None
+
+
+def _walk(world: World, start: str, names: list[str]) -> str | None:
+    at: str | None = start
+    for name in names:
+        if at is None or not world.graph_items[at].get("folder"):
+            return None
+        at = _child(world, at, name)
+    return at
+
+
+def _new_id() -> str:
+    return "01" + base64.b32encode(secrets.token_bytes(20)).decode()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_name(name: str) -> str:
+    if not name or name in (".", "..") or any(c in name for c in '"*:<>?/\\|') or name != name.strip():
+        raise ApiError("bad_request", f"The name '{name}' is not a valid item name.", code="invalidRequest")
+    return name
+
+
+def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[str, str, str | None]:
+    """(parent folder, name, existing item or None) for content put at start:/names; missing
+    folders on the way are created, as OneDrive does for a path upload."""
+    if not names:
+        item = world.graph_items[start]
+        if item.get("folder"):
+            raise ApiError("bad_request", "Cannot upload content to a folder.", code="invalidRequest")
+        return item["parent"], item["name"], start
+    folder = start
+    for name in names[:-1]:
+        found = _child(world, folder, name)
+        if found is None:
+            found = _new_id()
+            world.graph_items[found] = {
+                "id": found,
+                "name": _check_name(name),
+                "parent": folder,
+                "folder": True,
+                "created": _now(),
+            }
+        elif not world.graph_items[found].get("folder"):
+            raise ApiError("conflict", f"'{name}' is a file, not a folder.", code="nameAlreadyExists")
+        folder = found
+    if not world.graph_items[folder].get("folder"):
+        raise ApiError("bad_request", "The parent item is not a folder.", code="invalidRequest")
+    name = _check_name(names[-1])
+    existing = _child(world, folder, name)
+    if existing is not None:
+        if conflict == "fail":
+            raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
+        if conflict == "rename":
+            stem, dot, ext = name.rpartition(".")
+            stem, ext = (stem, dot + ext) if stem else (name, "")
+            n = 1
+            while _child(world, folder, f"{stem} {n}{ext}") is not None:
+                n += 1
+            return folder, f"{stem} {n}{ext}", None
+        if world.graph_items[existing].get("folder"):
+            raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
+    return folder, name, existing
+
+
+def _conflict(value: Any) -> str:
+    value = value or "replace"
+    if value not in ("fail", "replace", "rename"):
+        raise ApiError(
+            "bad_request",
+            f"Invalid value '{value}' for @microsoft.graph.conflictBehavior: fail, replace or rename.",
+            code="invalidRequest",
+        )
+    return str(value)
+
+
+def _save(world: World, folder: str, name: str, existing: str | None, content: bytes) -> tuple[str, bool]:
+    """The item written, and whether it is new."""
+    if existing is not None:
+        item = world.graph_items[existing]
+        item.update(blob=world.put_blob(content), modified=_now(), version=item.get("version", 1) + 1)
+        world.changed()
+        return existing, False
+    item_id = _new_id()
+    world.graph_items[item_id] = {
+        "id": item_id,
+        "name": name,
+        "parent": folder,
+        "blob": world.put_blob(content),
+        "created": _now(),
+    }
+    world.changed()
+    return item_id, True
+
+
+# -- handlers -------------------------------------------------------------------------------------
+def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
+    if req.method == "GET":
+        return _reply(req, 200, _entity(base, world, item_id))
+    if req.method == "DELETE":
+        if item_id == world.graph_drive["rootId"]:
+            raise ApiError("forbidden", "The root folder cannot be deleted.", code="accessDenied")
+        for gone in [item_id, *(i["id"] for i in _descendants(world, item_id))]:
+            del world.graph_items[gone]
+        world.changed()
+        return _reply(req, 204)
+    raise ApiError("method_not_allowed")
+
+
+def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    if not world.graph_items[folder].get("folder"):
+        raise ApiError("bad_request", "The item is not a folder.", code="invalidRequest")
+    value = [item_view(world, i["id"]) for i in world.graph_items.values() if i.get("parent") == folder]
+    context = f"{base}/$metadata#drives('{world.graph_drive['id']}')/items('{folder}')/children"
+    return _reply(req, 200, {"@odata.context": context, "value": value})
+
+
+def _put_content(world: World, req: SimRequest, base: str, start: str, names: list[str]) -> Reply:
+    folder, name, existing = _place(world, start, names, _conflict(req.query.get("@microsoft.graph.conflictBehavior")))
+    item_id, new = _save(world, folder, name, existing, req.body)
+    return _reply(req, 201 if new else 200, _entity(base, world, item_id))
+
+
+def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    item = world.graph_items[item_id]
+    if item.get("folder"):
+        raise ApiError("not_found", "The item has no content: it is a folder.", code="itemNotFound")
+    reply = _reply(req, 302)
+    reply.headers.append(("Location", _download_url(item)))
+    return reply
+
+
+def _download(world: World, req: SimRequest) -> Reply:
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    with world.lock:
+        key = req.query.get("tempauth", "")
+        content = world.blobs.get(key)
+        item = world.graph_items.get(req.query.get("UniqueId", ""), {})
+    if content is None:
+        raise ApiError(
+            "unauthorized", "The download URL is not valid or has expired.", code="invalidAuthenticationToken"
+        )
+    name = item.get("name", "")
+    headers = [
+        ("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream"),
+        ("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name, safe='')}"),
+        ("Accept-Ranges", "bytes"),
+        ("ETag", f'"{key[:32]}"'),
+    ]
+    narrowed = ranges.narrow("GET", req.headers, 200, headers, content)
+    status, headers, body = narrowed if narrowed else (200, headers, content)
+    return Reply(status, headers, body)
+
+
+# -- upload sessions ------------------------------------------------------------------------------
+def _create_session(world: World, req: SimRequest, start: str, names: list[str]) -> Reply:
+    if req.method != "POST":
+        raise ApiError("method_not_allowed")
+    data = req.json() if req.body.strip() else {}
+    item = data.get("item", {}) if isinstance(data, dict) else None
+    if not isinstance(item, dict):
+        raise ApiError("bad_request", "The request body must be a JSON object with an optional 'item'.")
+    conflict = _conflict(item.get("@microsoft.graph.conflictBehavior"))
+    if names and item.get("name") and item["name"] != names[-1]:
+        names = [*names[:-1], item["name"]]
+    folder, name, existing = _place(world, start, names, conflict)
+    session_id = secrets.token_urlsafe(24)
+    expires = datetime.datetime.now(datetime.UTC) + SESSION_LIFETIME
+    world.graph_sessions[session_id] = {
+        "folder": folder,
+        "name": name,
+        "existing": existing,
+        "size": None,
+        "chunks": {},
+        "expires": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+        "base": req.path.split("/")[1],
+    }
+    url = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid={session_id}"
+    base = f"https://{HOST}/{req.path.split('/')[1]}"
+    return _reply(
+        req,
+        200,
+        {
+            "@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession",
+            "uploadUrl": url,
+            "expirationDateTime": world.graph_sessions[session_id]["expires"],
+            "nextExpectedRanges": ["0-"],
+        },
+    )
+
+
+def _missing(s: dict) -> list[str]:
+    """nextExpectedRanges: the gaps in what has arrived, the last open-ended as Graph writes it."""
+    out, at = [], 0
+    for first in sorted(s["chunks"]):
+        if first > at:
+            out.append(f"{at}-{first - 1}")
+        at = max(at, first + len(s["chunks"][first]))
+    if s["size"] is None or at < s["size"]:
+        out.append(f"{at}-")
+    return out
+
+
+def _status(s: dict) -> dict:
+    return {"expirationDateTime": s["expires"], "nextExpectedRanges": _missing(s)}
+
+
+def _fragment(world: World, req: SimRequest) -> Reply:
+    s = world.graph_sessions.get(req.query.get("guid", ""))
+    if s is None:
+        raise ApiError("not_found", "The upload session was not found or has expired.", code="itemNotFound")
+    if s.get("done"):
+        # Graph answers a fragment sent after the last one 400 (msgraph-sdk-python-core issue 718)
+        raise ApiError("bad_request", "The upload session has already been completed.", code="invalidRequest")
+    if req.method == "GET":
+        return _reply(req, 200, _status(s))
+    if req.method == "DELETE":
+        del world.graph_sessions[req.query["guid"]]
+        return _reply(req, 204)
+    if req.method != "PUT":
+        raise ApiError("method_not_allowed")
+    m = _CONTENT_RANGE.match(req.header("content-range") or "")
+    if not m:
+        raise ApiError(
+            "bad_request",
+            "The Content-Range header is missing or malformed: bytes FIRST-LAST/TOTAL.",
+            code="invalidRequest",
+        )
+    first, last, total = (int(g) for g in m.groups())
+    if last < first or last >= total:
+        raise ApiError(
+            "bad_request", f"The Content-Range bytes {first}-{last}/{total} is not valid.", code="invalidRequest"
+        )
+    if s["size"] is not None and total != s["size"]:
+        raise ApiError(
+            "bad_request",
+            f"The declared total size {total} differs from the session's {s['size']}.",
+            code="invalidRequest",
+        )
+    if len(req.body) != last - first + 1:
+        raise ApiError(
+            "bad_request",
+            f"The fragment is {len(req.body)} bytes; its Content-Range says {last - first + 1}.",
+            code="invalidRequest",
+        )
+    for start, chunk in s["chunks"].items():
+        if first < start + len(chunk) and start <= last:
+            raise ApiError(
+                "bad_request",
+                f"The uploaded fragment overlaps with data that has already been received "
+                f"(bytes {start}-{start + len(chunk) - 1}).",
+                code="invalidRange",
+                status=416,
+            )
+    s["size"] = total
+    s["chunks"][first] = req.body
+    if _missing(s):
+        return _reply(req, 202, _status(s))
+    content = b"".join(s["chunks"][k] for k in sorted(s["chunks"]))
+    s.update(done=True, chunks={})
+    existing = s["existing"] if s["existing"] in world.graph_items else None
+    if s["folder"] not in world.graph_items:
+        raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
+    item_id, new = _save(world, s["folder"], s["name"], existing, content)
+    return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['base']}", world, item_id))
