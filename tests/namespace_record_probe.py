@@ -11,6 +11,14 @@ from pathlib import Path
 from helpers import SECRETS, CliProxy, FakeApi, LocalHTTPS
 from test_record import client, session_calls
 
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40
+
+
+def upload(s, attributes: str) -> list:
+    files = {"attributes": (None, attributes, "application/json"), "file": ("scan.pdf", PDF, "application/pdf")}
+    r = s.post("https://upload.box.com/api/2.0/files/content", files=files)
+    return [r.status_code, r.headers.get("X-Tapeproxy-Miss"), r.json()["echo"]]  # the recorded upload, echoed
+
 with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
     api = LocalHTTPS(tmp, FakeApi)
@@ -24,17 +32,22 @@ with tempfile.TemporaryDirectory() as tmp:
             f"graph.microsoft.com={local}",
             "--upstream",
             f"api.box.com={local}",
+            "--upstream",
+            f"upload.box.com={local}",
             "--upstream-ca",
             str(api.cert),
         ],
         tmp,
     )
     recorded = session_calls(client(recorder))
+    # requests picks a new random boundary for every upload; the replay also reorders the JSON
+    recorded.append(upload(client(recorder), '{"name": "scan.pdf", "parent": {"id": "0"}}'))
     code = recorder.stop()
     api.close()  # nothing to reach any more: the replay can only be offline
 
     replay = CliProxy(["replay", str(tmp / "ns.yaml")], tmp)
     replayed = session_calls(client(replay))
+    replayed.append(upload(client(replay), '{"parent": {"id": "0"}, "name": "scan.pdf"}'))
     code = code or replay.stop()
     text = (tmp / "ns.yaml").read_text()
 

@@ -54,7 +54,9 @@ def test_record_then_replay_inside_a_namespace_with_only_loopback():
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     recorded, replayed = seen["recorded"], seen["replayed"]
-    assert len(recorded) == 8 and recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert len(recorded) == 9 and recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert recorded[8][:2] == [201, None] and "scan.pdf" in recorded[8][2]
+    assert replayed[8] == recorded[8]  # the upload, with another boundary and key order: a hit
     assert replayed[:6] == recorded[:6]  # sequences, JSON, gzip and binary bodies alike
     # secrets the service sent back replay as their placeholders
     assert replayed[6] == {
