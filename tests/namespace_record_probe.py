@@ -19,6 +19,7 @@ def upload(s, attributes: str) -> list:
     r = s.post("https://upload.box.com/api/2.0/files/content", files=files)
     return [r.status_code, r.headers.get("X-Tapeproxy-Miss"), r.json()["echo"]]  # the recorded upload, echoed
 
+
 with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
     api = LocalHTTPS(tmp, FakeApi)
