@@ -144,3 +144,102 @@ def test_drive_errors_in_graphs_envelope(demo_proxy):
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidRequest"
         http.headers.pop("Authorization")
         assert http.get(f"{G}/me/drive").status_code == 401
+
+
+PRINTER = "86b6d420-7e6b-4797-a05c-af4e56cd81bd"  # the demo world's printer, named by its print tasks
+
+
+def test_a_print_job_document_uploads_through_its_session_and_the_job_starts(demo_proxy):
+    from kiota_abstractions.api_error import APIError
+    from msgraph.generated.models.print_document_upload_properties import PrintDocumentUploadProperties
+    from msgraph.generated.models.print_job import PrintJob
+    from msgraph.generated.models.print_job_configuration import PrintJobConfiguration
+    from msgraph.generated.models.print_job_processing_state import PrintJobProcessingState as State
+    from msgraph.generated.print.printers.item.jobs.item.documents.item.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
+        CreateUploadSessionPostRequestBody,
+    )
+
+    data = b"%PDF-1.7\n" + os.urandom(700_000)
+
+    async def create():
+        client, transport = graph_client(demo_proxy)
+        try:
+            jobs = client.print.printers.by_printer_id(PRINTER).jobs
+            job = await jobs.post(PrintJob(configuration=PrintJobConfiguration(copies=2)))
+            job_api = jobs.by_print_job_id(job.id)
+            with pytest.raises(APIError) as early:
+                await job_api.start.post()  # nothing uploaded yet
+            doc = job_api.documents.by_print_document_id(job.documents[0].id)
+            props = PrintDocumentUploadProperties(
+                document_name="q3.pdf", content_type="application/pdf", size=len(data)
+            )
+            session = await doc.create_upload_session.post(CreateUploadSessionPostRequestBody(properties=props))
+            return job, early.value, session
+        finally:
+            await transport.aclose()
+
+    async def finish(job):
+        client, transport = graph_client(demo_proxy)
+        try:
+            job_api = client.print.printers.by_printer_id(PRINTER).jobs.by_print_job_id(job.id)
+            started = await job_api.start.post()
+            doc = job_api.documents.by_print_document_id(job.documents[0].id)
+            return started, await doc.get(), await doc.content.get()
+        finally:
+            await transport.aclose()
+
+    job, early, session = asyncio.run(create())
+    assert job.status.state == State.Paused and early.response_status_code == 400
+    assert session.upload_url.startswith("https://print.print.microsoft.com/")
+    with raw(demo_proxy) as http:
+        http.headers.pop("Authorization")  # the uploadUrl carries its own credential
+        r = http.put(
+            session.upload_url, content=data, headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+        )
+        assert r.status_code == 201 and r.json()["size"] == len(data), r.text
+    started, doc, content = asyncio.run(finish(job))
+    assert started.state == State.Processing
+    assert (doc.display_name, doc.content_type, doc.size) == ("q3.pdf", "application/pdf", len(data))
+    assert content == data
+
+
+def test_a_print_task_leads_to_its_job_and_the_jobs_document(demo_proxy):
+    with raw(demo_proxy) as http:
+        task = http.get(
+            f"{G}/print/taskDefinitions/3203656e-6069-4e10-8147-d25290b00a3c/tasks/d036638b-1272-4bba-9227-732463823ed3"
+        ).json()
+        job = http.get(task["parentUrl"], params={"$expand": "documents"}).json()
+        assert job["id"] == task["parentUrl"].rsplit("/", 1)[1] and job["status"]["state"] == "processing"
+        doc = job["documents"][0]
+        content = http.get(f"{task['parentUrl']}/documents/{doc['id']}/$value", follow_redirects=True)
+        assert content.status_code == 200 and len(content.content) == doc["size"] > 0
+        wrong = http.post(
+            f"{G}/print/printers/{PRINTER}/jobs/{job['id']}/documents/{doc['id']}/createUploadSession",
+            json={"properties": {"documentName": "x.pdf", "size": 10}},
+        )
+        assert wrong.status_code == 400 and "contentType" in wrong.json()["error"]["message"]
+
+
+def test_drive_content_and_print_documents_survive_a_restart_with_state(start_cli, tmp_path):
+    from helpers import run_cli
+
+    state = tmp_path / "state.yaml"
+    proxy = start_cli("demo", "--state", str(state))
+    data = os.urandom(2000)
+    with raw(proxy) as http:
+        assert http.put(f"{G}/me/drive/root:/kept/a.bin:/content", content=data).status_code == 201
+        job = http.post(f"{G}/print/printers/{PRINTER}/jobs", json={"configuration": {}}).json()
+        doc = job["documents"][0]["id"]
+        url = f"{G}/print/printers/{PRINTER}/jobs/{job['id']}/documents/{doc}"
+        props = {"documentName": "p.pdf", "contentType": "application/pdf", "size": len(data)}
+        upload = http.post(f"{url}/createUploadSession", json={"properties": props}).json()["uploadUrl"]
+        headers = {"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+        assert http.put(upload, content=data[::-1], headers=headers).status_code == 201
+    proxy.stop()
+    proxy = start_cli("demo", "--state", str(state))
+    with raw(proxy) as http:
+        assert http.get(f"{G}/me/drive/root:/kept/a.bin:/content", follow_redirects=True).content == data
+        assert http.get(f"{url}/$value", follow_redirects=True).content == data[::-1]
+        assert run_cli(["ctl", "reset-world", "--proxy", proxy.url]).returncode == 0
+        assert http.get(f"{G}/me/drive/root:/kept/a.bin:").status_code == 404
+        assert http.get(f"{url}/$value").status_code == 404

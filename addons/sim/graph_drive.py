@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..core import ranges
-from . import auth
+from . import auth, upload_session
 from .graph_print import _reply
 from .http import ApiError, Reply, SimRequest
 from .world import World
@@ -30,8 +30,7 @@ _DRIVE = re.compile(r"^/(v1\.0|beta)/(?:me/drive|users/[^/]+/drive|drives/([^/]+
 _ITEM = re.compile(r"^/(?:root|items/([^/:]+))(?::(/[^:]*?)?:?)?(/children|/content|/createUploadSession)?/?$")
 _UPLOAD = re.compile(r"^/personal/demo/_api/v2\.0/drive/uploadSession/?$")
 _DOWNLOAD = re.compile(r"^/personal/demo/_layouts/15/download\.aspx/?$")
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
-SESSION_LIFETIME = datetime.timedelta(days=1)  # "An upload session URL is valid for ... a day" (rounded)
+UPLOAD_URL = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid="
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -345,102 +344,21 @@ def _create_session(world: World, req: SimRequest, start: str, names: list[str])
     if names and item.get("name") and item["name"] != names[-1]:
         names = [*names[:-1], item["name"]]
     folder, name, existing = _place(world, start, names, conflict)
-    session_id = secrets.token_urlsafe(24)
-    expires = datetime.datetime.now(datetime.UTC) + SESSION_LIFETIME
-    world.graph_sessions[session_id] = {
-        "folder": folder,
-        "name": name,
-        "existing": existing,
-        "size": None,
-        "chunks": {},
-        "expires": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
-        "base": req.path.split("/")[1],
-    }
-    url = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid={session_id}"
-    base = f"https://{HOST}/{req.path.split('/')[1]}"
-    return _reply(
-        req,
-        200,
-        {
-            "@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession",
-            "uploadUrl": url,
-            "expirationDateTime": world.graph_sessions[session_id]["expires"],
-            "nextExpectedRanges": ["0-"],
-        },
+    version = req.path.split("/")[1]
+    _, body = upload_session.create(
+        world, UPLOAD_URL, kind="drive", folder=folder, name=name, existing=existing, version=version
     )
-
-
-def _missing(s: dict) -> list[str]:
-    """nextExpectedRanges: the gaps in what has arrived, the last open-ended as Graph writes it."""
-    out, at = [], 0
-    for first in sorted(s["chunks"]):
-        if first > at:
-            out.append(f"{at}-{first - 1}")
-        at = max(at, first + len(s["chunks"][first]))
-    if s["size"] is None or at < s["size"]:
-        out.append(f"{at}-")
-    return out
-
-
-def _status(s: dict) -> dict:
-    return {"expirationDateTime": s["expires"], "nextExpectedRanges": _missing(s)}
+    context = f"https://{HOST}/{version}/$metadata#microsoft.graph.uploadSession"
+    return _reply(req, 200, {"@odata.context": context, **body})
 
 
 def _fragment(world: World, req: SimRequest) -> Reply:
-    s = world.graph_sessions.get(req.query.get("guid", ""))
-    if s is None:
-        raise ApiError("not_found", "The upload session was not found or has expired.", code="itemNotFound")
-    if s.get("done"):
-        # Graph answers a fragment sent after the last one 400 (msgraph-sdk-python-core issue 718)
-        raise ApiError("bad_request", "The upload session has already been completed.", code="invalidRequest")
-    if req.method == "GET":
-        return _reply(req, 200, _status(s))
-    if req.method == "DELETE":
-        del world.graph_sessions[req.query["guid"]]
-        return _reply(req, 204)
-    if req.method != "PUT":
-        raise ApiError("method_not_allowed")
-    m = _CONTENT_RANGE.match(req.header("content-range") or "")
-    if not m:
-        raise ApiError(
-            "bad_request",
-            "The Content-Range header is missing or malformed: bytes FIRST-LAST/TOTAL.",
-            code="invalidRequest",
-        )
-    first, last, total = (int(g) for g in m.groups())
-    if last < first or last >= total:
-        raise ApiError(
-            "bad_request", f"The Content-Range bytes {first}-{last}/{total} is not valid.", code="invalidRequest"
-        )
-    if s["size"] is not None and total != s["size"]:
-        raise ApiError(
-            "bad_request",
-            f"The declared total size {total} differs from the session's {s['size']}.",
-            code="invalidRequest",
-        )
-    if len(req.body) != last - first + 1:
-        raise ApiError(
-            "bad_request",
-            f"The fragment is {len(req.body)} bytes; its Content-Range says {last - first + 1}.",
-            code="invalidRequest",
-        )
-    for start, chunk in s["chunks"].items():
-        if first < start + len(chunk) and start <= last:
-            raise ApiError(
-                "bad_request",
-                f"The uploaded fragment overlaps with data that has already been received "
-                f"(bytes {start}-{start + len(chunk) - 1}).",
-                code="invalidRange",
-                status=416,
-            )
-    s["size"] = total
-    s["chunks"][first] = req.body
-    if _missing(s):
-        return _reply(req, 202, _status(s))
-    content = b"".join(s["chunks"][k] for k in sorted(s["chunks"]))
-    s.update(done=True, chunks={})
-    existing = s["existing"] if s["existing"] in world.graph_items else None
+    done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
+    if isinstance(done, Reply):
+        return done
+    s, content = done
     if s["folder"] not in world.graph_items:
         raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
+    existing = s["existing"] if s["existing"] in world.graph_items else None
     item_id, new = _save(world, s["folder"], s["name"], existing, content)
-    return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['base']}", world, item_id))
+    return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))

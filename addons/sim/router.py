@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..core.profiles import identity, profile_for
-from . import auth, box_files, box_tasks, graph_drive, graph_print
+from . import auth, box_files, box_tasks, graph_drive, graph_print, graph_print_jobs
 from .http import ApiError, Reply, SimRequest, error_reply
 from .world import World
 
@@ -43,6 +43,7 @@ class Simulation:
                 sign_in(req)
                 or graph_print.handle(self.world, req)
                 or graph_drive.handle(self.world, req)
+                or graph_print_jobs.handle(self.world, req)
                 or box_tasks.handle(self.world, req)
                 or box_files.handle(self.world, req)
             )

@@ -24,7 +24,7 @@ from ..core.errors import InputError
 PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
 
 WORLD_KEYS = {"graph", "box"}
-GRAPH_KEYS = {"taskDefinitions", "drive"}
+GRAPH_KEYS = {"taskDefinitions", "drive", "printJobs"}
 DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_KEYS = {"users", "files", "tasks"}
@@ -43,6 +43,7 @@ class World:
         self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
         self.graph_items: dict[str, dict] = {}  # driveItems by id, the root among them
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
+        self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
         self.blobs: dict[str, bytes] = {}  # file content by SHA-256
         self._next_box_id = 0
         self.on_change: Callable[[World], None] | None = None  # after every change (the state file is written there)
@@ -107,6 +108,22 @@ class World:
                     )
                 w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         _drive(check, w, graph.get("drive"), blobs)
+        for i, job in enumerate(_list(check, graph.get("printJobs"), ("graph", "printJobs"))):
+            keys = ("graph", "printJobs", i)
+            job = dict(check.mapping(job, keys, "a print job"))
+            if not job.get("printer"):
+                raise check.fail(keys, "a print job needs the id of its printer")
+            docs = [
+                dict(check.mapping(d, keys + ("documents", j), "a document"))
+                for j, d in enumerate(_list(check, job.get("documents"), keys + ("documents",)))
+            ]
+            for j, d in enumerate(docs):
+                _id(check, d, keys + ("documents", j))
+                if d.get("blob") or d.get("content") is not None:
+                    d["size"] = len(_content(check, w, d, keys + ("documents", j), blobs))
+            job.update(documents=docs, status=str(job.get("status", "processing")))
+            job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
+            w.graph_jobs[_id(check, job, keys)] = job
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
         check.keys(box, BOX_KEYS, ("box",), "box")
         for name, target in (("users", w.box_users), ("files", w.box_files)):
@@ -149,7 +166,7 @@ class World:
             drive = {**self.graph_drive, "items": [i for i in self.graph_items.values() if i["id"] != root]}
             return copy.deepcopy(
                 {
-                    "graph": {"taskDefinitions": defs, "drive": drive},
+                    "graph": {"taskDefinitions": defs, "drive": drive, "printJobs": list(self.graph_jobs.values())},
                     "box": {
                         "users": list(self.box_users.values()),
                         "files": list(self.box_files.values()),
@@ -161,7 +178,8 @@ class World:
     def save(self, path: str | Path) -> None:
         """The content first, then the YAML that names it: a crash between them leaves the old state."""
         with self.lock:
-            items = (*self.box_files.values(), *self.graph_items.values())
+            docs = [d for j in self.graph_jobs.values() for d in j["documents"]]
+            items = (*self.box_files.values(), *self.graph_items.values(), *docs)
             keys = {f["blob"] for f in items if f.get("blob")}
             contents = [(k, self.blobs[k]) for k in keys]
         if contents:

@@ -15,7 +15,7 @@ from ..matching import header_value
 
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
-HOSTS = ("graph.microsoft.com",)
+HOSTS = ("graph.microsoft.com", "print.print.microsoft.com")  # the second takes print documents' uploads
 # Where drive items' content moves: downloadUrl and uploadUrl point at the tenant's SharePoint host
 # (OneDrive for Business) or 1drv.com (personal OneDrive), so recordings and the simulation hold them.
 HOST_SUFFIXES: tuple[str, ...] = (".sharepoint.com", ".1drv.com")

@@ -1,0 +1,245 @@
+"""Graph Universal Print jobs and their documents (v1.0 and beta), the files print tasks hang on:
+create a job on a printer, upload its document through an upload session, start it, read the
+document back (`$value`: a 302 to a pre-authenticated URL, as Graph does).
+
+Every printer a print task's parentUrl names exists, and so do the jobs those tasks point at: each
+with one document, so a print app can follow a task to its job and its content.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from typing import Any
+
+from . import auth, upload_session
+from .graph_drive import TENANT
+from .graph_print import _reply
+from .http import ApiError, Reply, SimRequest
+from .world import World
+
+HOST = "graph.microsoft.com"
+UPLOAD_HOST = "print.print.microsoft.com"
+UPLOAD_URL = f"https://{UPLOAD_HOST}/uploadSession?guid="
+ROUTE = re.compile(
+    r"^/(v1\.0|beta)/print/printers/([^/]+)/jobs(?:/([^/]+)(?:/(start|documents)(?:/([^/]+)"
+    r"(?:/(createUploadSession|\$value))?)?)?)?/?$"
+)
+_UPLOAD = re.compile(r"^/uploadSession/?$")
+_PARENT = re.compile(r"/print/printers/([^/]+)/jobs/([^/?#]+)")
+UPLOAD_PROPS = ("documentName", "contentType", "size")
+
+
+def handle(world: World, req: SimRequest) -> Reply | None:
+    if req.host == UPLOAD_HOST and _UPLOAD.match(req.path):
+        with world.lock:
+            return _fragment(world, req)
+    m = ROUTE.match(req.path.replace("%24", "$")) if req.host == HOST else None
+    if not m:
+        return None
+    auth.check_bearer(req)
+    version, printer, job_id, part, doc_id, action = m.groups()
+    base = f"https://{HOST}/{version}"
+    with world.lock:
+        jobs = _jobs(world)
+        if printer not in {j["printer"] for j in jobs.values()}:
+            raise ApiError("not_found", f"The printer with id '{printer}' was not found.", code="itemNotFound")
+        if job_id is None:
+            return _collection(world, req, base, printer)
+        job = jobs.get(job_id)
+        if job is None or job["printer"] != printer:
+            raise ApiError("not_found", f"The printJob with id '{job_id}' was not found.", code="itemNotFound")
+        if part == "start":
+            return _start(world, req, job)
+        if part is None:
+            if req.method != "GET":
+                raise ApiError("method_not_allowed")
+            return _reply(req, 200, _job_view(job, base, expand=req.query.get("$expand") == "documents"))
+        if doc_id is None:
+            if req.method != "GET":
+                raise ApiError("method_not_allowed")
+            return _reply(req, 200, {"value": [_document_view(d) for d in job["documents"]]})
+        doc = next((d for d in job["documents"] if d["id"] == doc_id), None)
+        if doc is None:
+            raise ApiError("not_found", f"The printDocument with id '{doc_id}' was not found.", code="itemNotFound")
+        if action == "createUploadSession":
+            return _create_session(world, req, base, job, doc)
+        if action == "$value":
+            return _value(req, doc)
+        if req.method != "GET":
+            raise ApiError("method_not_allowed")
+        return _reply(req, 200, _document_view(doc))
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jobs(world: World) -> dict[str, dict]:
+    """The world's jobs, and one for each job a print task points at that the world does not list."""
+    for tasks in world.graph_tasks.values():
+        for t in tasks.values():
+            m = _PARENT.search(str(t.get("parentUrl", "")))
+            if m and m.group(2) not in world.graph_jobs:
+                content = f"tapeproxy: simulated document of print job {m.group(2)}\n".encode()
+                world.graph_jobs[m.group(2)] = _new_job(m.group(1), m.group(2), "processing")
+                doc = world.graph_jobs[m.group(2)]["documents"][0]
+                doc.update(
+                    displayName=f"job-{m.group(2)}.txt",
+                    contentType="text/plain",
+                    size=len(content),
+                    blob=world.put_blob(content),
+                    uploadedDateTime=_now(),
+                )
+    return world.graph_jobs
+
+
+def _new_job(printer: str, job_id: str, state: str) -> dict:
+    doc = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{printer}/{job_id}")), "displayName": "", "contentType": ""}
+    return {
+        "id": job_id,
+        "printer": printer,
+        "createdDateTime": _now(),
+        "status": state,
+        "configuration": {},
+        "documents": [doc],
+    }
+
+
+def _document_view(doc: dict) -> dict:
+    return {
+        "id": doc["id"],
+        "displayName": doc.get("displayName", ""),
+        "contentType": doc.get("contentType", ""),
+        "size": doc.get("size", 0),
+        "uploadedDateTime": doc.get("uploadedDateTime"),
+        "downloadedDateTime": None,
+    }
+
+
+STATES = {
+    "paused": ("The job is not a candidate for processing yet.", ["uploadPending"]),
+    "processing": ("The print job is being processed.", []),
+}
+
+
+def _job_view(job: dict, base: str, expand: bool = True) -> dict:
+    description, details = STATES.get(job["status"], ("", []))
+    out: dict[str, Any] = {
+        "@odata.context": f"{base}/$metadata#print/printers('{job['printer']}')/jobs/$entity",
+        "id": job["id"],
+        "createdDateTime": job["createdDateTime"],
+        "createdBy": {"displayName": "Megan Bowen", "userPrincipalName": "MeganB@contoso.com"},
+        "status": {
+            "state": job["status"],
+            "description": description,
+            "details": details,
+            "isAcquiredByPrinter": False,
+        },
+        "configuration": job.get("configuration", {}),
+        "isFetchable": job["status"] == "processing",
+        "redirectedFrom": None,
+        "redirectedTo": None,
+        "acknowledgedDateTime": None,
+        "errorCode": None,
+    }
+    if expand:
+        out["documents"] = [_document_view(d) for d in job["documents"]]
+    return out
+
+
+def _collection(world: World, req: SimRequest, base: str, printer: str) -> Reply:
+    if req.method == "GET":
+        jobs = [_job_view(j, base, expand=False) for j in world.graph_jobs.values() if j["printer"] == printer]
+        return _reply(req, 200, {"@odata.context": f"{base}/$metadata#print/printers('{printer}')/jobs", "value": jobs})
+    if req.method != "POST":
+        raise ApiError("method_not_allowed")
+    data = req.json()
+    if not isinstance(data, dict) or not isinstance(data.get("configuration"), dict):
+        raise ApiError(
+            "bad_request",
+            "The property 'configuration' is required: a printJobConfiguration object.",
+            code="invalidRequest",
+        )
+    job_id = str(max((int(i) for i in world.graph_jobs if i.isdigit()), default=31216) + 1)
+    job = _new_job(printer, job_id, "paused")
+    job["documents"][0]["id"] = str(uuid.uuid4())
+    job["configuration"] = data["configuration"]
+    world.graph_jobs[job_id] = job
+    world.changed()
+    return _reply(req, 201, _job_view(job, base))
+
+
+def _start(world: World, req: SimRequest, job: dict) -> Reply:
+    if req.method != "POST":
+        raise ApiError("method_not_allowed")
+    if any(not d.get("blob") for d in job["documents"]):
+        raise ApiError(
+            "bad_request", "The print job cannot start: its document has not been uploaded.", code="invalidRequest"
+        )
+    job["status"] = "processing"
+    world.changed()
+    description, details = STATES["processing"]
+    body = {"state": "processing", "description": description, "details": details, "isAcquiredByPrinter": False}
+    return _reply(req, 200, {"@odata.context": f"https://{HOST}/v1.0/$metadata#microsoft.graph.printJobStatus", **body})
+
+
+def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: dict) -> Reply:
+    if req.method != "POST":
+        raise ApiError("method_not_allowed")
+    data = req.json()
+    props = data.get("properties") if isinstance(data, dict) else None
+    if not isinstance(props, dict):
+        raise ApiError(
+            "bad_request",
+            "The parameter 'properties' is required: printDocumentUploadProperties.",
+            code="invalidRequest",
+        )
+    for name in UPLOAD_PROPS:
+        if name not in props:
+            raise ApiError("bad_request", f"The property '{name}' of 'properties' is required.", code="invalidRequest")
+    if not isinstance(props["size"], int) or isinstance(props["size"], bool) or props["size"] < 1:
+        raise ApiError("bad_request", "The property 'size' must be a positive integer.", code="invalidRequest")
+    _, body = upload_session.create(
+        world,
+        UPLOAD_URL,
+        kind="print",
+        job=job["id"],
+        document=doc["id"],
+        expected=props["size"],
+        documentName=str(props["documentName"]),
+        contentType=str(props["contentType"]),
+    )
+    return _reply(req, 200, {"@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession", **body})
+
+
+def _fragment(world: World, req: SimRequest) -> Reply:
+    done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
+    if isinstance(done, Reply):
+        return done
+    s, content = done
+    job = world.graph_jobs.get(s["job"], {"documents": []})
+    doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
+    if doc is None:
+        raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
+    doc.update(
+        displayName=s["documentName"],
+        contentType=s["contentType"],
+        size=len(content),
+        blob=world.put_blob(content),
+        uploadedDateTime=_now(),
+    )
+    world.changed()
+    return _reply(req, 201, _document_view(doc))
+
+
+def _value(req: SimRequest, doc: dict) -> Reply:
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    if not doc.get("blob"):
+        raise ApiError("not_found", "The document has no content yet: upload it first.", code="itemNotFound")
+    reply = _reply(req, 302)
+    url = f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={doc['id']}&tempauth={doc['blob']}"
+    reply.headers.append(("Location", url))
+    return reply
