@@ -182,8 +182,9 @@ def _download(world: World, req: SimRequest, key: str) -> Reply:
 
 
 def _bump(f: dict) -> None:
-    f["etag"] = str(int(str(f.get("etag", "0")) or 0) + 1)
-    f["sequence_id"] = str(int(str(f.get("sequence_id", "0")) or 0) + 1)
+    for key in ("etag", "sequence_id"):
+        value = str(f.get(key, "0"))
+        f[key] = str(int(value) + 1 if value.isdigit() else 1)  # a world file may hold any string
     f["modified_at"] = _now()
 
 

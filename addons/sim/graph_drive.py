@@ -135,12 +135,21 @@ def item_view(world: World, item_id: str) -> dict:
         out["file"] = {
             "mimeType": mimetypes.guess_type(item["name"])[0] or "application/octet-stream",
             "hashes": {
-                "sha1Hash": hashlib.sha1(content).hexdigest().upper(),
-                "sha256Hash": hashlib.sha256(content).hexdigest().upper(),
+                "sha1Hash": _sha1(item["blob"], content),
+                "sha256Hash": item["blob"].upper(),  # content is kept by its SHA-256
             },
         }
         out["@microsoft.graph.downloadUrl"] = _download_url(item)
     return out
+
+
+_SHA1: dict[str, str] = {}  # by blob: a GET of a big file must not hash it again each time
+
+
+def _sha1(key: str, content: bytes) -> str:
+    if key not in _SHA1:
+        _SHA1[key] = hashlib.sha1(content).hexdigest().upper()
+    return _SHA1[key]
 
 
 def _descendants(world: World, folder: str) -> list[dict]:

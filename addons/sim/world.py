@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ GRAPH_KEYS = {"taskDefinitions", "drive", "printJobs"}
 DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_KEYS = {"users", "files", "tasks"}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class World:
@@ -237,6 +239,8 @@ def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> by
         content = text.encode()
     elif item.get("blob"):
         key = str(item["blob"])
+        if not _SHA256.fullmatch(key):  # a name, never a path: nothing outside the blob folder is read
+            raise check.fail(keys + ("blob",), f"blob must be a SHA-256 in hex (64 characters), got {key!r}")
         found = blobs / key if blobs else None
         if found is None or not found.is_file():
             raise check.fail(keys + ("blob",), f"the content {key} is missing: no file {found}")
