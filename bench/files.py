@@ -27,6 +27,21 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def measure(proxy, client, label: str, megabytes: int, upload) -> None:
+    """Upload megabytes of random data with `upload`, download it, compare; print times and peak RSS."""
+    data = os.urandom(megabytes * 1_000_000)
+    t = time.perf_counter()
+    f = upload(data)
+    up = time.perf_counter() - t
+    t = time.perf_counter()
+    same = client.downloads.download_file(f.id).read() == data
+    down = time.perf_counter() - t
+    print(
+        f"{label} {len(data) / 1e6:.0f} MB: {up:.2f} s; download_file: {down:.2f} s, same bytes: {same}; "
+        f"peak RSS {peak_rss_mb(proxy.proc.pid):.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--direct-mb", type=int, default=50)
@@ -42,28 +57,20 @@ def main() -> None:
             os.environ["REQUESTS_CA_BUNDLE"] = proxy.ca
             client = BoxClient(BoxDeveloperTokenAuth(token="bench")).with_proxy(ProxyConfig(url=proxy.url))
             print(f"proxy at start: peak RSS {peak_rss_mb(proxy.proc.pid):.0f} MB")
-            data = os.urandom(args.direct_mb * 1_000_000)
             attributes = UploadFileAttributes(name="direct.bin", parent=UploadFileAttributesParentField(id="0"))
-            t = time.perf_counter()
-            f = client.uploads.upload_file(attributes, io.BytesIO(data)).entries[0]
-            up = time.perf_counter() - t
-            t = time.perf_counter()
-            same = client.downloads.download_file(f.id).read() == data
-            down = time.perf_counter() - t
-            print(
-                f"upload_file {len(data) / 1e6:.0f} MB: {up:.2f} s; download_file: {down:.2f} s, same bytes: {same}; "
-                f"peak RSS {peak_rss_mb(proxy.proc.pid):.0f} MB"
+            measure(
+                proxy,
+                client,
+                "upload_file",
+                args.direct_mb,
+                lambda data: client.uploads.upload_file(attributes, io.BytesIO(data)).entries[0],
             )
-            data = os.urandom(args.chunked_mb * 1_000_000)
-            t = time.perf_counter()
-            f = client.chunked_uploads.upload_big_file(io.BytesIO(data), "chunked.bin", len(data), "0")
-            up = time.perf_counter() - t
-            t = time.perf_counter()
-            same = client.downloads.download_file(f.id).read() == data
-            down = time.perf_counter() - t
-            print(
-                f"upload_big_file {len(data) / 1e6:.0f} MB: {up:.2f} s; download_file: {down:.2f} s, "
-                f"same bytes: {same}; peak RSS {peak_rss_mb(proxy.proc.pid):.0f} MB"
+            measure(
+                proxy,
+                client,
+                "upload_big_file",
+                args.chunked_mb,
+                lambda data: client.chunked_uploads.upload_big_file(io.BytesIO(data), "chunked.bin", len(data), "0"),
             )
         finally:
             proxy.stop()

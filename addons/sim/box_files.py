@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from ..core import multipart, ranges
 from . import auth
-from .box_tasks import _now, _reply, user_mini
+from .box_tasks import _now, _reply, delete_task, user_mini
 from .http import ApiError, Reply, SimRequest
 from .world import World, describe
 
@@ -143,9 +143,7 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
         _if_match(req, world, file_id)
         del world.box_files[file_id]
         for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
-            del world.box_tasks[task_id]
-            for a_id in [i for i, a in world.box_assignments.items() if a["task"] == task_id]:
-                del world.box_assignments[a_id]
+            delete_task(world, task_id)
         world.changed()
         return _reply(204)
     raise ApiError("method_not_allowed")

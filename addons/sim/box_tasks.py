@@ -226,12 +226,17 @@ def _task(world: World, req: SimRequest, task_id: str) -> Reply:
         world.changed()
         return _reply(200, task_view(world, task_id))
     if req.method == "DELETE":
-        del world.box_tasks[task_id]
-        for a_id in [i for i, a in world.box_assignments.items() if a["task"] == task_id]:
-            del world.box_assignments[a_id]
+        delete_task(world, task_id)
         world.changed()
         return _reply(204)
     raise ApiError("method_not_allowed")
+
+
+def delete_task(world: World, task_id: str) -> None:
+    """A task and its assignments."""
+    del world.box_tasks[task_id]
+    for a_id in [i for i, a in world.box_assignments.items() if a["task"] == task_id]:
+        del world.box_assignments[a_id]
 
 
 def _file_tasks(world: World, req: SimRequest, file_id: str) -> Reply:
