@@ -11,16 +11,16 @@ import base64
 import binascii
 import hashlib
 import json
-import mimetypes
 import re
 import secrets
 from typing import Any
 from urllib.parse import quote
 
-from ..core import multipart, ranges
+from ..core import multipart
 from . import auth
 from .box_tasks import _now, _reply, delete_task, user_mini
-from .http import ApiError, Reply, SimRequest
+from .http import ApiError, Reply, SimRequest, content_reply
+from .upload_session import CONTENT_RANGE
 from .world import World, describe
 
 API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
@@ -33,7 +33,6 @@ _FILE = re.compile(r"^/2\.0/files/(\d+)(/content)?/?$")
 _UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
 _SESSION = re.compile(r"^/api/2\.0/files/upload_sessions/([0-9A-Fa-f]+)(?:/(parts|commit))?/?$")
 _DOWNLOAD = re.compile(r"^/d/1/([0-9a-f]{64})/download/?$")
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -167,16 +166,8 @@ def _download(world: World, req: SimRequest, key: str) -> Reply:
         name = next((f.get("name", "") for f in world.box_files.values() if f.get("blob") == key), "")
     if content is None:
         raise ApiError("not_found", "Not Found")
-    headers = [
-        ("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream"),
-        ("Content-Disposition", f"attachment;filename=\"{name}\";filename*=UTF-8''{quote(name, safe='')}"),
-        ("Accept-Ranges", "bytes"),
-        ("ETag", f'"{key[:32]}"'),
-        ("Cache-Control", "private"),
-    ]
-    narrowed = ranges.narrow("GET", req.headers, 200, headers, content)
-    status, headers, body = narrowed if narrowed else (200, headers, content)
-    return Reply(status, headers, body)
+    disposition = f"attachment;filename=\"{name}\";filename*=UTF-8''{quote(name, safe='')}"
+    return content_reply(req, content, name, key[:32], [("Content-Disposition", disposition)])
 
 
 def _bump(f: dict) -> None:
@@ -404,7 +395,7 @@ def _sha(req: SimRequest, what: str) -> bytes:
 
 
 def _put_part(world: World, req: SimRequest, s: dict) -> Reply:
-    m = _CONTENT_RANGE.match(req.header("content-range") or "")
+    m = CONTENT_RANGE.match(req.header("content-range") or "")
     if not m:
         raise ApiError("bad_request", "The Content-Range header is missing or not bytes FIRST-LAST/TOTAL")
     first, last, total = (int(g) for g in m.groups())

@@ -18,10 +18,9 @@ import secrets
 from typing import Any
 from urllib.parse import quote, unquote
 
-from ..core import ranges
 from . import auth, upload_session
 from .graph_print import _reply
-from .http import ApiError, Reply, SimRequest
+from .http import ApiError, Reply, SimRequest, content_reply
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -139,7 +138,7 @@ def item_view(world: World, item_id: str) -> dict:
                 "sha256Hash": item["blob"].upper(),  # content is kept by its SHA-256
             },
         }
-        out["@microsoft.graph.downloadUrl"] = _download_url(item)
+        out["@microsoft.graph.downloadUrl"] = download_url(item)
     return out
 
 
@@ -162,7 +161,7 @@ def _descendants(world: World, folder: str) -> list[dict]:
     return out
 
 
-def _download_url(item: dict) -> str:
+def download_url(item: dict) -> str:
     # The blob's digest is the credential, as tempauth is: it names content, not a user.
     return f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={item['id']}&tempauth={item['blob']}"
 
@@ -195,7 +194,7 @@ def _new_id() -> str:
     return "01" + base64.b32encode(secrets.token_bytes(20)).decode()
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -223,7 +222,7 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
                 "name": _check_name(name),
                 "parent": folder,
                 "folder": True,
-                "created": _now(),
+                "created": now(),
             }
         elif not world.graph_items[found].get("folder"):
             raise ApiError("conflict", f"'{name}' is a file, not a folder.", code="nameAlreadyExists")
@@ -262,7 +261,7 @@ def _save(world: World, folder: str, name: str, existing: str | None, content: b
     """The item written, and whether it is new."""
     if existing is not None:
         item = world.graph_items[existing]
-        item.update(blob=world.put_blob(content), modified=_now(), version=item.get("version", 1) + 1)
+        item.update(blob=world.put_blob(content), modified=now(), version=item.get("version", 1) + 1)
         world.changed()
         return existing, False
     item_id = _new_id()
@@ -271,7 +270,7 @@ def _save(world: World, folder: str, name: str, existing: str | None, content: b
         "name": name,
         "parent": folder,
         "blob": world.put_blob(content),
-        "created": _now(),
+        "created": now(),
     }
     world.changed()
     return item_id, True
@@ -314,7 +313,7 @@ def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
     if item.get("folder"):
         raise ApiError("not_found", "The item has no content: it is a folder.", code="itemNotFound")
     reply = _reply(req, 302)
-    reply.headers.append(("Location", _download_url(item)))
+    reply.headers.append(("Location", download_url(item)))
     return reply
 
 
@@ -330,15 +329,8 @@ def _download(world: World, req: SimRequest) -> Reply:
             "unauthorized", "The download URL is not valid or has expired.", code="invalidAuthenticationToken"
         )
     name = item.get("name", "")
-    headers = [
-        ("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream"),
-        ("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name, safe='')}"),
-        ("Accept-Ranges", "bytes"),
-        ("ETag", f'"{key[:32]}"'),
-    ]
-    narrowed = ranges.narrow("GET", req.headers, 200, headers, content)
-    status, headers, body = narrowed if narrowed else (200, headers, content)
-    return Reply(status, headers, body)
+    disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    return content_reply(req, content, name, key[:32], [("Content-Disposition", disposition)])
 
 
 # -- upload sessions ------------------------------------------------------------------------------

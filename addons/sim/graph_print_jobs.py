@@ -8,13 +8,12 @@ with one document, so a print app can follow a task to its job and its content.
 
 from __future__ import annotations
 
-import datetime
 import re
 import uuid
 from typing import Any
 
 from . import auth, upload_session
-from .graph_drive import TENANT
+from .graph_drive import download_url, now
 from .graph_print import _reply
 from .http import ApiError, Reply, SimRequest
 from .world import World
@@ -72,10 +71,6 @@ def handle(world: World, req: SimRequest) -> Reply | None:
         return _reply(req, 200, _document_view(doc))
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _jobs(world: World) -> dict[str, dict]:
     """The world's jobs, and one for each job a print task points at that the world does not list."""
     for tasks in world.graph_tasks.values():
@@ -90,7 +85,7 @@ def _jobs(world: World) -> dict[str, dict]:
                     contentType="text/plain",
                     size=len(content),
                     blob=world.put_blob(content),
-                    uploadedDateTime=_now(),
+                    uploadedDateTime=now(),
                 )
     return world.graph_jobs
 
@@ -100,7 +95,7 @@ def _new_job(printer: str, job_id: str, state: str) -> dict:
     return {
         "id": job_id,
         "printer": printer,
-        "createdDateTime": _now(),
+        "createdDateTime": now(),
         "status": state,
         "configuration": {},
         "documents": [doc],
@@ -228,7 +223,7 @@ def _fragment(world: World, req: SimRequest) -> Reply:
         contentType=s["contentType"],
         size=len(content),
         blob=world.put_blob(content),
-        uploadedDateTime=_now(),
+        uploadedDateTime=now(),
     )
     world.changed()
     return _reply(req, 201, _document_view(doc))
@@ -240,6 +235,5 @@ def _value(req: SimRequest, doc: dict) -> Reply:
     if not doc.get("blob"):
         raise ApiError("not_found", "The document has no content yet: upload it first.", code="itemNotFound")
     reply = _reply(req, 302)
-    url = f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={doc['id']}&tempauth={doc['blob']}"
-    reply.headers.append(("Location", url))
+    reply.headers.append(("Location", download_url(doc)))
     return reply

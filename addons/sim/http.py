@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..core import profiles
+from ..core import profiles, ranges
 from ..core.matching import normalise_path
 
 
@@ -79,6 +80,19 @@ def error_reply(profile, request: SimRequest, err: ApiError) -> Reply:
         status, headers, body = profiles.named_error(profile, err.name, request.headers, err.message)
     headers = [*headers, *err.extra_headers]
     return Reply(status, headers, body)
+
+
+def content_reply(req: SimRequest, content: bytes, name: str, etag: str, headers=()) -> Reply:
+    """A download host's answer: the bytes, typed by the file's name, or the 206, 416 or 304 that
+    Range and If-None-Match ask for."""
+    headers = [
+        ("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream"),
+        *headers,
+        ("Accept-Ranges", "bytes"),
+        ("ETag", f'"{etag}"'),
+    ]
+    narrowed = ranges.narrow("GET", req.headers, 200, headers, content)
+    return Reply(*narrowed) if narrowed else Reply(200, headers, content)
 
 
 def json_reply(status: int, data: Any, headers=()) -> Reply:

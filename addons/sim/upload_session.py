@@ -14,7 +14,7 @@ from .http import ApiError, Reply, SimRequest
 from .world import World
 
 LIFETIME = datetime.timedelta(days=1)
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
+CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 
 Reply202 = Callable[[SimRequest, int, dict | None], Reply]  # graph_print._reply's shape
 
@@ -63,7 +63,7 @@ def fragment(world: World, req: SimRequest, session_id: str, reply: Reply202) ->
         return reply(req, 204, None)
     if req.method != "PUT":
         raise ApiError("method_not_allowed")
-    m = _CONTENT_RANGE.match(req.header("content-range") or "")
+    m = CONTENT_RANGE.match(req.header("content-range") or "")
     if not m:
         raise _bad("The Content-Range header is missing or malformed: bytes FIRST-LAST/TOTAL.")
     first, last, total = (int(g) for g in m.groups())
