@@ -2,6 +2,7 @@
 dl.boxcloud.com redirect, new versions, tasks on uploaded files, and the errors Box gives."""
 
 import base64
+import datetime
 import hashlib
 import io
 import json
@@ -142,6 +143,8 @@ def test_chunked_upload_refuses_a_wrong_digest_or_range_and_keeps_the_good_parts
         f"{UPLOAD}/files/upload_sessions", json={"folder_id": "0", "file_size": len(data), "file_name": "big.bin"}
     ).json()
     part_size, endpoints = created["part_size"], created["session_endpoints"]
+    expires = datetime.datetime.fromisoformat(created["session_expires_at"])
+    assert expires > datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)  # not already expired
 
     def put(first, chunk, digest_of=None):
         digest = base64.b64encode(hashlib.sha1(digest_of or chunk).digest()).decode()

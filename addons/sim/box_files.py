@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import json
 import re
@@ -28,6 +29,7 @@ ROOT = {"type": "folder", "id": "0", "sequence_id": None, "etag": None, "name": 
 CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
 PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
 NAME_MAX = 255
+SESSION_LIFETIME = datetime.timedelta(days=7)  # a chunked upload may take days; this one is not enforced
 
 _FILE = re.compile(r"^/2\.0/files/(\d+)(/content)?/?$")
 _UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
@@ -331,7 +333,7 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
         "size": size,
         "parts": {},
         "chunks": {},
-        "expires_at": _now(),
+        "expires_at": (datetime.datetime.now(datetime.UTC).replace(microsecond=0) + SESSION_LIFETIME).isoformat(),
     }
     return _reply(201, _session_view(world, session_id))
 
