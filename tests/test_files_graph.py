@@ -142,6 +142,9 @@ def test_drive_errors_in_graphs_envelope(demo_proxy):
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
         bad = http.put(f"{G}/me/drive/root:/a%3Fb.txt:/content", content=b"x")
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidRequest"
+        refused = http.put(f"{G}/me/drive/root:/new%20folder/a%3Fb.txt:/content", content=b"x")
+        assert refused.status_code == 400
+        assert http.get(f"{G}/me/drive/root:/new%20folder:").status_code == 404  # a refused PUT changes nothing
         http.headers.pop("Authorization")
         assert http.get(f"{G}/me/drive").status_code == 401
 

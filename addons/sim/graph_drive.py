@@ -212,25 +212,17 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
         if item.get("folder"):
             raise ApiError("bad_request", "Cannot upload content to a folder.", code="invalidRequest")
         return item["parent"], item["name"], start
-    folder = start
-    for name in names[:-1]:
-        found = _child(world, folder, name)
-        if found is None:
-            found = _new_id()
-            world.graph_items[found] = {
-                "id": found,
-                "name": _check_name(name),
-                "parent": folder,
-                "folder": True,
-                "created": now(),
-            }
-        elif not world.graph_items[found].get("folder"):
-            raise ApiError("conflict", f"'{name}' is a file, not a folder.", code="nameAlreadyExists")
-        folder = found
+    for name in names:
+        _check_name(name)
+    folder, depth = start, 0  # the deepest folder that exists, and how many names it took
+    while depth < len(names) - 1 and (found := _child(world, folder, names[depth])) is not None:
+        if not world.graph_items[found].get("folder"):
+            raise ApiError("conflict", f"'{names[depth]}' is a file, not a folder.", code="nameAlreadyExists")
+        folder, depth = found, depth + 1
     if not world.graph_items[folder].get("folder"):
         raise ApiError("bad_request", "The parent item is not a folder.", code="invalidRequest")
-    name = _check_name(names[-1])
-    existing = _child(world, folder, name)
+    name = names[-1]
+    existing = None if depth < len(names) - 1 else _child(world, folder, name)
     if existing is not None:
         if conflict == "fail":
             raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
@@ -243,6 +235,16 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
             return folder, f"{stem} {n}{ext}", None
         if world.graph_items[existing].get("folder"):
             raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
+    for missing in names[depth:-1]:  # everything is checked: now the folders on the way can be made
+        created = _new_id()
+        world.graph_items[created] = {
+            "id": created,
+            "name": missing,
+            "parent": folder,
+            "folder": True,
+            "created": now(),
+        }
+        folder = created
     return folder, name, existing
 
 
