@@ -22,11 +22,13 @@ def demo_proxy(start_cli):
 
 
 def box(proxy, monkeypatch):
-    from box_sdk_gen import BoxClient, BoxDeveloperTokenAuth
+    """box-sdk-gen as an app builds it: client-credentials sign-in (answered by the demo), default retries."""
+    from box_sdk_gen import BoxCCGAuth, BoxClient, CCGConfig
     from box_sdk_gen.networking.proxy_config import ProxyConfig
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)  # box-sdk-gen's requests session reads it
-    return BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token")).with_proxy(ProxyConfig(url=proxy.url))
+    auth = BoxCCGAuth(CCGConfig(client_id="demo-client-id", client_secret="demo-secret", enterprise_id="818181"))
+    return BoxClient(auth).with_proxy(ProxyConfig(url=proxy.url))
 
 
 def upload(client, name: str, data: bytes):
