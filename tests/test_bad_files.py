@@ -118,7 +118,7 @@ WORLDS = {
     "w-python-tag.yaml": ("graph: !!python/object:builtins.dict {}\n", 1, "python/object:builtins.dict is not allowed"),
     "w-utf8.yaml": (b"box:\n  files: [{id: '1', name: \"\xfe\"}]\n", 2, "not valid UTF-8"),
     "w-blob.yaml": ("box:\n  files:\n    - {id: '1', blob: " + "ab" * 32 + "}\n", 3, "is missing: no file"),
-    "w-blob-path.yaml": ("box:\n  files:\n    - {id: '1', blob: ../../../etc/passwd}\n", 3, "must be a SHA-256"),
+    "w-blob-path.yaml": ("box:\n  files:\n    - {id: '1', blob: ../../../etc/passwd}\n", 3, "a SHA-256 in hex"),
     "w-content.yaml": ("box:\n  files:\n    - id: '1'\n      content: [1, 2]\n", 4, "content must be text"),
 }
 

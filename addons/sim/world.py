@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import writer, yamlfile
+from ..core import digestfiles, writer, yamlfile
 from ..core.errors import InputError
 
 # Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
@@ -29,7 +28,6 @@ GRAPH_KEYS = {"taskDefinitions", "drive", "printJobs"}
 DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_KEYS = {"users", "files", "tasks"}
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class World:
@@ -69,7 +67,7 @@ class World:
         return str(self._next_box_id)
 
     def put_blob(self, content: bytes) -> str:
-        key = hashlib.sha256(content).hexdigest()
+        key = digestfiles.digest(content)
         self.blobs.setdefault(key, content)
         return key
 
@@ -184,12 +182,8 @@ class World:
             items = (*self.box_files.values(), *self.graph_items.values(), *docs)
             keys = {f["blob"] for f in items if f.get("blob")}
             contents = [(k, self.blobs[k]) for k in keys]
-        if contents:
-            directory = blob_dir(path)
-            directory.mkdir(parents=True, exist_ok=True)
-            for key, content in contents:
-                if not (directory / key).is_file():
-                    writer.replace_atomic(directory / key, content)
+        for key, content in contents:
+            digestfiles.write(blob_dir(path), content, key)
         writer.write_yaml_atomic(path, self.to_doc())
 
 
@@ -238,17 +232,10 @@ def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> by
             raise check.fail(keys + ("content",), f"content must be text, got {yamlfile.kind(text)}")
         content = text.encode()
     elif item.get("blob"):
-        key = str(item["blob"])
-        if not _SHA256.fullmatch(key):  # a name, never a path: nothing outside the blob folder is read
-            raise check.fail(keys + ("blob",), f"blob must be a SHA-256 in hex (64 characters), got {key!r}")
-        found = blobs / key if blobs else None
-        if found is None or not found.is_file():
-            raise check.fail(keys + ("blob",), f"the content {key} is missing: no file {found}")
-        content = found.read_bytes()
-        if hashlib.sha256(content).hexdigest() != key:
-            raise check.fail(
-                keys + ("blob",), f"{found} does not hold the content it is named for: its SHA-256 differs"
-            )
+        try:
+            content = digestfiles.read(blobs, str(item["blob"]))
+        except digestfiles.Unusable as e:
+            raise check.fail(keys + ("blob",), f"blob: {e}") from None
     else:  # downloadable all the same, and its sha1 is that of what a download returns
         content = f"tapeproxy: simulated content of {item.get('name') or item['id']}\n".encode()
     item["blob"] = w.put_blob(content)
