@@ -62,7 +62,7 @@ class Tapeproxy(Chain):
                 self.recorder.record,
                 self.journal.on_response,
             ],
-            on_error=[self.journal.on_error],
+            on_error=[self.recorder.dropped, self.journal.on_error],
         )
         super().__init__(
             "tapeproxy",

@@ -3,7 +3,9 @@
 - A request body over its endpoint class's limit (core/limits.py) is answered 413 in the API's error
   envelope as soon as its size is known (Content-Length, or the bytes buffered so far when chunked),
   and the rest is read and dropped, never buffered. While recording, such a body is streamed upstream
-  instead, and so is a response body over the limit; neither is recorded, and the log says so.
+  instead, and so is a response body over the limit; with --body-files, one that needs no redaction
+  is written to a body file as it passes (and recorded), any other is not recorded, and the log says
+  so. On replay, a request body as big as one the cassettes hold gets in.
 - Request headers over tapeproxy_max_header get 431 (mitmproxy 11 reads an HTTP/1 head of any size).
 - An HTTP/2 client that resets more than MAX_CLIENT_RESETS streams in RESET_WINDOW seconds (rapid
   reset) gets GOAWAY ENHANCE_YOUR_CALM and its connection is closed.
@@ -33,9 +35,12 @@ from mitmproxy.proxy.layers import http as http_layer
 from mitmproxy.proxy.layers.http import _http1, _http2
 
 from .core import limits
+from .core.digestfiles import Spool
 from .core.errors import InputError
 from .core.profiles import named_error, profile_for
+from .core.redact import Redactor
 from .runtime import responses
+from .runtime.flowstate import state_of
 from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
@@ -173,16 +178,43 @@ class Limits:
         )
         return responses.sized(status, [*headers, ("Connection", "close")], body)
 
-    def streaming(self, flow: http.HTTPFlow, what: str, size: int, limit: int) -> None:
+    def streaming(self, flow: http.HTTPFlow, message: http.Message, what: str, size: int, limit: int):
+        """What streams the body: a Spool writing it to a body file, or True (not recorded)."""
+        folder, where = self.mode.body_files, f"{flow.request.method} {flow.request.pretty_url}"
+        if not folder:
+            why = "(raise --max-body / --max-upload-body, or give --body-files, to record it)"
+        elif not Redactor.leaves_alone(
+            flow.request.pretty_url,
+            message.headers.get("content-type", ""),
+            message.headers.get("content-encoding", ""),
+        ):
+            why = (
+                "(text, JSON, forms and compressed bodies are redacted whole, so they are not stored as they "
+                "stream; raise --max-body / --max-upload-body to record it)"
+            )
+        else:
+            try:
+                spool = Spool(folder)
+            except OSError as e:
+                why = f"(its body file could not be made in {folder}: {e.strerror or e!r})"
+            else:
+                state = state_of(flow)
+                state.spools = {**(state.spools or {}), what: spool}
+                logger.info(
+                    responses.scrubbed(
+                        flow, f"tapeproxy: streaming the {what} body of {where} ({_human(size)}) into {folder}"
+                    )
+                )
+                return spool
         self.streamed += 1
         logger.warning(
             responses.scrubbed(
                 flow,
-                f"tapeproxy: NOT RECORDED {flow.request.method} {flow.request.pretty_url}: the {what} body "
-                f"({_human(size)}) is over {_human(limit)}, so it is streamed, not kept "
-                f"(raise --max-body / --max-upload-body to record it)",
+                f"tapeproxy: NOT RECORDED {where}: the {what} body ({_human(size)}) is over {_human(limit)}, "
+                f"so it is streamed, not kept {why}",
             )
         )
+        return True
 
 
 def _human(size: int) -> str:
@@ -264,6 +296,8 @@ def _check_body_size(self, request: bool):
         except ValueError:
             size = None
     limit, option = active.body_limit(self.flow.request)
+    if not active.mode.live and request:  # what the cassettes hold must get in to be answered
+        limit = max(limit, active.mode.largest_recorded_request)
     if size is None or size <= limit:
         return (yield from _original_check_body_size(self, request))
     if request and not active.mode.live:
@@ -278,9 +312,10 @@ def _check_body_size(self, request: bool):
         # Without it an HTTP/2 client waits for END_STREAM forever.
         yield http_layer.SendHttp(http_layer.ResponseEndOfMessage(self.stream_id), self.context.client)
         return True
-    # Recording: pass it through unbuffered, as mitmproxy's stream_large_bodies does.
-    active.streaming(self.flow, "request" if request else "response", size, limit)
-    (self.flow.request if request else self.flow.response).stream = True
+    # Recording: pass it through unbuffered, as mitmproxy's stream_large_bodies does, into a body file
+    # when --body-files allows it.
+    message = self.flow.request if request else self.flow.response
+    message.stream = active.streaming(self.flow, message, "request" if request else "response", size, limit)
     if buffered:  # what was kept so far goes first
         body = bytes(buffered)
         buffered.clear()

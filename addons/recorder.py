@@ -8,13 +8,15 @@ recordings of the same requests). Interactions reach disk within a second, atomi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
+from collections.abc import Callable, Sequence  # mitmproxy parses --set only for this spelling
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from .core import cassette, matching, redact, writer, yamlfile
+from .core import cassette, digestfiles, limits, matching, redact, writer, yamlfile
+from .core.digestfiles import Spool
 from .core.errors import InputError
 from .core.recording import Recording, entry
 from .hosts import Intercept
@@ -53,8 +55,10 @@ class Recorder:
         self._dirty = False
         self._flusher: asyncio.Task | None = None
         self.saved = 0  # interactions recorded in this session that are on disk
-        self.lost = 0  # of earlier cassettes: never saved before recording moved on to another
+        # never saved: of earlier cassettes before recording moved on, or a body file that could not be written
+        self.lost = 0
         self.write_error = ""  # why the last write failed; "" once a write succeeds
+        self._pending: list[Callable[[], object]] = []  # body files to write before the YAML naming them
 
     @property
     def live(self) -> bool:
@@ -84,6 +88,13 @@ class Recorder:
             [],
             "HOST=URL: send an intercepted host's traffic to another server (staging, local).",
         )
+        loader.add_option(
+            "tapeproxy_body_files",
+            str,
+            "",
+            "Keep a recorded body over this size (e.g. 1m) in <cassette>.bodies/<sha256>, not in the YAML, "
+            "and stream bodies over --max-body/--max-upload-body into such files (a tapeproxy extension).",
+        )
         loader.add_option("tapeproxy_redact_headers", Sequence[str], [], "More request/response headers to redact.")
         loader.add_option("tapeproxy_redact_query", Sequence[str], [], "More query parameters to redact.")
         loader.add_option(
@@ -103,6 +114,7 @@ class Recorder:
             "tapeproxy_redact_json",
             "tapeproxy_match_on",
             "tapeproxy_match_headers",
+            "tapeproxy_body_files",
         }
         if not updated & keys:
             return
@@ -111,6 +123,7 @@ class Recorder:
             self.upstreams = parse_upstreams(opts.tapeproxy_upstreams)
             match_on = matching.parse_match_on(opts.tapeproxy_match_on)
             match_headers = matching.parse_match_headers(opts.tapeproxy_match_headers)
+            over = limits.parse_size(opts.tapeproxy_body_files, "--body-files") if opts.tapeproxy_body_files else 0
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
         self.mode.redactor = redact.Redactor(
@@ -126,6 +139,8 @@ class Recorder:
         exists = bool(target) and Path(target).is_file()
         self.mode.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
         self.mode.replays = mode != "all"
+        self.mode.body_files = cassette.bodies_folder(target) if over and self.target else None
+        self.mode.body_file_over = over
         old: list[dict] = []
         if exists and self.live:
             try:
@@ -145,6 +160,7 @@ class Recorder:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         """A body streamed for its size (limits.py) goes upstream before the request hook: route it now."""
         if flow.request.stream and self.live and self.intercept.intercepts(flow.request.host):
+            state_of(flow).original_url = flow.request.url
             self._route(flow)
 
     def answer(self, flow: http.HTTPFlow) -> None:
@@ -163,14 +179,27 @@ class Recorder:
 
     def record(self, flow: http.HTTPFlow) -> None:
         """A response observer: what went upstream is added to the cassette."""
-        url, resp = state_of(flow).original_url, flow.response
-        if url is None or resp is None or served(flow) or resp.stream:
-            return  # not sent upstream, cut off by a scenario, or streamed (limits.py said so)
+        state = state_of(flow)
+        url, resp, spools = state.original_url, flow.response, state.spools or {}
+        folder = self.mode.body_files  # (a spool begun for another cassette does not belong in this one)
+        streamed_whole = all(
+            not message.stream or (what in spools and spools[what].name and spools[what].folder == folder)
+            for what, message in (("request", flow.request), ("response", resp))
+            if message is not None
+        )
+        if url is None or resp is None or served(flow) or not streamed_whole:
+            if url is not None and resp is not None and not served(flow):
+                self._unwritten(flow, url, spools)
+            self.dropped(flow)  # not sent upstream, cut off by a scenario, or streamed unkept (limits.py said so)
+            return
         before = self.redactor.count
         try:
             e = entry(exchange_of(flow, url), self.redactor)
+            if spools or self.mode.body_file_over:
+                self._body_files(e, spools)
         except Exception:  # a broken recording must not break the client's response
             logger.exception(f"tapeproxy: could not record {flow.request.method} {self.redactor.url(url)}")
+            self.dropped(flow)
             return
         self.recording.add(e)
         self._dirty = True
@@ -181,10 +210,69 @@ class Recorder:
                 f"as its Content-Encoding ({resp.headers.get('content-encoding')}) says; recorded "
                 f"as received (!!binary, header kept), and replayed the same way"
             )
+        files = len(e.get("tapeproxy", {}).get("body_files", ()))
         logger.info(
             f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
-            f"{resp.status_code}" + (f" ({redacted} value(s) redacted)" if redacted else "")
+            f"{resp.status_code}"
+            + (f" ({redacted} value(s) redacted)" if redacted else "")
+            + (f" ({files} body file(s))" if files else "")
         )
+
+    def _body_files(self, e: dict, spools: dict[str, Spool]) -> None:
+        """Moves the entry's streamed bodies, and those over --body-files, out to body files: the YAML
+        keeps a note naming each; the files are written before the YAML that names them."""
+        folder, refs, jobs = self.mode.body_files, {}, []
+        assert folder is not None
+        fields = {"request": (e["request"], "body"), "response": (e["response"]["body"], "string")}
+        for what, (holder, key) in fields.items():
+            spool = spools.get(what)
+            if spool is not None:
+                name, size = spool.name, spool.size
+                jobs.append(spool.keep)
+                if what == "response":  # entry() measured the empty body mitmproxy kept of it
+                    for header in e["response"]["headers"]:
+                        if header.lower() == "content-length":
+                            e["response"]["headers"][header] = [str(size)]
+            else:
+                body = holder[key] or b""
+                data = body.encode("utf-8") if isinstance(body, str) else body
+                if len(data) <= self.mode.body_file_over:
+                    continue
+                name, size = digestfiles.digest(data), len(data)
+                jobs.append(functools.partial(digestfiles.write, folder, data, name))
+            holder[key] = cassette.body_file_note(name, size)
+            refs[what] = {"sha256": name, "size": size}
+        if refs:
+            e.setdefault("tapeproxy", {})["body_files"] = refs
+        self._pending.extend(jobs)  # only now: an entry that failed halfway leaves no job behind
+
+    def _unwritten(self, flow: http.HTTPFlow, url: str, spools: dict[str, Spool]) -> None:
+        """A body that was being written to a body file and could not be (a full disk): said, and
+        counted as not saved, so the summary and the exit status tell the truth."""
+        for what, spool in spools.items():
+            if spool.failed:
+                self.lost += 1
+                self.write_error = spool.failed
+                logger.error(
+                    f"tapeproxy: could not save {flow.request.method} {self.redactor.url(url)}: its {what} body "
+                    f"could not be written to {spool.folder}: {spool.failed}; the client got it whole, the "
+                    f"cassette does not have it"
+                )
+                return
+
+    def dropped(self, flow: http.HTTPFlow) -> None:
+        """A flow that is not recorded: the body files it was streaming into go."""
+        state = state_of(flow)
+        for spool in (state.spools or {}).values():
+            spool.discard()
+        state.spools = None
+
+    def _write(self, entries: list[dict]) -> None:
+        """Body files first (each taken off the list once on disk), then the YAML that names them."""
+        while self._pending:
+            self._pending[0]()
+            self._pending.pop(0)
+        writer.write_atomic(self.target, entries)
 
     @property
     def unsaved(self) -> int:
@@ -200,7 +288,7 @@ class Recorder:
                 entries, added = self.recording.entries(), self.recorded
                 self._dirty = False
                 try:
-                    await asyncio.to_thread(writer.write_atomic, self.target, entries)
+                    await asyncio.to_thread(self._write, entries)
                 except Exception as e:
                     self._dirty = True
                     self._failed(e)
@@ -212,7 +300,7 @@ class Recorder:
         if self.target and (self._dirty or self.recorded):
             added = self.recorded
             try:
-                writer.write_atomic(self.target, self.recording.entries())
+                self._write(self.recording.entries())
             except Exception as e:
                 self._failed(e)
                 return False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
+from collections.abc import Awaitable, Sequence  # mitmproxy parses --set only for this spelling
+from dataclasses import replace
 
 from mitmproxy import ctx, exceptions, http
 
-from .core import cassette, matching, ranges, yamlfile
+from .core import cassette, digestfiles, matching, ranges, yamlfile
 from .core.errors import InputError
 from .core.index import Hit, ReplayIndex
 from .core.served import served_headers
@@ -84,6 +86,7 @@ class Replay:
         """Serve from this index from now on (its sequences start from their first recording)."""
         self.index = index
         self._fields = {}
+        self.mode.largest_recorded_request = max((len(i.request.body) for i in index.interactions), default=0)
         self.intercept.recorded_hosts(index.hosts)
         if ctx.options.tapeproxy_cassettes:
             logger.info(
@@ -96,16 +99,35 @@ class Replay:
         """Every sequence starts again from its first recording."""
         self.index.reset()
 
-    def answer(self, flow: http.HTTPFlow) -> None:
+    def answer(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if self.mode.replays:
             result = self.index.lookup(shape_of(flow))
-            if isinstance(result, Hit):
-                self._serve(flow, result)
-            else:
+            if not isinstance(result, Hit):
                 state_of(flow).miss = result
+            elif result.interaction.response.body_file:
+                return self._serve_file(flow, result)
+            else:
+                self._serve(flow, result, result.interaction.response)
+        return None
 
-    def _serve(self, flow: http.HTTPFlow, hit: Hit) -> None:
-        recorded = hit.interaction.response
+    async def _serve_file(self, flow: http.HTTPFlow, hit: Hit) -> None:
+        """A body kept beside the cassette: read off the event loop, and served only if it is still
+        what it is named for (lint checks them all; start-up only that each is there)."""
+        named = hit.interaction.response.body_file
+        assert named is not None
+        try:
+            body = await asyncio.to_thread(named.read)
+        except digestfiles.Unusable as e:
+            message = f"cassette {hit.interaction.label}: its response body cannot be served: {e}"
+            logger.error(responses.scrubbed(flow, f"tapeproxy: {message} (tapeproxy lint checks every body file)"))
+            flow.response = responses.api_error(
+                flow, 500, "tapeproxyBodyFileUnusable", message, [(responses.ERROR_HEADER, "replay")]
+            )
+            responses.served_by(flow, "error", f"cassette {hit.interaction.label}: body file unusable")
+            return
+        self._serve(flow, hit, replace(hit.interaction.response, body=body))
+
+    def _serve(self, flow: http.HTTPFlow, hit: Hit, recorded: cassette.RecordedResponse) -> None:
         method = flow.request.method
         key = (id(hit.interaction), method == "HEAD")  # the index keeps the interaction, so its id
         fields = self._fields.get(key)

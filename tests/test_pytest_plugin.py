@@ -119,6 +119,16 @@ def test_sequence(tapeproxy):
     got = [s.get("https://graph.microsoft.com/v1.0/seq", proxies={"https": tapeproxy.url},
                  verify=tapeproxy.ca_path, timeout=10).json()["n"] for _ in range(2)]
     assert got == [1, 2]
+
+
+@pytest.mark.tapeproxy(
+    cassette="binary.yaml", upstream=UPSTREAM, upstream_ca=os.environ["UPSTREAM_CA"], body_files="100"
+)
+def test_binary(tapeproxy):
+    s = requests.Session()
+    s.trust_env = False
+    r = s.get("https://graph.microsoft.com/v1.0/binary", proxies={"https": tapeproxy.url}, verify=tapeproxy.ca_path)
+    assert r.content == bytes(range(256))
 """
 
 
@@ -129,12 +139,15 @@ def test_record_mode_option_records_then_replays_offline(pytester, api, monkeypa
     monkeypatch.setenv("UPSTREAM_CA", str(api.cert))
     pytester.makepyfile(test_rec=textwrap.dedent(RECORDING_SUITE))
     first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tapeproxy-record-mode=once")
-    first.assert_outcomes(passed=1)
+    first.assert_outcomes(passed=2)
     recorded = cassette.load(pytester.path / "recorded.yaml")
     assert [i.request.uri for i in recorded] == ["https://graph.microsoft.com/v1.0/seq"] * 2
+    (binary,) = cassette.load(pytester.path / "binary.yaml")  # body_files="100": the 256 bytes beside it
+    assert binary.response.body_file and binary.response.body_file.read() == bytes(range(256))
+    assert binary.response.body_file.path.parent == pytester.path / "binary.yaml.bodies"
     connections = api.connections
     again = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # record mode none: offline
-    again.assert_outcomes(passed=1)
+    again.assert_outcomes(passed=2)
     assert api.connections == connections
 
 

@@ -7,11 +7,11 @@ beside `request`/`response` (under `tapeproxy:`), never inside `request`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import matching, yamlfile
+from . import digestfiles, matching, yamlfile
 from .errors import InputError
 
 Headers = tuple[tuple[str, str], ...]
@@ -31,6 +31,8 @@ class RecordedResponse:
     reason: str
     headers: Headers
     body: bytes
+    # A body kept beside the cassette (--body-files): read, and checked, only when served.
+    body_file: digestfiles.Named | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,25 @@ class _Checker(yamlfile.Checker):
         if isinstance(value, str):
             return value.encode("utf-8")
         raise self.fail(keys, f"body must be a string, !!binary or null, got {yamlfile.kind(value)}")
+
+    def body_file(self, ref: Any, keys: tuple, which: str, folder: Path) -> digestfiles.Named:
+        """A body stored beside the cassette, named by its SHA-256 and size: found, and of that size."""
+        keys = keys + ("tapeproxy", "body_files", which)
+        ref = self.mapping(ref, keys, f"body_files.{which}")
+        name, size = ref.get("sha256"), ref.get("size")
+        if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool):
+            raise self.fail(keys, f"body_files.{which} needs sha256 (text) and size (bytes)")
+        try:
+            return digestfiles.find(folder, name, size)
+        except digestfiles.Unusable as e:
+            raise self.fail(keys, f"{which} body: {e}") from None
+
+    def content(self, named: digestfiles.Named, keys: tuple, which: str) -> bytes:
+        """A body file's content, checked against its name."""
+        try:
+            return named.read()
+        except digestfiles.Unusable as e:
+            raise self.fail(keys + ("tapeproxy", "body_files", which), f"{which} body: {e}") from None
 
     def request(self, raw: Any, keys: tuple) -> RecordedRequest:
         raw = self.mapping(raw, keys, "request")
@@ -152,14 +173,17 @@ def looks_like_cassette(path: str | Path) -> bool:
     return bool(_CASSETTE_KEY.search(text))
 
 
-def load(path: str | Path) -> list[Interaction]:
+def load(path: str | Path, verify_bodies: bool = False) -> list[Interaction]:
     """Load one cassette file. Raises InputError with file and line on anything malformed."""
     data, text = yamlfile.load(path)
-    return from_document(data, text, str(path))
+    return from_document(data, text, str(path), verify_bodies)
 
 
-def from_document(data, text: str, path: str) -> list[Interaction]:
-    """The interactions of a parsed cassette (data and its text, from yamlfile.load), validated."""
+def from_document(data, text: str, path: str, verify_bodies: bool = False) -> list[Interaction]:
+    """The interactions of a parsed cassette (data and its text, from yamlfile.load), validated.
+
+    A response body kept as a file is found and its size checked; its content is checked against
+    its SHA-256 only with verify_bodies (lint), else when it is served, so start-up reads no body."""
     check = _Checker(path, text)
     if data is None:
         raise InputError("empty cassette", path, 1, "a cassette holds `interactions: [...]` and `version: 1`")
@@ -182,13 +206,29 @@ def from_document(data, text: str, path: str) -> list[Interaction]:
             if part not in raw:
                 raise check.fail(keys, f"interaction {i + 1} has no {part!r}")
         extra = raw.get("tapeproxy") or {}
-        out.append(
-            Interaction(
-                check.request(raw["request"], keys + ("request",)),
-                check.response(raw["response"], keys + ("response",)),
-                name,
-                i + 1,
-                extra if isinstance(extra, dict) else {},
-            )
-        )
+        extra = extra if isinstance(extra, dict) else {}
+        request = check.request(raw["request"], keys + ("request",))
+        response = check.response(raw["response"], keys + ("response",))
+        if extra.get("body_files") is not None:
+            files = check.mapping(extra["body_files"], keys + ("tapeproxy", "body_files"), "body_files")
+            folder = bodies_folder(path)
+            if "request" in files:  # matching needs it: read (and checked) now
+                named = check.body_file(files["request"], keys, "request", folder)
+                request = replace(request, body=check.content(named, keys, "request"))
+            if "response" in files:  # read and checked when served: until then it costs no memory
+                named = check.body_file(files["response"], keys, "response", folder)
+                if verify_bodies:
+                    check.content(named, keys, "response")
+                response = replace(response, body=b"", body_file=named)
+        out.append(Interaction(request, response, name, i + 1, extra))
     return out
+
+
+def bodies_folder(path: str | Path) -> Path:
+    """Where a cassette's bodies stored as files are (--body-files): `<cassette>.bodies/`."""
+    return Path(f"{path}.bodies")
+
+
+def body_file_note(name: str, size: int) -> str:
+    """What the cassette's own body field says of a body stored as a file (vcrpy serves this text)."""
+    return f"tapeproxy body file: {size} bytes in the .bodies folder beside this cassette, named {name}"

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import writer
@@ -28,19 +29,40 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read(folder: Path | None, name: str, size: int | None = None) -> bytes:
-    """The content named `name` in folder, checked against its name (and size, when given)."""
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A file found under its digest, of the size it should have; read() checks the content."""
+
+    path: Path
+    sha256: str
+    size: int
+
+    def read(self) -> bytes:
+        try:
+            content = self.path.read_bytes()
+        except OSError as e:
+            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+        if len(content) != self.size or digest(content) != self.sha256:
+            raise Unusable(f"{self.path} does not hold the content it is named for: its SHA-256 differs")
+        return content
+
+
+def find(folder: Path | None, name: str, size: int | None = None) -> Named:
+    """The file named `name` in folder, checked to exist (and to have `size` bytes, when given)."""
     if not NAME.fullmatch(name):  # checked before any path is built from it
         raise Unusable(f"a SHA-256 in hex (64 characters) was expected, got {name!r}")
     found = folder / name if folder else None
     if found is None or not found.is_file():
         raise Unusable(f"the content {name} is missing: no file {found}")
-    if size is not None and found.stat().st_size != size:  # cheap, and before reading a wrong file whole
-        raise Unusable(f"{found} holds {found.stat().st_size} bytes, not the {size} it is named for")
-    content = found.read_bytes()
-    if digest(content) != name:
-        raise Unusable(f"{found} does not hold the content it is named for: its SHA-256 differs")
-    return content
+    actual = found.stat().st_size
+    if size is not None and actual != size:  # cheap, and before reading a wrong file whole
+        raise Unusable(f"{found} holds {actual} bytes, not the {size} it is named for")
+    return Named(found, name, actual)
+
+
+def read(folder: Path | None, name: str, size: int | None = None) -> bytes:
+    """The content named `name` in folder, checked against its name (and size, when given)."""
+    return find(folder, name, size).read()
 
 
 def write(folder: Path, data: bytes, name: str = "") -> str:
@@ -55,7 +77,9 @@ class Spool:
     """A body written to the folder while it streams through, never held in memory.
 
     Called with each chunk (mitmproxy's `stream` callable) and returns it unchanged; b"" ends it.
-    `keep()` then makes it `<folder>/<sha256>` (on disk first); `discard()` drops it.
+    `keep()` then makes it `<folder>/<sha256>` (on disk first); `discard()` drops it. A write that
+    fails (a full disk) never stops the body on its way: the spool gives up, says why in `failed`,
+    and the caller does not record it. Opening one raises OSError.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -66,17 +90,22 @@ class Spool:
         self.folder = folder
         self.size = 0
         self.name = ""  # the digest, once the body has ended
+        self.failed = ""  # why it could not be written
 
     def __call__(self, chunk: bytes) -> bytes:
-        if self.name or self._file.closed:
+        if self.name or self.failed:
             return chunk
-        if chunk:
-            self._file.write(chunk)
-            self._hash.update(chunk)
-            self.size += len(chunk)
-        else:
-            self._file.close()
-            self.name = self._hash.hexdigest()
+        try:
+            if chunk:
+                self._file.write(chunk)
+                self._hash.update(chunk)
+                self.size += len(chunk)
+            else:
+                self._file.close()
+                self.name = self._hash.hexdigest()
+        except OSError as e:
+            self.failed = e.strerror or repr(e)
+            self.discard()
         return chunk
 
     def keep(self) -> str:
@@ -84,15 +113,17 @@ class Spool:
         if not self.name:
             raise Unusable("the body did not end")
         target = self.folder / self.name
+        if target.is_file():  # the same content is there already (or this ran before)
+            Path(self._tmp).unlink(missing_ok=True)
+            return self.name
         with open(self._tmp, "rb") as f:
             os.fsync(f.fileno())
-        if target.is_file():
-            os.unlink(self._tmp)
-        else:
-            os.replace(self._tmp, target)
+        os.replace(self._tmp, target)
         return self.name
 
     def discard(self) -> None:
-        if not self._file.closed:
+        try:
             self._file.close()
+        except OSError:  # its buffer could not be written either: it is being dropped anyway
+            pass
         Path(self._tmp).unlink(missing_ok=True)

@@ -169,6 +169,20 @@ class Redactor:
             return json.dumps(data).encode() if self.count != before else body
         return body
 
+    @staticmethod
+    def leaves_alone(url: str, content_type: str, content_encoding: str) -> bool:
+        """Whether a body with these headers can be stored as it streams, never read whole: a file's
+        bytes (binary or multipart), unencoded, not a token exchange. body() redacts JSON and forms;
+        text and XML are left out too, as a secret the request carried may appear in them."""
+        kind = content_type.split(";", 1)[0].strip().lower()
+        texty = (
+            not kind
+            or kind.startswith("text/")
+            or kind.endswith(("/json", "+json", "/xml", "+xml", "/x-www-form-urlencoded", "/javascript"))
+        )
+        encoded = content_encoding.strip().lower() not in ("", "identity")
+        return not (texty or encoded or _TOKEN_PATH.search(urlsplit(url).path))
+
     def _redact_path(self, node, path: tuple[str, ...]) -> None:
         if not path:
             return

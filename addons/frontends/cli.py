@@ -146,6 +146,14 @@ def _recording(parser: argparse.ArgumentParser) -> None:
         help="send HOST's traffic to URL (staging, local) while the cassette still says HOST",
     )
     parser.add_argument("--upstream-ca", metavar="PEM", help="trust this CA for upstream servers")
+    parser.add_argument(
+        "--body-files",
+        metavar="SIZE",
+        default="",
+        help="keep each recorded body over SIZE (e.g. 1m) in CASSETTE.bodies/<sha256> instead of the YAML, and "
+        "record bodies over --max-body/--max-upload-body by streaming them there (a tapeproxy extension: "
+        "vcrpy reads such a cassette but serves a note in place of those bodies)",
+    )
     _redaction(parser)
 
 
@@ -384,6 +392,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
             tapeproxy_redact_headers=args.redact_header,
             tapeproxy_redact_query=args.redact_query,
             tapeproxy_redact_json=args.redact_json,
+            tapeproxy_body_files=args.body_files,
         )
         if args.upstream_ca:
             settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca

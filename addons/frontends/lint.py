@@ -10,7 +10,8 @@ cannot say (templates, references between objects), which the loaders check.
 from __future__ import annotations
 
 import json
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from ..core.errors import InputError
 from ..sim.world import World
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-LOADERS = {"cassette": cassette.load, "scenario": scenario.load, "world": World.load}
+LOADERS: dict[str, Callable[[Path], object]] = {
+    "cassette": partial(cassette.load, verify_bodies=True),  # every body file's content too
+    "scenario": scenario.load,
+    "world": World.load,
+}
 
 
 def kind_of(data: Any, path: Path) -> str:

@@ -37,6 +37,11 @@ KNOBS = {
     "repeat_last": ("tapeproxy_repeat_last", "bool", "repeat the last recording of a sequence (default true)"),
     "simulate": ("tapeproxy_simulate", "bool", "answer from the simulated Graph and Box world first (--simulate)"),
     "world": ("tapeproxy_world", "string", "world file the simulation starts from (--world)"),
+    "body_files": (
+        "tapeproxy_body_files",
+        "string",
+        "keep recorded bodies over this size beside the cassette (--body-files)",
+    ),
 }
 # Our dependencies' deprecation warnings are not the user's to read (mitmproxy's pyOpenSSL calls, and
 # those of ldap3, passlib and pyparsing, which mitmproxy imports); warnings of the user's code stay.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mitmproxy import http
 
+from ..core.digestfiles import Spool
 from ..core.index import NoMatch
 from ..core.matching import Shape
 from ..core.recording import Exchange
@@ -36,6 +37,7 @@ class FlowState:
     early_retry: float | None = None  # seconds before its Retry-After the client came back
     truncate: bool = False  # a scenario fault: cut the answer short
     batch_step: str = ""  # a Graph $batch step: its id
+    spools: dict[str, Spool] | None = None  # "request"/"response" bodies streamed into body files
 
 
 _states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
