@@ -1,6 +1,7 @@
 """Inside a network namespace with only loopback: record from a local stand-in, then replay with it gone.
 
 Prints one JSON line; test_offline.py runs it under `unshare -rn` and compares the two halves.
+Arguments are passed to `tapeproxy record` (e.g. --body-files 200).
 """
 
 import json
@@ -37,6 +38,7 @@ with tempfile.TemporaryDirectory() as tmp:
             f"upload.box.com={local}",
             "--upstream-ca",
             str(api.cert),
+            *sys.argv[1:],
         ],
         tmp,
     )
@@ -51,6 +53,9 @@ with tempfile.TemporaryDirectory() as tmp:
     replayed.append(upload(client(replay), '{"parent": {"id": "0"}, "name": "scan.pdf"}'))
     code = code or replay.stop()
     text = (tmp / "ns.yaml").read_text()
+    bodies = tmp / "ns.yaml.bodies"
+    files = sorted(bodies.iterdir()) if bodies.exists() else []
+    text += "".join(f.read_bytes().decode("utf-8", "replace") for f in files)  # secrets are checked there too
 
     def plain(values):
         return [v.hex() if isinstance(v, bytes) else v for v in values]
@@ -61,6 +66,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 "recorded": plain(recorded),
                 "replayed": plain(replayed),
                 "leaked": [name for name, s in SECRETS.items() if s.split("=")[-1] in text],
+                "body_files": len(files),
             }
         )
     )

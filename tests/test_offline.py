@@ -41,10 +41,12 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
 
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
-def test_record_then_replay_inside_a_namespace_with_only_loopback():
+@pytest.mark.parametrize("options", ["", "--body-files 200"])
+def test_record_then_replay_inside_a_namespace_with_only_loopback(options):
     env = {**os.environ, "PYTHONPATH": str(HERE)}
+    probe = f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py {options}'
     out = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py'],
+        ["unshare", "-rn", "sh", "-c", probe],
         cwd=HERE,
         env=env,
         capture_output=True,
@@ -65,6 +67,7 @@ def test_record_then_replay_inside_a_namespace_with_only_loopback():
         "refresh_token": "REDACTED-refresh_token-1",
     }
     assert seen["leaked"] == []
+    assert (seen["body_files"] > 0) is bool(options)  # the upload and the binary body, beside the cassette
 
 
 @pytest.fixture
