@@ -7,6 +7,7 @@ import http.server
 import ipaddress
 import json
 import os
+import shutil
 import socketserver
 import ssl
 import subprocess
@@ -264,3 +265,39 @@ def graph_client(proxy):
         )
     )
     return client, transport
+
+
+# --- a probe script run in a mount namespace of its own, on a small tmpfs (a disk that fills) ---
+
+
+def can_mount_tmpfs() -> bool:
+    return (
+        bool(shutil.which("unshare"))
+        and subprocess.run(
+            ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True
+        ).returncode
+        == 0
+    )
+
+
+def on_small_disk(probe: str, size: str, tmp_path: Path) -> dict:
+    """Run tests/<probe> under `unshare -rm` with a tmpfs of `size` mounted at its one argument; the
+    JSON its last line prints."""
+    import pytest
+
+    if not can_mount_tmpfs():
+        pytest.skip("needs unprivileged user+mount namespaces (unshare -rm)")
+    here = Path(__file__).parent
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = f'mount -t tmpfs -o size={size} tmpfs "{mnt}" && exec "{sys.executable}" {probe} "{mnt}"'
+    out = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(here)},
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "mnt": str(mnt)}

@@ -11,6 +11,8 @@ import pytest
 import requests
 import yaml
 from helpers import LocalHTTPS, interaction, run_cli, write_cassette
+from test_limits import session
+from test_record import record as record_via
 
 MIB = 1 << 20
 FILE = random.Random(18).randbytes(4000)  # a download under --max-body: kept as a file, not in YAML
@@ -54,15 +56,6 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def session(proxy) -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"https": proxy.url}
-    s.verify = proxy.ca
-    s.headers["Authorization"] = "Bearer body-files"
-    return s
-
-
 def calls(s: requests.Session) -> list:
     """The same calls when recording and when replaying; each multipart upload gets a new boundary."""
     out = [s.get(f"{BOX}/files/1").json()]
@@ -88,21 +81,9 @@ def upstream(tmp_path):
 
 
 def record(start_cli, upstream, cassette, *extra):
-    local = f"https://127.0.0.1:{upstream.port}"
-    return start_cli(
-        "record",
-        "--cassette",
-        str(cassette),
-        "--upstream",
-        f"api.box.com={local}",
-        "--upstream",
-        f"upload.box.com={local}",
-        "--upstream-ca",
-        str(upstream.cert),
-        "--max-body",
-        "1m",
-        *extra,
-    )
+    """test_record's recording proxy, with upload.box.com mapped too and a 1 MiB --max-body."""
+    upload = f"upload.box.com=https://127.0.0.1:{upstream.port}"
+    return record_via(start_cli, upstream, cassette, "--upstream", upload, "--max-body", "1m", *extra)
 
 
 def test_big_bodies_are_recorded_as_digest_files_and_replayed_byte_for_byte(start_cli, upstream, tmp_path):
@@ -244,29 +225,12 @@ def test_replay_and_lint_refuse_a_body_file_that_is_missing_or_altered(start_cli
 
 def test_a_full_disk_while_a_body_streams_into_its_file_is_told_and_the_client_still_gets_it(tmp_path):
     """In a mount namespace of its own: a 1 MiB tmpfs that a 2 MiB download fills as it is written."""
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
-    from test_record import _can_mount_tmpfs
+    from helpers import on_small_disk
 
-    if not _can_mount_tmpfs():
-        pytest.skip("needs unprivileged user+mount namespaces (unshare -rm)")
-    here = Path(__file__).parent
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    script = f'mount -t tmpfs -o size=1m tmpfs "{mnt}" && exec "{sys.executable}" diskfull_bodies_probe.py "{mnt}"'
-    out = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script],
-        cwd=here,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(here)},
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = on_small_disk("diskfull_bodies_probe.py", "1m", tmp_path)
+    mnt = Path(seen["mnt"])
     log = seen["output"]
     assert seen["small"] == seen["small_after"] == 200 and seen["big_whole"], log  # the client got it all
     assert seen["said"], log

@@ -210,45 +210,14 @@ def test_ctrl_c_flushes_what_was_recorded(start_cli, api, tmp_path):
     assert [i.request.uri.rsplit("/", 1)[1] for i in cassette.load(path)] == ["0", "1", "2", "3", "4"]
 
 
-def _can_mount_tmpfs() -> bool:
-    import shutil
-    import subprocess
-
-    return (
-        bool(shutil.which("unshare"))
-        and subprocess.run(
-            ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True
-        ).returncode
-        == 0
-    )
-
-
 def test_a_full_disk_is_said_at_once_retried_until_it_saves_and_told_at_exit(tmp_path):
     """In a mount namespace of its own: a 128 KiB tmpfs the cassette lives on, filled and freed."""
-    import json
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
-    import pytest
+    from helpers import on_small_disk
 
-    if not _can_mount_tmpfs():
-        pytest.skip("needs unprivileged user+mount namespaces (unshare -rm)")
-    here = Path(__file__).parent
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    script = f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" diskfull_probe.py "{mnt}"'
-    out = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script],
-        cwd=here,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(here)},
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = on_small_disk("diskfull_probe.py", "128k", tmp_path)
+    mnt = Path(seen["mnt"])
     log = seen["output"]
     assert seen["answers"] == [200] * 10  # the clients were served all along
     assert seen["before_full"] == 3
