@@ -57,12 +57,17 @@ with tempfile.TemporaryDirectory() as tmp:
     s = requests.Session()
     s.trust_env = False
     s.proxies, s.verify = {"https": proxy.url}, proxy.ca
-    seen: dict = {"small": s.get("https://api.box.com/2.0/small", timeout=10).status_code}
-    big = s.get("https://api.box.com/2.0/big", timeout=30)
-    seen["big_whole"] = big.status_code == 200 and hashlib.sha256(big.content).digest() == hashlib.sha256(BIG).digest()
-    seen["said"] = proxy.wait_for("could not save GET https://api.box.com/2.0/big", 5)
-    seen["small_after"] = s.get("https://api.box.com/2.0/small?again=1", timeout=10).status_code
-    seen["exit"] = proxy.stop()
+    seen: dict = {}
+    try:
+        seen["small"] = s.get("https://api.box.com/2.0/small", timeout=10).status_code
+        big = s.get("https://api.box.com/2.0/big", timeout=30)
+        seen["big_whole"] = (
+            big.status_code == 200 and hashlib.sha256(big.content).digest() == hashlib.sha256(BIG).digest()
+        )
+        seen["said"] = proxy.wait_for("could not save GET https://api.box.com/2.0/big", 5)
+        seen["small_after"] = s.get("https://api.box.com/2.0/small?again=1", timeout=10).status_code
+    finally:  # also when a request fails: no proxy left running
+        seen["exit"] = proxy.stop()
     bodies = mnt / "rec.yaml.bodies"
     seen["body_files"] = sorted(p.name for p in bodies.iterdir()) if bodies.exists() else []
     seen["recorded"] = [i["request"]["uri"] for i in __import__("yaml").safe_load(target.read_text())["interactions"]]
