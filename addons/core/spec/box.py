@@ -1,0 +1,306 @@
+"""Box from its OpenAPI: find the operation a request is for, check it as Box would, and answer it
+with a body that validates against the operation's response schema.
+
+Bodies are built from the spec's own examples where it has them, otherwise from the schema, the
+same way for the same request (nothing random), so a demo is repeatable. The id of the object a
+path names is the id in the path; a list's total_count is its number of entries; `fields` keeps
+the mini representation plus the fields asked for, as Box does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+BASE_PATH = "/2.0"
+MAX_DEPTH = 6  # nested objects deeper than this get their required properties only
+MINI_FIELDS = ("type", "id", "etag")  # what `fields` always keeps
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: Any = None  # JSON, or None for no body
+    label: str = ""  # the operation, for the log: "GET /folders/{folder_id}"
+    error: str = ""  # a named Box error (profiles.box.CATALOGUE) when the answer is one
+    message: str = ""
+    context: dict | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Route:
+    op: dict
+    pattern: re.Pattern
+    names: list[str]
+    literal: int  # literal segments: /files/upload_sessions wins over /files/{file_id}
+
+
+def _route(op: dict) -> _Route:
+    names: list[str] = []
+    parts = []
+    for segment in op["path"].strip("/").split("/"):  # a parameter may be part of one: thumbnail.{extension}
+        pieces = re.split(r"\{(\w+)\}", segment)
+        names.extend(pieces[1::2])
+        parts.append("".join(re.escape(p) if i % 2 == 0 else r"([^/]+?)" for i, p in enumerate(pieces)))
+    return _Route(op, re.compile("/" + "/".join(parts)), names, sum("{" not in s for s in op["path"].split("/")))
+
+
+class BoxSpec:
+    def __init__(self, model: dict) -> None:
+        self.schemas: dict[str, dict] = model["schemas"]
+        routes = sorted((_route(op) for op in model["ops"]), key=lambda r: -r.literal)
+        self.routes = routes
+        self.version = model.get("spec_version", "")
+        self._branches: dict[int, int] = {}  # id(oneOf list) -> the branch values are built from
+
+    def find(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], list[str]]:
+        """The route for this method and path (below /2.0), its path parameters, and the methods the
+        path has (to tell a wrong method from an unknown path)."""
+        methods: list[str] = []
+        best: tuple[_Route | None, dict[str, str]] = (None, {})
+        for route in self.routes:
+            m = route.pattern.fullmatch(path)
+            if not m:
+                continue
+            if route.op["method"] not in methods:
+                methods.append(route.op["method"])
+            if best[0] is None and route.op["method"] == method:
+                best = (route, dict(zip(route.names, m.groups(), strict=True)))
+        return best[0], best[1], methods
+
+    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, content_type: str) -> Answer:
+        if not path.startswith(BASE_PATH + "/"):
+            return Answer(404, error="not_found", label=f"{method} {path}")
+        route, params, methods = self.find(method, path[len(BASE_PATH) :])
+        if route is None:
+            if methods:
+                return Answer(
+                    405, error="method_not_allowed", label=f"{method} {path}", headers=[("Allow", ", ".join(methods))]
+                )
+            return Answer(404, error="not_found", label=f"{method} {path}")
+        op = route.op
+        label = f"{method} {op['path']}"
+        problems = self.check_query(op, query)
+        parsed = None
+        if not problems:
+            parsed, problems = self.check_body(op, body, content_type)
+        if problems:
+            return Answer(400, error="bad_request", label=label, context={"errors": problems})
+        # A few GETs say 201 in the spec (metadata instances); Box answers a GET with 200.
+        status = 200 if method == "GET" and op["status"] == 201 else op["status"]
+        return Answer(status, self.body(op, params, query, parsed), label)
+
+    # checks
+
+    def check_query(self, op: dict, query: list[tuple[str, str]]) -> list[dict]:
+        given = dict(query)
+        problems = []
+        for name, p in op["query"].items():
+            if name not in given:
+                if p["required"]:
+                    problems.append(_missing(name))
+                continue
+            schema = self.flat(p["schema"] or {})
+            problem = _scalar_problem(name, given[name], schema, from_text=True)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def check_body(self, op: dict, body: bytes, content_type: str) -> tuple[Any, list[dict]]:
+        spec = op["body"]
+        if spec is None or spec["type"] != "application/json":
+            return None, []
+        if not body.strip():
+            return None, ([_missing("body")] if spec["required"] else [])
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None, [{"reason": "invalid_parameter", "name": "body", "message": "Invalid JSON in the body"}]
+        return data, self.check_value(data, spec["schema"] or {}, "")
+
+    def check_value(self, value: Any, schema: dict, where: str) -> list[dict]:
+        """Required properties, types and enums, as Box reports them: one error per field."""
+        schema = self.flat(schema)
+        kind = schema.get("type")
+        if kind == "object" or "properties" in schema:
+            if not isinstance(value, dict):
+                return [_invalid(where or "body", value)]
+            problems = [_missing(_join(where, name)) for name in schema.get("required", ()) if name not in value]
+            for name, sub in schema.get("properties", {}).items():
+                if name in value and value[name] is not None:
+                    problems.extend(self.check_value(value[name], sub, _join(where, name)))
+            return problems
+        if kind == "array":
+            if not isinstance(value, list):
+                return [_invalid(where, value)]
+            return [p for item in value for p in self.check_value(item, schema.get("items") or {}, where)]
+        problem = _scalar_problem(where, value, schema)
+        return [problem] if problem else []
+
+    # schemas
+
+    def flat(self, schema: dict, seen: frozenset = frozenset()) -> dict:
+        """A schema with its $ref followed and its allOf merged into one (oneOf/anyOf: the first)."""
+        if "$ref" in schema:
+            name = schema["$ref"]
+            if name in seen:
+                return {"type": "object"}
+            return self.flat(self.schemas.get(name, {}), seen | {name})
+        if not any(k in schema for k in ("allOf", "oneOf", "anyOf")):
+            return schema
+        out = {k: v for k, v in schema.items() if k not in ("allOf", "oneOf", "anyOf")}
+        parts = list(schema.get("allOf", ()))
+        for combiner in ("oneOf", "anyOf"):
+            if schema.get(combiner):
+                parts.append(schema[combiner][self._branch(schema[combiner])])
+        for part in parts:
+            part = self.flat(part, seen)
+            for k, v in part.items():
+                if k == "properties":
+                    out["properties"] = {**out.get("properties", {}), **v}
+                elif k == "required":
+                    out["required"] = sorted({*out.get("required", ()), *v})
+                elif k not in out or k in ("type",):
+                    out[k] = v
+        return out
+
+    def _branch(self, branches: list) -> int:
+        """Which of oneOf's schemas to build a value from: the first whose value no other branch also
+        accepts (oneOf means exactly one; Box's event source lists User and a catch-all)."""
+        key = id(branches)
+        if key not in self._branches:
+            self._branches[key] = 0  # while deciding: nested uses take the first
+            for i, branch in enumerate(branches):
+                candidate = self.value(branch, "", MAX_DEPTH - 1, "0")
+                if sum(not self.check_value(candidate, other, "") for other in branches) == 1:
+                    self._branches[key] = i
+                    break
+        return self._branches[key]
+
+    # answers
+
+    def body(self, op: dict, params: dict[str, str], query: list[tuple[str, str]], sent: Any) -> Any:
+        if op["response"] is None or op["response_type"] != "application/json":
+            return None
+        seed = hashlib.sha256(f"{op['method']} {op['path']} {sorted(params.items())}".encode()).hexdigest()[:8]
+        out = self.value(op["response"], "", 0, seed)
+        if isinstance(out, dict):
+            if params and "id" in out:  # the object a path names has the id in the path
+                out["id"] = list(params.values())[-1]
+            if isinstance(sent, dict):  # what was sent shows in what comes back, where the answer's schema allows
+                props = self.flat(op["response"]).get("properties", {})
+                for k, v in sent.items():
+                    if k in out and k in props:
+                        merged = _merged(out[k], v)
+                        if not self.check_value(merged, props[k], k):
+                            out[k] = merged
+            if isinstance(out.get("entries"), list) and "total_count" in out:
+                out["total_count"] = len(out["entries"])
+            wanted = [f for v in (v for k, v in query if k == "fields") for f in v.split(",") if f]
+            if wanted:
+                out = {k: v for k, v in out.items() if k in MINI_FIELDS or k in wanted}
+        return out
+
+    def value(self, schema: dict, name: str, depth: int, seed: str) -> Any:
+        schema = self.flat(schema)
+        kind = schema.get("type") or ("object" if "properties" in schema else None)
+        example = schema.get("example")
+        if "enum" in schema and schema["enum"]:
+            return example if example in schema["enum"] else schema["enum"][0]
+        if kind == "object":
+            props = schema.get("properties", {})
+            if not props and isinstance(example, dict):
+                return example
+            keep = props if depth < MAX_DEPTH else {k: props[k] for k in schema.get("required", ()) if k in props}
+            out = {k: self.value(v, k, depth + 1, seed) for k, v in keep.items()}
+            for k in schema.get("required", ()):  # the spec requires a few properties it never describes
+                out.setdefault(k, _default(None, None, k, seed, {}))
+            return out
+        if kind == "array":
+            items = self.flat(schema.get("items") or {})
+            if isinstance(example, list) and example and items.get("type") not in ("object", None):
+                return example
+            return [self.value(items, name, depth + 1, seed)] if depth < MAX_DEPTH + 2 else []
+        if example is not None and _fits(example, kind):
+            return example
+        return _default(kind, schema.get("format"), name, seed, schema)
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _missing(name: str) -> dict:
+    return {"reason": "missing_parameter", "name": name, "message": f"'{name}' is required"}
+
+
+def _invalid(name: str, value: Any) -> dict:
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return {"reason": "invalid_parameter", "name": name, "message": f"Invalid value '{shown}'. '{name}' is invalid"}
+
+
+def _scalar_problem(name: str, value: Any, schema: dict, from_text: bool = False) -> dict | None:
+    kind = schema.get("type")
+    if from_text and isinstance(value, str):
+        if kind == "integer":
+            if not re.fullmatch(r"-?\d+", value):
+                return _invalid(name, value)
+            value = int(value)
+        elif kind == "number":
+            try:
+                value = float(value)
+            except ValueError:
+                return _invalid(name, value)
+        elif kind == "boolean":
+            if value not in ("true", "false"):
+                return _invalid(name, value)
+            value = value == "true"
+        elif kind == "array":
+            return None  # comma-separated, e.g. fields
+    if not _fits(value, kind):
+        return _invalid(name, value)
+    if schema.get("enum") and value not in schema["enum"]:
+        return _invalid(name, value)
+    return None
+
+
+def _fits(value: Any, kind: str | None) -> bool:
+    if kind is None:
+        return True
+    return {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }.get(kind, lambda v: True)(value)
+
+
+def _merged(generated: Any, sent: Any) -> Any:
+    """What was sent over what was generated, object by object (a parent sent as {id} keeps its type)."""
+    if isinstance(generated, dict) and isinstance(sent, dict):
+        return {**generated, **{k: _merged(generated.get(k), v) for k, v in sent.items()}}
+    return sent
+
+
+def _default(kind: str | None, fmt: str | None, name: str, seed: str, schema: dict) -> Any:
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1)
+    if kind == "number":
+        return float(schema.get("minimum", 1))
+    if kind == "boolean":
+        return False
+    if fmt == "date-time":
+        return "2026-01-15T10:00:00-08:00"
+    if fmt == "date":
+        return "2026-01-15"
+    if fmt == "email":
+        return f"{name or 'user'}.{seed[:4]}@example.com"
+    if fmt in ("uri", "url"):
+        return f"https://app.box.com/{name or 'item'}/{seed}"
+    return f"{name or 'value'}-{seed}"

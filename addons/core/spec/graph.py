@@ -1,0 +1,476 @@
+"""Microsoft Graph v1.0 from its CSDL: walk a request's path through entity sets, singletons, keys,
+navigation properties, casts and bound operations, check it as Graph would, and answer it.
+
+Entities are built from their type (base types included), the same way for the same request; the
+key in the path is the entity's id. Collections page: `$top` items at a time (100 by default) out
+of three, with `@odata.nextLink` to the next page; `$select` keeps the properties asked for; every
+JSON answer has `@odata.context`. Errors are Graph's: an unknown segment is 400 BadRequest
+"Resource not found for the segment 'x'."; an unknown property in a body is Graph's 400 naming it
+(directory objects say it their own way).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+ROOT = "https://graph.microsoft.com/v1.0"
+COLLECTION_SIZE = 3  # entities in any collection
+PAGE = 100  # Graph's usual page size when $top is not given
+MAX_DEPTH = 2  # complex values nested deeper are left out
+DIRECTORY_OBJECT = "microsoft.graph.directoryObject"
+QUERY_OPTIONS = frozenset(
+    "$select $expand $filter $orderby $top $skip $count $search $format $skiptoken $deltatoken $levels".split()
+)
+NOT_SUPPORTED = "The OData request is not supported."
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: Any = None  # JSON, bytes, or None for no body
+    label: str = ""
+    code: str = ""  # Graph's error code when the answer is an error
+    message: str = ""
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _At:
+    """Where a path has led: a collection or one entity of a type, a property's value, an operation."""
+
+    kind: str  # collection, entity, value, complex, count, stream, ref, operation
+    type: str
+    context: str  # for @odata.context, e.g. users('1')/messages
+    pattern: str  # for the log, e.g. users/{id}/messages
+    key: str = ""
+    operation: dict | None = None
+
+    @property
+    def keyed(self) -> str:
+        """The context of what follows this entity: users('1')."""
+        return f"{self.context}('{self.key}')" if self.key else self.context
+
+
+class _NotFound(Exception):
+    def __init__(self, segment: str) -> None:
+        self.segment = segment
+
+
+class GraphSpec:
+    def __init__(self, model: dict) -> None:
+        self.types: dict[str, dict] = model["types"]
+        self.enums: dict[str, dict] = model["enums"]
+        self.bound: dict[str, dict] = model["bound"]
+        self.sets: dict[str, str] = model["entity_sets"]
+        self.singletons: dict[str, str] = model["singletons"]
+        self._lineage: dict[str, list[str]] = {}
+
+    # the type graph
+
+    def lineage(self, name: str) -> list[str]:
+        """The type and its base types, most derived first."""
+        if name not in self._lineage:
+            out: list[str] = []
+            t: str | None = name
+            while t and t in self.types and t not in out:
+                out.append(t)
+                t = self.types[t].get("base")
+            self._lineage[name] = out
+        return self._lineage[name]
+
+    def props(self, name: str) -> dict[str, list]:
+        return {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["props"].items()}
+
+    def navs(self, name: str) -> dict[str, list]:
+        return {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["nav"].items()}
+
+    def is_open(self, name: str) -> bool:
+        return any(self.types[t].get("open") for t in self.lineage(name))
+
+    def derives(self, name: str, base: str) -> bool:
+        return base in self.lineage(name)
+
+    def operation(self, name: str, binding: str, collection: bool) -> dict | None:
+        for t in self.lineage(binding):
+            ops = self.bound.get(f"Collection({t})" if collection else t, {})
+            for qualified, op in ops.items():
+                if qualified == name or qualified.rsplit(".", 1)[-1] == name:
+                    return {**op, "name": qualified}
+        return None
+
+    # paths
+
+    def resolve(self, segments: list[str]) -> _At:
+        first, key = _split_key(segments[0])
+        if first in self.sets:
+            at = _At("collection", self.sets[first], first, first)
+        elif first in self.singletons:
+            t = self.singletons[first]
+            at = _At("entity", t, first, first)
+            if first == "me":  # Graph describes /me as a user of the users set
+                at = _At("entity", t, "users", "me")
+        else:
+            raise _NotFound(segments[0])
+        if key is not None:
+            if at.kind != "collection":
+                raise _NotFound(segments[0])
+            at = _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=key)
+        for segment in segments[1:]:
+            at = self._step(at, segment)
+        return at
+
+    def _step(self, at: _At, segment: str) -> _At:
+        name, _args = _split_key(segment)
+        if at.kind == "operation":
+            returns = (at.operation or {}).get("returns") or ""
+            inner = _element(returns)
+            if not returns or inner not in self.types:
+                raise _NotFound(segment)
+            kind = "collection" if returns.startswith("Collection(") else "entity"
+            at = _At(kind, inner, at.context, at.pattern)
+        if at.kind == "collection":
+            if segment == "$count":
+                return _At("count", "Edm.Int32", at.context, f"{at.pattern}/$count")
+            if segment == "$ref":
+                return _At("ref", at.type, at.context, f"{at.pattern}/$ref")
+            if name in self.types and self.derives(name, at.type):
+                return _At("collection", name, f"{at.context}/{name}", f"{at.pattern}/{name}")
+            op = self.operation(name, at.type, collection=True)
+            if op is not None:
+                return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", operation=op)
+            # anything else is a key, as OData reads it
+            return _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=segment)
+        if at.kind in ("entity", "complex"):
+            if segment == "$value":
+                return _At("stream", at.type, at.context, f"{at.pattern}/$value")
+            if segment == "$ref" and at.kind == "entity":
+                return _At("ref", at.type, at.keyed, f"{at.pattern}/$ref")
+            nav = self.navs(at.type).get(name)
+            if nav is not None:
+                target = nav[0]
+                kind = "collection" if target.startswith("Collection(") else "entity"
+                return _At(kind, _element(target), f"{at.keyed}/{name}", f"{at.pattern}/{name}")
+            prop = self.props(at.type).get(name)
+            if prop is not None:
+                inner = _element(prop[0])
+                kind = "complex" if inner in self.types and not prop[0].startswith("Collection(") else "value"
+                return _At(kind, prop[0] if kind == "value" else inner, f"{at.keyed}/{name}", f"{at.pattern}/{name}")
+            if name in self.types and self.derives(name, at.type):
+                return _At(at.kind, name, f"{at.context}/{name}", f"{at.pattern}/{name}", key=at.key)
+            op = self.operation(name, at.type, collection=False)
+            if op is not None:
+                return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", key=at.key, operation=op)
+        raise _NotFound(segment)
+
+    # answers
+
+    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
+        segments = [unquote(s) for s in path.split("/")[2:] if s != ""]
+        label = f"{method} {path}"
+        if not segments:
+            return Answer(200, {"@odata.context": f"{ROOT}/$metadata", "value": []}, label)
+        try:
+            at = self.resolve(segments)
+        except _NotFound as e:
+            return _error(400, "BadRequest", f"Resource not found for the segment '{e.segment}'.", label)
+        label = f"{method} /v1.0/{at.pattern}"
+        problem = self._check_query(at, query)
+        if problem:
+            return _error(400, "BadRequest", problem, label)
+        # The same entity is the same whichever way it is asked for (/me, /me?$select=..., PATCH /me).
+        seed = hashlib.sha256(f"{at.keyed}|{at.type}".encode()).hexdigest()
+        select = [s for v in (v for k, v in query if k == "$select") for s in v.split(",") if s]
+        if at.kind == "operation":
+            return self._operation(method, at, body, seed, label)
+        if method == "GET":
+            return self._get(at, path, query, select, seed, label)
+        if method == "POST" and at.kind == "collection":
+            data, bad = self._check_body(at.type, body)
+            if bad:
+                return bad
+            made = {**self.entity(at.type, "", seed), **(data or {})}
+            made = {"@odata.context": f"{ROOT}/$metadata#{at.context}/$entity", **made}
+            return Answer(201, made, label, headers=[("Location", f"{ROOT}/{path.split('/', 2)[2]}/{made['id']}")])
+        if method in ("PATCH", "PUT") and at.kind in ("entity", "complex"):
+            data, bad = self._check_body(at.type, body)
+            if bad:
+                return bad
+            if self.derives(at.type, DIRECTORY_OBJECT) or at.kind == "complex":
+                return Answer(204, None, label)
+            updated = {"@odata.context": f"{ROOT}/$metadata#{at.context}/$entity", **self.entity(at.type, at.key, seed)}
+            return Answer(200, {**updated, **(data or {})}, label)
+        if method == "DELETE" and at.kind in ("entity", "ref"):
+            return Answer(204, None, label)
+        if method in ("POST", "DELETE") and at.kind == "ref":
+            return Answer(204, None, label)
+        return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
+
+    def _get(self, at: _At, path: str, query, select: list[str], seed: str, label: str) -> Answer:
+        context = f"{ROOT}/$metadata#{at.context}"
+        if select:
+            context = f"{ROOT}/$metadata#{at.context}({','.join(select)})"
+        if at.kind == "entity":
+            return Answer(
+                200,
+                {"@odata.context": f"{context}/$entity", **self._select(self.entity(at.type, at.key, seed), select)},
+                label,
+            )
+        if at.kind == "collection":
+            args = dict(query)
+            top = int(args.get("$top", PAGE))
+            start = int(args.get("$skiptoken", "0")) if args.get("$skiptoken", "0").isdigit() else 0
+            ids = range(start, min(start + top, COLLECTION_SIZE))
+            page: dict[str, Any] = {
+                "@odata.context": context,
+                "value": [self._select(self.entity(at.type, "", f"{seed}{i}"), select) for i in ids],
+            }
+            if "$count" in args and args["$count"].lower() == "true":
+                page = {"@odata.context": context, "@odata.count": COLLECTION_SIZE, "value": page["value"]}
+            if start + top < COLLECTION_SIZE:
+                rest = [(k, v) for k, v in query if k != "$skiptoken"] + [("$skiptoken", str(start + top))]
+                page["@odata.nextLink"] = f"{ROOT}/{path.split('/', 2)[2]}?" + "&".join(
+                    f"{k}={quote(v, safe=',$')}" for k, v in rest
+                )
+            return Answer(200, page, label)
+        if at.kind == "count":
+            return Answer(200, str(COLLECTION_SIZE).encode(), label, content_type="text/plain")
+        if at.kind == "complex":
+            return Answer(200, {"@odata.context": context, **self.complex(at.type, seed, 0)}, label)
+        if at.kind == "value":
+            return Answer(200, {"@odata.context": context, "value": self.value(at.type, at.context, seed, 0)}, label)
+        if at.kind == "stream":
+            return Answer(
+                200, b"tapeproxy: content generated from the Graph v1.0 spec\n", label, "application/octet-stream"
+            )
+        if at.kind == "ref":
+            return Answer(200, {"@odata.context": f"{ROOT}/$metadata#$ref", "@odata.id": f"{ROOT}/{at.context}"}, label)
+        return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
+
+    def _operation(self, method: str, at: _At, body: bytes, seed: str, label: str) -> Answer:
+        op = at.operation or {}
+        wanted = "GET" if op.get("kind") == "function" else "POST"
+        if method != wanted:
+            return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
+        returns = op.get("returns")
+        if not returns:
+            return Answer(204, None, label)
+        inner = _element(returns)
+        context = f"{ROOT}/$metadata#{returns if not returns.startswith('Collection(') else f'Collection({inner})'}"
+        if returns.startswith("Collection("):
+            value = [self.value(inner, "value", f"{seed}{i}", 0) for i in range(COLLECTION_SIZE)]
+            return Answer(200, {"@odata.context": context, "value": value}, label)
+        if inner in self.types:
+            made = (
+                self.entity(inner, "", seed) if self.types[inner]["kind"] == "entity" else self.complex(inner, seed, 0)
+            )
+            return Answer(200, {"@odata.context": context, **made}, label)
+        return Answer(200, {"@odata.context": context, "value": self.value(inner, "value", seed, 0)}, label)
+
+    @staticmethod
+    def _select(entity: dict, select: list[str]) -> dict:
+        return {k: v for k, v in entity.items() if k in select} if select and "*" not in select else entity
+
+    # checks
+
+    def _check_query(self, at: _At, query: list[tuple[str, str]]) -> str:
+        for k, v in query:
+            if k.startswith("$") and k not in QUERY_OPTIONS:
+                return f"The query parameter '{k}' is not supported."
+            if k in ("$top", "$skip") and not v.isdigit():
+                return f"Invalid value '{v}' for {k} query option found. {k} requires a non-negative integer value."
+            if k == "$select" and at.kind in ("entity", "collection"):
+                known = {**self.props(at.type), **self.navs(at.type)}
+                for name in v.split(","):
+                    name = name.strip()
+                    if name and name != "*" and name not in known and "." not in name:
+                        return f"Could not find a property named '{name}' on type '{at.type}'."
+        return ""
+
+    def _check_body(self, type_name: str, body: bytes) -> tuple[dict | None, Answer | None]:
+        if not body.strip():
+            return None, None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None, _error(
+                400,
+                "BadRequest",
+                "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of "
+                "valid JSON format.",
+                "",
+            )
+        if not isinstance(data, dict):
+            return None, _error(400, "BadRequest", "Unable to read JSON request payload.", "")
+        declared = data.get("@odata.type")
+        if isinstance(declared, str) and declared.lstrip("#") in self.types:
+            type_name = declared.lstrip("#")
+        problem = self.check_object(type_name, data)
+        if problem:
+            code, message = problem
+            return None, _error(400, code, message, "")
+        return data, None
+
+    def check_object(self, type_name: str, data: dict) -> tuple[str, str] | None:
+        props, navs = self.props(type_name), self.navs(type_name)
+        directory = self.derives(type_name, DIRECTORY_OBJECT)
+        for name, value in data.items():
+            if "@" in name:  # annotations: @odata.type, manager@odata.bind, ...
+                continue
+            if name in navs:
+                continue
+            if name not in props:
+                if directory:
+                    return "Request_BadRequest", f"Invalid property '{name}'."
+                if not self.is_open(type_name):
+                    return (
+                        "BadRequest",
+                        f"The property '{name}' does not exist on type '{type_name}'. Make sure to only use "
+                        "property names that are defined by the type or mark the type as open type.",
+                    )
+                continue
+            problem = self.check_value(props[name][0], value, props[name][1])
+            if problem:
+                return "BadRequest", problem
+        return None
+
+    def check_value(self, type_name: str, value: Any, nullable: bool = True) -> str:
+        if value is None:
+            return (
+                ""
+                if nullable
+                else f"A null value was found for the property of type '{type_name}', which is not nullable."
+            )
+        if type_name.startswith("Collection("):
+            if not isinstance(value, list):
+                return f"Cannot convert the literal '{value}' to the expected type '{type_name}'."
+            inner = _element(type_name)
+            return next((p for p in (self.check_value(inner, v) for v in value) if p), "")
+        if type_name in self.enums:
+            members = self.enums[type_name]["members"]
+            names = value.split(",") if isinstance(value, str) else [value]
+            bad = next((n for n in names if not isinstance(n, str) or n.strip() not in members), None)
+            return f"Requested value '{bad}' was not found." if bad is not None else ""
+        if type_name in self.types:
+            if not isinstance(value, dict):
+                return f"Cannot convert the literal '{value}' to the expected type '{type_name}'."
+            problem = self.check_object(type_name, value)
+            return problem[1] if problem else ""
+        ok = {
+            "Edm.String": lambda v: isinstance(v, str),
+            "Edm.Boolean": lambda v: isinstance(v, bool),
+            "Edm.Int32": _is_int,
+            "Edm.Int64": _is_int,
+            "Edm.Int16": _is_int,
+            "Edm.Byte": _is_int,
+            "Edm.Double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "Edm.Guid": lambda v: isinstance(v, str) and _is_guid(v),
+            "Edm.DateTimeOffset": lambda v: isinstance(v, str),
+        }.get(type_name)
+        if ok is not None and not ok(value):
+            return f"Cannot convert the literal '{value}' to the expected type '{type_name}'."
+        return ""
+
+    # values
+
+    def entity(self, type_name: str, key: str, seed: str) -> dict:
+        out = self.complex(type_name, seed, 0)
+        if "id" in self.props(type_name):  # some singletons' types (admin, reportRoot...) have no key
+            out["id"] = key or str(_guid(seed, "id"))
+        return out
+
+    def complex(self, type_name: str, seed: str, depth: int) -> dict:
+        out: dict[str, Any] = {}
+        for name, (t, _nullable) in self.props(type_name).items():
+            v = self.value(t, name, seed, depth)
+            if v is not _SKIP:
+                out[name] = v
+        return out
+
+    def value(self, type_name: str, name: str, seed: str, depth: int) -> Any:
+        if type_name.startswith("Collection("):
+            inner = _element(type_name)
+            if inner in self.types and depth >= MAX_DEPTH:
+                return []
+            v = self.value(inner, name, seed, depth)
+            return [] if v is _SKIP else [v]
+        if type_name in self.enums:
+            members = [m for m in self.enums[type_name]["members"] if m != "unknownFutureValue"]
+            return members[0] if members else "unknownFutureValue"
+        if type_name in self.types:
+            if depth >= MAX_DEPTH:
+                return _SKIP
+            return self.complex(type_name, seed, depth + 1)
+        return _primitive(type_name, name, seed)
+
+
+_SKIP = object()
+
+
+def _split_key(segment: str) -> tuple[str, str | None]:
+    """users('x') -> (users, x); getByPath(path='a') -> (getByPath, path='a'); users -> (users, None)."""
+    if segment.endswith(")") and "(" in segment:
+        name, _, inner = segment.partition("(")
+        return name, inner[:-1].strip("'")
+    return segment, None
+
+
+def _element(type_name: str) -> str:
+    return type_name[11:-1] if type_name.startswith("Collection(") else type_name
+
+
+def _error(status: int, code: str, message: str, label: str) -> Answer:
+    return Answer(status, None, label, code=code, message=message)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_guid(v: str) -> bool:
+    try:
+        uuid.UUID(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _guid(seed: str, name: str) -> uuid.UUID:
+    return uuid.UUID(hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()[:32])
+
+
+def _primitive(type_name: str, name: str, seed: str) -> Any:
+    lowered = name.lower()
+    if type_name == "Edm.String":
+        if lowered in ("mail", "userprincipalname") or lowered.endswith(("address", "email")):
+            return f"adele.vance.{seed[:4]}@contoso.com"
+        if lowered == "displayname":
+            return f"Adele Vance {seed[:4]}"
+        return f"{name} {seed[:6]}"
+    if type_name == "Edm.Guid":
+        return str(_guid(seed, name))
+    if type_name == "Edm.DateTimeOffset":
+        return "2026-01-15T10:00:00Z"
+    if type_name == "Edm.Date":
+        return "2026-01-15"
+    if type_name == "Edm.TimeOfDay":
+        return "10:00:00.0000000"
+    if type_name == "Edm.Duration":
+        return "PT1H"
+    if type_name in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"):
+        return 1
+    if type_name in ("Edm.Double", "Edm.Single", "Edm.Decimal"):
+        return 1.5
+    if type_name == "Edm.Boolean":
+        return False
+    if type_name == "Edm.Binary":
+        return base64.b64encode(seed[:6].encode()).decode()
+    if type_name == "Edm.Stream" or type_name.startswith("Edm.Geo"):
+        return _SKIP
+    return f"{name} {seed[:6]}"
