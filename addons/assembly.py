@@ -30,6 +30,7 @@ from .runtime.mode import Mode
 from .scenarios import Scenarios
 from .signin import SignIn
 from .simulation import SimulationAddon
+from .spec_answers import SpecAnswers
 
 
 class Tapeproxy(Chain):
@@ -50,11 +51,12 @@ class Tapeproxy(Chain):
         self.limits = Limits(self.mode)
         self.control = Control(self.scenarios, self.simulation)
         batch, signin = GraphBatch(self.simulation), SignIn(self.mode)
+        self.spec = SpecAnswers(self.mode)
         # The answer order: the first that answers a request wins (docs/request-flow.md).
         self.pipeline = Pipeline(
             self.intercept,
             self.control,
-            [self.scenarios, batch, self.simulation, self.replay, signin, self.miss, self.recorder],
+            [self.scenarios, batch, self.simulation, self.replay, signin, self.spec, self.miss, self.recorder],
             on_request=[self.watch.on_request],
             on_response=[
                 self.watch.on_response,
@@ -80,6 +82,7 @@ class Tapeproxy(Chain):
                 self.simulation,
                 self.replay,
                 signin,
+                self.spec,
                 self.miss,
                 self.recorder,
                 self.journal,

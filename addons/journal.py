@@ -30,6 +30,7 @@ _COLOURS = {
     "signin": "36",
     "scenario": "33",
     "batch": "36",
+    "spec": "35",
     "upstream": "34",
     "miss": "31",
     "error": "31",
@@ -43,7 +44,7 @@ class Call:
     method: str
     url: str  # secrets in the query shown as ***
     status: int | None  # None: no response (a fault, a dropped connection)
-    source: str  # cassette, scenario, simulation, signin, batch, miss, upstream, error, killed
+    source: str  # cassette, scenario, simulation, signin, batch, spec, miss, upstream, error, killed
     label: str  # what served it, e.g. "cassette box-tasks.yaml #3 (1 of 1)"
     duration_ms: int | None
 

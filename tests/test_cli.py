@@ -75,7 +75,9 @@ def test_reverse_mode_serves_clients_that_change_their_base_url(start_cli):
     r = requests.get(proxy.url + path, proxies={"http": None, "https": None}, headers=AUTH)
     assert r.status_code == 200 and r.json()["status"]["state"] == "processing"
     r = requests.get(proxy.url + "/v1.0/nothing/here")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "tapeproxyNoRecordedInteraction"
+    assert r.status_code == 401  # no token: Graph's 401, from the demo's spec answers
+    r = requests.get(proxy.url + "/v1.0/nothing/here", headers=AUTH)
+    assert r.status_code == 400 and r.json()["error"]["message"] == "Resource not found for the segment 'nothing'."
 
 
 def test_two_reverse_targets_listen_side_by_side(start_cli):
@@ -155,30 +157,31 @@ def test_journal_lines_summary_and_report(start_cli, tmp_path):
     s.proxies, s.verify = {"https": proxy.url}, proxy.ca
     s.headers.update(AUTH)
     assert [s.get(GRAPH_TASK_URL).status_code for _ in range(2)] == [429, 200]  # the second one too early
-    assert s.get("https://api.box.com/2.0/users/me?access_token=s3cr3t-value").status_code == 404  # a miss
+    # a miss: the demo answers api.box.com from its spec, not the upload host
+    assert s.get("https://upload.box.com/api/2.0/users/me?access_token=s3cr3t-value").status_code == 404
     assert proxy.stop() == 0
     out = proxy.output
     assert f"GET {GRAPH_TASK_URL} -> 429 scenario graph-throttle-once rule 1" in out
     assert f"GET {GRAPH_TASK_URL} -> 200 simulation GET" in out
     assert "s3cr3t-value" not in out and "access_token=***" in out
-    assert "tapeproxy demo: summary" in out and "MISS GET https://api.box.com/2.0/users/me" in out
+    assert "tapeproxy demo: summary" in out and "MISS GET https://upload.box.com/api/2.0/users/me" in out
     data = json_.loads(report.read_text())
     assert data["requests"] == 3
     assert data["by_source"] == {"scenario": 1, "simulation": 1, "miss": 1}
-    assert data["misses"][0]["url"] == "https://api.box.com/2.0/users/me?access_token=***"
+    assert data["misses"][0]["url"] == "https://upload.box.com/api/2.0/users/me?access_token=***"
     assert "closest" in data["misses"][0]["why"] and len(data["early_retries"]) == 1
     assert "s3cr3t-value" not in report.read_text()
 
 
 def test_journal_lines_are_log_lines_in_order_and_obey_the_verbosity(start_cli):
     proxy = start_cli("demo")
-    for url in (GRAPH_TASK_URL, "https://graph.microsoft.com/v1.0/me"):  # the second a miss: a warning first
+    for url in (GRAPH_TASK_URL, "https://graph.microsoft.com/beta/me"):  # the second a miss: a warning first
         requests.get(url, proxies={"https": proxy.url}, verify=proxy.ca, headers=AUTH)
     proxy.stop()
     stamped = [line for line in proxy.output.splitlines() if re.match(r"\[\d\d:\d\d:\d\d\.\d{3}\] \S", line)]
     assert f"] GET {GRAPH_TASK_URL} -> 200 simulation GET" in stamped[-3]
-    assert "] tapeproxy MISS GET https://graph.microsoft.com/v1.0/me" in stamped[-2]
-    assert "] GET https://graph.microsoft.com/v1.0/me -> 404 MISS" in stamped[-1]
+    assert "] tapeproxy MISS GET https://graph.microsoft.com/beta/me" in stamped[-2]
+    assert "] GET https://graph.microsoft.com/beta/me -> 404 MISS" in stamped[-1]
 
     quiet = start_cli("demo", "--set", "termlog_verbosity=warn")
     requests.get(GRAPH_TASK_URL, proxies={"https": quiet.url}, verify=quiet.ca, headers=AUTH)

@@ -37,7 +37,11 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen == {"hit": [200, "d036638b-1272-4bba-9227-732463823ed3"], "miss": [404, "1"]}
+    assert seen == {
+        "hit": [200, "d036638b-1272-4bba-9227-732463823ed3"],
+        "miss": [404, "1"],
+        "spec": [400, "spec"],  # answered from the spec, inside the namespace too
+    }
 
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")

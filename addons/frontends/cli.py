@@ -216,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer Graph print tasks and Box tasks from the simulation before the cassettes",
     )
+    replay.add_argument(
+        "--spec",
+        action="store_true",
+        help="answer Box and Graph requests no cassette holds from the APIs' official specs (generated, "
+        "marked X-Tapeproxy-Source: spec), instead of as misses",
+    )
     _world(replay)
     _recording(replay)
     imp = sub.add_parser(
@@ -363,6 +369,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_simulate": (
             args.command == "demo" or getattr(args, "simulate", False) or (args.command == "web" and not args.cassettes)
         ),
+        "tapeproxy_spec": args.command == "demo" or getattr(args, "spec", False),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_journal": not args.quiet,

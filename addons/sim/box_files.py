@@ -68,6 +68,9 @@ def handle(world: World, req: SimRequest) -> Reply | None:
 
 
 # -- representations ------------------------------------------------------------------------------
+EXAMPLE_DATE = "2012-12-12T10:53:43-08:00"
+
+
 def file_full(world: World, file_id: str) -> dict:
     f = world.box_files[file_id]
     owner = user_mini(world, f.get("owned_by") or next(iter(world.box_users), ""))
@@ -82,12 +85,13 @@ def file_full(world: World, file_id: str) -> dict:
         "description": f.get("description", ""),
         "size": f["size"],
         "path_collection": {"total_count": 1, "entries": [ROOT]},
-        "created_at": f.get("created_at"),
-        "modified_at": f.get("modified_at"),
+        # Box always has these dates; a world file that gives none gets the documentation's example date
+        "created_at": f.get("created_at") or EXAMPLE_DATE,
+        "modified_at": f.get("modified_at") or f.get("created_at") or EXAMPLE_DATE,
         "trashed_at": None,
         "purged_at": None,
-        "content_created_at": f.get("content_created_at", f.get("created_at")),
-        "content_modified_at": f.get("content_modified_at", f.get("modified_at")),
+        "content_created_at": f.get("content_created_at") or f.get("created_at") or EXAMPLE_DATE,
+        "content_modified_at": f.get("content_modified_at") or f.get("modified_at") or EXAMPLE_DATE,
         "created_by": owner,
         "modified_by": owner,
         "owned_by": owner,

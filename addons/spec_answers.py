@@ -1,0 +1,113 @@
+"""Spec answers: a request to Box or Graph that no scenario, simulation or cassette answered is
+answered from the official spec, the way the API would: a 2xx with a body generated to its schema,
+or the API's own error for a path or method it does not have and for a request it would refuse.
+
+On in `tapeproxy demo`, off in replay unless --spec: replay answers misses as misses. Every answer
+is marked as generated (X-Tapeproxy-Source: spec, the log, the journal, mitmweb's comment) and
+counted in the summary, so nobody takes it for recorded data. The models load on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from functools import cached_property
+
+from mitmproxy import ctx, http
+
+from .core import profiles
+from .core.spec import derive
+from .core.spec.box import BoxSpec
+from .core.spec.graph import GraphSpec
+from .runtime import responses
+from .runtime.mode import Mode
+from .sim import auth
+from .sim.http import ApiError, SimRequest, error_reply
+
+logger = logging.getLogger(__name__)
+
+SOURCE_HEADER = "X-Tapeproxy-Source"
+GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+
+class SpecAnswers:
+    name = "tapeproxy_spec_answers"
+    where = "spec"
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.enabled = False
+        self.answered = 0
+
+    def load(self, loader):
+        loader.add_option(
+            "tapeproxy_spec",
+            bool,
+            False,
+            "Answer Box and Graph requests nothing else answered from the APIs' official specs (generated, marked).",
+        )
+
+    def configure(self, updated):
+        if "tapeproxy_spec" in updated:
+            self.enabled = ctx.options.tapeproxy_spec
+
+    @cached_property
+    def box(self) -> BoxSpec:
+        return BoxSpec(derive.load(derive.BOX_MODEL))
+
+    @cached_property
+    def graph(self) -> GraphSpec:
+        return GraphSpec(derive.load(derive.GRAPH_MODEL))
+
+    def answer(self, flow: http.HTTPFlow) -> None:
+        if not self.enabled or self.mode.live:
+            return
+        req = flow.request
+        host = req.host.lower().rstrip(".")
+        path, _, raw_query = req.path.partition("?")
+        query = req.query.items(multi=True)
+        body = req.get_content(strict=False) or b""
+        headers = req.headers.items(multi=True)
+        is_box = host == "api.box.com"
+        if not is_box and not (host == "graph.microsoft.com" and path.startswith("/v1.0/")):
+            return
+        signed = SimRequest.make(req.method, host, req.path, headers, body)
+        try:  # as the services do: no token, no answer (any bearer token will do)
+            (auth.check_box if is_box else auth.check_bearer)(signed)
+        except ApiError as err:
+            reply = error_reply(profiles.box if is_box else profiles.graph, signed, err)
+            flow.response = responses.sized(reply.status, [*reply.headers, (SOURCE_HEADER, "spec")], reply.body)
+            self.answered += 1
+            responses.served_by(flow, "spec", f"spec: {reply.status} without a usable bearer token")
+            return
+        if is_box:
+            a = self.box.answer(req.method, path, list(query), body, req.headers.get("content-type", ""))
+            if a.error:
+                context = a.context
+                status, code, message, extra = profiles.box.CATALOGUE[a.error]
+                hdrs, data = profiles.box.error(status, code, a.message or message, headers, context)
+                flow.response = responses.sized(status, [*hdrs, *extra, *a.headers, (SOURCE_HEADER, "spec")], data)
+            else:
+                flow.response = _reply(a.status, a.body, "application/json", [(SOURCE_HEADER, "spec")])
+            label = f"spec: Box {a.label}"
+        else:
+            g = self.graph.answer(req.method, path, list(query), body)
+            ids = [("request-id", str(uuid.uuid4())), ("client-request-id", req.headers.get("client-request-id", ""))]
+            ids = [(k, v or str(uuid.uuid4())) for k, v in ids]
+            if g.code:
+                hdrs, data = profiles.graph.error(g.status, g.code, g.message, headers)
+                flow.response = responses.sized(g.status, [*hdrs, (SOURCE_HEADER, "spec")], data)
+            else:
+                ctype = GRAPH_JSON if g.content_type == "application/json" else g.content_type
+                flow.response = _reply(g.status, g.body, ctype, [*ids, *g.headers, (SOURCE_HEADER, "spec")])
+            label = f"spec: Graph {g.label or req.method + ' ' + path}"
+        self.answered += 1
+        responses.served_by(flow, "spec", f"{label} (generated from the official spec, not recorded)")
+
+
+def _reply(status: int, body, content_type: str, headers: list[tuple[str, str]]) -> http.Response:
+    if body is None or status == 204:
+        return responses.sized(status, headers, b"")
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    return responses.sized(status, [("Content-Type", content_type), *headers], data)
