@@ -62,6 +62,7 @@ class Tapeproxy(Chain):
                 self.watch.on_response,
                 self.scenarios.truncate,
                 self.recorder.record,
+                self.spec.validate,
                 self.journal.on_response,
             ],
             on_error=[self.recorder.dropped, self.journal.on_error],

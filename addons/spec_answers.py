@@ -21,6 +21,7 @@ from .core.spec import derive
 from .core.spec.box import BoxSpec
 from .core.spec.graph import GraphSpec
 from .runtime import responses
+from .runtime.flowstate import served
 from .runtime.mode import Mode
 from .sim import auth
 from .sim.http import ApiError, SimRequest, error_reply
@@ -38,7 +39,9 @@ class SpecAnswers:
     def __init__(self, mode: Mode) -> None:
         self.mode = mode
         self.enabled = False
+        self.validating = False
         self.answered = 0
+        self.flagged = 0  # requests a cassette answered that the real API would refuse (--validate)
 
     def load(self, loader):
         loader.add_option(
@@ -48,9 +51,42 @@ class SpecAnswers:
             "Answer Box and Graph requests nothing else answered from the APIs' official specs (generated, marked).",
         )
 
+        loader.add_option(
+            "tapeproxy_validate",
+            bool,
+            False,
+            "Check requests a cassette answers against the specs; flag in the log those the API would refuse.",
+        )
+
     def configure(self, updated):
         if "tapeproxy_spec" in updated:
             self.enabled = ctx.options.tapeproxy_spec
+        if "tapeproxy_validate" in updated:
+            self.validating = ctx.options.tapeproxy_validate
+
+    def validate(self, flow: http.HTTPFlow) -> None:
+        """A response observer (--validate): a request a cassette answered that the real API would
+        refuse is flagged in the log, on the flow's comment and in the summary; its answer stays."""
+        by = served(flow)
+        if not self.validating or by is None or by.source != "cassette":
+            return
+        req = flow.request
+        host, path = req.host.lower().rstrip("."), req.path.partition("?")[0]
+        query, body = list(req.query.items(multi=True)), req.get_content(strict=False) or b""
+        why = ""
+        if host == "api.box.com":
+            box = self.box.refusal(req.method, path, query, body)
+            if box is not None:
+                why = f"{box.status} {box.error}: " + _box_errors(box)
+        elif host == "graph.microsoft.com" and path.startswith("/v1.0/"):
+            graph = self.graph.refusal(req.method, path, query, body)
+            if graph is not None:
+                why = f"{graph.status} {graph.code}: {graph.message}"
+        if why:
+            self.flagged += 1
+            note = f"the real API would refuse this request ({why})"
+            logger.warning(responses.scrubbed(flow, f"tapeproxy: INVALID {req.method} {req.pretty_url}: {note}"))
+            flow.comment = f"{flow.comment}; {note}" if flow.comment else f"tapeproxy: {note}"
 
     @cached_property
     def box(self) -> BoxSpec:
@@ -104,6 +140,11 @@ class SpecAnswers:
             label = f"spec: Graph {g.label or req.method + ' ' + path}"
         self.answered += 1
         responses.served_by(flow, "spec", f"{label} (generated from the official spec, not recorded)")
+
+
+def _box_errors(answer) -> str:
+    errors = (answer.context or {}).get("errors") or []
+    return "; ".join(e.get("message", "") for e in errors) or answer.label
 
 
 def _reply(status: int, body, content_type: str, headers: list[tuple[str, str]]) -> http.Response:

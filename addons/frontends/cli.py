@@ -217,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer Graph print tasks and Box tasks from the simulation before the cassettes",
     )
     replay.add_argument(
+        "--validate",
+        action="store_true",
+        help="check each request a cassette answers against the official specs and flag in the log and the "
+        "summary those the real API would refuse (the cassette's answer is still served)",
+    )
+    replay.add_argument(
         "--spec",
         action="store_true",
         help="answer Box and Graph requests no cassette holds from the APIs' official specs (generated, "
@@ -370,6 +376,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
             args.command == "demo" or getattr(args, "simulate", False) or (args.command == "web" and not args.cassettes)
         ),
         "tapeproxy_spec": args.command == "demo" or getattr(args, "spec", False),
+        "tapeproxy_validate": getattr(args, "validate", False),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_journal": not args.quiet,
@@ -454,6 +461,8 @@ def _run(command: str, args, cassettes: list[str]) -> int:
             + (", ..." if len(tunnelled) > 5 else "")
             + ")"
         )
+    if tp.spec.flagged:
+        summary += f"; {tp.spec.flagged} request(s) a cassette answered that the real API would refuse (--validate)"
     early = tp.watch.violations
     if early:
         summary += f"; {early} retry(ies) came back before their Retry-After"

@@ -72,7 +72,15 @@ class BoxSpec:
                 best = (route, dict(zip(route.names, m.groups(), strict=True)))
         return best[0], best[1], methods
 
-    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, content_type: str) -> Answer:
+    def refusal(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer | None:
+        """Box's error for a request it would refuse (unknown path or method, a bad parameter or body),
+        or None; nothing is generated (replay --validate)."""
+        answer = self.answer(method, path, query, body, "", build=False)
+        return answer if answer.error else None
+
+    def answer(
+        self, method: str, path: str, query: list[tuple[str, str]], body: bytes, content_type: str, build: bool = True
+    ) -> Answer:
         if not path.startswith(BASE_PATH + "/"):
             return Answer(404, error="not_found", label=f"{method} {path}")
         route, params, methods = self.find(method, path[len(BASE_PATH) :])
@@ -92,7 +100,7 @@ class BoxSpec:
             return Answer(400, error="bad_request", label=label, context={"errors": problems})
         # A few GETs say 201 in the spec (metadata instances); Box answers a GET with 200.
         status = 200 if method == "GET" and op["status"] == 201 else op["status"]
-        return Answer(status, self.body(op, params, query, parsed), label)
+        return Answer(status, self.body(op, params, query, parsed) if build else None, label)
 
     # checks
 

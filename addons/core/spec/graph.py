@@ -171,6 +171,11 @@ class GraphSpec:
 
     # answers
 
+    def refusal(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer | None:
+        """Graph's error for a request it would refuse, or None (replay --validate)."""
+        answer = self.answer(method, path, query, body)
+        return answer if answer.code else None
+
     def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
         segments = [unquote(s) for s in path.split("/")[2:] if s != ""]
         label = f"{method} {path}"
