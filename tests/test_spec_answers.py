@@ -312,6 +312,13 @@ def test_graph_patch_of_a_property_user_lacks_is_refused_naming_it(demo):
     assert r.status_code == 400 and "Edm.Boolean" in r.json()["error"]["message"]
 
 
+def test_graph_refuses_setting_a_property_the_csdl_marks_computed_or_read_only(demo):
+    s = session(demo)
+    r = s.patch(f"{GRAPH}/connections/c1", json={"state": "ready"})  # Core.Computed in the CSDL
+    assert r.status_code == 400 and r.json()["error"]["message"] == "Property 'state' is read-only and cannot be set."
+    assert s.patch(f"{GRAPH}/connections/c1", json={"name": "Contoso"}).status_code == 200
+
+
 def test_graph_unknown_segments_query_options_and_select_get_graphs_errors(demo):
     s = session(demo)
     r = s.get(f"{GRAPH}/me/notAThing")

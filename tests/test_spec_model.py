@@ -31,6 +31,7 @@ def test_the_models_are_small_and_hold_both_apis_whole():
         graph["singletons"]["me"] == "microsoft.graph.user" and graph["entity_sets"]["users"] == "microsoft.graph.user"
     )
     assert graph["types"]["microsoft.graph.user"]["base"] == "microsoft.graph.directoryObject"
+    assert "state" in graph["read_only"]["microsoft.graph.externalConnectors.externalConnection"]  # Core.Computed
 
 
 def test_box_routes_prefer_literal_segments_and_params_inside_segments():

@@ -117,6 +117,7 @@ def derive_graph(csdl: str) -> dict:
     types: dict[str, dict] = {}
     enums: dict[str, dict] = {}
     bound: dict[str, dict] = {}
+    read_only: dict[str, list[str]] = {}
     sets: dict[str, str] = {}
     singletons: dict[str, str] = {}
     for schema in schemas:
@@ -155,6 +156,20 @@ def derive_graph(csdl: str) -> dict:
                     "kind": tag.lower(),
                     "returns": full(returns.get("Type"), ns) if returns is not None else None,
                 }
+            elif tag == "Annotations" and "/" in el.get("Target", ""):
+                # Core.Computed, or Core.Permissions of Read alone: a property a client may not set
+                target, _, prop = el.get("Target", "").partition("/")
+                computed = any(
+                    a.get("Term") == "Org.OData.Core.V1.Computed" and a.get("Bool", "true") == "true"
+                    for a in el.findall(f"{_EDM}Annotation")
+                )
+                read = any(
+                    a.get("Term") == "Org.OData.Core.V1.Permissions"
+                    and [m.text for m in a.iter(f"{_EDM}EnumMember")] == ["Org.OData.Core.V1.Permission/Read"]
+                    for a in el.findall(f"{_EDM}Annotation")
+                )
+                if (computed or read) and "/" not in prop:
+                    read_only.setdefault(full(target, ns) or target, []).append(prop)
             elif tag == "EntityContainer":
                 for member in el:
                     mtag = member.tag.removeprefix(_EDM)
@@ -167,6 +182,7 @@ def derive_graph(csdl: str) -> dict:
         "types": dict(sorted(types.items())),
         "enums": dict(sorted(enums.items())),
         "bound": {k: dict(sorted(v.items())) for k, v in sorted(bound.items())},
+        "read_only": {k: sorted(set(v)) for k, v in sorted(read_only.items())},
         "entity_sets": dict(sorted(sets.items())),
         "singletons": dict(sorted(singletons.items())),
     }

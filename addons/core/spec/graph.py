@@ -70,6 +70,7 @@ class GraphSpec:
         self.bound: dict[str, dict] = model["bound"]
         self.sets: dict[str, str] = model["entity_sets"]
         self.singletons: dict[str, str] = model["singletons"]
+        self.read_only: dict[str, list[str]] = model.get("read_only", {})
         self._lineage: dict[str, list[str]] = {}
 
     # the type graph
@@ -340,6 +341,10 @@ class GraphSpec:
                         "property names that are defined by the type or mark the type as open type.",
                     )
                 continue
+            if any(name in self.read_only.get(t, ()) for t in self.lineage(type_name)):  # Core.Computed / Read
+                return ("Request_BadRequest" if directory else "BadRequest"), (
+                    f"Property '{name}' is read-only and cannot be set."
+                )
             problem = self.check_value(props[name][0], value, props[name][1])
             if problem:
                 return "BadRequest", problem
