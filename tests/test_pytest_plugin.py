@@ -209,6 +209,14 @@ def test_each_test_starts_from_the_world_file(tapeproxy):
     assert s.get(TASK).json()["message"] == "Legal review"
 
 
+@pytest.mark.tapeproxy(cassette="data/me.yaml", spec=True)
+def test_spec_answers_what_the_cassette_lacks(tapeproxy):
+    s = session(tapeproxy)
+    assert s.get(ME).json() == {"who": "me"}  # the cassette first
+    r = s.get("https://graph.microsoft.com/v1.0/users/u1", headers={"Authorization": "Bearer t"})
+    assert r.status_code == 200 and r.headers["X-Tapeproxy-Source"] == "spec" and r.json()["id"] == "u1"
+
+
 def test_a_missing_cassette_is_named(tapeproxy):
     tapeproxy.use_cassette("data/nope.yaml")
 
@@ -238,7 +246,7 @@ def test_the_plugin_has_the_clis_knobs_and_resolves_paths_from_the_test_file(pyt
     (sub / "test_knobs.py").write_text(KNOBS_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suite")  # from the rootdir, not suite/
     # a miss fails its test at teardown: the four tests that miss on purpose, and the unknown knob, error
-    result.assert_outcomes(passed=8, failed=1, errors=5, warnings=1)
+    result.assert_outcomes(passed=9, failed=1, errors=5, warnings=1)
     out = result.stdout.str()
     assert "GET https://files.example.org/a.csv: no recorded interaction matches" in out
     assert f"FileNotFoundError: tapeproxy: no such cassette: {sub / 'data' / 'nope.yaml'}" in out

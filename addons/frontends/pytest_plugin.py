@@ -37,6 +37,8 @@ KNOBS = {
     "repeat_last": ("tapeproxy_repeat_last", "bool", "repeat the last recording of a sequence (default true)"),
     "simulate": ("tapeproxy_simulate", "bool", "answer from the simulated Graph and Box world first (--simulate)"),
     "world": ("tapeproxy_world", "string", "world file the simulation starts from (--world)"),
+    "spec": ("tapeproxy_spec", "bool", "answer what the cassette lacks from Box's and Graph's specs (replay --spec)"),
+    "validate": ("tapeproxy_validate", "bool", "flag requests the real API would refuse (replay --validate)"),
     "body_files": (
         "tapeproxy_body_files",
         "string",
