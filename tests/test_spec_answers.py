@@ -423,3 +423,19 @@ def test_replay_answers_misses_as_misses_unless_asked_for_spec_answers(start_cli
     out = spec.output
     assert "spec: Box GET /folders/{folder_id} (generated from the official spec, not recorded)" in out
     assert re.search(r"^\s*spec\s+api\.box\.com\s+1$", out, re.MULTILINE), out  # counted in the summary
+
+
+def test_hostile_bodies_and_paths_get_the_apis_400_not_a_traceback(demo):
+    s = session(demo)
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON reader goes
+    r = s.post(f"{BOX}/folders", data=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "bad_request"
+    r = s.patch(f"{GRAPH}/users/u1", data=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BadRequest"
+    r = s.get(f"{GRAPH}/me/mailFolders/f" + "/childFolders/f" * 1500)  # a long walk, answered
+    assert r.status_code == 200 and r.headers["X-Tapeproxy-Source"] == "spec"
+    r = s.get(f"{GRAPH}/me" + "/manager" * 1500)  # a directoryObject has no manager: Graph's 400
+    assert r.status_code == 400 and "'manager'" in r.json()["error"]["message"]
+    r = s.get(f"{GRAPH}/users", params={"$top": "99999999999", "$skiptoken": "99999999999"})
+    assert r.status_code == 200 and r.json()["value"] == []
+    assert "Traceback" not in demo.output and "internal error" not in demo.output

@@ -121,7 +121,7 @@ class Body:
             try:
                 data = json.loads(raw)
                 return cls("json", json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-            except ValueError:
+            except (ValueError, RecursionError):  # nested deeper than the JSON reader goes: bytes
                 pass
         return cls("bytes", raw)
 

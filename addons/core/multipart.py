@@ -109,7 +109,7 @@ def _describe(head: str, content: bytes) -> Part:
             data = json.loads(content)
             canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
             return (name, filename, ctype, "json", canonical, len(canonical))  # its layout is not the data
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the JSON reader goes: compared as bytes
             pass
     if not filename and len(content) <= TEXT_LIMIT:
         try:

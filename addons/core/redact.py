@@ -157,7 +157,7 @@ class Redactor:
         if looks_json:
             try:
                 data = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return body
             before = self.count
             if token_exchange and isinstance(data, dict):

@@ -126,7 +126,7 @@ class BoxSpec:
             return None, ([_missing("body")] if spec["required"] else [])
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the JSON reader goes: not JSON we take
             return None, [{"reason": "invalid_parameter", "name": "body", "message": "Invalid JSON in the body"}]
         return data, self.check_value(data, spec["schema"] or {}, "")
 

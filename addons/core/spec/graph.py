@@ -304,7 +304,7 @@ class GraphSpec:
             return None, None
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the JSON reader goes: not JSON we take
             return None, _error(
                 400,
                 "BadRequest",
