@@ -101,7 +101,7 @@ class SpecAnswers:
             return
         req = flow.request
         host = req.host.lower().rstrip(".")
-        path, _, raw_query = req.path.partition("?")
+        path = req.path.partition("?")[0]
         query = req.query.items(multi=True)
         body = req.get_content(strict=False) or b""
         headers = req.headers.items(multi=True)
@@ -120,9 +120,8 @@ class SpecAnswers:
         if is_box:
             a = self.box.answer(req.method, path, list(query), body, req.headers.get("content-type", ""))
             if a.error:
-                context = a.context
                 status, code, message, extra = profiles.box.CATALOGUE[a.error]
-                hdrs, data = profiles.box.error(status, code, a.message or message, headers, context)
+                hdrs, data = profiles.box.error(status, code, a.message or message, headers, a.context)
                 flow.response = responses.sized(status, [*hdrs, *extra, *a.headers, (SOURCE_HEADER, "spec")], data)
             else:
                 flow.response = _reply(a.status, a.body, "application/json", [(SOURCE_HEADER, "spec")])
