@@ -33,14 +33,6 @@ from tapeproxy.core.spec import derive  # noqa: E402
 from tapeproxy.core.spec.box import BoxSpec  # noqa: E402
 
 
-def session(proxy) -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies, s.verify = {"https": proxy.url}, proxy.ca
-    s.headers["Authorization"] = "Bearer coverage"
-    return s
-
-
 def answered(r: requests.Response) -> bool:
     return "X-Tapeproxy-Miss" not in r.headers and r.status_code < 500
 
@@ -48,7 +40,7 @@ def answered(r: requests.Response) -> bool:
 def box_coverage(proxy) -> None:
     spec = checks.box_spec()
     model = BoxSpec(derive.load(derive.BOX_MODEL))
-    s = session(proxy)
+    s = checks.session(proxy)
     by_method: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     # Reads first, deletes last: the simulation's world changes as it is called (DELETE /files/12345
     # takes its tasks with it).
@@ -99,7 +91,7 @@ def box_coverage(proxy) -> None:
 
 def graph_coverage(proxy) -> None:
     types, _, sets, singletons = checks.csdl()
-    s = session(proxy)
+    s = checks.session(proxy)
     c: collections.Counter = collections.Counter()
     navs = derive.load(derive.GRAPH_MODEL)["types"]
 
