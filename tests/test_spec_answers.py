@@ -271,6 +271,15 @@ def test_box_wrong_types_enums_and_unknown_paths_get_boxs_errors(demo):
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed" and "GET" in r.headers["Allow"]
 
 
+def test_box_lists_are_one_page_so_paging_loops_end(demo):
+    s = session(demo)
+    first = s.get(f"{BOX}/folders/0/items", params={"usemarker": "true", "limit": "50"}).json()
+    assert first["total_count"] == len(first["entries"]) == 1 and first["limit"] == 50
+    assert first["next_marker"] is None  # the spec's example marker would lead a marker loop on forever
+    assert s.get(f"{BOX}/folders/0/items", params={"offset": "1"}).json()["entries"] == []
+    assert s.get(f"{BOX}/folders/0/items", params={"marker": "abc"}).json()["entries"] == []
+
+
 def test_box_sdk_deserializes_spec_answers(demo, monkeypatch):
     client = box(demo, monkeypatch)
     folder = client.folders.get_folder_by_id("777")

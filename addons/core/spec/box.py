@@ -206,12 +206,30 @@ class BoxSpec:
                         merged = _merged(out[k], v)
                         if not self.check_value(merged, props[k], k):
                             out[k] = merged
-            if isinstance(out.get("entries"), list) and "total_count" in out:
-                out["total_count"] = len(out["entries"])
+            if isinstance(out.get("entries"), list):
+                self._one_page(out, op, dict(query))
             wanted = [f for v in (v for k, v in query if k == "fields") for f in v.split(",") if f]
             if wanted:
                 out = {k: v for k, v in out.items() if k in MINI_FIELDS or k in wanted}
         return out
+
+    def _one_page(self, out: dict, op: dict, args: dict[str, str]) -> None:
+        """A list is one page, and says so, so a client's paging loop ends: total_count is its number
+        of entries, offset and limit are the ones asked for, a later page (offset, marker) is empty,
+        and no next_marker leads on."""
+        props = self.flat(op["response"]).get("properties", {})
+        if "total_count" in out:
+            out["total_count"] = len(out["entries"])
+        offset = int(args["offset"]) if args.get("offset", "").isdigit() else 0
+        if "offset" in out:
+            out["offset"] = offset
+        if "limit" in out and args.get("limit", "").isdigit():
+            out["limit"] = int(args["limit"])
+        if offset or args.get("marker"):
+            out["entries"] = []
+        for marker in ("next_marker", "prev_marker"):
+            if marker in out and self.flat(props.get(marker, {})).get("nullable"):
+                out[marker] = None
 
     def value(self, schema: dict, name: str, depth: int, seed: str) -> Any:
         schema = self.flat(schema)
