@@ -328,6 +328,14 @@ def test_graph_refuses_setting_a_property_the_csdl_marks_computed_or_read_only(d
     assert s.patch(f"{GRAPH}/connections/c1", json={"name": "Contoso"}).status_code == 200
 
 
+def test_graph_delta_answers_entities_and_a_delta_link(demo):
+    body = session(demo).get(f"{GRAPH}/users/delta()").json()
+    assert body["@odata.deltaLink"].startswith(f"{GRAPH}/users/delta()?$deltatoken=")
+    assert len(body["value"]) == 3 and all(u["id"] for u in body["value"])  # entities, with their ids
+    if SPECS.is_dir():
+        assert graph_problems("Collection(microsoft.graph.user)", body["value"]) == []
+
+
 def test_graph_unknown_segments_query_options_and_select_get_graphs_errors(demo):
     s = session(demo)
     r = s.get(f"{GRAPH}/me/notAThing")

@@ -194,7 +194,7 @@ class GraphSpec:
         seed = hashlib.sha256(f"{at.keyed}|{at.type}".encode()).hexdigest()
         select = [s for v in (v for k, v in query if k == "$select") for s in v.split(",") if s]
         if at.kind == "operation":
-            return self._operation(method, at, body, seed, label)
+            return self._operation(method, at, path, seed, label)
         if method == "GET":
             return self._get(at, path, query, select, seed, label)
         if method == "POST" and at.kind == "collection":
@@ -259,7 +259,7 @@ class GraphSpec:
             return Answer(200, {"@odata.context": f"{ROOT}/$metadata#$ref", "@odata.id": f"{ROOT}/{at.context}"}, label)
         return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
 
-    def _operation(self, method: str, at: _At, body: bytes, seed: str, label: str) -> Answer:
+    def _operation(self, method: str, at: _At, path: str, seed: str, label: str) -> Answer:
         op = at.operation or {}
         wanted = "GET" if op.get("kind") == "function" else "POST"
         if method != wanted:
@@ -270,8 +270,15 @@ class GraphSpec:
         inner = _element(returns)
         context = f"{ROOT}/$metadata#{returns if not returns.startswith('Collection(') else f'Collection({inner})'}"
         if returns.startswith("Collection("):
-            value = [self.value(inner, "value", f"{seed}{i}", 0) for i in range(COLLECTION_SIZE)]
-            return Answer(200, {"@odata.context": context, "value": value}, label)
+            entities = inner in self.types and self.types[inner]["kind"] == "entity"
+            value = [
+                self.entity(inner, "", f"{seed}{i}") if entities else self.value(inner, "value", f"{seed}{i}", 0)
+                for i in range(COLLECTION_SIZE)
+            ]
+            page: dict[str, Any] = {"@odata.context": context, "value": value}
+            if op.get("name", "").endswith(".delta"):  # a delta round ends with the link to the next round
+                page["@odata.deltaLink"] = f"{ROOT}/{path.split('/', 2)[2]}?$deltatoken={seed[:16]}"
+            return Answer(200, page, label)
         if inner in self.types:
             made = (
                 self.entity(inner, "", seed) if self.types[inner]["kind"] == "entity" else self.complex(inner, seed, 0)
