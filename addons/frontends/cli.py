@@ -375,7 +375,9 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_simulate": (
             args.command == "demo" or getattr(args, "simulate", False) or (args.command == "web" and not args.cassettes)
         ),
-        "tapeproxy_spec": args.command == "demo" or getattr(args, "spec", False),
+        "tapeproxy_spec": (
+            args.command == "demo" or getattr(args, "spec", False) or (args.command == "web" and not args.cassettes)
+        ),
         "tapeproxy_validate": getattr(args, "validate", False),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
