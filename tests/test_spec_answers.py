@@ -271,6 +271,13 @@ def test_box_wrong_types_enums_and_unknown_paths_get_boxs_errors(demo):
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed" and "GET" in r.headers["Allow"]
 
 
+def test_box_objects_made_from_different_bodies_get_different_ids(demo):
+    s = session(demo)
+    made = [s.post(f"{BOX}/folders", json={"name": n, "parent": {"id": "0"}}).json() for n in ("A", "B", "A")]
+    assert [m["name"] for m in made] == ["A", "B", "A"] and made[0]["parent"]["id"] == "0"
+    assert made[0]["id"] != made[1]["id"] and made[0]["id"] == made[2]["id"] and made[0]["id"].isdigit()
+
+
 def test_box_lists_are_one_page_so_paging_loops_end(demo):
     s = session(demo)
     first = s.get(f"{BOX}/folders/0/items", params={"usemarker": "true", "limit": "50"}).json()
@@ -326,6 +333,13 @@ def test_graph_refuses_setting_a_property_the_csdl_marks_computed_or_read_only(d
     r = s.patch(f"{GRAPH}/connections/c1", json={"state": "ready"})  # Core.Computed in the CSDL
     assert r.status_code == 400 and r.json()["error"]["message"] == "Property 'state' is read-only and cannot be set."
     assert s.patch(f"{GRAPH}/connections/c1", json={"name": "Contoso"}).status_code == 200
+
+
+def test_graph_posts_of_different_entities_get_different_ids_and_the_same_post_the_same(demo):
+    s = session(demo)
+    made = [s.post(f"{GRAPH}/groups", json={"displayName": name}).json() for name in ("A", "B", "A")]
+    assert [m["displayName"] for m in made] == ["A", "B", "A"]
+    assert made[0]["id"] != made[1]["id"] and made[0]["id"] == made[2]["id"]
 
 
 def test_graph_delta_answers_entities_and_a_delta_link(demo):

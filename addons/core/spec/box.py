@@ -197,8 +197,12 @@ class BoxSpec:
         seed = hashlib.sha256(f"{op['method']} {op['path']} {sorted(params.items())}".encode()).hexdigest()[:8]
         out = self.value(op["response"], "", 0, seed)
         if isinstance(out, dict):
-            if params and "id" in out:  # the object a path names has the id in the path
+            if params and "id" in out and op["method"] != "POST":  # the object a path names has the id in the path
                 out["id"] = list(params.values())[-1]
+            elif op["status"] == 201 and isinstance(out.get("id"), str):
+                # a new object: its id follows from what was sent (two folders made are two ids)
+                made = json.dumps([sorted(params.items()), sent], sort_keys=True).encode()
+                out["id"] = str(int(hashlib.sha256(made).hexdigest()[:12], 16) % 10**11)
             if isinstance(sent, dict):  # what was sent shows in what comes back, where the answer's schema allows
                 props = self.flat(op["response"]).get("properties", {})
                 for k, v in sent.items():
