@@ -267,7 +267,24 @@ def graph_client(proxy):
     return client, transport
 
 
-# --- a probe script run in a mount namespace of its own, on a small tmpfs (a disk that fills) ---
+# --- probe scripts run in namespaces of their own: no route out (-rn), a small disk (-rm) ---
+
+
+def in_namespace(flag: str, setup: str, probe: str, *args: str, timeout: float = 180) -> dict:
+    """Run tests/<probe> ARGS under `unshare -r<flag>` after the shell commands `setup`; the JSON its
+    last line prints."""
+    here = Path(__file__).parent
+    script = f'{setup} && exec "{sys.executable}" {probe} {" ".join(args)}'
+    out = subprocess.run(
+        ["unshare", f"-r{flag}", "sh", "-c", script],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(here)},
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def can_mount_tmpfs() -> bool:
@@ -287,17 +304,7 @@ def on_small_disk(probe: str, size: str, tmp_path: Path) -> dict:
 
     if not can_mount_tmpfs():
         pytest.skip("needs unprivileged user+mount namespaces (unshare -rm)")
-    here = Path(__file__).parent
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    script = f'mount -t tmpfs -o size={size} tmpfs "{mnt}" && exec "{sys.executable}" {probe} "{mnt}"'
-    out = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script],
-        cwd=here,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(here)},
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "mnt": str(mnt)}
+    seen = in_namespace("m", f'mount -t tmpfs -o size={size} tmpfs "{mnt}"', probe, f'"{mnt}"')
+    return {**seen, "mnt": str(mnt)}

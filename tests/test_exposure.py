@@ -1,7 +1,5 @@
 """Who can reach a tapeproxy: loopback by default, others only with credentials, an opt-in or a token."""
 
-import json
-import os
 import stat
 import subprocess
 import sys
@@ -10,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import AUTH, BOX_TASK_URL, CliProxy, run_cli
+from helpers import AUTH, BOX_TASK_URL, CliProxy, in_namespace, run_cli
 from process import ReadyProcess
 from test_offline import _can_unshare
 
@@ -44,23 +42,7 @@ def test_mitmproxys_own_proxyauth_option_still_asks_for_credentials(tmp_path):
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 def test_remote_callers_get_what_their_credentials_allow():
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(
-        [
-            "unshare",
-            "-rn",
-            "sh",
-            "-c",
-            f'ip link set lo up && ip addr add 10.9.8.7/32 dev lo && exec "{sys.executable}" exposure_probe.py',
-        ],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = in_namespace("n", "ip link set lo up && ip addr add 10.9.8.7/32 dev lo", "exposure_probe.py")
     assert seen == {
         "control from remote, no token": 403,
         "control from remote, wrong token": 403,

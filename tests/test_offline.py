@@ -1,21 +1,15 @@
 """The offline guarantee: replay never opens a connection to an intercepted host."""
 
-import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
-from helpers import interaction, write_cassette
+from helpers import in_namespace, interaction, write_cassette
 
 from tapeproxy.core.index import ReplayIndex
 from tapeproxy.runtime import responses
 from tapeproxy.runtime.inprocess import BackgroundProxy
-
-HERE = Path(__file__).parent
 
 
 def _can_unshare() -> bool:
@@ -26,17 +20,7 @@ def _can_unshare() -> bool:
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 def test_demo_serves_inside_a_namespace_with_only_loopback():
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" offline_probe.py'],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = in_namespace("n", "ip link set lo up", "offline_probe.py", timeout=120)
     assert seen == {
         "hit": [200, "d036638b-1272-4bba-9227-732463823ed3"],
         "miss": [404, "1"],
@@ -47,18 +31,7 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
 @pytest.mark.skipif(not _can_unshare(), reason="needs unprivileged user+network namespaces (unshare -rn)")
 @pytest.mark.parametrize("options", ["", "--body-files 200"])
 def test_record_then_replay_inside_a_namespace_with_only_loopback(options):
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    probe = f'ip link set lo up && exec "{sys.executable}" namespace_record_probe.py {options}'
-    out = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", probe],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = in_namespace("n", "ip link set lo up", "namespace_record_probe.py", options)
     recorded, replayed = seen["recorded"], seen["replayed"]
     assert len(recorded) == 9 and recorded[:3] == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert recorded[8][:2] == [201, None] and "scan.pdf" in recorded[8][2]
