@@ -118,7 +118,7 @@ class SpecAnswers:
             responses.served_by(flow, "spec", f"spec: {reply.status} without a usable bearer token")
             return
         if is_box:
-            a = self.box.answer(req.method, path, list(query), body, req.headers.get("content-type", ""))
+            a = self.box.answer(req.method, path, list(query), body)
             if a.error:
                 status, code, message, extra = profiles.box.CATALOGUE[a.error]
                 hdrs, data = profiles.box.error(status, code, a.message or message, headers, a.context)

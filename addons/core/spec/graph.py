@@ -71,7 +71,9 @@ class GraphSpec:
         self.sets: dict[str, str] = model["entity_sets"]
         self.singletons: dict[str, str] = model["singletons"]
         self.read_only: dict[str, list[str]] = model.get("read_only", {})
-        self._lineage: dict[str, list[str]] = {}
+        self._lineage: dict[str, list[str]] = {}  # of model types only: bounded by the model
+        self._props: dict[str, dict[str, list]] = {}
+        self._navs: dict[str, dict[str, list]] = {}
 
     # the type graph
 
@@ -87,10 +89,15 @@ class GraphSpec:
         return self._lineage[name]
 
     def props(self, name: str) -> dict[str, list]:
-        return {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["props"].items()}
+        """Structural properties, base types' included (kept: every entity built asks again)."""
+        if name not in self._props:
+            self._props[name] = {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["props"].items()}
+        return self._props[name]
 
     def navs(self, name: str) -> dict[str, list]:
-        return {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["nav"].items()}
+        if name not in self._navs:
+            self._navs[name] = {k: v for t in reversed(self.lineage(name)) for k, v in self.types[t]["nav"].items()}
+        return self._navs[name]
 
     def is_open(self, name: str) -> bool:
         return any(self.types[t].get("open") for t in self.lineage(name))
