@@ -430,6 +430,39 @@ def test_msgraph_sdk_deserializes_and_pages_spec_answers(demo):
     asyncio.run(go())
 
 
+def test_msgraph_sdk_signed_in_as_an_app_gets_spec_answers(start_cli, confdir, monkeypatch):
+    """As an app runs it: azure-identity signs in (the demo's token endpoint), msgraph-sdk's default
+    client and middleware (retries included), the proxy from the environment."""
+    from azure.identity.aio import ClientSecretCredential
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.models.user import User
+
+    proxy = start_cli("demo")
+    bundle = str(confdir / "tapeproxy-ca-bundle.pem")
+    for name, value in {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NO_PROXY", "")
+
+    async def go():
+        credential = ClientSecretCredential("contoso.onmicrosoft.com", "app", "secret", connection_verify=bundle)
+        try:
+            client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
+            user = await client.users.by_user_id("adele@contoso.com").get()
+            users = await client.users.get()
+            with pytest.raises(ODataError) as refused:
+                await client.users.by_user_id("adele@contoso.com").patch(
+                    User(additional_data={"favoriteColor": "blue"})
+                )
+            return user, users, refused.value
+        finally:
+            await credential.close()
+
+    user, users, refused = asyncio.run(go())
+    assert user.id == "adele@contoso.com" and len(users.value) == 3 and users.odata_next_link is None
+    assert refused.response_status_code == 400 and refused.error.message == "Invalid property 'favoriteColor'."
+
+
 # --- precedence and honesty ---
 
 
