@@ -246,3 +246,50 @@ def test_drive_content_and_print_documents_survive_a_restart_with_state(start_cl
         assert run_cli(["ctl", "reset-world", "--proxy", proxy.url]).returncode == 0
         assert http.get(f"{G}/me/drive/root:/kept/a.bin:").status_code == 404
         assert http.get(f"{url}/$value").status_code == 404
+
+
+def test_a_path_over_onedrives_400_characters_is_refused_and_the_drive_keeps_working(demo_proxy):
+    """Issue 27, 1: a 990-level path once made a folder whose listing and delete answered 500
+    (RecursionError) for every client; OneDrive refuses a decoded path over 400 characters."""
+    deep = "/".join(["d", *["a"] * 990, "f.txt"])
+    with raw(demo_proxy) as http:
+        refused = http.put(f"{G}/me/drive/root:/{deep}:/content", content=b"x")
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "invalidRequest" and error["innerError"]["code"] == "pathIsTooLong"
+        assert http.get(f"{G}/me/drive/root:/d:").status_code == 404  # nothing was made on the way
+        assert http.get(f"{G}/me/drive/root/children").status_code == 200
+        longest = "/".join(["b" * 99] * 4)  # 399 characters, and 401 with ".t"
+        assert http.put(f"{G}/me/drive/root:/{longest}.t:/content", content=b"x").status_code == 400
+        assert http.put(f"{G}/me/drive/root:/{longest[:-2]}.t:/content", content=b"x").status_code == 201
+        # under an item addressed by id, the path counts from the root too
+        folder = http.get(f"{G}/me/drive/root:/{'b' * 99}:").json()["id"]
+        rest = "/".join(["b" * 99] * 3)
+        assert http.put(f"{G}/me/drive/items/{folder}:/{rest}/x.txt:/content", content=b"x").status_code == 400
+        huge = "/".join(["a"] * 12_000)
+        assert http.get(f"{G}/me/drive/root:/{huge}:").status_code == 400
+        assert http.delete(f"{G}/me/drive/root:/{'b' * 99}:").status_code == 204
+        assert http.get(f"{G}/me/drive/root/children").status_code == 200
+
+
+def test_a_drive_thousands_of_levels_deep_lists_reads_and_deletes(start_cli, tmp_path):
+    """A world (or a state file written before paths were limited) with a tree 3,000 levels deep:
+    folders are walked in loops, never by recursion."""
+    import yaml
+
+    items = [{"id": "L0", "name": "top", "folder": True}]
+    items += [{"id": f"L{i}", "name": "a", "folder": True, "parent": f"L{i - 1}"} for i in range(1, 3000)]
+    items.append({"id": "F", "name": "leaf.txt", "parent": "L2999", "content": "deep\n"})
+    world = tmp_path / "deep.yaml"
+    world.write_text(yaml.safe_dump({"graph": {"drive": {"items": items}}}))
+    proxy = start_cli("demo", "--world", str(world))
+    with raw(proxy) as http:
+        listing = http.get(f"{G}/me/drive/root/children")
+        assert listing.status_code == 200, listing.text
+        assert [(c["name"], c["size"]) for c in listing.json()["value"]] == [("top", 5)]
+        leaf = http.get(f"{G}/me/drive/items/F")
+        assert leaf.status_code == 200 and leaf.json()["parentReference"]["path"].count("/a") == 2999
+        assert http.get(f"{G}/me/drive/items/F/content", follow_redirects=True).content == b"deep\n"
+        assert http.delete(f"{G}/me/drive/items/L0").status_code == 204
+        assert http.get(f"{G}/me/drive/items/F").status_code == 404
+        assert http.get(f"{G}/me/drive/root/children").json()["value"] == []

@@ -30,6 +30,10 @@ _ITEM = re.compile(r"^/(?:root|items/([^/:]+))(?::(/[^:]*?)?:?)?(/children|/cont
 _UPLOAD = re.compile(r"^/personal/demo/_api/v2\.0/drive/uploadSession/?$")
 _DOWNLOAD = re.compile(r"^/personal/demo/_layouts/15/download\.aspx/?$")
 UPLOAD_URL = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid="
+# OneDrive for Business and SharePoint: "The entire decoded file path, including the file name,
+# can't contain more than 400 characters" (Restrictions and limitations in OneDrive and SharePoint).
+PATH_MAX = 400
+PATH_TOO_LONG = f"The path is longer than the {PATH_MAX} characters OneDrive allows."
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -63,6 +67,8 @@ def handle(world: World, req: SimRequest) -> Reply | None:
         if start not in world.graph_items:
             raise ApiError("not_found", "Item not found")
         names = [n for n in (path or "").split("/") if n]
+        if names and len("/".join([*world.graph_items.names_to(start), *names])) > PATH_MAX:
+            raise ApiError("bad_request", PATH_TOO_LONG, code="invalidRequest", context={"inner_code": "pathIsTooLong"})
         if action == "/content" and req.method == "PUT":
             return _put_content(world, req, base, start, names)
         if action == "/createUploadSession":
@@ -92,12 +98,7 @@ def _drive_view(world: World) -> dict:
 
 
 def _path_of(world: World, item_id: str) -> str:
-    names = []
-    while item_id != world.graph_drive["rootId"]:
-        item = world.graph_items[item_id]
-        names.append(item["name"])
-        item_id = item["parent"]
-    return "/".join(reversed(names))
+    return "/".join(world.graph_items.names_to(item_id))
 
 
 def item_view(world: World, item_id: str) -> dict:
@@ -126,8 +127,9 @@ def item_view(world: World, item_id: str) -> dict:
             "path": "/drive/root:" + (f"/{parent_path}" if parent_path else ""),
         }
     if item.get("folder"):
-        out["size"] = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in _descendants(world, item_id))
-        out["folder"] = {"childCount": sum(1 for i in world.graph_items.values() if i.get("parent") == item_id)}
+        descendants = world.graph_items.descendants(item_id)
+        out["size"] = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in descendants)
+        out["folder"] = {"childCount": world.graph_items.child_count(item_id)}
     else:
         content = world.blobs[item["blob"]]
         out["size"] = len(content)
@@ -151,16 +153,6 @@ def _sha1(key: str, content: bytes) -> str:
     return _SHA1[key]
 
 
-def _descendants(world: World, folder: str) -> list[dict]:
-    out = []
-    for i in world.graph_items.values():
-        if i.get("parent") == folder:
-            out.append(i)
-            if i.get("folder"):
-                out.extend(_descendants(world, i["id"]))
-    return out
-
-
 def download_url(item: dict) -> str:
     # The blob's digest is the credential, as tempauth is: it names content, not a user.
     return f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={item['id']}&tempauth={item['blob']}"
@@ -174,19 +166,12 @@ def _entity(base: str, world: World, item_id: str) -> dict:
 
 
 # -- navigation -----------------------------------------------------------------------------------
-def _child(world: World, folder: str, name: str) -> str | None:
-    for i in world.graph_items.values():
-        if i.get("parent") == folder and i["name"].lower() == name.lower():  # OneDrive names ignore case
-            return i["id"]
-    return None
-
-
 def _walk(world: World, start: str, names: list[str]) -> str | None:
     at: str | None = start
     for name in names:
         if at is None or not world.graph_items[at].get("folder"):
             return None
-        at = _child(world, at, name)
+        at = world.graph_items.child(at, name)
     return at
 
 
@@ -215,14 +200,14 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
     for name in names:
         _check_name(name)
     folder, depth = start, 0  # the deepest folder that exists, and how many names it took
-    while depth < len(names) - 1 and (found := _child(world, folder, names[depth])) is not None:
+    while depth < len(names) - 1 and (found := world.graph_items.child(folder, names[depth])) is not None:
         if not world.graph_items[found].get("folder"):
             raise ApiError("conflict", f"'{names[depth]}' is a file, not a folder.", code="nameAlreadyExists")
         folder, depth = found, depth + 1
     if not world.graph_items[folder].get("folder"):
         raise ApiError("bad_request", "The parent item is not a folder.", code="invalidRequest")
     name = names[-1]
-    existing = None if depth < len(names) - 1 else _child(world, folder, name)
+    existing = None if depth < len(names) - 1 else world.graph_items.child(folder, name)
     if existing is not None:
         if conflict == "fail":
             raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
@@ -230,20 +215,14 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
             stem, dot, ext = name.rpartition(".")
             stem, ext = (stem, dot + ext) if stem else (name, "")
             n = 1
-            while _child(world, folder, f"{stem} {n}{ext}") is not None:
+            while world.graph_items.child(folder, f"{stem} {n}{ext}") is not None:
                 n += 1
             return folder, f"{stem} {n}{ext}", None
         if world.graph_items[existing].get("folder"):
             raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
     for missing in names[depth:-1]:  # everything is checked: now the folders on the way can be made
         created = _new_id()
-        world.graph_items[created] = {
-            "id": created,
-            "name": missing,
-            "parent": folder,
-            "folder": True,
-            "created": now(),
-        }
+        world.graph_items.add({"id": created, "name": missing, "parent": folder, "folder": True, "created": now()})
         folder = created
     return folder, name, existing
 
@@ -267,13 +246,9 @@ def _save(world: World, folder: str, name: str, existing: str | None, content: b
         world.changed()
         return existing, False
     item_id = _new_id()
-    world.graph_items[item_id] = {
-        "id": item_id,
-        "name": name,
-        "parent": folder,
-        "blob": world.put_blob(content),
-        "created": now(),
-    }
+    world.graph_items.add(
+        {"id": item_id, "name": name, "parent": folder, "blob": world.put_blob(content), "created": now()}
+    )
     world.changed()
     return item_id, True
 
@@ -285,8 +260,7 @@ def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
     if req.method == "DELETE":
         if item_id == world.graph_drive["rootId"]:
             raise ApiError("forbidden", "The root folder cannot be deleted.", code="accessDenied")
-        for gone in [item_id, *(i["id"] for i in _descendants(world, item_id))]:
-            del world.graph_items[gone]
+        world.graph_items.remove(item_id)
         world.changed()
         return _reply(req, 204)
     raise ApiError("method_not_allowed")
@@ -297,7 +271,7 @@ def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:
         raise ApiError("method_not_allowed")
     if not world.graph_items[folder].get("folder"):
         raise ApiError("bad_request", "The item is not a folder.", code="invalidRequest")
-    value = [item_view(world, i["id"]) for i in world.graph_items.values() if i.get("parent") == folder]
+    value = [item_view(world, i["id"]) for i in world.graph_items.children(folder)]
     context = f"{base}/$metadata#drives('{world.graph_drive['id']}')/items('{folder}')/children"
     return _reply(req, 200, {"@odata.context": context, "value": value})
 

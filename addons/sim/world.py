@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core import digestfiles, writer, yamlfile
 from ..core.errors import InputError
+from .drive_items import DriveItems
 
 # Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
 PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
@@ -41,7 +42,7 @@ class World:
         self.box_assignments: dict[str, dict] = {}
         self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
         self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
-        self.graph_items: dict[str, dict] = {}  # driveItems by id, the root among them
+        self.graph_items = DriveItems()  # driveItems by id, the root among them
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
         self.blobs: dict[str, bytes] = {}  # file content by SHA-256
@@ -208,7 +209,7 @@ def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
     items = _list(check, doc.pop("items", None), keys + ("items",))
     w.graph_drive = {**DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
     root = w.graph_drive["rootId"]
-    w.graph_items[root] = {"id": root, "name": "root", "folder": True}
+    w.graph_items.add({"id": root, "name": "root", "folder": True})
     for i, item in enumerate(items):
         item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
         item_id = _id(check, item, keys + ("items", i))
@@ -219,9 +220,15 @@ def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
             raise check.fail(
                 keys + ("items", i, "parent"), f"parent {item['parent']!r} is not a folder listed before this item"
             )
+        if not isinstance(item.get("name"), str) or not item["name"]:
+            raise check.fail(keys + ("items", i), "a drive item needs a name")
+        if w.graph_items.child(item["parent"], item["name"]) is not None:
+            raise check.fail(
+                keys + ("items", i, "name"), f"{item['name']!r} is in that folder already (names ignore case)"
+            )
         if not item.get("folder"):
             _content(check, w, item, keys + ("items", i), blobs)
-        w.graph_items[item_id] = item
+        w.graph_items.add(item)
 
 
 def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> bytes:

@@ -2,7 +2,7 @@
 
 Errors look like Graph's own: {"error": {"code", "message", "innerError": {"date", "request-id",
 "client-request-id"}}}, echoing the client's client-request-id, with a request-id header.
-`context` is dropped: Graph's envelope has no place for it.
+Of `context`, only `inner_code` is kept: Graph's detailed code, `innerError.code` (pathIsTooLong).
 """
 
 from __future__ import annotations
@@ -72,13 +72,10 @@ def error(
     request_id = str(uuid.uuid4())
     client_request_id = header_value(request_headers, "client-request-id") or request_id
     date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {"date": date, "request-id": request_id, "client-request-id": client_request_id},
-        }
-    }
+    inner = {"date": date, "request-id": request_id, "client-request-id": client_request_id}
+    if context and context.get("inner_code"):
+        inner = {"code": str(context["inner_code"]), **inner}
+    body = {"error": {"code": code, "message": message, "innerError": inner}}
     headers = [
         ("Content-Type", "application/json"),
         ("request-id", request_id),
