@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
+from .core import jsonbody
 from .core.profiles import graph, named_error
 from .runtime import responses
 from .runtime.flowstate import state_of
@@ -48,6 +49,9 @@ class GraphBatch:
     async def _answer(self, flow: http.HTTPFlow) -> None:
         try:
             steps = _steps(flow.request.get_content(strict=False) or b"")
+        except jsonbody.TooComplex as e:
+            self._reply(flow, *_error(flow, "too_large", f"tapeproxy: {e}"))
+            return
         except ValueError as e:
             self._reply(flow, *_error(flow, "bad_request", str(e)))
             return
@@ -108,8 +112,8 @@ async def _one(flow: http.HTTPFlow, version: str, step: dict) -> tuple[int, list
 
 def _steps(raw: bytes) -> list[dict]:
     try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
+        data = jsonbody.loads(raw or b"{}")
+    except (ValueError, RecursionError):
         raise ValueError("Invalid batch payload format: the body must be JSON.") from None
     steps = data.get("requests") if isinstance(data, dict) else None
     if not isinstance(steps, list) or not steps:

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from . import multipart, redact
+from . import jsonbody, multipart, redact
 from .errors import InputError
 from .redact import is_placeholder
 
@@ -96,12 +96,18 @@ def header_value(headers, name: str) -> str:
     return ""
 
 
+# What the closest-recording search compares of a JSON body: its first leaves, no more (a miss
+# must cost the same small time whatever the body holds).
+MAX_LEAVES = 1_000
+
+
 @dataclass(frozen=True)
 class Body:
     """A body as the body matcher compares it: JSON as data, form fields as a multiset, multipart
-    by its parts (core/multipart.py), else bytes."""
+    by its parts (core/multipart.py), else bytes. JSON of more values than jsonbody reads is
+    "large-json": compared byte for byte, never parsed."""
 
-    kind: str  # "json", "form", "multipart" or "bytes"
+    kind: str  # "json", "large-json", "form", "multipart" or "bytes"
     value: Any
 
     @classmethod
@@ -119,16 +125,27 @@ class Body:
         stripped = raw.lstrip()
         if "json" in ctype or stripped[:1] in (b"{", b"["):
             try:
-                data = json.loads(raw)
+                data = jsonbody.loads(raw)
                 return cls("json", json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+            except jsonbody.TooComplex:
+                return cls("large-json", raw)
             except (ValueError, RecursionError):  # nested deeper than the JSON reader goes: bytes
                 pass
         return cls("bytes", raw)
 
     def data(self) -> Any:
+        """The body as data: a new copy each time (callers may change it)."""
         if self.kind == "multipart":
             return multipart.data(self.value)
         return json.loads(self.value) if self.kind == "json" else self.value
+
+    @cached_property
+    def leaves(self) -> Counter:
+        """JSON: its first MAX_LEAVES leaves as (path, value as JSON text), for the closest-recording
+        search; parsed once per body, however many recordings it is compared with."""
+        if self.kind != "json":
+            return Counter()
+        return Counter((p, json.dumps(v)) for p, v in itertools.islice(_leaves(json.loads(self.value)), MAX_LEAVES))
 
 
 _EMPTY_BODY = Body("bytes", b"")
@@ -343,6 +360,18 @@ def _masked_pairs(pairs, kind: str, masked) -> tuple:
 
 
 def _masked_value(name: str, shape: Shape, masked) -> Any:
+    """What matcher `name` compares of a request, redacted fields masked; kept on the shape, since a
+    miss compares one request with many recordings (and a recording with many misses)."""
+    if not masked:
+        return KEY_MATCHERS[name](shape)
+    cache = shape.__dict__.setdefault("masked_values", {})
+    key = (name, masked)
+    if key not in cache:
+        cache[key] = _mask(name, shape, masked)
+    return cache[key]
+
+
+def _mask(name: str, shape: Shape, masked) -> Any:
     if name == "query":
         return _masked_pairs(shape.query, "query", masked)
     if name == "uri":
@@ -452,6 +481,12 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
         if g.kind == w.kind == "multipart":
             parts = multipart.diffs(g.value, w.value)
             return "; ".join(parts[:3]) + (" (and more)" if len(parts) > 3 else "") if parts else "body differs"
+        if "large-json" in (g.kind, w.kind):
+            side = "the request's" if g.kind == "large-json" else "the recorded"
+            return (
+                f"body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes; {side} JSON holds "
+                f"more than the {jsonbody.MAX_VALUES:,} values tapeproxy parses, so it is compared byte for byte)"
+            )
         if g.kind != w.kind:
             return f"body differs: {g.kind} vs recorded {w.kind}"
         return f"body differs ({len(got.raw_body)} bytes vs recorded {len(want.raw_body)} bytes)"
@@ -512,9 +547,12 @@ def _common_segments(a: str, b: str) -> float:
 
 def _pair_share(got, want) -> float:
     """The share of (name, value) pairs two multisets have in common."""
-    got, want = Counter(got), Counter(want)
-    larger = max(sum(got.values()), sum(want.values()))
-    return sum((got & want).values()) / larger if larger else 1.0
+    return _counter_share(Counter(got), Counter(want))
+
+
+def _counter_share(got: Counter, want: Counter) -> float:
+    larger = max(got.total(), want.total())
+    return (got & want).total() / larger if larger else 1.0
 
 
 def _body_share(got: Body, want: Body) -> float:
@@ -525,7 +563,5 @@ def _body_share(got: Body, want: Body) -> float:
     if got.kind == "multipart":
         return multipart.share(got.value, want.value)
     if got.kind == "json":  # leaves as JSON text: 1 and true differ, and lists become hashable
-        return _pair_share(
-            ((p, json.dumps(v)) for p, v in _leaves(got.data())), ((p, json.dumps(v)) for p, v in _leaves(want.data()))
-        )
+        return _counter_share(got.leaves, want.leaves)
     return 0.0

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..core import profiles, ranges
+from ..core import jsonbody, profiles, ranges
 from ..core.matching import normalise_path
 
 
@@ -42,9 +42,13 @@ class SimRequest:
         if not self.body.strip():
             raise ApiError("bad_request", "the request body is empty; a JSON object is expected")
         try:
-            return json.loads(self.body)
+            return jsonbody.loads(self.body)
+        except jsonbody.TooComplex as e:
+            raise ApiError("too_large", f"tapeproxy: {e}") from None
         except ValueError as e:
             raise ApiError("bad_request", f"the request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ApiError("bad_request", "the request body is not valid JSON: nested too deeply") from None
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
