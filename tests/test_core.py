@@ -427,3 +427,20 @@ def test_a_body_too_big_to_parse_is_matched_byte_for_byte_and_the_miss_says_so()
     other = big.replace(b'"key000001": 1', b'"key000001": 2')
     miss = index.lookup(Shape.from_uri("POST", "https://api.box.com/2.0/folders", ctype, other))
     assert isinstance(miss, NoMatch) and "compared byte for byte" in miss.message
+
+
+def test_multipart_delimiters_are_a_line_break_then_the_boundary_so_the_boundary_mid_line_is_content():
+    """Issue 27, 13 (RFC 2046 5.1.1): the parser split on --boundary anywhere."""
+    from tapeproxy.core import multipart
+
+    content = b"text that quotes --XyZ mid-line, and ends with a line break\r\n"
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="attributes"\r\n\r\n{}\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n' + content + b"\r\n"
+        b"--XyZ--\r\n"
+    )
+    fields = multipart.fields(body, "multipart/form-data; boundary=XyZ")
+    assert fields == [("attributes", "", b"{}"), ("file", "a.txt", content)]
+    lf = body.replace(b"\r\n", b"\n")  # a lenient client's bare line feeds
+    assert multipart.fields(lf, "multipart/form-data; boundary=XyZ")[1][2] == content.replace(b"\r\n", b"\n")
+    assert multipart.fields(b"preamble--XyZ\r\n\r\nx\r\n--XyZ--", "multipart/form-data; boundary=XyZ") is None

@@ -58,31 +58,39 @@ def split(raw: bytes, content_type: str) -> list[tuple[str, bytes]] | None:
         if not (first.startswith(b"--") and 3 <= len(first) <= 72 and b" " not in first.strip()):
             return None
         boundary = first[2:]
-    chunks = raw.split(b"--" + boundary)
-    if len(chunks) < 3 or chunks[0].strip() or not chunks[-1].startswith(b"--"):
+    # RFC 2046: a delimiter is a line break then --boundary (the first may open the body), so the
+    # boundary's text inside a part, mid-line, is content. The first delimiter's line break says
+    # which the body uses (CRLF, or a bare LF from a lenient client).
+    delimiter = b"--" + boundary
+    opening = raw.find(delimiter)
+    if opening < 0 or raw[:opening].strip():
+        return None
+    rest = raw[opening + len(delimiter) :]
+    newline = b"\r\n" if rest.startswith(b"\r\n") else b"\n" if rest.startswith(b"\n") else b""
+    if not newline:
+        return None
+    chunks = rest.split(newline + delimiter)
+    if len(chunks) < 2 or not chunks[-1].startswith(b"--"):
         return None
     parts = []
-    for chunk in chunks[1:-1]:
-        part = _part(chunk)
+    for chunk in chunks[:-1]:
+        part = _part(chunk, newline)
         if part is None:
             return None
         parts.append(part)
     return parts
 
 
-def _part(chunk: bytes) -> tuple[str, bytes] | None:
-    newline = b"\r\n" if chunk.startswith(b"\r\n") else b"\n" if chunk.startswith(b"\n") else b""
-    if not newline:
+def _part(chunk: bytes, newline: bytes) -> tuple[str, bytes] | None:
+    """A part between delimiters: its line break, its header block, a blank line, its content."""
+    if not chunk.startswith(newline):
         return None
     rest = chunk[len(newline) :]
     if rest.startswith(newline):  # a part without headers
-        head, content = b"", rest[len(newline) :]
-    else:
-        head, sep, content = rest.partition(newline * 2)
-        if not sep:
-            return None
-    if content.endswith(newline):
-        content = content[: -len(newline)]
+        return "", rest[len(newline) :]
+    head, sep, content = rest.partition(newline * 2)
+    if not sep:
+        return None
     return head.decode("latin-1"), content
 
 

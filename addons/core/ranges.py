@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from . import numbers
+
 Header = tuple[str, str]
 
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
@@ -56,11 +58,15 @@ def _span(value: str, size: int) -> tuple[int, int] | None:
     found = _RANGE.fullmatch(value)
     if not found or not (found[1] or found[2]):
         return None
+    # numbers too long to be offsets make a Range this does not read: ignored, as RFC 9110 allows
+    first_given, last_given = numbers.count(found[1] or "0"), numbers.count(found[2] or "0")
+    if first_given is None or last_given is None:
+        return None
     if not found[1]:  # the last n bytes
-        n = int(found[2])
+        n = last_given
         return (max(0, size - n), size - 1) if n and size else (-1, -1)
-    first = int(found[1])
-    last = int(found[2]) if found[2] else None
+    first = first_given
+    last = last_given if found[2] else None
     if last is not None and last < first:
         return None  # invalid: ignored
     if first >= size:
