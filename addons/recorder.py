@@ -22,6 +22,7 @@ from .core.recording import Recording, entry
 from .hosts import Intercept
 from .runtime.flowstate import exchange_of, served, state_of
 from .runtime.mode import Mode
+from .runtime.writerlock import WriterLock
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Recorder:
         self.lost = 0
         self.write_error = ""  # why the last write failed; "" once a write succeeds
         self._pending: list[Callable[[], object]] = []  # body files to write before the YAML naming them
+        self._lock: WriterLock | None = None  # the cassette's, held while recording to it
 
     @property
     def live(self) -> bool:
@@ -132,10 +134,23 @@ class Recorder:
         mode, target = opts.tapeproxy_record_mode, opts.tapeproxy_record_to
         if mode != "none" and not target:
             raise exceptions.OptionsError("tapeproxy_record_mode needs tapeproxy_record_to (the cassette to write)")
+        wanted = target if mode != "none" else ""
+        lock = self._lock if self._lock is not None and wanted and self._lock.path == Path(wanted).absolute() else None
+        if wanted and lock is None:
+            lock = WriterLock(wanted, "cassette")
+            try:
+                lock.acquire()  # before anything is written: a second recorder must not overwrite the first's
+            except InputError as e:
+                raise exceptions.OptionsError(str(e)) from None
+            writer.remove_temporaries(lock.path.parent, lock.path.name)  # what a killed writer left
+            digestfiles.remove_leftovers(cassette.bodies_folder(lock.path))
         if not self.flush():  # what was recorded so far belongs to the previous cassette
             self.lost += self.unsaved
+        if self._lock is not None and self._lock is not lock:
+            self._lock.release()
+        self._lock = lock
         self.saved, self.write_error = 0, ""
-        self.target = target if mode != "none" else ""
+        self.target = wanted
         exists = bool(target) and Path(target).is_file()
         self.mode.live = mode in ("new_episodes", "all") or (mode == "once" and not exists)
         self.mode.replays = mode != "all"
@@ -332,3 +347,6 @@ class Recorder:
         if self._flusher:
             self._flusher.cancel()
         self.flush()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

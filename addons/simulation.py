@@ -3,15 +3,19 @@ scenarios and before the cassettes. What it does not simulate falls through to t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, http
 
+from .core import limits
 from .core.errors import InputError
 from .runtime import responses
+from .runtime.state import StateFile
 from .sim import world as world_mod
-from .sim.http import SimRequest
+from .sim.http import Later, Reply, SimRequest
 from .sim.router import Simulation
 
 logger = logging.getLogger(__name__)
@@ -25,6 +29,8 @@ class SimulationAddon:
 
     def __init__(self) -> None:
         self.sim: Simulation | None = None
+        self.state: StateFile | None = None
+        self.max_session_bytes = limits.parse_size(limits.DEFAULT_MAX_UPLOAD_SESSIONS, "--max-upload-sessions")
 
     def load(self, loader):
         loader.add_option(
@@ -42,14 +48,32 @@ class SimulationAddon:
             "",
             "State file: the world is saved there after every change and loaded from it at start.",
         )
+        loader.add_option(
+            "tapeproxy_max_upload_sessions",
+            str,
+            limits.DEFAULT_MAX_UPLOAD_SESSIONS,
+            "What the upload sessions in progress (Box chunked uploads, Graph upload sessions) may hold "
+            "together; past it, the API's 507.",
+        )
 
     def configure(self, updated):
+        if "tapeproxy_max_upload_sessions" in updated:
+            try:
+                self.max_session_bytes = limits.parse_size(
+                    ctx.options.tapeproxy_max_upload_sessions, "--max-upload-sessions"
+                )
+            except InputError as e:
+                raise exceptions.OptionsError(str(e)) from None
+            if self.sim is not None:
+                self.sim.world.max_session_bytes = self.max_session_bytes
         if not updated & {"tapeproxy_simulate", "tapeproxy_world", "tapeproxy_state"}:
             return
         if not ctx.options.tapeproxy_simulate:
             self.sim = None
+            self._close_state()
             return
         try:
+            self._open_state()
             self.sim = Simulation(self._load(fresh=False))
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
@@ -59,11 +83,34 @@ class SimulationAddon:
             f"Box task(s)" + (f", state in {ctx.options.tapeproxy_state}" if ctx.options.tapeproxy_state else "")
         )
 
+    def _open_state(self) -> None:
+        """The state file named, taken for this process alone; never the world file itself."""
+        state, world = ctx.options.tapeproxy_state, ctx.options.tapeproxy_world
+        if state and world and _same_file(state, world):
+            raise InputError(
+                f"--state and --world both name {world}",
+                hint="the world file is what the world starts from (and what reset-world goes back to); the "
+                "state file is rewritten after every change: give the state file a name of its own",
+            )
+        if self.state is not None and (not state or Path(state) != self.state.path):
+            self._close_state()
+        if state and self.state is None:
+            opened = StateFile(state)
+            opened.open()
+            self.state = opened
+
+    def _close_state(self) -> None:
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+
     def _load(self, fresh: bool) -> world_mod.World:
         state = ctx.options.tapeproxy_state or None
-        w = world_mod.load_or_default(ctx.options.tapeproxy_world or None, None if fresh else state, DEFAULT_WORLD)
-        if state:
-            w.on_change = lambda changed: changed.save(state)
+        from_state = bool(state) and not fresh and Path(str(state)).is_file()
+        w = world_mod.load_or_default(ctx.options.tapeproxy_world or None, state if from_state else None, DEFAULT_WORLD)
+        if from_state and self.state is not None:
+            self.state.mark_saved(w)
+        w.max_session_bytes = self.max_session_bytes
         return w
 
     @property
@@ -78,16 +125,49 @@ class SimulationAddon:
             with self.sim.world.lock:
                 self.sim = Simulation(self._load(fresh=True))
                 self.sim.world.changed()
+            if self.state is not None:
+                self.state.save(self.sim.world)
 
-    def answer(self, flow: http.HTTPFlow) -> None:
+    def done(self) -> None:
+        if self.sim is not None and self.state is not None:
+            self.state.save(self.sim.world)
+        self._close_state()
+
+    def answer(self, flow: http.HTTPFlow):
         if self.sim is None:
-            return
+            return None
         req = flow.request
+        world = self.sim.world
+        before = world.version
         reply = self.sim.handle(
             SimRequest.make(
                 req.method, req.host, req.path, req.headers.items(multi=True), req.get_content(strict=False) or b""
             )
         )
-        if reply is not None:
-            flow.response = responses.sized(reply.status, reply.headers, reply.body)
-            responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
+        if reply is None:
+            return None
+        if isinstance(reply, Later) or (self.state is not None and world.version != before):
+            return self._finish(flow, reply, world, before)
+        self._respond(flow, reply)
+        return None
+
+    async def _finish(self, flow: http.HTTPFlow, reply: Reply | Later, world: world_mod.World, before: int) -> None:
+        """Heavy work off the event loop; the answer only once a change it made is saved (--state)."""
+        if isinstance(reply, Later):
+            reply = await asyncio.to_thread(reply.work)
+        if self.state is not None and world.version != before:
+            await self.state.durable(world)
+        self._respond(flow, reply)
+
+    @staticmethod
+    def _respond(flow: http.HTTPFlow, reply: Reply) -> None:
+        req = flow.request
+        flow.response = responses.sized(reply.status, reply.headers, reply.body)
+        responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet: the same path is the same file to be
+        return Path(a).absolute().resolve() == Path(b).absolute().resolve()

@@ -328,3 +328,34 @@ def test_ctl_loads_no_mitmproxy(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "tapeproxy: error:" in out.stderr, out.stdout + out.stderr
     assert "mitmproxy modules: 0" in out.stdout, out.stdout
+
+
+def test_a_second_writer_of_a_cassette_or_a_state_file_is_refused_at_start_naming_the_first(start_cli, tmp_path):
+    """Issue 27, 7: two `record` processes on one cassette both said "recorded 40" and the file kept
+    one's 40; two demos on one --state kept 11 of 22 uploads; --world F --state F reloaded forever."""
+    cassette, state = tmp_path / "c.yaml", tmp_path / "s.yaml"
+    first = start_cli("record", "--cassette", str(cassette))
+    second = run_cli(["record", "--cassette", str(cassette), "--port", "0", "--confdir", str(tmp_path / "conf")])
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"being written by pid {first.proc.pid}" in second.stderr and "c.yaml" in second.stderr
+    demo = start_cli("demo", "--state", str(state))
+    again = run_cli(["demo", "--state", str(state), "--port", "0", "--confdir", str(tmp_path / "conf")])
+    assert again.returncode == 2 and f"state file {state} is being written by pid {demo.proc.pid}" in again.stderr
+    demo.stop(signal.SIGKILL)  # the OS drops a killed writer's lock
+    assert start_cli("demo", "--state", str(state)).proc.poll() is None
+    world = tmp_path / "w.yaml"
+    world.write_text("graph: {}\n")
+    same = run_cli(["demo", "--world", str(world), "--state", str(world), "--port", "0", "--confdir", str(tmp_path)])
+    assert same.returncode == 2 and "--state and --world both name" in same.stderr, same.stderr
+    first.stop()
+
+
+def test_what_a_killed_writer_left_half_written_is_cleared_by_the_next(start_cli, tmp_path):
+    """Issue 27, 14: the temporary files of writes cut off by kill -9 piled up in the state folder."""
+    state = tmp_path / "s.yaml"
+    (tmp_path / ".s.yaml.abc123.tmp").write_text("half a stat")
+    (tmp_path / "s.yaml.blobs").mkdir()
+    (tmp_path / "s.yaml.blobs" / ".0123.xyz.tmp").write_bytes(b"half a blob")
+    (tmp_path / ".other.yaml.abc.tmp").write_text("not ours")
+    start_cli("demo", "--state", str(state))
+    assert sorted(p.name for p in tmp_path.rglob(".*.tmp")) == [".other.yaml.abc.tmp"]

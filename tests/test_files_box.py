@@ -196,3 +196,140 @@ def test_a_world_blob_that_does_not_hold_its_content_is_refused_with_its_line(tm
     (tmp_path / "world.yaml").write_text(f"box:\n  files:\n    - id: '1'\n      name: c.pdf\n      blob: {key}\n")
     out = run_cli(["demo", "--world", str(tmp_path / "world.yaml"), "--port", "0", "--confdir", str(tmp_path / "c")])
     assert out.returncode == 2 and "world.yaml:5:" in out.stderr and "SHA-256 differs" in out.stderr, out.stderr
+
+
+def _chunked(s, data: bytes, name: str):
+    created = s.post(
+        f"{UPLOAD}/files/upload_sessions", json={"folder_id": "0", "file_size": len(data), "file_name": name}
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def _part(s, endpoints: dict, first: int, chunk: bytes, total: int):
+    digest = base64.b64encode(hashlib.sha1(chunk).digest()).decode()
+    headers = {"Content-Range": f"bytes {first}-{first + len(chunk) - 1}/{total}", "Digest": f"sha={digest}"}
+    return s.put(endpoints["upload_part"], data=chunk, headers=headers)
+
+
+def test_a_part_that_is_not_exactly_the_part_size_or_overlaps_gets_416(demo_proxy):
+    """Issue 27, 8: a part at offset 0 of twice the part size, overlapping parts or the whole file
+    as one part were taken, and the commit made a file of other bytes than those sent."""
+    s = session(demo_proxy)
+    data = os.urandom(3 * 8 * 1024 * 1024 - 1000)  # three parts, the last one shorter
+    created = _chunked(s, data, "parts.bin")
+    size, endpoints = created["part_size"], created["session_endpoints"]
+    for first, chunk in (
+        (0, data[: 2 * size]),  # twice the part size
+        (0, data),  # the whole file as one part
+        (size // 2, data[size // 2 : size // 2 + size]),  # overlaps the first and the second part
+        (2 * size, data[2 * size : -1]),  # the last part, not ending the file
+        (size, data[size:]),  # from the second part to the end
+    ):
+        r = _part(s, endpoints, first, chunk, len(data))
+        assert (r.status_code, r.json()["code"]) == (416, "range_not_satisfiable"), (first, len(chunk), r.text)
+    parts = [_part(s, endpoints, first, data[first : first + size], len(data)) for first in range(0, len(data), size)]
+    assert [r.status_code for r in parts] == [200, 200, 200]
+    sha = base64.b64encode(hashlib.sha1(data).digest()).decode()
+    done = s.post(
+        endpoints["commit"], json={"parts": [r.json()["part"] for r in parts]}, headers={"Digest": f"sha={sha}"}
+    )
+    assert done.status_code == 201, done.text
+    file_id = done.json()["entries"][0]["id"]
+    assert s.get(f"https://api.box.com/2.0/files/{file_id}/content").content == data
+
+
+def test_upload_sessions_keep_to_the_apis_limits_and_a_cap_on_what_they_hold(start_cli):
+    """Issue 27, 4: sessions grew memory without bound (60 Box sessions x 8 MiB: +428 MB) and a
+    declared size of 10**30 bytes was taken."""
+    proxy = start_cli("demo", "--max-upload-sessions", "20m")
+    s = session(proxy)
+    huge = {"folder_id": "0", "file_size": 10**30, "file_name": "huge.bin"}
+    refused = s.post(f"{UPLOAD}/files/upload_sessions", json=huge)
+    assert (refused.status_code, refused.json()["code"]) == (403, "file_size_limit_exceeded"), refused.text
+    size = 8 * 1024 * 1024
+    data = os.urandom(CHUNKED_MIN)
+    sessions = [_chunked(s, data, f"held{i}.bin")["session_endpoints"] for i in range(3)]
+    assert _part(s, sessions[0], 0, data[:size], len(data)).status_code == 200
+    assert _part(s, sessions[1], 0, data[:size], len(data)).status_code == 200
+    full = _part(s, sessions[2], 0, data[:size], len(data))  # 24 MiB would pass the 20 MiB cap
+    assert full.status_code == 507 and full.json()["type"] == "error", full.text
+    assert "--max-upload-sessions" in full.json()["message"]
+    graph = "https://graph.microsoft.com/v1.0/me/drive/root:/big.bin:/createUploadSession"
+    url = s.post(graph, json={}).json()["uploadUrl"]
+    over = s.put(url, data=b"x" * size, headers={"Content-Range": f"bytes 0-{size - 1}/{2 * size}"})
+    assert over.status_code == 507 and over.json()["error"]["code"] == "quotaLimitReached", over.text
+    assert s.delete(sessions[0]["abort"]).status_code == 204  # room again
+    assert _part(s, sessions[2], 0, data[:size], len(data)).status_code == 200
+    url = s.post(graph, json={}).json()["uploadUrl"]
+    too_big = s.put(url, data=b"x", headers={"Content-Range": f"bytes 0-0/{10**30}"})
+    assert too_big.status_code == 400 and too_big.json()["error"]["innerError"]["code"] == "maxFileSizeExceeded"
+
+
+def test_content_nothing_names_is_freed_and_a_deleted_files_urls_answer_404(start_cli, tmp_path):
+    """Issue 27, 5: nine versions of a 30 MB file held 583 MB after the file was deleted, its
+    download URL still served it, and any content could be fetched by its SHA-256."""
+    state = tmp_path / "state.yaml"
+    proxy = start_cli("demo", "--state", str(state))
+    s = session(proxy)
+    versions = [os.urandom(2000) for _ in range(3)]
+    files = {"attributes": (None, json.dumps({"name": "v.bin", "parent": {"id": "0"}})), "file": ("f", versions[0])}
+    file_id = s.post(f"{UPLOAD}/files/content", files=files).json()["entries"][0]["id"]
+    first_url = s.get(f"https://api.box.com/2.0/files/{file_id}/content", allow_redirects=False).headers["Location"]
+    for data in versions[1:]:
+        r = s.post(f"{UPLOAD}/files/{file_id}/content", files={"file": ("f", data)})
+        assert r.status_code == 200, r.text
+    blobs = state.parent / "state.yaml.blobs"
+    kept = {p.name for p in blobs.iterdir()}
+    assert hashlib.sha256(versions[-1]).hexdigest() in kept
+    assert not kept & {hashlib.sha256(v).hexdigest() for v in versions[:-1]}  # replaced versions: gone
+    url = s.get(f"https://api.box.com/2.0/files/{file_id}/content", allow_redirects=False).headers["Location"]
+    assert s.get(url).content == versions[-1]
+    assert s.get(first_url).status_code == 404  # a replaced version's URL
+    by_digest = f"https://dl.boxcloud.com/d/1/{hashlib.sha256(versions[-1]).hexdigest()}/download"
+    assert s.get(by_digest).status_code == 404
+    assert s.delete(f"https://api.box.com/2.0/files/{file_id}").status_code == 204
+    assert s.get(url).status_code == 404
+    assert hashlib.sha256(versions[-1]).hexdigest() not in {p.name for p in blobs.iterdir()}
+
+
+def test_an_upload_whose_content_holds_the_boundary_mid_line_is_taken_whole(demo_proxy):
+    """Issue 27, 13: content quoting the boundary string mid-line was refused ("must be multipart")."""
+    content = b"log line: --tapeproxyBoundary42 appears here\r\nand the rest\r\n"
+    attributes = json.dumps({"name": "quoted.txt", "parent": {"id": "0"}}).encode()
+    body = (
+        b'--tapeproxyBoundary42\r\nContent-Disposition: form-data; name="attributes"\r\n\r\n' + attributes + b"\r\n"
+        b'--tapeproxyBoundary42\r\nContent-Disposition: form-data; name="file"; filename="quoted.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n" + content + b"\r\n--tapeproxyBoundary42--\r\n"
+    )
+    s = session(demo_proxy)
+    r = s.post(
+        f"{UPLOAD}/files/content",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=tapeproxyBoundary42"},
+    )
+    assert r.status_code == 201, r.text
+    f = r.json()["entries"][0]
+    assert f["size"] == len(content) and f["sha1"] == hashlib.sha1(content).hexdigest()
+    assert s.get(f"https://api.box.com/2.0/files/{f['id']}/content").content == content
+
+
+def test_numbers_of_thousands_of_digits_in_range_headers_are_answered_not_a_500(demo_proxy):
+    """Issue 27, 12: Range and Content-Range numbers past Python's 4,300-digit limit were 500s."""
+    s = session(demo_proxy)
+    huge = "9" * 5000
+    url = s.get("https://api.box.com/2.0/files/12345/content", allow_redirects=False).headers["Location"]
+    whole = s.get(url).content
+    ignored = s.get(url, headers={"Range": f"bytes={huge}-"})
+    assert ignored.status_code == 200 and ignored.content == whole  # a Range it cannot read: ignored (RFC 9110)
+    created = _chunked(s, os.urandom(CHUNKED_MIN), "digits.bin")
+    part = s.put(
+        created["session_endpoints"]["upload_part"],
+        data=b"x",
+        headers={"Content-Range": f"bytes 0-{huge}/{huge}", "Digest": "sha=" + base64.b64encode(b"x" * 20).decode()},
+    )
+    assert part.status_code == 400 and part.json()["type"] == "error", part.text
+    graph = "https://graph.microsoft.com/v1.0/me/drive/root:/digits.bin:/createUploadSession"
+    upload = s.post(graph, json={}).json()["uploadUrl"]
+    fragment = s.put(upload, data=b"x", headers={"Content-Range": f"bytes 0-0/{huge}"})
+    assert fragment.status_code == 400 and fragment.json()["error"]["code"] == "invalidRequest", fragment.text

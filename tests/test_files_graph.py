@@ -293,3 +293,40 @@ def test_a_drive_thousands_of_levels_deep_lists_reads_and_deletes(start_cli, tmp
         assert http.delete(f"{G}/me/drive/items/L0").status_code == 204
         assert http.get(f"{G}/me/drive/items/F").status_code == 404
         assert http.get(f"{G}/me/drive/root/children").json()["value"] == []
+
+
+def test_a_session_made_with_conflict_fail_ends_in_409_if_the_name_was_taken_meanwhile(demo_proxy):
+    """Issue 27, 14: the session completed with 201 over an item of the same name (two dup.txt in
+    one folder); Graph answers 409 nameAlreadyExists."""
+    with raw(demo_proxy) as http:
+        body = {"item": {"@microsoft.graph.conflictBehavior": "fail"}}
+        url = http.post(f"{G}/me/drive/root:/dup.txt:/createUploadSession", json=body).json()["uploadUrl"]
+        assert http.put(f"{G}/me/drive/root:/dup.txt:/content", content=b"first").status_code == 201
+        done = http.put(url, content=b"second", headers={"Content-Range": "bytes 0-5/6"})
+        assert done.status_code == 409 and done.json()["error"]["code"] == "nameAlreadyExists", done.text
+        names = [c["name"] for c in http.get(f"{G}/me/drive/root/children").json()["value"]]
+        assert names.count("dup.txt") == 1
+        assert http.get(f"{G}/me/drive/root:/dup.txt:/content", follow_redirects=True).content == b"first"
+        renamed = {"item": {"@microsoft.graph.conflictBehavior": "rename"}}
+        url = http.post(f"{G}/me/drive/root:/dup.txt:/createUploadSession", json=renamed).json()["uploadUrl"]
+        done = http.put(url, content=b"third", headers={"Content-Range": "bytes 0-4/5"})
+        assert done.status_code == 201 and done.json()["name"] == "dup 1.txt", done.text
+
+
+def test_a_deleted_or_replaced_items_download_url_no_longer_serves_it(demo_proxy):
+    """Issue 27, 5: the download URL named the content's SHA-256, so it served a deleted file, and
+    any content whose digest one knew."""
+    with raw(demo_proxy) as http:
+        first = http.put(f"{G}/me/drive/root:/gone.txt:/content", content=b"v1").json()
+        second = http.put(f"{G}/me/drive/root:/gone.txt:/content", content=b"v2").json()
+        assert http.get(second["@microsoft.graph.downloadUrl"]).content == b"v2"
+        assert http.get(first["@microsoft.graph.downloadUrl"]).status_code == 401  # another version's
+        forged = (
+            second["@microsoft.graph.downloadUrl"].split("&tempauth=")[0]
+            + "&tempauth="
+            + hashlib.sha256(b"v2").hexdigest()
+        )
+        assert http.get(forged).status_code == 401
+        assert http.delete(f"{G}/me/drive/items/{second['id']}").status_code == 204
+        gone = http.get(second["@microsoft.graph.downloadUrl"])
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "itemNotFound"

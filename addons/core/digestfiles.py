@@ -73,6 +73,14 @@ def write(folder: Path, data: bytes, name: str = "") -> str:
     return name
 
 
+def remove_leftovers(folder: Path) -> None:
+    """What writers killed mid-write left in a folder of digest files: spools and temporary files.
+    Only for the folder's one writer (runtime/writerlock.py)."""
+    writer.remove_temporaries(folder)
+    for partial in folder.glob(".partial-*"):
+        partial.unlink(missing_ok=True)
+
+
 class Spool:
     """A body written to the folder while it streams through, never held in memory.
 

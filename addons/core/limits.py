@@ -11,12 +11,16 @@ from __future__ import annotations
 import re
 
 from .errors import InputError
+from .profiles import box as box_profile
 
 KIB, MIB = 1024, 1024 * 1024
 DEFAULT_MAX_BODY = "4m"  # API calls: JSON bodies
 # Uploads: Graph's upload-session fragments are < 60 MiB; Box recommends direct uploads up to 50 MB
 # and chunked-upload parts are smaller still.
 DEFAULT_MAX_UPLOAD_BODY = "64m"
+# What the simulation's upload sessions in progress (Box chunked uploads, Graph upload sessions)
+# may hold in memory together: a 200 MB chunked upload fits twice over.
+DEFAULT_MAX_UPLOAD_SESSIONS = "512m"
 DEFAULT_MAX_HEADER = "64k"  # request line and headers of one HTTP/1 request (h2's own default too)
 DEFAULT_IDLE_TIMEOUT = 60  # seconds a client connection may sit with no traffic (whole: --set has no floats)
 DEFAULT_MAX_CONNECTIONS = 1000
@@ -28,7 +32,6 @@ MAX_CLIENT_RESETS = 100
 RESET_WINDOW = 10.0
 RESERVED_FDS = 100  # files, cassettes, upstream connections, the event loop's own
 
-_UPLOAD_HOSTS = ("upload.box.com",)
 _UPLOAD_SUFFIXES = (".boxcloud.com",)
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)i?b?\s*", re.IGNORECASE)
 
@@ -45,7 +48,7 @@ def upload_endpoint(host: str, method: str, path: str) -> bool:
     """Whether a request carries file content: Box's upload and download hosts, Graph's content
     uploads (`PUT .../content`, `...:/content`) and upload-session fragments."""
     host = host.lower()
-    if host in _UPLOAD_HOSTS or host.endswith(_UPLOAD_SUFFIXES):
+    if box_profile.is_upload_host(host) or host.endswith(_UPLOAD_SUFFIXES):
         return True
     route = path.split("?", 1)[0].rstrip("/")
     return method.upper() in ("PUT", "POST", "PATCH") and (

@@ -65,3 +65,17 @@ def replace_atomic(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(folder: str | Path, name: str = "*") -> int:
+    """The temporary files replace_atomic leaves when its process is killed mid-write
+    (`.<name>.*.tmp` in folder), removed; how many. Only for a writer that holds the folder's
+    files alone (runtime/writerlock.py): another's may be mid-write."""
+    removed = 0
+    for tmp in Path(folder).glob(f".{name}.*.tmp"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed

@@ -176,6 +176,12 @@ def _world(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state", metavar="FILE", help="keep the simulated world here: saved after every change, loaded at start"
     )
+    parser.add_argument(
+        "--max-upload-sessions",
+        default=limits.DEFAULT_MAX_UPLOAD_SESSIONS,
+        metavar="SIZE",
+        help="what the simulation's upload sessions in progress may hold together (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -381,6 +387,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_validate": getattr(args, "validate", False),
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
+        "tapeproxy_max_upload_sessions": getattr(args, "max_upload_sessions", limits.DEFAULT_MAX_UPLOAD_SESSIONS),
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_report": args.report or "",
         "tapeproxy_allow_remote": args.allow_remote,

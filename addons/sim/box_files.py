@@ -11,17 +11,17 @@ import base64
 import binascii
 import datetime
 import hashlib
-import json
 import re
 import secrets
 from typing import Any
 from urllib.parse import quote
 
-from ..core import multipart
-from . import auth
+from ..core import jsonbody, multipart
+from ..core.profiles import box as box_profile
+from . import auth, downloads, upload_session
+from .blobs import Digests
 from .box_tasks import _now, _reply, delete_task, user_mini
-from .http import ApiError, Reply, SimRequest, content_reply
-from .upload_session import CONTENT_RANGE
+from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .world import World, describe
 
 API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
@@ -29,15 +29,16 @@ ROOT = {"type": "folder", "id": "0", "sequence_id": None, "etag": None, "name": 
 CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
 PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
 NAME_MAX = 255
-SESSION_LIFETIME = datetime.timedelta(days=7)  # a chunked upload may take days; this one is not enforced
+SESSION_LIFETIME = datetime.timedelta(days=box_profile.UPLOAD_SESSION_DAYS)
 
 _FILE = re.compile(r"^/2\.0/files/(\d+)(/content)?/?$")
 _UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
 _SESSION = re.compile(r"^/api/2\.0/files/upload_sessions/([0-9A-Fa-f]+)(?:/(parts|commit))?/?$")
-_DOWNLOAD = re.compile(r"^/d/1/([0-9a-f]{64})/download/?$")
+_DOWNLOAD = re.compile(r"^/d/1/([^/]+)/download/?$")
+_TOKEN = re.compile(r"b1!(\d+)-([0-9a-f]{40})")  # the file's id, the token of its content
 
 
-def handle(world: World, req: SimRequest) -> Reply | None:
+def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if req.host == DOWNLOAD:
         m = _DOWNLOAD.match(req.path)
         return _download(world, req, m.group(1)) if m else None
@@ -49,7 +50,7 @@ def handle(world: World, req: SimRequest) -> Reply | None:
         with world.lock:
             known = _known(world, m.group(1))
             return _content_redirect(world, req, known) if m.group(2) else _file(world, req, known)
-    if req.host != UPLOAD:
+    if not box_profile.is_upload_host(req.host):  # upload.box.com, or the host a preflight check named
         return None
     up, session = _UPLOAD.match(req.path), _SESSION.match(req.path)
     if not (up or session):
@@ -157,21 +158,26 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
 def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    url = f"https://{DOWNLOAD}/d/1/{world.box_files[file_id]['blob']}/download"
+    token = downloads.token(world, file_id, world.box_files[file_id]["blob"])
     reply = _reply(302)
-    reply.headers.append(("Location", url))
+    reply.headers.append(("Location", f"https://{DOWNLOAD}/d/1/b1!{file_id}-{token}/download"))
     return reply
 
 
-def _download(world: World, req: SimRequest, key: str) -> Reply:
-    """The download host: the URL is its own credential, as Box's are; Range and If-None-Match honoured."""
+def _download(world: World, req: SimRequest, credential: str) -> Reply:
+    """The download host: the URL is its own credential, as Box's are, for the content the file has
+    now (a deleted file's URL answers 404); Range and If-None-Match honoured."""
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    with world.lock:
-        content = world.blobs.get(key)
-        name = next((f.get("name", "") for f in world.box_files.values() if f.get("blob") == key), "")
-    if content is None:
+    m = _TOKEN.fullmatch(credential)
+    if m is None:
         raise ApiError("not_found", "Not Found")
+    file_id, token = m.groups()
+    with world.lock:
+        f = world.box_files.get(file_id)
+        if f is None or not downloads.valid(world, file_id, f["blob"], token):
+            raise ApiError("not_found", "Not Found")
+        content, name, key = world.blobs[f["blob"]], f.get("name", ""), f["blob"]
     disposition = f"attachment;filename=\"{name}\";filename*=UTF-8''{quote(name, safe='')}"
     return content_reply(req, content, name, key[:32], [("Content-Disposition", disposition)])
 
@@ -220,8 +226,8 @@ def _unused_name(world: World, name: str, but: str | None = None) -> None:
             )
 
 
-def _store(world: World, file_id: str | None, name: str, content: bytes) -> str:
-    """A new file, or a new version of file_id; its id."""
+def _store(world: World, file_id: str | None, name: str, content: bytes, digests: Digests) -> str:
+    """A new file, or a new version of file_id; its id (under the lock; digests computed before it)."""
     now = _now()
     if file_id is None:
         file_id = world.new_box_id()
@@ -239,60 +245,71 @@ def _store(world: World, file_id: str | None, name: str, content: bytes) -> str:
         f["name"] = name
         _bump(f)
     f["file_version"] = {"id": world.new_box_id()}
-    f["blob"] = world.put_blob(content)
-    describe(f, content)
+    f["blob"] = world.put_blob(content, digests)
+    describe(f, content, digests.sha1)
     world.box_files[file_id] = f
     world.changed()
     return file_id
 
 
 # -- uploads --------------------------------------------------------------------------------------
-def _upload(world: World, req: SimRequest, file_id: str | None) -> Reply:
+def _upload(world: World, req: SimRequest, file_id: str | None) -> Later:
     """multipart/form-data: `attributes` (JSON) first, then the file. Box reads the attributes
-    before the content, so attributes sent after it are an error."""
+    before the content, so attributes sent after it are an error. Parsed and hashed off the event
+    loop; the world is read and changed under its lock only."""
+
+    def work() -> Reply:
+        attributes, content = _parts(req, file_id)
+        digests = Digests.of(content)
+        _content_md5(req, digests)
+        with world.lock:
+            if file_id is None:
+                name = _name(attributes.get("name"), "attributes.name")
+                _parent(attributes.get("parent"), "attributes.parent")
+                _unused_name(world, name)
+            else:
+                _known(world, file_id)
+                _if_match(req, world, file_id)
+                current = world.box_files[file_id]["name"]
+                name = _name(attributes["name"], "attributes.name") if "name" in attributes else current
+                _unused_name(world, name, file_id)
+            stored = _store(world, file_id, name, content, digests)
+            for key in ("content_created_at", "content_modified_at"):
+                if isinstance(attributes.get(key), str):
+                    world.box_files[stored][key] = attributes[key]
+            return _files(world, 201 if file_id is None else 200, stored)
+
+    return Later(work)
+
+
+def _parts(req: SimRequest, file_id: str | None) -> tuple[dict, bytes]:
+    """The upload's attributes and file content."""
     parts = multipart.fields(req.body, req.header("content-type") or "")
     if not parts:
         raise ApiError("bad_request", "Bad Request: the body must be multipart/form-data with attributes and a file")
     names = [name for name, _, _ in parts]
     if "attributes" not in names and file_id is None:
         raise ApiError("bad_request", "Bad Request: the 'attributes' part is missing")
-    files = [(filename, content) for name, filename, content in parts if name != "attributes"]
+    files = [content for name, _, content in parts if name != "attributes"]
     if not files:
         raise ApiError("bad_request", "Bad Request: the file part is missing")
     if "attributes" in names and names.index("attributes") > names.index(next(n for n in names if n != "attributes")):
         raise ApiError("bad_request", "Bad Request: the 'attributes' part must come before the file")
-    attributes: dict = {}
+    attributes: Any = {}
     if "attributes" in names:
-        raw = parts[names.index("attributes")][2]
         try:
-            attributes = json.loads(raw)
-        except ValueError:
-            attributes = None  # type: ignore[assignment]
+            attributes = jsonbody.loads(parts[names.index("attributes")][2])
+        except (ValueError, RecursionError, jsonbody.TooComplex):
+            attributes = None
         if not isinstance(attributes, dict):
             raise ApiError("bad_request", "Bad Request: 'attributes' must be a JSON object")
-    filename, content = files[0]
-    _content_md5(req, content)
-    if file_id is None:
-        name = _name(attributes.get("name"), "attributes.name")
-        _parent(attributes.get("parent"), "attributes.parent")
-        _unused_name(world, name)
-    else:
-        _if_match(req, world, file_id)
-        name = (
-            _name(attributes["name"], "attributes.name") if "name" in attributes else world.box_files[file_id]["name"]
-        )
-        _unused_name(world, name, file_id)
-    stored = _store(world, file_id, name, content)
-    for key in ("content_created_at", "content_modified_at"):
-        if isinstance(attributes.get(key), str):
-            world.box_files[stored][key] = attributes[key]
-    return _files(world, 201 if file_id is None else 200, stored)
+    return attributes, files[0]
 
 
-def _content_md5(req: SimRequest, content: bytes) -> None:
+def _content_md5(req: SimRequest, digests: Digests) -> None:
     """Box's `content-md5` header carries the file's SHA-1 (hex), despite its name."""
     given = req.header("content-md5")
-    if given and given.strip().lower() != hashlib.sha1(content).hexdigest():
+    if given and given.strip().lower() != digests.sha1:
         raise ApiError("bad_request", "The specified Content-MD5 did not match what we received")
 
 
@@ -313,6 +330,12 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
             f"file_size is below minimum file size for uploads via this API ({CHUNKED_MIN} bytes)",
             code="file_size_too_small",
         )
+    if size > box_profile.MAX_FILE_SIZE:
+        raise ApiError(
+            "forbidden",
+            f"File size exceeds the folder owner's file size limit ({box_profile.MAX_FILE_SIZE:,} bytes)",
+            code="file_size_limit_exceeded",
+        )
     if file_id is None:
         if "file_name" not in data:
             raise ApiError("bad_request", "file_name was not provided", code="missing_file_name")
@@ -329,7 +352,9 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
         _unused_name(world, name)
     else:
         name = _name(data["file_name"], "file_name") if "file_name" in data else world.box_files[file_id]["name"]
+    upload_session.sweep(world)
     session_id = secrets.token_hex(16).upper()
+    expires = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + SESSION_LIFETIME
     world.box_sessions[session_id] = {
         "id": session_id,
         "file_id": file_id,
@@ -337,9 +362,14 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
         "size": size,
         "parts": {},
         "chunks": {},
-        "expires_at": (datetime.datetime.now(datetime.UTC).replace(microsecond=0) + SESSION_LIFETIME).isoformat(),
+        "expires_at": expires.isoformat(),
+        "deadline": expires.timestamp(),
     }
     return _reply(201, _session_view(world, session_id))
+
+
+def _total_parts(s: dict) -> int:
+    return max(1, -(-s["size"] // PART_SIZE))
 
 
 def _session_view(world: World, session_id: str) -> dict:
@@ -350,7 +380,7 @@ def _session_view(world: World, session_id: str) -> dict:
         "type": "upload_session",
         "session_expires_at": s["expires_at"],
         "part_size": PART_SIZE,
-        "total_parts": max(1, -(-s["size"] // PART_SIZE)),
+        "total_parts": _total_parts(s),
         "num_parts_processed": len(s["parts"]),
         "session_endpoints": {
             "upload_part": base,
@@ -363,10 +393,19 @@ def _session_view(world: World, session_id: str) -> dict:
     }
 
 
-def _session(world: World, req: SimRequest, session_id: str, action: str | None) -> Reply:
-    if session_id not in world.box_sessions:
+def _live_session(world: World, session_id: str) -> dict:
+    """The session (under the lock); an expired one is freed and answered as Box does, 410."""
+    s = world.box_sessions.get(session_id)
+    if s is None:
         raise ApiError("not_found", f"Could not find the specified resource (upload session {session_id})")
-    s = world.box_sessions[session_id]
+    if upload_session.expired(s):
+        del world.box_sessions[session_id]
+        raise ApiError("not_found", "The upload session has expired", code="session_expired", status=410)
+    return s
+
+
+def _session(world: World, req: SimRequest, session_id: str, action: str | None) -> Reply | Later:
+    s = _live_session(world, session_id)
     if action == "parts":
         if req.method != "GET":
             raise ApiError("method_not_allowed")
@@ -382,7 +421,7 @@ def _session(world: World, req: SimRequest, session_id: str, action: str | None)
         del world.box_sessions[session_id]
         return _reply(204)
     if req.method == "PUT":
-        return _put_part(world, req, s)
+        return _put_part(world, req, session_id)
     raise ApiError("method_not_allowed")
 
 
@@ -400,47 +439,66 @@ def _sha(req: SimRequest, what: str) -> bytes:
     return digest
 
 
-def _put_part(world: World, req: SimRequest, s: dict) -> Reply:
-    m = CONTENT_RANGE.match(req.header("content-range") or "")
-    if not m:
+def _part_range(req: SimRequest, s: dict) -> tuple[int, int]:
+    """(first, last) of a part, as Box takes them: a part starts at a multiple of part_size and is
+    exactly part_size long, but the last, which ends the file; else 416."""
+    span = upload_session.content_range(req.header("content-range"))
+    if span is None:
         raise ApiError("bad_request", "The Content-Range header is missing or not bytes FIRST-LAST/TOTAL")
-    first, last, total = (int(g) for g in m.groups())
-    last_part = last == s["size"] - 1
-    if (
-        total != s["size"]
-        or last < first
-        or last >= total
-        or first % PART_SIZE
-        or (last - first + 1 != PART_SIZE and not last_part)
-    ):
+    first, last, total = span
+    last_start = (_total_parts(s) - 1) * PART_SIZE
+    fits = (
+        total == s["size"]
+        and first <= last < total
+        and first % PART_SIZE == 0
+        and (last - first + 1 == PART_SIZE if first < last_start else (first == last_start and last == total - 1))
+    )
+    if not fits:
         raise ApiError(
             "bad_request",
             f"The content range {first}-{last}/{total} does not match a part of this session: parts are "
-            f"{PART_SIZE} bytes (the last may be shorter) of a {s['size']}-byte file",
+            f"{PART_SIZE} bytes at multiples of {PART_SIZE} (the last one ends the file) of a {s['size']}-byte file",
             code="range_not_satisfiable",
             status=416,
         )
     if len(req.body) != last - first + 1:
         raise ApiError("bad_request", f"The part is {len(req.body)} bytes; its Content-Range says {last - first + 1}")
+    return first, last
+
+
+def _put_part(world: World, req: SimRequest, session_id: str) -> Later:
     wanted = _sha(req, "part")
-    got = hashlib.sha1(req.body).digest()
-    if got != wanted:
-        raise ApiError(
-            "precondition_failed",
-            f"Part digest was incorrect. Actual: {base64.b64encode(got).decode()} "
-            f"Expected: {base64.b64encode(wanted).decode()}",
-            code="digest_mismatch",
-        )
-    part = {"part_id": got.hex()[:8].upper(), "offset": first, "size": len(req.body), "sha1": got.hex()}
-    old = s["parts"].get(first)
-    if old is not None and old["sha1"] != part["sha1"]:
-        raise ApiError("conflict", "The part overlaps a part already uploaded", code="range_overlaps_existing_part")
-    s["parts"][first] = part
-    s["chunks"][first] = req.body
-    return _reply(200, {"part": part})
+
+    def work() -> Reply:
+        got = hashlib.sha1(req.body).digest()  # off the lock and the event loop
+        with world.lock:
+            s = _live_session(world, session_id)
+            first, _ = _part_range(req, s)
+            if got != wanted:
+                raise ApiError(
+                    "precondition_failed",
+                    f"Part digest was incorrect. Actual: {base64.b64encode(got).decode()} "
+                    f"Expected: {base64.b64encode(wanted).decode()}",
+                    code="digest_mismatch",
+                )
+            part = {"part_id": got.hex()[:8].upper(), "offset": first, "size": len(req.body), "sha1": got.hex()}
+            old = s["parts"].get(first)
+            if old is not None:
+                if old["sha1"] != part["sha1"]:
+                    raise ApiError(
+                        "conflict", "The part overlaps a part already uploaded", code="range_overlaps_existing_part"
+                    )
+                return _reply(200, {"part": old})  # the same part again: Box takes it once
+            upload_session.admit(world, len(req.body))
+            s["parts"][first] = part
+            s["chunks"][first] = req.body
+            return _reply(200, {"part": part})
+
+    return Later(work)
 
 
-def _commit(world: World, req: SimRequest, session_id: str) -> Reply:
+def _commit(world: World, req: SimRequest, session_id: str) -> Later:
+    """Checked against the parts under the lock; joined and hashed off it, then stored under it."""
     s = world.box_sessions[session_id]
     wanted = _sha(req, "file")
     data = req.json()
@@ -460,18 +518,26 @@ def _commit(world: World, req: SimRequest, session_id: str) -> Reply:
             f"The parts uploaded hold {sum(p['size'] for p in ours)} of the session's {s['size']} bytes",
             code="upload_incomplete",
         )
-    content = b"".join(s["chunks"][p["offset"]] for p in ours)
-    got = hashlib.sha1(content).digest()
-    if got != wanted:
-        raise ApiError(
-            "bad_request",
-            f"File digest was incorrect. Actual: {base64.b64encode(got).decode()} "
-            f"Expected: {base64.b64encode(wanted).decode()}",
-            code="digest_mismatch",
-        )
-    if s["file_id"] is None:
-        _unused_name(world, s["name"])
-    else:
-        _if_match(req, world, _known(world, s["file_id"]))
-    del world.box_sessions[session_id]
-    return _files(world, 201, _store(world, s["file_id"], s["name"], content))
+    chunks = [s["chunks"][p["offset"]] for p in ours]
+
+    def work() -> Reply:
+        content, digests = upload_session.joined(chunks)
+        got = bytes.fromhex(digests.sha1)
+        if got != wanted:
+            raise ApiError(
+                "bad_request",
+                f"File digest was incorrect. Actual: {base64.b64encode(got).decode()} "
+                f"Expected: {base64.b64encode(wanted).decode()}",
+                code="digest_mismatch",
+            )
+        with world.lock:
+            if world.box_sessions.get(session_id) is not s:
+                raise ApiError("not_found", f"Could not find the specified resource (upload session {session_id})")
+            if s["file_id"] is None:
+                _unused_name(world, s["name"])
+            else:
+                _if_match(req, world, _known(world, s["file_id"]))
+            del world.box_sessions[session_id]
+            return _files(world, 201, _store(world, s["file_id"], s["name"], content, digests))
+
+    return Later(work)

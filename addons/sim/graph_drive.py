@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import mimetypes
 import re
 import secrets
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import auth, upload_session
+from . import auth, downloads, upload_session
+from .blobs import Digests
 from .graph_print import _reply
-from .http import ApiError, Reply, SimRequest, content_reply
+from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -36,11 +36,10 @@ PATH_MAX = 400
 PATH_TOO_LONG = f"The path is longer than the {PATH_MAX} characters OneDrive allows."
 
 
-def handle(world: World, req: SimRequest) -> Reply | None:
+def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if req.host == TENANT:
         if _UPLOAD.match(req.path):
-            with world.lock:
-                return _fragment(world, req)
+            return _fragment(world, req)
         if _DOWNLOAD.match(req.path):
             return _download(world, req)
         return None
@@ -131,31 +130,22 @@ def item_view(world: World, item_id: str) -> dict:
         out["size"] = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in descendants)
         out["folder"] = {"childCount": world.graph_items.child_count(item_id)}
     else:
-        content = world.blobs[item["blob"]]
-        out["size"] = len(content)
+        out["size"] = len(world.blobs[item["blob"]])
         out["file"] = {
             "mimeType": mimetypes.guess_type(item["name"])[0] or "application/octet-stream",
             "hashes": {
-                "sha1Hash": _sha1(item["blob"], content),
+                "sha1Hash": world.blobs.sha1(item["blob"]).upper(),
                 "sha256Hash": item["blob"].upper(),  # content is kept by its SHA-256
             },
         }
-        out["@microsoft.graph.downloadUrl"] = download_url(item)
+        out["@microsoft.graph.downloadUrl"] = download_url(world, item)
     return out
 
 
-_SHA1: dict[str, str] = {}  # by blob: a GET of a big file must not hash it again each time
-
-
-def _sha1(key: str, content: bytes) -> str:
-    if key not in _SHA1:
-        _SHA1[key] = hashlib.sha1(content).hexdigest().upper()
-    return _SHA1[key]
-
-
-def download_url(item: dict) -> str:
-    # The blob's digest is the credential, as tempauth is: it names content, not a user.
-    return f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={item['id']}&tempauth={item['blob']}"
+def download_url(world: World, item: dict) -> str:
+    """A pre-authenticated URL of this content of the item (a drive item or a print document)."""
+    token = downloads.token(world, item["id"], item["blob"])
+    return f"https://{TENANT}/personal/demo/_layouts/15/download.aspx?UniqueId={item['id']}&tempauth={token}"
 
 
 def _entity(base: str, world: World, item_id: str) -> dict:
@@ -191,7 +181,7 @@ def _check_name(name: str) -> str:
 
 def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[str, str, str | None]:
     """(parent folder, name, existing item or None) for content put at start:/names; missing
-    folders on the way are created, as OneDrive does for a path upload."""
+    folders on the way are created, as OneDrive does for a path upload. Checks before it changes."""
     if not names:
         item = world.graph_items[start]
         if item.get("folder"):
@@ -206,25 +196,41 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
         folder, depth = found, depth + 1
     if not world.graph_items[folder].get("folder"):
         raise ApiError("bad_request", "The parent item is not a folder.", code="invalidRequest")
-    name = names[-1]
-    existing = None if depth < len(names) - 1 else world.graph_items.child(folder, name)
-    if existing is not None:
-        if conflict == "fail":
-            raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
-        if conflict == "rename":
-            stem, dot, ext = name.rpartition(".")
-            stem, ext = (stem, dot + ext) if stem else (name, "")
-            n = 1
-            while world.graph_items.child(folder, f"{stem} {n}{ext}") is not None:
-                n += 1
-            return folder, f"{stem} {n}{ext}", None
-        if world.graph_items[existing].get("folder"):
-            raise ApiError("conflict", "The specified item name already exists.", code="nameAlreadyExists")
+    name, existing = names[-1], None
+    if depth == len(names) - 1:
+        name, existing = _resolve(world, folder, names[-1], conflict, NAME_TAKEN)
     for missing in names[depth:-1]:  # everything is checked: now the folders on the way can be made
         created = _new_id()
         world.graph_items.add({"id": created, "name": missing, "parent": folder, "folder": True, "created": now()})
         folder = created
     return folder, name, existing
+
+
+NAME_TAKEN = "The specified item name already exists."
+# What Graph answers when an upload session made with conflictBehavior fail ends on a name taken meanwhile
+SESSION_NAME_TAKEN = (
+    "Another file exists with the same name as the uploaded session. You can redirect the upload session to "
+    "use a new filename by calling PUT with the new metadata and @microsoft.graph.sourceUrl attribute."
+)
+
+
+def _resolve(world: World, folder: str, name: str, conflict: str, taken: str) -> tuple[str, str | None]:
+    """The name content gets in folder, and the file it replaces (or None), by conflictBehavior."""
+    existing = world.graph_items.child(folder, name)
+    if existing is None:
+        return name, None
+    if conflict == "fail":
+        raise ApiError("conflict", taken, code="nameAlreadyExists")
+    if conflict == "rename":  # each try one lookup in the folder's index
+        stem, dot, ext = name.rpartition(".")
+        stem, ext = (stem, dot + ext) if stem else (name, "")
+        n = 1
+        while world.graph_items.child(folder, f"{stem} {n}{ext}") is not None:
+            n += 1
+        return f"{stem} {n}{ext}", None
+    if world.graph_items[existing].get("folder"):
+        raise ApiError("conflict", taken, code="nameAlreadyExists")
+    return name, existing
 
 
 def _conflict(value: Any) -> str:
@@ -238,16 +244,18 @@ def _conflict(value: Any) -> str:
     return str(value)
 
 
-def _save(world: World, folder: str, name: str, existing: str | None, content: bytes) -> tuple[str, bool]:
-    """The item written, and whether it is new."""
+def _save(
+    world: World, folder: str, name: str, existing: str | None, content: bytes, digests: Digests
+) -> tuple[str, bool]:
+    """The item written, and whether it is new (under the lock; the digests computed before it)."""
     if existing is not None:
         item = world.graph_items[existing]
-        item.update(blob=world.put_blob(content), modified=now(), version=item.get("version", 1) + 1)
+        item.update(blob=world.put_blob(content, digests), modified=now(), version=item.get("version", 1) + 1)
         world.changed()
         return existing, False
     item_id = _new_id()
     world.graph_items.add(
-        {"id": item_id, "name": name, "parent": folder, "blob": world.put_blob(content), "created": now()}
+        {"id": item_id, "name": name, "parent": folder, "blob": world.put_blob(content, digests), "created": now()}
     )
     world.changed()
     return item_id, True
@@ -276,10 +284,19 @@ def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:
     return _reply(req, 200, {"@odata.context": context, "value": value})
 
 
-def _put_content(world: World, req: SimRequest, base: str, start: str, names: list[str]) -> Reply:
-    folder, name, existing = _place(world, start, names, _conflict(req.query.get("@microsoft.graph.conflictBehavior")))
-    item_id, new = _save(world, folder, name, existing, req.body)
-    return _reply(req, 201 if new else 200, _entity(base, world, item_id))
+def _put_content(world: World, req: SimRequest, base: str, start: str, names: list[str]) -> Later:
+    conflict = _conflict(req.query.get("@microsoft.graph.conflictBehavior"))
+
+    def work() -> Reply:
+        digests = Digests.of(req.body)  # off the lock and the event loop
+        with world.lock:
+            if start not in world.graph_items:
+                raise ApiError("not_found", "Item not found")
+            folder, name, existing = _place(world, start, names, conflict)
+            item_id, new = _save(world, folder, name, existing, req.body, digests)
+            return _reply(req, 201 if new else 200, _entity(base, world, item_id))
+
+    return Later(work)
 
 
 def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
@@ -289,22 +306,28 @@ def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
     if item.get("folder"):
         raise ApiError("not_found", "The item has no content: it is a folder.", code="itemNotFound")
     reply = _reply(req, 302)
-    reply.headers.append(("Location", download_url(item)))
+    reply.headers.append(("Location", download_url(world, item)))
     return reply
 
 
 def _download(world: World, req: SimRequest) -> Reply:
+    """download.aspx: the item's content while the URL's token is that of its current content; a
+    deleted item's URL answers 404."""
     if req.method != "GET":
         raise ApiError("method_not_allowed")
+    item_id = req.query.get("UniqueId", "")
     with world.lock:
-        key = req.query.get("tempauth", "")
-        content = world.blobs.get(key)
-        item = world.graph_items.get(req.query.get("UniqueId", ""), {})
-    if content is None:
-        raise ApiError(
-            "unauthorized", "The download URL is not valid or has expired.", code="invalidAuthenticationToken"
+        item = world.graph_items.get(item_id) or next(
+            (d for j in world.graph_jobs.values() for d in j["documents"] if d["id"] == item_id), None
         )
-    name = item.get("name", "")
+        if item is None or not item.get("blob"):
+            raise ApiError("not_found", "The item the download URL names does not exist.", code="itemNotFound")
+        if not downloads.valid(world, item_id, item["blob"], req.query.get("tempauth", "")):
+            raise ApiError(
+                "unauthorized", "The download URL is not valid or has expired.", code="invalidAuthenticationToken"
+            )
+        content, key = world.blobs[item["blob"]], item["blob"]
+    name = item.get("name") or item.get("displayName", "")
     disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
     return content_reply(req, content, name, key[:32], [("Content-Disposition", disposition)])
 
@@ -320,22 +343,30 @@ def _create_session(world: World, req: SimRequest, start: str, names: list[str])
     conflict = _conflict(item.get("@microsoft.graph.conflictBehavior"))
     if names and item.get("name") and item["name"] != names[-1]:
         names = [*names[:-1], item["name"]]
-    folder, name, existing = _place(world, start, names, conflict)
+    folder, name, _ = _place(world, start, names, conflict)  # checked now; the name is resolved again at the end
     version = req.path.split("/")[1]
     _, body = upload_session.create(
-        world, UPLOAD_URL, kind="drive", folder=folder, name=name, existing=existing, version=version
+        world, UPLOAD_URL, kind="drive", folder=folder, name=name, version=version, conflict=conflict
     )
     context = f"https://{HOST}/{version}/$metadata#microsoft.graph.uploadSession"
     return _reply(req, 200, {"@odata.context": context, **body})
 
 
-def _fragment(world: World, req: SimRequest) -> Reply:
-    done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
+def _fragment(world: World, req: SimRequest) -> Reply | Later:
+    with world.lock:
+        done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
     if isinstance(done, Reply):
         return done
-    s, content = done
-    if s["folder"] not in world.graph_items:
-        raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
-    existing = s["existing"] if s["existing"] in world.graph_items else None
-    item_id, new = _save(world, s["folder"], s["name"], existing, content)
-    return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
+    s, parts = done
+
+    def complete() -> Reply:
+        content, digests = upload_session.joined(parts)  # off the lock and the event loop
+        with world.lock:
+            if s["folder"] not in world.graph_items:
+                raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
+            # the folder may have changed since the session began: its conflictBehavior decides now
+            name, existing = _resolve(world, s["folder"], s["name"], s["conflict"], SESSION_NAME_TAKEN)
+            item_id, new = _save(world, s["folder"], name, existing, content, digests)
+            return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
+
+    return Later(complete)

@@ -15,7 +15,7 @@ from typing import Any
 from . import auth, upload_session
 from .graph_drive import download_url, now
 from .graph_print import _reply
-from .http import ApiError, Reply, SimRequest
+from .http import ApiError, Later, Reply, SimRequest
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -30,10 +30,9 @@ _PARENT = re.compile(r"/print/printers/([^/]+)/jobs/([^/?#]+)")
 UPLOAD_PROPS = ("documentName", "contentType", "size")
 
 
-def handle(world: World, req: SimRequest) -> Reply | None:
+def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if req.host == UPLOAD_HOST and _UPLOAD.match(req.path):
-        with world.lock:
-            return _fragment(world, req)
+        return _fragment(world, req)
     m = ROUTE.match(req.path.replace("%24", "$")) if req.host == HOST else None
     if not m:
         return None
@@ -65,7 +64,7 @@ def handle(world: World, req: SimRequest) -> Reply | None:
         if action == "createUploadSession":
             return _create_session(world, req, base, job, doc)
         if action == "$value":
-            return _value(req, doc)
+            return _value(world, req, doc)
         if req.method != "GET":
             raise ApiError("method_not_allowed")
         return _reply(req, 200, _document_view(doc))
@@ -209,31 +208,38 @@ def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: di
     return _reply(req, 200, {"@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession", **body})
 
 
-def _fragment(world: World, req: SimRequest) -> Reply:
-    done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
+def _fragment(world: World, req: SimRequest) -> Reply | Later:
+    with world.lock:
+        done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
     if isinstance(done, Reply):
         return done
-    s, content = done
-    job = world.graph_jobs.get(s["job"], {"documents": []})
-    doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
-    if doc is None:
-        raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
-    doc.update(
-        displayName=s["documentName"],
-        contentType=s["contentType"],
-        size=len(content),
-        blob=world.put_blob(content),
-        uploadedDateTime=now(),
-    )
-    world.changed()
-    return _reply(req, 201, _document_view(doc))
+    s, parts = done
+
+    def complete() -> Reply:
+        content, digests = upload_session.joined(parts)  # off the lock and the event loop
+        with world.lock:
+            job = world.graph_jobs.get(s["job"], {"documents": []})
+            doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
+            if doc is None:
+                raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
+            doc.update(
+                displayName=s["documentName"],
+                contentType=s["contentType"],
+                size=len(content),
+                blob=world.put_blob(content, digests),
+                uploadedDateTime=now(),
+            )
+            world.changed()
+            return _reply(req, 201, _document_view(doc))
+
+    return Later(complete)
 
 
-def _value(req: SimRequest, doc: dict) -> Reply:
+def _value(world: World, req: SimRequest, doc: dict) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
     if not doc.get("blob"):
         raise ApiError("not_found", "The document has no content yet: upload it first.", code="itemNotFound")
     reply = _reply(req, 302)
-    reply.headers.append(("Location", download_url(doc)))
+    reply.headers.append(("Location", download_url(world, doc)))
     return reply

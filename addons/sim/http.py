@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -59,6 +60,16 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+
+
+@dataclass
+class Later:
+    """An answer that needs work too heavy for the event loop (hashing or joining file content):
+    whoever handles the request runs `work` in a worker thread, and it returns the Reply (or raises
+    ApiError). `work` takes the world's lock itself, only to read and change the world, never
+    while it hashes, so the other clients are served meanwhile."""
+
+    work: Callable[[], Reply]
 
 
 class ApiError(Exception):

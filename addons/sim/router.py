@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from ..core.profiles import identity, profile_for
 from . import auth, box_files, box_tasks, graph_drive, graph_print, graph_print_jobs
-from .http import ApiError, Reply, SimRequest, error_reply
+from .http import ApiError, Later, Reply, SimRequest, error_reply
 from .world import World
 
 _IDENTITY_TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
@@ -36,10 +38,11 @@ class Simulation:
     def __init__(self, world: World):
         self.world = world
 
-    def handle(self, req: SimRequest) -> Reply | None:
-        """The simulation's answer, or None when it does not simulate this request."""
+    def handle(self, req: SimRequest) -> Reply | Later | None:
+        """The simulation's answer, work that gives it (Later: run it in a worker thread), or None
+        when it does not simulate this request."""
         try:
-            return (
+            answer = (
                 sign_in(req)
                 or graph_print.handle(self.world, req)
                 or graph_drive.handle(self.world, req)
@@ -49,3 +52,13 @@ class Simulation:
             )
         except ApiError as e:
             return error_reply(profile_for(req.host), req, e)
+        if isinstance(answer, Later):
+            return Later(functools.partial(_answered, req, answer.work))
+        return answer
+
+
+def _answered(req: SimRequest, work: Callable[[], Reply]) -> Reply:
+    try:
+        return work()
+    except ApiError as e:
+        return error_reply(profile_for(req.host), req, e)

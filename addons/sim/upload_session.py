@@ -1,6 +1,14 @@
-"""Graph's resumable upload sessions, shared by drive items and print documents: an uploadUrl that
-takes byte-range fragments (`Content-Range: bytes a-b/total`), answers 202 with the ranges still
-expected, and hands the whole content to whoever created the session once the last byte is in.
+"""Upload sessions: Graph's resumable ones, shared by drive items and print documents, and what
+Box's chunked uploads share with them: how long a session lives and how many bytes all sessions
+may hold in memory together.
+
+A Graph session's uploadUrl takes byte-range fragments (`Content-Range: bytes a-b/total`),
+answers 202 with the ranges still expected, and hands the parts to whoever created the session
+once the last byte is in; that caller joins and hashes them off the event loop (`joined`).
+
+Sessions are not saved (they expire, as the services' do). Every session has a deadline; expired
+ones are freed before any new bytes are taken, and the bytes all sessions hold, of both APIs, are
+capped (`World.max_session_bytes`, --max-upload-sessions): past the cap, the API's 507.
 """
 
 from __future__ import annotations
@@ -8,22 +16,92 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
+import time
 from collections.abc import Callable
 
+from ..core import numbers
+from ..core.profiles import graph as graph_profile
+from .blobs import Digests
 from .http import ApiError, Reply, SimRequest
 from .world import World
 
-LIFETIME = datetime.timedelta(days=1)
+LIFETIME = datetime.timedelta(days=1)  # what the simulation gives a Graph session (Graph's vary)
 CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 
 Reply202 = Callable[[SimRequest, int, dict | None], Reply]  # graph_print._reply's shape
 
 
-def create(world: World, url: str, **target) -> tuple[str, dict]:
+def content_range(value: str | None) -> tuple[int, int, int] | None:
+    """(first, last, total) of `bytes first-last/total`; None if malformed (numbers too long included)."""
+    m = CONTENT_RANGE.match(value or "")
+    if not m:
+        return None
+    parsed = [numbers.count(g) for g in m.groups()]
+    return None if None in parsed else (parsed[0], parsed[1], parsed[2])  # type: ignore[return-value]
+
+
+# -- what all sessions share ----------------------------------------------------------------------
+def sessions(world: World) -> list[dict[str, dict]]:
+    return [world.box_sessions, world.graph_sessions]
+
+
+def held(world: World) -> int:
+    """Bytes the upload sessions in progress hold, both APIs'."""
+    return sum(len(c) for kind in sessions(world) for s in kind.values() for c in s["chunks"].values())
+
+
+def sweep(world: World, now: float | None = None) -> int:
+    """Frees every expired session; how many."""
+    now = time.time() if now is None else now
+    freed = 0
+    for kind in sessions(world):
+        for sid in [sid for sid, s in kind.items() if s["deadline"] <= now]:
+            del kind[sid]
+            freed += 1
+    return freed
+
+
+def admit(world: World, size: int, now: float | None = None) -> None:
+    """Room for `size` more bytes in the sessions, expired ones freed first; else the API's 507."""
+    if size <= 0:
+        return
+    held_now = held(world)
+    if held_now + size > world.max_session_bytes:
+        sweep(world, now)
+        held_now = held(world)
+    if held_now + size > world.max_session_bytes:
+        raise ApiError(
+            "insufficient_storage",
+            f"tapeproxy: the upload sessions in progress hold {held_now:,} bytes, and {size:,} more would pass "
+            f"the {world.max_session_bytes:,} they may hold together (--max-upload-sessions); finish or "
+            "delete a session first",
+        )
+
+
+def expired(s: dict, now: float | None = None) -> bool:
+    return s["deadline"] <= (time.time() if now is None else now)
+
+
+def joined(parts: list[bytes]) -> tuple[bytes, Digests]:
+    """A session's parts as one content and its digests: for a worker thread, never the event loop."""
+    content = b"".join(parts)
+    return content, Digests.of(content)
+
+
+# -- Graph's sessions -----------------------------------------------------------------------------
+def create(world: World, url: str, now: float | None = None, **target) -> tuple[str, dict]:
     """A new session for `target` (what the completion needs); its id and its uploadSession body."""
+    sweep(world, now)
     session_id = secrets.token_urlsafe(24)
-    expires = datetime.datetime.now(datetime.UTC) + LIFETIME
-    s = {**target, "size": None, "chunks": {}, "expires": expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+    began = time.time() if now is None else now
+    expires = datetime.datetime.fromtimestamp(began, datetime.UTC) + LIFETIME
+    s = {
+        **target,
+        "size": None,
+        "chunks": {},
+        "expires": expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "deadline": expires.timestamp(),
+    }
     world.graph_sessions[session_id] = s
     return session_id, {
         "uploadUrl": f"{url}{session_id}",
@@ -48,10 +126,16 @@ def status(s: dict) -> dict:
     return {"expirationDateTime": s["expires"], "nextExpectedRanges": missing(s)}
 
 
-def fragment(world: World, req: SimRequest, session_id: str, reply: Reply202) -> tuple[dict, bytes] | Reply:
-    """A request to an uploadUrl: its Reply, or (the session, the whole content) when it completes one."""
+def fragment(
+    world: World, req: SimRequest, session_id: str, reply: Reply202, now: float | None = None
+) -> tuple[dict, list[bytes]] | Reply:
+    """A request to an uploadUrl (under the world's lock): its Reply, or (the session, its parts in
+    order) when the last byte is in; the caller joins them off the lock (`joined`)."""
     s = world.graph_sessions.get(session_id)
-    if s is None:
+    if s is not None and expired(s, now):
+        del world.graph_sessions[session_id]
+        s = None
+    if s is None:  # Graph: a 404 means the session is gone; start the upload over
         raise ApiError("not_found", "The upload session was not found or has expired.", code="itemNotFound")
     if s.get("done"):
         # Graph answers a fragment sent after the last one 400 (msgraph-sdk-python-core issue 718)
@@ -63,12 +147,19 @@ def fragment(world: World, req: SimRequest, session_id: str, reply: Reply202) ->
         return reply(req, 204, None)
     if req.method != "PUT":
         raise ApiError("method_not_allowed")
-    m = CONTENT_RANGE.match(req.header("content-range") or "")
-    if not m:
+    span = content_range(req.header("content-range"))
+    if span is None:
         raise _bad("The Content-Range header is missing or malformed: bytes FIRST-LAST/TOTAL.")
-    first, last, total = (int(g) for g in m.groups())
+    first, last, total = span
     if last < first or last >= total:
         raise _bad(f"The Content-Range bytes {first}-{last}/{total} is not valid.")
+    if total > graph_profile.MAX_FILE_SIZE:
+        raise ApiError(
+            "bad_request",
+            f"The file size {total:,} exceeds the maximum of {graph_profile.MAX_FILE_SIZE:,} bytes.",
+            code="invalidRequest",
+            context={"inner_code": "maxFileSizeExceeded"},
+        )
     if s["size"] is not None and total != s["size"]:
         raise _bad(f"The declared total size {total} differs from the session's {s['size']}.")
     if s.get("expected") is not None and total != s["expected"]:
@@ -84,13 +175,14 @@ def fragment(world: World, req: SimRequest, session_id: str, reply: Reply202) ->
                 code="invalidRange",
                 status=416,
             )
+    admit(world, len(req.body), now)
     s["size"] = total
     s["chunks"][first] = req.body
     if missing(s):
         return reply(req, 202, status(s))
-    content = b"".join(s["chunks"][k] for k in sorted(s["chunks"]))
+    parts = [s["chunks"][k] for k in sorted(s["chunks"])]
     s.update(done=True, chunks={})
-    return s, content
+    return s, parts
 
 
 def _bad(message: str) -> ApiError:

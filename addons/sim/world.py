@@ -1,24 +1,27 @@
 """The simulated world: Graph print task definitions and tasks, Box users, files, tasks and
-assignments. Loaded from a YAML world file, saved (atomically) to a state file after each change.
+assignments. Loaded from a YAML world file; with a state file, saved there after changes
+(runtime/state.py decides when, off the event loop).
 
 Plain dicts in insertion order, so lists come out in a stable order and the state file is
 readable YAML in the same format as a world file.
 
-File content is kept by SHA-256 (`blobs`). A world file gives it inline (`content:`) or names a
-blob stored beside it, in `<file>.blobs/<sha256>`, which is where a state file keeps uploads.
+File content is kept by SHA-256 (`blobs`), and freed once nothing names it. A world file gives it
+inline (`content:`) or names a blob stored beside it, in `<file>.blobs/<sha256>`, which is where a
+state file keeps uploads.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
+import os
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import digestfiles, writer, yamlfile
+from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
+from .blobs import Blobs, Digests
 from .drive_items import DriveItems
 
 # Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
@@ -45,13 +48,21 @@ class World:
         self.graph_items = DriveItems()  # driveItems by id, the root among them
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
-        self.blobs: dict[str, bytes] = {}  # file content by SHA-256
+        self.blobs = Blobs()  # file content by SHA-256
         self._next_box_id = 0
-        self.on_change: Callable[[World], None] | None = None  # after every change (the state file is written there)
+        self.version = 0  # one more after every change: what a state file has saved is known by it
+        self.url_secret = os.urandom(16)  # signs the download URLs handed out (downloads.py)
+        # what upload sessions may hold together (upload_session.py); the simulation addon sets the option's
+        self.max_session_bytes = limits.parse_size(limits.DEFAULT_MAX_UPLOAD_SESSIONS, "--max-upload-sessions")
 
     def changed(self) -> None:
-        if self.on_change:
-            self.on_change(self)
+        """After every change, under the lock: content nothing names any more is freed."""
+        self.version += 1
+        self.blobs.keep_only(self.named_blobs())
+
+    def named_blobs(self) -> set[str]:
+        docs = (d for j in self.graph_jobs.values() for d in j["documents"])
+        return {f["blob"] for f in (*self.box_files.values(), *self.graph_items.values(), *docs) if f.get("blob")}
 
     # -- ids ---------------------------------------------------------------------------------------
     def new_box_id(self) -> str:
@@ -67,10 +78,9 @@ class World:
         self._next_box_id += 1
         return str(self._next_box_id)
 
-    def put_blob(self, content: bytes) -> str:
-        key = digestfiles.digest(content)
-        self.blobs.setdefault(key, content)
-        return key
+    def put_blob(self, content: bytes, digests: Digests | None = None) -> str:
+        """The content's key; pass its digests when they were computed off the lock."""
+        return self.blobs.put(content, digests)
 
     # -- file format -------------------------------------------------------------------------------
     @classmethod
@@ -132,7 +142,8 @@ class World:
                 item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
                 target[_id(check, item, ("box", name, i))] = item
                 if name == "files":
-                    describe(item, _content(check, w, item, ("box", name, i), blobs))
+                    content = _content(check, w, item, ("box", name, i), blobs)
+                    describe(item, content, w.blobs.sha1(item["blob"]))
         for i, t in enumerate(_list(check, box.get("tasks"), ("box", "tasks"))):
             keys = ("box", "tasks", i)
             t = dict(check.mapping(t, keys, "a task"))
@@ -176,26 +187,42 @@ class World:
                 }
             )
 
-    def save(self, path: str | Path) -> None:
-        """The content first, then the YAML that names it: a crash between them leaves the old state."""
+    def snapshot(self) -> Snapshot:
+        """What a state file holds of the world now: taken under the lock, written without it."""
         with self.lock:
-            docs = [d for j in self.graph_jobs.values() for d in j["documents"]]
-            items = (*self.box_files.values(), *self.graph_items.values(), *docs)
-            keys = {f["blob"] for f in items if f.get("blob")}
-            contents = [(k, self.blobs[k]) for k in keys]
-        for key, content in contents:
-            digestfiles.write(blob_dir(path), content, key)
-        writer.write_yaml_atomic(path, self.to_doc())
+            named = self.named_blobs()
+            return Snapshot(self.version, self.to_doc(), {k: self.blobs[k] for k in named})
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    doc: dict
+    blobs: dict[str, bytes]
+
+    def write(self, path: str | Path, on_disk: set[str]) -> None:
+        """The content first, then the YAML that names it, then the content it no longer names: a
+        crash at any point leaves a state file whose content is all there. `on_disk`: the blobs
+        known to be written already (kept up to date)."""
+        folder = blob_dir(path)
+        for key, content in self.blobs.items():
+            if key not in on_disk:
+                digestfiles.write(folder, content, key)
+                on_disk.add(key)
+        writer.write_yaml_atomic(path, self.doc)
+        for key in on_disk - self.blobs.keys():
+            (folder / key).unlink(missing_ok=True)
+            on_disk.discard(key)
 
 
 def blob_dir(path: str | Path) -> Path:
     return Path(f"{path}.blobs")
 
 
-def describe(item: dict, content: bytes) -> None:
+def describe(item: dict, content: bytes, sha1: str) -> None:
     """What Box reports of a file's content: its size and SHA-1 (the version's too)."""
     item["size"] = len(content)
-    item["sha1"] = hashlib.sha1(content).hexdigest()
+    item["sha1"] = sha1
     version = item.setdefault("file_version", {})
     version.setdefault("id", item["id"])
     version["sha1"] = item["sha1"]
@@ -270,3 +297,12 @@ def load_or_default(world_file: str | None, state_file: str | None, default: Pat
     if state_file and Path(state_file).is_file():
         return World.load(state_file)
     return World.load(world_file or default)
+
+
+def blob_files(path: str | Path) -> set[str]:
+    """The blobs a state file's folder holds (by name: each was checked when it was written)."""
+    folder = blob_dir(path)
+    try:
+        return {p.name for p in folder.iterdir() if digestfiles.NAME.fullmatch(p.name)}
+    except OSError:
+        return set()

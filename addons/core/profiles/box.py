@@ -7,17 +7,34 @@ Errors look like Box's ClientError: {"type": "error", "status", "code", "message
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxy_no_recorded_interaction"
-HOSTS = ("api.box.com", "upload.box.com")
-# Download redirects land on these (public.boxcloud.com, dl.boxcloud.com, ...).
-HOST_SUFFIXES = (".boxcloud.com",)
+HOSTS = ("api.box.com", "upload.box.com", "upload.app.box.com", "app.box.com", "www.box.com")
+# Box's other hosts, by suffix: downloads land on *.boxcloud.com (dl., public.), preflight checks
+# hand out upload-<zone>.app.box.com, the event stream long-polls *.realtime.services.box.net, web
+# links are on app.box.com and its enterprise subdomains, icons on *.boxcdn.net.
+HOST_SUFFIXES = (".boxcloud.com", ".app.box.com", ".realtime.services.box.net", ".boxcdn.net")
+_UPLOAD_HOST = re.compile(r"upload(?:-[a-z0-9-]+)?\.(?:app\.)?box\.com")
+
+
+def is_upload_host(host: str) -> bool:
+    """upload.box.com, upload.app.box.com, upload-las.app.box.com...: where Box takes file content."""
+    return _UPLOAD_HOST.fullmatch(host.lower().rstrip(".")) is not None
+
+
 # Request headers that change Box's answer: a recording that holds one matches only that value.
 SIGNIFICANT_HEADERS = ("boxapi", "as-user", "if-match", "if-none-match")
 HELP_URL = "https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/"
 RATE_LIMIT_HEADERS = False  # Box sends only Retry-After
+# The largest file an account takes: Enterprise's 50 GB (Box's "Upload limits": 250 MB for a free
+# account up to 500 GB for Enterprise Advanced). An upload session declaring more gets 403
+# file_size_limit_exceeded, one of Box's common errors.
+MAX_FILE_SIZE = 50 * 1024**3
+# A chunked upload session lives 7 days ("The lifetime of an upload session is 7 days").
+UPLOAD_SESSION_DAYS = 7
 
 # Neutral error name -> (status, Box's code, message, extra headers), after Box's common errors.
 CATALOGUE = {

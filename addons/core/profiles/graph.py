@@ -15,7 +15,9 @@ from ..matching import header_value
 
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
-HOSTS = ("graph.microsoft.com", "print.print.microsoft.com")  # the second takes print documents' uploads
+# The API; print documents' uploads; usage reports' CSV downloads (the 302 of GET /reports/get...()).
+REPORTS_HOST = "reports.office.com"
+HOSTS = ("graph.microsoft.com", "print.print.microsoft.com", REPORTS_HOST)
 # Where drive items' content moves: downloadUrl and uploadUrl point at the tenant's SharePoint host
 # (OneDrive for Business) or 1drv.com (personal OneDrive), so recordings and the simulation hold them.
 HOST_SUFFIXES: tuple[str, ...] = (".sharepoint.com", ".1drv.com")
@@ -23,6 +25,29 @@ HOST_SUFFIXES: tuple[str, ...] = (".sharepoint.com", ".1drv.com")
 SIGNIFICANT_HEADERS = ("consistencylevel", "prefer", "if-match")
 # Graph also sends RateLimit-Limit/-Remaining/-Reset on throttled workloads.
 RATE_LIMIT_HEADERS = True
+# The largest file OneDrive and SharePoint take, by upload session: 250 GB.
+MAX_FILE_SIZE = 250 * 1024**3
+# Actions Graph answers 202 Accepted, no body ("If successful, this method returns 202 Accepted"
+# on their reference pages), by the type they are bound to; other actions without a return type 204.
+ACCEPTED_ACTIONS: dict[str, frozenset[str]] = {
+    "microsoft.graph.user": frozenset({"sendMail", "exportPersonalData"}),
+    "microsoft.graph.event": frozenset({"accept", "decline", "tentativelyAccept", "forward", "cancel"}),
+    "microsoft.graph.message": frozenset({"send", "reply", "replyAll", "forward"}),
+    "microsoft.graph.post": frozenset({"reply", "forward"}),
+    "microsoft.graph.conversationThread": frozenset({"reply"}),
+    "microsoft.graph.call": frozenset({"answer", "reject", "redirect", "transfer", "changeScreenSharingRole"}),
+    "microsoft.graph.driveItem": frozenset({"copy"}),
+    "microsoft.graph.team": frozenset({"archive", "unarchive", "clone"}),
+}
+# Types whose `$value` (raw content) Graph documents though the CSDL does not mark them HasStream.
+VALUE_TYPES = frozenset({"microsoft.graph.attachment"})
+# Usage reports: their functions answer 302 to a CSV on REPORTS_HOST. The CSV's columns where
+# the reference documents them ("" for the rest: the two every report has).
+REPORT_ROOTS = frozenset({"microsoft.graph.reportRoot", "microsoft.graph.copilotReportRoot"})
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "": ("Report Refresh Date", "Report Period"),
+    "getEmailActivityCounts": ("Report Refresh Date", "Send", "Receive", "Read", "Report Date", "Report Period"),
+}
 
 _WWW_AUTH = (
     "WWW-Authenticate",
