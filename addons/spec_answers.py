@@ -9,6 +9,7 @@ counted in the summary, so nobody takes it for recorded data. The models load on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -17,6 +18,7 @@ from functools import cached_property
 from mitmproxy import ctx, http
 
 from .core import profiles
+from .core.profiles import graph as graph_profile
 from .core.spec import derive
 from .core.spec.box import BoxSpec
 from .core.spec.graph import GraphSpec
@@ -79,7 +81,7 @@ class SpecAnswers:
             if box is not None:
                 why = f"{box.status} {box.error}: " + _box_errors(box)
         elif host == "graph.microsoft.com" and path.startswith("/v1.0/"):
-            graph = self.graph.refusal(req.method, path, query, body)
+            graph = self.graph.refusal(req.method, path, query, body, req.headers.items(multi=True))
             if graph is not None:
                 why = f"{graph.status} {graph.code}: {graph.message}"
         if why:
@@ -96,16 +98,28 @@ class SpecAnswers:
     def graph(self) -> GraphSpec:
         return GraphSpec(derive.load(derive.GRAPH_MODEL))
 
-    def answer(self, flow: http.HTTPFlow) -> None:
+    def answer(self, flow: http.HTTPFlow):
         if not self.enabled or self.mode.live:
-            return
+            return None
         req = flow.request
         host = req.host.lower().rstrip(".")
         path = req.path.partition("?")[0]
-        query = req.query.items(multi=True)
+        query = list(req.query.items(multi=True))
         body = req.get_content(strict=False) or b""
-        headers = req.headers.items(multi=True)
+        headers = list(req.headers.items(multi=True))  # read more than once
         is_box = host == "api.box.com"
+        if not is_box and profiles.profile_for(host) is profiles.box and not profiles.box.is_upload_host(host):
+            return self._box_satellite(flow, host, path)
+        if host == graph_profile.REPORTS_HOST and req.method == "GET":  # where a usage report's 302 leads
+            report = self.graph.report(path)
+            if report.code:
+                hdrs, data = graph_profile.error(report.status, report.code, report.message, headers)
+                flow.response = responses.sized(report.status, [*hdrs, (SOURCE_HEADER, "spec")], data)
+            else:
+                flow.response = _reply(report.status, report.body, report.content_type, [(SOURCE_HEADER, "spec")])
+            self.answered += 1
+            responses.served_by(flow, "spec", f"spec: Graph {report.label} (generated, not recorded)")
+            return
         if not is_box and not (host == "graph.microsoft.com" and path.startswith("/v1.0/")):
             return
         signed = SimRequest.make(req.method, host, req.path, headers, body)
@@ -127,7 +141,7 @@ class SpecAnswers:
                 flow.response = _reply(a.status, a.body, "application/json", [(SOURCE_HEADER, "spec")])
             label = f"spec: Box {a.label}"
         else:
-            g = self.graph.answer(req.method, path, list(query), body)
+            g = self.graph.answer(req.method, path, list(query), body, headers)
             ids = [("request-id", str(uuid.uuid4())), ("client-request-id", req.headers.get("client-request-id", ""))]
             ids = [(k, v or str(uuid.uuid4())) for k, v in ids]
             if g.code:
@@ -139,6 +153,32 @@ class SpecAnswers:
             label = f"spec: Graph {g.label or req.method + ' ' + path}"
         self.answered += 1
         responses.served_by(flow, "spec", f"{label} (generated from the official spec, not recorded)")
+
+    def _box_satellite(self, flow: http.HTTPFlow, host: str, path: str):
+        """Box's other hosts (downloads, the event long-poll, icons, web links): what they lead to."""
+        a = self.box.satellite(flow.request.method, host, path)
+        if a is None:
+            return None
+        if a.error:
+            status, code, message, extra = profiles.box.CATALOGUE[a.error]
+            hdrs, data = profiles.box.error(status, code, message, flow.request.headers.items(multi=True))
+            flow.response = responses.sized(status, [*hdrs, *extra, (SOURCE_HEADER, "spec")], data)
+        else:
+            ctype = a.content_type if isinstance(a.body, bytes) else "application/json"
+            flow.response = _reply(a.status, a.body, ctype, [(SOURCE_HEADER, "spec")])
+        self.answered += 1
+        label = f"spec: Box {a.label} (generated, not recorded)"
+        if a.hold:  # a long-poll: the answer waits, the event loop does not
+            response, flow.response = flow.response, None
+            return _after(a.hold, flow, response, label)
+        responses.served_by(flow, "spec", label)
+        return None
+
+
+async def _after(seconds: float, flow: http.HTTPFlow, response: http.Response, label: str) -> None:
+    await asyncio.sleep(seconds)
+    flow.response = response
+    responses.served_by(flow, "spec", label)
 
 
 def _box_errors(answer) -> str:

@@ -14,12 +14,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from .. import jsonbody
+from .. import jsonbody, numbers, profiles
+from . import PIXEL_GIF
 
 BASE_PATH = "/2.0"
 MAX_DEPTH = 6  # nested objects deeper than this get their required properties only
 MINI_FIELDS = ("type", "id", "etag")  # what `fields` always keeps
+LONG_POLL_SECONDS = 30.0  # a Box event long-poll with nothing new is answered "reconnect" after this
 
 
 @dataclass(slots=True)
@@ -31,6 +34,8 @@ class Answer:
     message: str = ""
     context: dict | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "application/json"  # of a body that is bytes
+    hold: float = 0.0  # seconds to wait before answering (a long-poll with nothing to report)
 
 
 @dataclass(slots=True)
@@ -105,6 +110,28 @@ class BoxSpec:
         status = 200 if method == "GET" and op["status"] == 201 else op["status"]
         return Answer(status, self.body(op, params, query, parsed) if build else None, label)
 
+    # Box's other hosts: what the URLs in its answers lead to
+
+    def satellite(self, method: str, host: str, path: str) -> Answer | None:
+        """The answer of a Box host other than the API's, for the URLs Box's answers hand out (the
+        spec's examples among them), so that following one never leaves the machine: the event
+        stream's long-poll, a download or representation URL, an icon, a web link; None for the API
+        and upload hosts (the simulation and `answer` have those)."""
+        label = f"{method} {host}{path}"
+        if host.endswith(".realtime.services.box.net"):
+            # nothing ever changes here: the long-poll waits, then tells the client to reconnect
+            return Answer(200, {"message": "reconnect"}, label, hold=LONG_POLL_SECONDS)
+        if method not in ("GET", "HEAD"):
+            return Answer(405, error="method_not_allowed", label=label)
+        if host.endswith(".boxcloud.com") or path.startswith("/shared/static/"):
+            return Answer(
+                200, b"tapeproxy: Box content generated offline\n", label, content_type="application/octet-stream"
+            )
+        if host.endswith(".boxcdn.net"):
+            return Answer(200, PIXEL_GIF, label, content_type="image/gif")
+        page = f"<!doctype html><title>Box</title><p>tapeproxy: Box's web app is not simulated; this is {label}.</p>"
+        return Answer(200, page.encode(), label, content_type="text/html; charset=utf-8")
+
     # checks
 
     def check_query(self, op: dict, query: list[tuple[str, str]]) -> list[dict]:
@@ -134,13 +161,25 @@ class BoxSpec:
         return data, self.check_value(data, spec["schema"] or {}, "")
 
     def check_value(self, value: Any, schema: dict, where: str) -> list[dict]:
-        """Required properties, types and enums, as Box reports them: one error per field."""
+        """Required properties, types and enums, as Box reports them: one error per field. A value
+        of a oneOf/anyOf is valid when one of the branches takes it."""
+        branches = self._branches_of(schema)
+        if branches:
+            tried = [self.check_value(value, branch, where) for branch in branches]
+            return min(tried, key=len)  # [] when a branch takes it; else the closest branch's problems
         schema = self.flat(schema)
         kind = schema.get("type")
         if kind == "object" or "properties" in schema:
             if not isinstance(value, dict):
                 return [_invalid(where or "body", value)]
-            problems = [_missing(_join(where, name)) for name in schema.get("required", ()) if name not in value]
+            described = schema.get("properties", {})
+            problems = [
+                _missing(_join(where, name))
+                for name in schema.get("required", ())
+                # the spec requires a few properties it never describes (invites' actionable_by.id):
+                # a contradiction in the spec is not enforced
+                if name not in value and (name in described or not described)
+            ]
             for name, sub in schema.get("properties", {}).items():
                 if name in value and value[name] is not None:
                     problems.extend(self.check_value(value[name], sub, _join(where, name)))
@@ -153,6 +192,24 @@ class BoxSpec:
         return [problem] if problem else []
 
     # schemas
+
+    def _branches_of(self, schema: dict) -> list[dict]:
+        """A schema's oneOf/anyOf alternatives, each with the rest of the schema, or [] if it has none."""
+        seen: set[str] = set()
+        while "$ref" in schema and schema["$ref"] not in seen:
+            seen.add(schema["$ref"])
+            schema = self.schemas.get(schema["$ref"], {})
+        for combiner in ("oneOf", "anyOf"):
+            if schema.get(combiner):
+                rest = {k: v for k, v in schema.items() if k != combiner}
+                return [{"allOf": [rest, branch]} if rest else branch for branch in schema[combiner]]
+        parts = schema.get("allOf") or []
+        for i, part in enumerate(parts):  # a oneOf inside an allOf (Box's ai_agent: allOf [AiAskAgent])
+            inner = self._branches_of(part)
+            if inner:
+                rest = {k: v for k, v in schema.items() if k != "allOf"}
+                return [{**rest, "allOf": [*parts[:i], branch, *parts[i + 1 :]]} for branch in inner]
+        return []
 
     def flat(self, schema: dict, seen: frozenset = frozenset()) -> dict:
         """A schema with its $ref followed and its allOf merged into one (oneOf/anyOf: the first)."""
@@ -227,11 +284,14 @@ class BoxSpec:
         props = self.flat(op["response"]).get("properties", {})
         if "total_count" in out:
             out["total_count"] = len(out["entries"])
-        offset = int(args["offset"]) if args.get("offset", "").isdigit() else 0
+        offset = numbers.count(args.get("offset")) or 0
         if "offset" in out:
             out["offset"] = offset
-        if "limit" in out and args.get("limit", "").isdigit():
-            out["limit"] = int(args["limit"])
+        limit = numbers.count(args.get("limit"))
+        if "limit" in out and limit is not None:
+            # "If the value exceeds the maximum, then the maximum value will be used" (Box's paging guides)
+            maximum = self.flat((op["query"].get("limit") or {}).get("schema") or {}).get("maximum")
+            out["limit"] = min(limit, maximum) if isinstance(maximum, int) else limit
         if offset or args.get("marker"):
             out["entries"] = []
         for marker in ("next_marker", "prev_marker"):
@@ -259,8 +319,18 @@ class BoxSpec:
                 return example
             return [self.value(items, name, depth + 1, seed)] if depth < MAX_DEPTH + 2 else []
         if example is not None and _fits(example, kind):
-            return example
+            return _own_url(example, name, seed)
         return _default(kind, schema.get("format"), name, seed, schema)
+
+
+def _own_url(example: Any, name: str, seed: str) -> Any:
+    """An example URL on a host not Box's (example.com, a sign request's redirect page) becomes one
+    on app.box.com: every URL an answer hands out leads to a host tapeproxy answers."""
+    if isinstance(example, str) and example.startswith(("http://", "https://")):
+        host = urlsplit(example).hostname or ""
+        if not profiles.api_host(host):
+            return _default("string", "uri", name, seed, {})
+    return example
 
 
 def _join(where: str, name: str) -> str:
@@ -273,6 +343,7 @@ def _missing(name: str) -> dict:
 
 def _invalid(name: str, value: Any) -> dict:
     shown = value if isinstance(value, str) else json.dumps(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return {"reason": "invalid_parameter", "name": name, "message": f"Invalid value '{shown}'. '{name}' is invalid"}
 
 
@@ -280,18 +351,19 @@ def _scalar_problem(name: str, value: Any, schema: dict, from_text: bool = False
     kind = schema.get("type")
     if from_text and isinstance(value, str):
         if kind == "integer":
-            if not re.fullmatch(r"-?\d+", value):
+            number = numbers.integer(value)
+            if number is None:
                 return _invalid(name, value)
-            value = int(value)
+            value = number
         elif kind == "number":
             try:
                 value = float(value)
             except ValueError:
                 return _invalid(name, value)
-        elif kind == "boolean":
-            if value not in ("true", "false"):
+        elif kind == "boolean":  # box-sdk-gen sends Python's True/False, and Box takes them
+            if value.lower() not in ("true", "false"):
                 return _invalid(name, value)
-            value = value == "true"
+            value = value.lower() == "true"
         elif kind == "array":
             return None  # comma-separated, e.g. fields
     if not _fits(value, kind):

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .. import jsonbody
+from .. import jsonbody, numbers
+from ..profiles import graph as graph_profile
+from . import PIXEL_GIF
 
 ROOT = "https://graph.microsoft.com/v1.0"
 COLLECTION_SIZE = 3  # entities in any collection
@@ -29,6 +32,7 @@ QUERY_OPTIONS = frozenset(
     "$select $expand $filter $orderby $top $skip $count $search $format $skiptoken $deltatoken $levels".split()
 )
 NOT_SUPPORTED = "The OData request is not supported."
+GENERATED = "content generated from the Graph v1.0 spec"
 
 
 @dataclass(slots=True)
@@ -46,12 +50,13 @@ class Answer:
 class _At:
     """Where a path has led: a collection or one entity of a type, a property's value, an operation."""
 
-    kind: str  # collection, entity, value, complex, count, stream, ref, operation
+    kind: str  # collection, entity, value, raw, complex, count, stream, ref, operation
     type: str
     context: str  # for @odata.context, e.g. users('1')/messages
     pattern: str  # for the log, e.g. users/{id}/messages
     key: str = ""
     operation: dict | None = None
+    navigated: bool = False  # reached through a navigation property (what $ref may follow)
 
     @property
     def keyed(self) -> str:
@@ -103,6 +108,10 @@ class GraphSpec:
     def is_open(self, name: str) -> bool:
         return any(self.types[t].get("open") for t in self.lineage(name))
 
+    def has_stream(self, name: str) -> bool:
+        """A media entity (the CSDL's HasStream, or one Graph documents a `$value` of): `$value` is its content."""
+        return any(self.types[t].get("stream") or t in graph_profile.VALUE_TYPES for t in self.lineage(name))
+
     def derives(self, name: str, base: str) -> bool:
         return base in self.lineage(name)
 
@@ -130,7 +139,7 @@ class GraphSpec:
         if key is not None:
             if at.kind != "collection":
                 raise _NotFound(segments[0])
-            at = _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=key)
+            at = _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=_key(key))
         for segment in segments[1:]:
             at = self._step(at, segment)
         return at
@@ -146,33 +155,51 @@ class GraphSpec:
             at = _At(kind, inner, at.context, at.pattern)
         if at.kind == "collection":
             if segment == "$count":
-                return _At("count", "Edm.Int32", at.context, f"{at.pattern}/$count")
-            if segment == "$ref":
+                return _At("count", at.type, at.context, f"{at.pattern}/$count")
+            if segment == "$ref":  # references are of navigation properties only, never of an entity set
+                if not at.navigated:
+                    raise _NotFound(segment)
                 return _At("ref", at.type, at.context, f"{at.pattern}/$ref")
             if name in self.types and self.derives(name, at.type):
-                return _At("collection", name, f"{at.context}/{name}", f"{at.pattern}/{name}")
+                return _At("collection", name, f"{at.context}/{name}", f"{at.pattern}/{name}", navigated=at.navigated)
             op = self.operation(name, at.type, collection=True)
             if op is not None:
                 return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", operation=op)
             # anything else is a key, as OData reads it
-            return _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=segment)
-        if at.kind in ("entity", "complex"):
-            if segment == "$value":
+            return _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=segment, navigated=at.navigated)
+        if at.kind == "value" and segment == "$value":  # a property's raw value
+            if at.type == "Edm.Stream":
                 return _At("stream", at.type, at.context, f"{at.pattern}/$value")
-            if segment == "$ref" and at.kind == "entity":
+            if at.type.startswith("Collection("):
+                raise _NotFound(segment)
+            return _At("raw", at.type, at.context, f"{at.pattern}/$value")
+        if at.kind in ("entity", "complex"):
+            if segment == "$value":  # a media entity's content (a photo, a message's MIME); else no such segment
+                if at.kind != "entity" or not self.has_stream(at.type):
+                    raise _NotFound(segment)
+                return _At("stream", at.type, at.context, f"{at.pattern}/$value")
+            if segment == "$ref" and at.kind == "entity" and at.navigated:
                 return _At("ref", at.type, at.keyed, f"{at.pattern}/$ref")
             nav = self.navs(at.type).get(name)
             if nav is not None:
                 target = nav[0]
-                kind = "collection" if target.startswith("Collection(") else "entity"
-                return _At(kind, _element(target), f"{at.keyed}/{name}", f"{at.pattern}/{name}")
+                context, pattern = f"{at.keyed}/{name}", f"{at.pattern}/{name}"
+                if not target.startswith("Collection("):
+                    return _At("entity", _element(target), context, pattern, navigated=True)
+                if _args is not None:  # messages('AAMk'): a key after the navigation, in parentheses
+                    return _At(
+                        "entity", _element(target), context, f"{pattern}/{{id}}", key=_key(_args), navigated=True
+                    )
+                return _At("collection", _element(target), context, pattern, navigated=True)
             prop = self.props(at.type).get(name)
             if prop is not None:
                 inner = _element(prop[0])
                 kind = "complex" if inner in self.types and not prop[0].startswith("Collection(") else "value"
                 return _At(kind, prop[0] if kind == "value" else inner, f"{at.keyed}/{name}", f"{at.pattern}/{name}")
             if name in self.types and self.derives(name, at.type):
-                return _At(at.kind, name, f"{at.context}/{name}", f"{at.pattern}/{name}", key=at.key)
+                return _At(
+                    at.kind, name, f"{at.context}/{name}", f"{at.pattern}/{name}", key=at.key, navigated=at.navigated
+                )
             op = self.operation(name, at.type, collection=False)
             if op is not None:
                 return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", key=at.key, operation=op)
@@ -180,13 +207,13 @@ class GraphSpec:
 
     # answers
 
-    def refusal(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer | None:
+    def refusal(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, headers=()) -> Answer | None:
         """Graph's error for a request it would refuse, or None (replay --validate). A body too big
         to read is not checked: tapeproxy's limit is not the API's refusal."""
-        answer = self.answer(method, path, query, body)
+        answer = self.answer(method, path, query, body, headers)
         return answer if answer.code and answer.status != 413 else None
 
-    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer:
+    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, headers=()) -> Answer:
         segments = [unquote(s) for s in path.split("/")[2:] if s != ""]
         label = f"{method} {path}"
         if not segments:
@@ -199,6 +226,9 @@ class GraphSpec:
         problem = self._check_query(at, query)
         if problem:
             return _error(400, "BadRequest", problem, label)
+        if at.kind == "count" and self.derives(at.type, DIRECTORY_OBJECT) and not _eventual(headers):
+            # directory objects count only with advanced queries (Graph's "Advanced query capabilities")
+            return _error(400, "Request_BadRequest", "$count is not currently supported.", label)
         # The same entity is the same whichever way it is asked for (/me, /me?$select=..., PATCH /me).
         seed = hashlib.sha256(f"{at.keyed}|{at.type}".encode()).hexdigest()
         select = [s for v in (v for k, v in query if k == "$select") for s in v.split(",") if s]
@@ -242,8 +272,8 @@ class GraphSpec:
             )
         if at.kind == "collection":
             args = dict(query)
-            top = int(args.get("$top", PAGE))
-            start = int(args.get("$skiptoken", "0")) if args.get("$skiptoken", "0").isdigit() else 0
+            top = numbers.count(args.get("$top")) or PAGE  # _check_query took only counts of 1 or more
+            start = numbers.count(args.get("$skiptoken", "0")) or 0
             ids = range(start, min(start + top, COLLECTION_SIZE))
             page: dict[str, Any] = {
                 "@odata.context": context,
@@ -264,9 +294,11 @@ class GraphSpec:
         if at.kind == "value":
             return Answer(200, {"@odata.context": context, "value": self.value(at.type, at.context, seed, 0)}, label)
         if at.kind == "stream":
-            return Answer(
-                200, b"tapeproxy: content generated from the Graph v1.0 spec\n", label, "application/octet-stream"
-            )
+            return self._stream(at, seed, label)
+        if at.kind == "raw":  # a primitive property's $value: the value as text
+            raw = self.value(at.type, at.context.rsplit("/", 1)[-1], seed, 0)
+            text = json.dumps(raw) if isinstance(raw, bool) else str(raw)
+            return Answer(200, text.encode(), label, content_type="text/plain")
         if at.kind == "ref":
             return Answer(200, {"@odata.context": f"{ROOT}/$metadata#$ref", "@odata.id": f"{ROOT}/{at.context}"}, label)
         return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
@@ -277,8 +309,12 @@ class GraphSpec:
         if method != wanted:
             return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
         returns = op.get("returns")
+        if op.get("name", "").rsplit(".", 1)[-1] in graph_profile.ACCEPTED_ACTIONS.get(at.type, ()):
+            return Answer(202, None, label)  # queued: sendMail, an event's accept... (Graph's docs)
         if not returns:
             return Answer(204, None, label)
+        if returns == "Edm.Stream":
+            return self._stream_operation(at, op, seed, label)
         inner = _element(returns)
         context = f"{ROOT}/$metadata#{returns if not returns.startswith('Collection(') else f'Collection({inner})'}"
         if returns.startswith("Collection("):
@@ -298,6 +334,36 @@ class GraphSpec:
             return Answer(200, {"@odata.context": context, **made}, label)
         return Answer(200, {"@odata.context": context, "value": self.value(inner, "value", seed, 0)}, label)
 
+    def _stream(self, at: _At, seed: str, label: str) -> Answer:
+        """A media entity's content or a stream property's: bytes, typed as Graph types them."""
+        if self.derives(at.type, "microsoft.graph.profilePhoto"):
+            return Answer(200, PIXEL_GIF, label, content_type="image/gif")
+        if self.derives(at.type, "microsoft.graph.message"):
+            mime = f"Subject: Message {seed[:6]}\r\nContent-Type: text/plain\r\n\r\n{GENERATED}\r\n"
+            return Answer(200, mime.encode(), label, content_type="text/plain")
+        return Answer(200, f"tapeproxy: {GENERATED}\n".encode(), label, content_type="application/octet-stream")
+
+    def _stream_operation(self, at: _At, op: dict, seed: str, label: str) -> Answer:
+        """A function returning a stream. Usage reports answer as Graph does: 302 to a CSV on a
+        pre-authenticated download URL (graph_profile.REPORTS_HOST, answered by `report`)."""
+        name = op.get("name", "").rsplit(".", 1)[-1]
+        if at.type in graph_profile.REPORT_ROOTS:
+            location = f"https://{graph_profile.REPORTS_HOST}/data/download/{name}/{seed[:24]}"
+            return Answer(302, None, label, headers=[("Location", location)])
+        return self._stream(at, seed, label)
+
+    def report(self, path: str) -> Answer:
+        """A usage report's CSV, on the download host a report function's 302 points at."""
+        parts = path.strip("/").split("/")
+        if len(parts) != 4 or parts[:2] != ["data", "download"]:
+            return _error(404, "itemNotFound", "The report download URL is not valid or has expired.", path)
+        header = graph_profile.REPORT_COLUMNS.get(parts[2], graph_profile.REPORT_COLUMNS[""])
+        row = ["2026-01-15" if "Date" in column else "7" if column == "Report Period" else "1" for column in header]
+        csv = ",".join(header) + "\r\n" + ",".join(row) + "\r\n"
+        return Answer(
+            200, b"\xef\xbb\xbf" + csv.encode(), f"GET report {parts[2]}", content_type="application/octet-stream"
+        )
+
     @staticmethod
     def _select(entity: dict, select: list[str]) -> dict:
         return {k: v for k, v in entity.items() if k in select} if select and "*" not in select else entity
@@ -308,8 +374,13 @@ class GraphSpec:
         for k, v in query:
             if k.startswith("$") and k not in QUERY_OPTIONS:
                 return f"The query parameter '{k}' is not supported."
-            if k in ("$top", "$skip") and not v.isdigit():
-                return f"Invalid value '{v}' for {k} query option found. {k} requires a non-negative integer value."
+            if k in ("$top", "$skip") and numbers.count(v) is None:
+                shown = v if len(v) <= 40 else v[:40] + "..."
+                return f"Invalid value '{shown}' for {k} query option found. {k} requires a non-negative integer value."
+            if k == "$top" and v.strip("0") == "":
+                return "Invalid value '0' for $top query option found. The minimum value of $top is 1."
+            if k == "$skiptoken" and at.kind == "collection" and numbers.count(v) is None:
+                return f"The $skiptoken '{v[:40]}' is not one this service handed out."
             if k == "$select" and at.kind in ("entity", "collection"):
                 known = {**self.props(at.type), **self.navs(at.type)}
                 for name in v.split(","):
@@ -452,8 +523,20 @@ def _split_key(segment: str) -> tuple[str, str | None]:
     return segment, None
 
 
+def _key(args: str) -> str:
+    """The key in parentheses: 'AAMk', or id='AAMk' (OData's named form) -> AAMk."""
+    name, eq, value = args.partition("=")
+    if eq and name.strip().isidentifier() and "," not in args:
+        return value.strip().strip("'")
+    return args
+
+
 def _element(type_name: str) -> str:
     return type_name[11:-1] if type_name.startswith("Collection(") else type_name
+
+
+def _eventual(headers) -> bool:
+    return any(k.lower() == "consistencylevel" and v.strip().lower() == "eventual" for k, v in headers)
 
 
 def _error(status: int, code: str, message: str, label: str) -> Answer:
