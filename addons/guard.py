@@ -50,6 +50,8 @@ class OfflineGuard:
         if data.server.address is None:
             return
         host, port = data.server.address
+        if (host, port) == self.mode.file_server:  # this process's own body file server, on loopback
+            return
         if not self.mode.live and self.intercept.intercepts(host):  # first: offline, not even a DNS lookup
             mode = ctx.options.tapeproxy_record_mode
             data.server.error = f"tapeproxy is offline (record mode '{mode}'): refused to connect to {host}:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence  # mitmproxy parses --set only for this spelling
-from dataclasses import replace
 
 from mitmproxy import ctx, exceptions, http
 
@@ -15,7 +14,8 @@ from .core.index import Hit, ReplayIndex
 from .core.served import served_headers
 from .hosts import Intercept
 from .runtime import responses
-from .runtime.flowstate import shape_of, state_of
+from .runtime.fileserver import FileServer
+from .runtime.flowstate import BodyStream, shape_of, state_of
 from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class Replay:
         self.mode = mode
         self.index = ReplayIndex([])
         self._fields: dict[tuple[int, bool], tuple] = {}  # (id(interaction), HEAD?) -> headers to serve
+        self.files = FileServer()  # streams body files to the clients
+        self._verified: set[tuple] = set()  # body files whose content was checked (by file identity)
 
     def load(self, loader):
         loader.add_option("tapeproxy_cassettes", Sequence[str], [], "Cassette files (vcrpy YAML) to replay.")
@@ -111,12 +113,24 @@ class Replay:
         return None
 
     async def _serve_file(self, flow: http.HTTPFlow, hit: Hit) -> None:
-        """A body kept beside the cassette: read off the event loop, and served only if it is still
-        what it is named for (lint checks them all; start-up only that each is there)."""
-        named = hit.interaction.response.body_file
+        """A body kept beside the cassette, streamed from its file: never held whole, a Range read
+        from the file, and served only if the file still holds what it is named for (checked off
+        the event loop, once per file; lint checks them all; start-up only that each is there)."""
+        recorded = hit.interaction.response
+        named = recorded.body_file
         assert named is not None
+        method = flow.request.method
+        headers = list(served_headers(recorded, method, hit.interaction.extra.get("body_as_received") is True))
+        status, span = recorded.status, (0, named.size - 1) if named.size else None
+        planned = ranges.plan(method, flow.request.headers.items(), status, headers, named.size)
+        if planned is not None:
+            status, headers, span = planned
+        if method == "HEAD" or status in (204, 304) or status < 200 or span is None:
+            flow.response = responses.make(status, headers, b"", recorded.reason if status == recorded.status else "")
+            self._served_by(flow, hit)
+            return
         try:
-            body = await asyncio.to_thread(named.read)
+            fd = await asyncio.to_thread(named.open, self._verified)
         except digestfiles.Unusable as e:
             message = f"cassette {hit.interaction.label}: its response body cannot be served: {e}"
             logger.error(responses.scrubbed(flow, f"tapeproxy: {message} (tapeproxy lint checks every body file)"))
@@ -125,7 +139,45 @@ class Replay:
             )
             responses.served_by(flow, "error", f"cassette {hit.interaction.label}: body file unusable")
             return
-        self._serve(flow, hit, replace(hit.interaction.response, body=body))
+        self.mode.file_server = await self.files.start()
+        req = flow.request
+        state_of(flow).body_stream = BodyStream(
+            status,
+            recorded.reason if status == recorded.status else "",
+            responses.header_fields(headers),
+            req.scheme,
+            req.host,
+            req.port,
+            req.path,
+        )
+        first, last = span
+        path = self.files.offer(fd, first, last - first + 1)
+        host_header = req.host_header
+        req.scheme, req.host, req.port, req.path = "http", *self.mode.file_server, path
+        req.host_header = host_header
+        self._served_by(flow, hit)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """A body file's bytes are on their way: the client gets them streamed, with the recorded
+        status and headers, and the flow names the request as the client sent it."""
+        stream = state_of(flow).body_stream
+        if stream is None or flow.response is None:
+            return
+        if flow.response.status_code != 200:  # the file server lost it (expired): say so, never other bytes
+            flow.response = responses.api_error(
+                flow, 500, "tapeproxyBodyFileUnusable", "tapeproxy: the body file could not be streamed"
+            )
+        else:
+            flow.response.status_code, flow.response.reason = stream.status, stream.reason or ""
+            flow.response.headers = http.Headers(stream.headers)
+            flow.response.stream = True
+        req = flow.request
+        host_header = req.host_header
+        req.scheme, req.host, req.port, req.path = stream.scheme, stream.host, stream.port, stream.path
+        req.host_header = host_header
+
+    def done(self) -> None:
+        self.files.close()
 
     def _serve(self, flow: http.HTTPFlow, hit: Hit, recorded: cassette.RecordedResponse) -> None:
         method = flow.request.method
@@ -141,5 +193,9 @@ class Replay:
             narrowed = ranges.narrow(method, flow.request.headers.items(), recorded.status, headers, recorded.body)
             if narrowed is not None:
                 flow.response = responses.make(*narrowed)
+        self._served_by(flow, hit)
+
+    @staticmethod
+    def _served_by(flow: http.HTTPFlow, hit: Hit) -> None:
         repeat = " again" if hit.repeated else ""
         responses.served_by(flow, "cassette", f"cassette {hit.interaction.label} ({hit.nth} of {hit.of}{repeat})")

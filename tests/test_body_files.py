@@ -281,3 +281,95 @@ def test_only_bodies_redaction_leaves_alone_are_stored_as_they_stream(
     from tapeproxy.core.redact import Redactor
 
     assert Redactor.leaves_alone(url, content_type, encoding) is stored_as_it_streams
+
+
+def _proxy_peak_mib(proxy) -> float:
+    for line in open(f"/proc/{proxy.proc.pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_a_150_mb_body_file_is_streamed_to_four_clients_at_once_and_a_range_is_read_from_the_file(start_cli, tmp_path):
+    """Issue 27, 6: a 150 MB body file was read whole for every client (peak RSS 598 MB for one,
+    2,012 MB for four) and a 10-byte Range read the whole file."""
+    import threading
+
+    body = random.Random(27).randbytes(150 * MIB)
+    cassette, _ = stored(tmp_path, body)
+    proxy = start_cli("replay", str(cassette))
+    got: list = []
+
+    def fetch():
+        with session(proxy).get(f"{BOX}/files/1/content", stream=True) as r:
+            h = hashlib.sha256()
+            for chunk in r.iter_content(1 << 20):
+                h.update(chunk)
+            got.append((r.status_code, r.headers.get("Content-Length"), h.hexdigest()))
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert got == [(200, str(len(body)), hashlib.sha256(body).hexdigest())] * 4
+    part = session(proxy).get(f"{BOX}/files/1/content", headers={"Range": "bytes=150000000-150000009"})
+    assert part.status_code == 206 and part.content == body[150_000_000:150_000_010]
+    assert part.headers["Content-Range"] == f"bytes 150000000-150000009/{len(body)}"
+    peak = _proxy_peak_mib(proxy)
+    assert peak < 200, f"peak RSS {peak:.0f} MiB"
+    assert "tunnelling" not in proxy.output  # the file server is the proxy's own, on loopback
+
+
+def test_a_body_file_swapped_for_a_fifo_or_a_sparse_file_is_refused_without_blocking_or_reading(start_cli, tmp_path):
+    """Issue 27, 6: a FIFO swapped in after start blocked a worker thread forever (after 8, the
+    control API and hot reload hung too); a 1.5 GB sparse file was read whole before being refused."""
+    import os
+
+    cassette, file = stored(tmp_path, FILE)
+    proxy = start_cli("replay", str(cassette))
+    file.unlink()
+    os.mkfifo(file)
+    for _ in range(10):  # more than the worker threads
+        r = session(proxy).get(f"{BOX}/files/1/content", timeout=10)
+        assert r.status_code == 500 and "not a regular file" in r.json()["message"], r.text
+    control = requests.Session()
+    control.trust_env, control.proxies = False, {"http": proxy.url}
+    assert control.get("http://tapeproxy/scenarios", timeout=10).status_code == 200
+    file.unlink()
+    with open(file, "wb") as f:
+        f.truncate(1536 * MIB)  # sparse: no disk, and no reading it either
+    r = session(proxy).get(f"{BOX}/files/1/content", timeout=10)
+    assert r.status_code == 500 and "holds 1610612736 bytes, not the 4000" in r.json()["message"], r.text
+    assert _proxy_peak_mib(proxy) < 300
+    file.unlink()
+    file.write_bytes(FILE)  # put back: served again
+    assert session(proxy).get(f"{BOX}/files/1/content", timeout=10).content == FILE
+
+
+def test_a_request_body_file_named_by_10000_interactions_is_held_once(start_cli, tmp_path):
+    """Issue 27, 6: one 50 KB request body file named by 10,000 interactions was held 10,000 times (587 MB)."""
+    body = json.dumps({"rows": [{"n": i, "text": "x" * 40} for i in range(900)]}).encode()
+    assert len(body) > 45_000
+    name = hashlib.sha256(body).hexdigest()
+    (tmp_path / "many.yaml.bodies").mkdir()
+    (tmp_path / "many.yaml.bodies" / name).write_bytes(body)
+    interactions = []
+    for n in range(10_000):
+        i = interaction(
+            "POST",
+            f"{BOX}/metadata_queries/execute_read?n={n}",
+            body={"n": n},
+            req_body="note",
+            req_headers={"Content-Type": ["application/json"]},
+        )
+        i["tapeproxy"] = {"body_files": {"request": {"sha256": name, "size": len(body)}}}
+        interactions.append(i)
+    cassette = write_cassette(tmp_path / "many.yaml", interactions)
+    proxy = start_cli("replay", str(cassette))
+    r = session(proxy).post(
+        f"{BOX}/metadata_queries/execute_read?n=9999", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 200 and r.json() == {"n": 9999}, r.text
+    peak = _proxy_peak_mib(proxy)
+    assert peak < 250, f"peak RSS {peak:.0f} MiB"

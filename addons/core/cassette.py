@@ -199,6 +199,7 @@ def from_document(data, text: str, path: str, verify_bodies: bool = False) -> li
         raise check.fail(("interactions",), "'interactions' must be a list")
     name = Path(path).name
     out = []
+    contents: dict[str, bytes] = {}  # request body files by digest: each read, checked and held once
     for i, raw in enumerate(raw_list):
         keys = ("interactions", i)
         raw = check.mapping(raw, keys, "an interaction")
@@ -214,7 +215,9 @@ def from_document(data, text: str, path: str, verify_bodies: bool = False) -> li
             folder = bodies_folder(path)
             if "request" in files:  # matching needs it: read (and checked) now
                 named = check.body_file(files["request"], keys, "request", folder)
-                request = replace(request, body=check.content(named, keys, "request"))
+                if named.sha256 not in contents:
+                    contents[named.sha256] = check.content(named, keys, "request")
+                request = replace(request, body=contents[named.sha256])
             if "response" in files:  # read and checked when served: until then it costs no memory
                 named = check.body_file(files["response"], keys, "response", folder)
                 if verify_bodies:

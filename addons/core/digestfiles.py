@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,22 +30,88 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+CHUNK = 1 << 20  # what a check or a read takes of a file at a time
+
+
 @dataclass(frozen=True, slots=True)
 class Named:
-    """A file found under its digest, of the size it should have; read() checks the content."""
+    """A file found under its digest, of the size it should have; read() and open() check it.
+
+    A file may be swapped after start-up: for a FIFO (reading it would block a thread forever),
+    a device, a file of another size (a sparse 1.5 GB one), other content. So every use opens it
+    without blocking, checks that what was opened is a regular file of the size named, and reads at
+    most that size and one byte more.
+    """
 
     path: Path
     sha256: str
     size: int
 
     def read(self) -> bytes:
+        """The content, checked against its name."""
+        fd = self._open()
         try:
-            content = self.path.read_bytes()
+            content = bytearray()
+            while len(content) <= self.size:
+                piece = os.pread(fd, min(CHUNK, self.size + 1 - len(content)), len(content))
+                if not piece:
+                    break
+                content += piece
         except OSError as e:
             raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
-        if len(content) != self.size or digest(content) != self.sha256:
-            raise Unusable(f"{self.path} does not hold the content it is named for: its SHA-256 differs")
-        return content
+        finally:
+            os.close(fd)
+        if len(content) != self.size or digest(bytes(content)) != self.sha256:
+            raise self._differs()
+        return bytes(content)
+
+    def open(self, verified: set[tuple]) -> int:
+        """A descriptor of the file, for streaming it: checked as read() checks it, its content
+        hashed in pieces, once per file identity (device, inode, size, times), which `verified`
+        keeps. The caller closes it."""
+        fd = self._open()
+        try:
+            st = os.fstat(fd)
+            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if identity not in verified:
+                h, at = hashlib.sha256(), 0
+                while at <= self.size:
+                    piece = os.pread(fd, min(CHUNK, self.size + 1 - at), at)
+                    if not piece:
+                        break
+                    h.update(piece)
+                    at += len(piece)
+                if at != self.size or h.hexdigest() != self.sha256:
+                    raise self._differs()
+                verified.add(identity)
+            return fd
+        except OSError as e:
+            os.close(fd)
+            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise Unusable(f"{self.path} is not a regular file any more")
+        if st.st_size != self.size:
+            os.close(fd)
+            raise Unusable(f"{self.path} holds {st.st_size} bytes, not the {self.size} it is named for")
+        return fd
+
+    def _differs(self) -> Unusable:
+        return Unusable(f"{self.path} does not hold the content it is named for: its SHA-256 differs")
 
 
 def find(folder: Path | None, name: str, size: int | None = None) -> Named:
@@ -54,7 +121,7 @@ def find(folder: Path | None, name: str, size: int | None = None) -> Named:
     found = folder / name if folder else None
     if found is None or not found.is_file():
         raise Unusable(f"the content {name} is missing: no file {found}")
-    actual = found.stat().st_size
+    actual = found.stat().st_size  # is_file() followed a link, if any, to a regular file
     if size is not None and actual != size:  # cheap, and before reading a wrong file whole
         raise Unusable(f"{found} holds {actual} bytes, not the {size} it is named for")
     return Named(found, name, actual)

@@ -54,6 +54,20 @@ def recorded_shape(interaction: Interaction) -> Shape:
     return Shape.from_uri(req.method, req.uri, req.headers, req.body)
 
 
+def _share_bodies(shapes: list[Shape]) -> None:
+    """Recordings that hold one body (a body file named by many interactions: the same bytes
+    object) share its parsed form too, instead of each holding a copy of its canonical JSON."""
+    parsed: dict[tuple[int, str], matching.Body] = {}
+    for shape in shapes:
+        if len(shape.raw_body) < 4096:  # small bodies cost little; the key would cost as much
+            continue
+        key = (id(shape.raw_body), matching.header_value(shape.headers, "content-type"))
+        if key in parsed:
+            shape.__dict__["parsed_body"] = parsed[key]  # what the cached property would have computed
+        else:
+            parsed[key] = shape.parsed_body
+
+
 class _Variants:
     """Recordings of one key that demand headers: (constraint, positions), most demanding first.
 
@@ -88,6 +102,7 @@ class ReplayIndex:
         self.repeat_last = repeat_last
         self.interactions: list[Interaction] = list(interactions)
         self._shapes: list[Shape] = [recorded_shape(i) for i in self.interactions]
+        _share_bodies(self._shapes)
         # Fields a recording redacted match any value, in every request (an empty set costs nothing).
         masked: set = set()
         if redact_prefix_in(self.interactions):

@@ -26,6 +26,18 @@ def narrow(
     method: str, request_headers: Iterable[Header], status: int, headers: Iterable[Header], body: bytes
 ) -> tuple[int, list[Header], bytes] | None:
     """The 304, 206 or 416 that a conditional or range GET gets instead of this 200; None for the 200."""
+    planned = plan(method, request_headers, status, headers, len(body))
+    if planned is None:
+        return None
+    status, headers, span = planned
+    return status, headers, body[span[0] : span[1] + 1] if span else b""
+
+
+def plan(
+    method: str, request_headers: Iterable[Header], status: int, headers: Iterable[Header], size: int
+) -> tuple[int, list[Header], tuple[int, int] | None] | None:
+    """narrow() for a body of `size` bytes not at hand (a body file): the status, the headers and
+    the (first, last) byte to send (None: no body); None for the whole 200."""
     if method != "GET" or status != 200:
         return None
     asked = {k.lower(): v for k, v in request_headers}
@@ -33,23 +45,22 @@ def narrow(
     have = {k.lower(): v for k, v in headers}
     etag = have.get("etag")
     if etag and "if-none-match" in asked and _listed(asked["if-none-match"], etag):
-        return 304, [(k, v) for k, v in headers if k.lower() in _NOT_MODIFIED_KEEPS], b""
+        return 304, [(k, v) for k, v in headers if k.lower() in _NOT_MODIFIED_KEEPS], None
     if "range" not in asked or "content-encoding" in have:
         return None
     if "if-range" in asked and asked["if-range"].strip() not in (etag, have.get("last-modified")):
         return None  # the client's copy is another version: the whole body
-    span = _span(asked["range"], len(body))
+    span = _span(asked["range"], size)
     if span is None:
         return None
     kept = [(k, v) for k, v in headers if k.lower() not in _REPLACED]
     if span == (-1, -1):
-        return 416, [*kept, ("Content-Range", f"bytes */{len(body)}"), ("Content-Length", "0")], b""
+        return 416, [*kept, ("Content-Range", f"bytes */{size}"), ("Content-Length", "0")], None
     first, last = span
-    part = body[first : last + 1]
     return (
         206,
-        [*kept, ("Content-Range", f"bytes {first}-{last}/{len(body)}"), ("Content-Length", str(len(part)))],
-        part,
+        [*kept, ("Content-Range", f"bytes {first}-{last}/{size}"), ("Content-Length", str(last - first + 1))],
+        span,
     )
 
 

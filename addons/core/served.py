@@ -66,10 +66,13 @@ def decoded(body: bytes, content_encoding: str) -> bytes | None:
 
 def served_headers(response: RecordedResponse, request_method: str, as_received: bool = False) -> Headers:
     """as_received: the body was recorded exactly as the server sent it (tapeproxy's
-    `body_as_received` mark), so its Content-Encoding stays even where the body does not decode."""
+    `body_as_received` mark), so its Content-Encoding stays even where the body does not decode.
+    A body in a body file is not at hand: its size is the file's, its coding as recorded."""
     body = response.body
+    size = response.body_file.size if response.body_file is not None else len(body)
     encoding = ", ".join(v for k, v in response.headers if k.lower() == "content-encoding")
-    drop_encoding = bool(encoding) and not as_received and (not body or not body_is_encoded(body, encoding))
+    checkable = response.body_file is None and not as_received
+    drop_encoding = bool(encoding) and checkable and (not body or not body_is_encoded(body, encoding))
     # HEAD, 1xx, 204 and 304 carry no body: their recorded Content-Length describes another one.
     keep_length = request_method == "HEAD" or response.status < 200 or response.status in (204, 304)
     out: list[tuple[str, str]] = []
@@ -81,8 +84,8 @@ def served_headers(response: RecordedResponse, request_method: str, as_received:
         if lname == "content-length" and not keep_length:
             if length_set:
                 continue
-            value, length_set = str(len(body)), True
+            value, length_set = str(size), True
         out.append((name, value))
     if not keep_length and not length_set:
-        out.append(("Content-Length", str(len(body))))
+        out.append(("Content-Length", str(size)))
     return tuple(out)

@@ -38,6 +38,22 @@ class FlowState:
     truncate: bool = False  # a scenario fault: cut the answer short
     batch_step: str = ""  # a Graph $batch step: its id
     spools: dict[str, Spool] | None = None  # "request"/"response" bodies streamed into body files
+    body_stream: BodyStream | None = None  # a recorded body streamed from its body file (replay.py)
+
+
+@dataclass(slots=True, frozen=True)
+class BodyStream:
+    """A response replay sends from a body file: mitmproxy fetches the bytes from the file server
+    (runtime/fileserver.py); these are the status and headers the client gets with them, and the
+    request's own address, put back once the bytes are on their way."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    scheme: str
+    host: str
+    port: int
+    path: str
 
 
 _states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
