@@ -10,10 +10,7 @@ from pathlib import Path
 
 from ..core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
 from ..core.errors import InputError
-
-
-def proxy_url(given: str | None) -> str:
-    return given or os.environ.get("TAPEPROXY_URL") or "http://127.0.0.1:8080"
+from . import instances
 
 
 def _ref(name_or_path: str) -> str:
@@ -53,7 +50,7 @@ def _call(proxy: str, method: str, path: str, body: dict | None = None, token: s
 
 
 def run(args) -> dict:
-    proxy = proxy_url(args.proxy)
+    proxy = instances.proxy_url(args.proxy)
     token = getattr(args, "token", None)
 
     def call(proxy: str, method: str, path: str, body: dict | None = None) -> dict:

@@ -36,24 +36,62 @@ def ensure_ca(confdir: str | None) -> Path:
     return path / CA_FILE
 
 
-def _system_cafile() -> Path | None:
-    try:
-        import certifi
+# Where the system's trust store lives when OpenSSL's own default file is not there (Debian and
+# Ubuntu, Fedora and RHEL, Alpine and macOS).
+_SYSTEM_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+)
+# What clients were told to trust before `tapeproxy env` pointed these at its bundle.
+_TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
-        return Path(certifi.where())
-    except ImportError:
-        pass
+
+def _pems_of(path: Path) -> list[bytes]:
+    """The certificates in a PEM file, or in the files of a directory (OpenSSL's hashed layout)."""
+    try:
+        if path.is_dir():
+            return [pem for f in sorted(path.iterdir()) if f.is_file() for pem in _PEM.findall(f.read_bytes())]
+        return _PEM.findall(path.read_bytes())
+    except OSError:
+        return []
+
+
+def _trusted_before(own: Path) -> list[bytes]:
+    """The system's trust store (OpenSSL's default file or directory), what SSL_CERT_FILE,
+    REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE named (a corporate root among them), and certifi's
+    roots only where the system has none; never tapeproxy's own bundle or directories."""
     paths = ssl.get_default_verify_paths()
-    for candidate in (paths.openssl_cafile, paths.cafile, "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
+    system = [Path(p) for p in (paths.openssl_cafile, *_SYSTEM_FILES) if p and Path(p).is_file()]
+    sources = system[:1] or [Path(p) for p in (paths.openssl_capath,) if p and Path(p).is_dir()]
+    sources += [Path(os.environ[v]) for v in _TRUST_VARIABLES if os.environ.get(v)]
+    pems = [pem for source in sources if not _is_own(source, own) for pem in _pems_of(source)]
+    if not pems:
+        try:
+            import certifi
+
+            pems = _pems_of(Path(certifi.where()))
+        except ImportError:
+            pass
+    return pems
+
+
+def _is_own(path: Path, confdir: Path) -> bool:
+    """tapeproxy's bundle or CA directory (an earlier `eval "$(tapeproxy env)"` set them)."""
+    resolved = path.absolute()
+    return resolved.parent == confdir and (resolved.name == BUNDLE_FILE or resolved.name.startswith(CA_DIR_PREFIX))
 
 
 def _bundle_content(confdir: str | None) -> tuple[Path, bytes]:
     ca = ensure_ca(confdir)
-    system = _system_cafile()
-    return ca.parent, ca.read_bytes() + (b"\n" + system.read_bytes() if system else b"")
+    seen: set[bytes] = set()
+    out = []
+    for pem in [*_PEM.findall(ca.read_bytes()), *_trusted_before(ca.parent)]:
+        pem = pem.strip() + b"\n"
+        if pem not in seen:  # the same root in two sources is kept once
+            seen.add(pem)
+            out.append(pem)
+    return ca.parent, b"".join(out)
 
 
 def ensure_bundle(confdir: str | None) -> Path:
@@ -109,9 +147,14 @@ def _write_ca_dir(folder: Path, content: bytes) -> Path:
 
 
 def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
-    """Environment that points common clients (Python, curl, Node, Go, OpenSSL) at the proxy."""
-    folder, content = _bundle_content(confdir)  # the CA and the system roots, read once
+    """Environment that points common clients (Python, curl, Node, Go, Java, OpenSSL) at the proxy,
+    and tapeproxy ctl at this instance."""
+    from urllib.parse import urlsplit
+
+    folder, content = _bundle_content(confdir)  # the CA and what was trusted before, read once
     bundle = str(_write_bundle(folder, content))
+    parts = urlsplit(proxy_url)
+    p12 = folder / f"{CONF_BASENAME}-ca-cert.p12"
     return {
         "HTTPS_PROXY": proxy_url,
         "HTTP_PROXY": proxy_url,
@@ -119,22 +162,21 @@ def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
         "SSL_CERT_FILE": bundle,
         "CURL_CA_BUNDLE": bundle,
         "NODE_EXTRA_CA_CERTS": str(folder / CA_FILE),
+        # Node 22.21+ and 24.5+ route fetch and https through HTTPS_PROXY with this (docs/clients.md)
+        "NODE_USE_ENV_PROXY": "1",
+        # Java reads neither HTTPS_PROXY nor PEM bundles: system properties and a PKCS12 trust store.
+        "JAVA_TOOL_OPTIONS": (
+            f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
+            f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
+            f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12"
+        ),
+        "TAPEPROXY_URL": proxy_url,  # what tapeproxy ctl talks to
     }
 
 
 def shell_lines(proxy_url: str, confdir: str | None, shell: str = "bash") -> list[str]:
     """Lines that point a shell's clients (Python, Node, curl, Go, Java) at the proxy and its CA."""
-    from urllib.parse import urlsplit
-
     env = client_env(proxy_url, confdir)
-    parts = urlsplit(proxy_url)
-    p12 = confdir_path(confdir) / f"{CONF_BASENAME}-ca-cert.p12"
-    # Java reads neither HTTPS_PROXY nor PEM bundles: system properties and a PKCS12 trust store.
-    env["JAVA_TOOL_OPTIONS"] = (
-        f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
-        f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
-        f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12"
-    )
     if shell == "fish":
         return [f"set -gx {k} {_quote_posix(v)}" for k, v in env.items()]
     if shell == "powershell":
