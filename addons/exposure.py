@@ -23,6 +23,9 @@ LOOPBACK = "127.0.0.1"
 class Exposure:
     name = "tapeproxy_exposure"
 
+    def __init__(self) -> None:
+        self._defaulted = False  # listen_host was mitmproxy's default, every interface: loopback now
+
     def load(self, loader):
         loader.add_option(
             "tapeproxy_allow_remote",
@@ -35,9 +38,11 @@ class Exposure:
         if not updated & {"listen_host", "mode", "proxyauth", "tapeproxy_allow_remote"}:
             return
         if ctx.options.listen_host == "":  # mitmproxy's default: every interface
-            logger.info(f"tapeproxy: listening on {LOOPBACK} only (set listen_host to listen elsewhere)")
+            self._defaulted = True
             ctx.options.update(listen_host=LOOPBACK)
             return
+        if "listen_host" in updated and ctx.options.listen_host != LOOPBACK:
+            self._defaulted = False
         if self._allowed():
             return
         for spec in ctx.options.mode:
@@ -51,6 +56,10 @@ class Exposure:
     def running(self):
         """The last check, on the addresses actually bound: mitmdump 12 starts its servers without
         the listen_host set above, so there it can still be every interface; then stop at once."""
+        if self._defaulted and ctx.options.listen_host == LOOPBACK:
+            logger.info(
+                f"tapeproxy: listening on {LOOPBACK} only (--host, or listen_host in mitmdump, listens elsewhere)"
+            )
         if self._allowed():
             return
         servers = ctx.master.addons.get("proxyserver").servers

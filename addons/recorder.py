@@ -227,7 +227,7 @@ class Recorder:
             )
         files = len(e.get("tapeproxy", {}).get("body_files", ()))
         logger.info(
-            f"tapeproxy recorded #{self.recorded} {e['request']['method']} {e['request']['uri']} -> "
+            f"tapeproxy recorded #{self.recording.size} {e['request']['method']} {e['request']['uri']} -> "
             f"{resp.status_code}"
             + (f" ({redacted} value(s) redacted)" if redacted else "")
             + (f" ({files} body file(s))" if files else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Sequence  # mitmproxy parses --set only for this spelling
 
 from mitmproxy import ctx, exceptions, http
@@ -91,10 +92,11 @@ class Replay:
         self.mode.largest_recorded_request = max((len(i.request.body) for i in index.interactions), default=0)
         self.intercept.recorded_hosts(index.hosts)
         if ctx.options.tapeproxy_cassettes:
+            files = [os.path.basename(p) for p in ctx.options.tapeproxy_cassettes]
+            shown = ", ".join(files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
             logger.info(
-                f"tapeproxy: replaying {len(index)} interactions from "
-                f"{len(ctx.options.tapeproxy_cassettes)} cassette(s), matching on {', '.join(index.match_on)}; "
-                f"intercepting {self.intercept.described()}"
+                f"tapeproxy: replaying {len(index)} interactions from {len(files)} cassette(s) ({shown}), "
+                f"matching on {', '.join(index.match_on)}; intercepting {self.intercept.described()}"
             )
 
     def reset(self) -> None:

@@ -15,6 +15,7 @@ from mitmproxy import ctx, exceptions, http
 
 from . import bundled
 from .core import scenario as model
+from .core import yamlfile
 from .core.engine import Decision, ScenarioEngine
 from .core.errors import InputError
 from .core.matching import Shape
@@ -34,8 +35,12 @@ def resolve(name_or_path: str) -> Path:
     builtin = bundled("scenarios") / f"{name_or_path}.yaml"
     if builtin.is_file():
         return builtin
-    names = ", ".join(builtin_names())
-    raise InputError(f"no scenario {name_or_path!r}: not a file and not a built-in one", hint=f"built-in: {names}")
+    close = yamlfile.closest(name_or_path, builtin_names())
+    guess = f"did you mean {close!r}? " if close else ""
+    raise InputError(
+        f"no scenario {name_or_path!r}: not a file and not a built-in one",
+        hint=f"{guess}built-in: {', '.join(builtin_names())}",
+    )
 
 
 def builtin_names() -> list[str]:

@@ -77,11 +77,7 @@ class SimulationAddon:
             self.sim = Simulation(self._load(fresh=False))
         except InputError as e:
             raise exceptions.OptionsError(str(e)) from None
-        w = self.sim.world
-        logger.info(
-            f"tapeproxy: simulating {len(w.graph_defs)} print task definition(s) and {len(w.box_tasks)} "
-            f"Box task(s)" + (f", state in {ctx.options.tapeproxy_state}" if ctx.options.tapeproxy_state else "")
-        )
+        logger.info(_described(self.sim.world, ctx.options.tapeproxy_state))
 
     def _open_state(self) -> None:
         """The state file named, taken for this process alone; never the world file itself."""
@@ -164,6 +160,27 @@ class SimulationAddon:
         req = flow.request
         flow.response = responses.sized(reply.status, reply.headers, reply.body)
         responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
+
+
+def _described(w: world_mod.World, state: str) -> str:
+    """What the simulation serves, by id and name, for the start-up lines."""
+    defs = [
+        f"    {i} ({d.get('displayName', '')}: {len(w.graph_tasks.get(i, {}))} task(s))"
+        for i, d in w.graph_defs.items()
+    ]
+    tasks = [f"    {i} ({t.get('message', '')}, on file {t.get('item', '')})" for i, t in w.box_tasks.items()]
+    files = len(w.box_files) + sum(1 for i in w.graph_items.values() if not i.get("folder"))
+    where = f"; state in {state}" if state else ""
+    return "\n".join(
+        [
+            f"tapeproxy: simulating {len(defs)} Graph print task definition(s), {len(tasks)} Box task(s), "
+            f"{files} file(s) and every other Box and Graph call from the specs{where}",
+            "  Graph print task definitions (/v1.0/print/taskDefinitions/ID/tasks):",
+            *defs,
+            "  Box tasks (/2.0/tasks/ID):",
+            *tasks,
+        ]
+    )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -308,3 +308,24 @@ def on_small_disk(probe: str, size: str, tmp_path: Path) -> dict:
     mnt.mkdir()
     seen = in_namespace("m", f'mount -t tmpfs -o size={size} tmpfs "{mnt}"', probe, f'"{mnt}"')
     return {**seen, "mnt": str(mnt)}
+
+
+# --- the official specs some tests check against (not shipped: the package ships what derive.py
+# makes of them) ---
+
+SPECS = Path(os.environ.get("TAPEPROXY_SPECS") or ROOT.parent / "shared" / "specs")
+SPEC_FILES = {
+    "box-openapi.json": "Box's OpenAPI (openapi.json of github.com/box/box-openapi)",
+    "graph-v1.0-csdl.xml": "Graph's v1.0 CSDL (schemas/ of github.com/microsoftgraph/msgraph-metadata)",
+}
+
+
+def needs_spec(*names: str):
+    """Skip unless these spec files are in SPECS (../shared/specs beside the checkout, or $TAPEPROXY_SPECS)."""
+    import pytest
+
+    missing = [n for n in names if not (SPECS / n).is_file()]
+    what = "; ".join(f"{n}: {SPEC_FILES[n]}" for n in missing)
+    return pytest.mark.skipif(
+        bool(missing), reason=f"needs {what}, in {SPECS} (or set TAPEPROXY_SPECS to the folder holding it)"
+    )

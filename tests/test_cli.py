@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import AUTH, GRAPH_TASK_URL, ROOT, run_cli, write_cassette
+from helpers import AUTH, GRAPH_TASK_URL, ROOT, run_cli, tapeproxy_cmd, write_cassette
 from process import ReadyProcess
 
 
@@ -359,3 +359,111 @@ def test_what_a_killed_writer_left_half_written_is_cleared_by_the_next(start_cli
     (tmp_path / ".other.yaml.abc.tmp").write_text("not ours")
     start_cli("demo", "--state", str(state))
     assert sorted(p.name for p in tmp_path.rglob(".*.tmp")) == [".other.yaml.abc.tmp"]
+
+
+def test_env_and_ctl_find_a_port_0_instance_and_env_exports_what_ctl_reads(tmp_path, own_home):
+    """Issue 27, 18: env printed 8080 for a --port 0 instance and did not export TAPEPROXY_URL."""
+    from helpers import CliProxy
+
+    env = {k: v for k, v in os.environ.items() if k != "TAPEPROXY_URL"}
+    confdir = own_home / ".mitmproxy"  # the default confdir, as a user has it
+
+    def tool(*args):
+        return subprocess.run([*tapeproxy_cmd(), *args], env=env, capture_output=True, text=True, timeout=30)
+
+    proxy = CliProxy(["demo"], confdir, env=env)
+    try:
+        lines = tool("env").stdout
+        assert f"export HTTPS_PROXY={proxy.url}" in lines and f"export TAPEPROXY_URL={proxy.url}" in lines
+        status = subprocess.run(
+            [*tapeproxy_cmd(), "ctl", "status"], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert status.returncode == 0, status.stderr
+        second = CliProxy(["demo"], confdir, env=env)
+        try:
+            both = tool("env")
+            assert f"export HTTPS_PROXY={second.url}" in both.stdout  # the newest
+            assert "2 instances are running" in both.stderr and proxy.url in both.stderr
+        finally:
+            second.stop()
+    finally:
+        proxy.stop()
+    after = tool("env").stdout
+    assert "export HTTPS_PROXY=http://127.0.0.1:8080" in after  # none running: the default
+    assert not list((confdir / "tapeproxy-running").glob("*.json"))
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(start_cli):
+    """Issue 27, 20: `tapeproxy env | head -1` ended in a BrokenPipeError traceback."""
+    out = subprocess.run(
+        f"{shlex.join(tapeproxy_cmd())} env --proxy http://127.0.0.1:1 | true; echo $?",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr and out.stdout.strip() == "0"
+
+
+def test_a_start_up_failure_and_a_misspelled_scenario_speak_the_cli_words(tmp_path):
+    """Issue 27, 20: mitmproxy's listen_host where the user gave --host; no "did you mean"."""
+    out = run_cli(["demo", "--host", "10.254.254.254", "--allow-remote", "--port", "0", "--confdir", str(tmp_path)])
+    assert out.returncode == 2 and "cannot listen on --host 10.254.254.254" in out.stderr, out.stderr
+    assert "listen_host" not in out.stdout + out.stderr
+    out = run_cli(["demo", "--scenario", "graph-throtling", "--port", "0", "--confdir", str(tmp_path)])
+    assert out.returncode == 2 and "did you mean 'graph-throttling'?" in out.stderr, out.stderr
+
+
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def test_the_eval_line_keeps_the_system_roots_and_a_private_root_trusted_before(start_cli, confdir, tmp_path):
+    """Issue 27, 17: the bundle was the proxy's CA plus certifi's roots, so a corporate root stopped
+    verifying after eval "$(tapeproxy env)" (requests CERTIFICATE_VERIFY_FAILED, curl exit 60)."""
+    from helpers import LocalHTTPS
+
+    corporate = LocalHTTPS(tmp_path)  # signed by a root of its own, as a company's internal CA
+    proxy = start_cli("demo")
+    clean = {k: v for k, v in os.environ.items() if k not in CA_VARIABLES and "PROXY" not in k.upper()}
+    env_cmd = shlex.join([*tapeproxy_cmd(), "env", "--proxy", proxy.url, "--confdir", str(confdir)])
+    url = f"https://127.0.0.1:{corporate.port}/"
+    script = (
+        f'eval "$({env_cmd})" && curl -sS -o /dev/null -w "%{{http_code}}\\n" {url} && '
+        f"{shlex.quote(sys.executable)} -c \"import requests; print(requests.get('{url}').status_code)\" && "
+        f'curl -sS -o /dev/null -w "%{{http_code}}\\n" -H "Authorization: Bearer t" {GRAPH_TASK_URL}'
+    )
+    try:
+        out = subprocess.run(
+            ["bash", "-c", script], env={**clean, "SSL_CERT_FILE": str(corporate.cert)}, capture_output=True, text=True
+        )
+        assert out.stdout.split() == ["200", "200", "200"], out.stdout + out.stderr
+    finally:
+        corporate.close()
+    lines = subprocess.run(
+        [*tapeproxy_cmd(), "env", "--proxy", proxy.url, "--confdir", str(confdir)],
+        env=clean,
+        capture_output=True,
+        text=True,
+    ).stdout
+    bundle = next(line.split("=", 1)[1] for line in lines.splitlines() if line.startswith("export SSL_CERT_FILE="))
+    held = set(re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", Path(bundle).read_bytes(), re.S))
+    system = Path("/etc/ssl/certs/ca-certificates.crt")
+    if system.is_file():  # the machine's own store, every root of it
+        roots = set(re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", system.read_bytes(), re.S))
+        assert roots <= held and len(held) == len(roots) + 1, (len(held), len(roots))
+
+
+def test_the_demo_lists_what_it_serves_and_its_export_line_sets_what_env_sets(start_cli, confdir):
+    """Issue 27, 20: the demo printed counts where the README promises the list, and its export line
+    left out JAVA_TOOL_OPTIONS."""
+    proxy = start_cli("demo")
+    out = proxy.output
+    assert "3203656e-6069-4e10-8147-d25290b00a3c (Test TaskDefinitionName" in out
+    assert "11446498 (Legal review, on file 12345)" in out and "(box-tasks.yaml, graph-print-tasks.yaml)" in out
+    exported = {
+        line.split("=", 1)[0].removeprefix("export ")
+        for line in run_cli(["env", "--proxy", proxy.url, "--confdir", str(confdir)]).stdout.splitlines()
+    }
+    banner = proxy.banner.split(" | export ", 1)[1]
+    assert exported == {k for k in exported if f"{k}=" in banner} and "JAVA_TOOL_OPTIONS" in exported
+    assert {"TAPEPROXY_URL", "NODE_USE_ENV_PROXY"} <= exported

@@ -8,9 +8,8 @@ import jsonschema
 import pytest
 import requests
 import shapes
-from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK_URL, ROOT
+from helpers import AUTH, BOX_TASK_URL, GRAPH_DEF, GRAPH_TASK_URL, SPECS, needs_spec
 
-SPECS = ROOT.parent / "shared" / "specs"
 G = "https://graph.microsoft.com/v1.0"
 B = "https://api.box.com/2.0"
 CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -119,11 +118,7 @@ def _box_properties(spec, name, seen=()):
     return props
 
 
-@pytest.mark.skipif(
-    not (SPECS / "box-openapi.json").exists(),
-    reason="Box's OpenAPI is not at ../shared/specs: put the "
-    "steering repo's shared/ beside this checkout (CI does) to run it",
-)
+@needs_spec("box-openapi.json")
 @pytest.mark.parametrize("name", sorted(shapes.BOX))
 def test_kept_box_shapes_match_the_openapi(name):
     spec = json.loads((SPECS / "box-openapi.json").read_text())
@@ -145,11 +140,7 @@ def test_kept_box_shapes_match_the_openapi(name):
             assert set(kept[prop]["properties"]) == mini, (name, prop)
 
 
-@pytest.mark.skipif(
-    not (SPECS / "graph-v1.0-csdl.xml").exists(),
-    reason="Graph's CSDL is not at ../shared/specs: put the "
-    "steering repo's shared/ beside this checkout (CI does) to run it",
-)
+@needs_spec("graph-v1.0-csdl.xml")
 @pytest.mark.parametrize("name", sorted(shapes.GRAPH))
 def test_kept_graph_shapes_match_the_csdl(name):
     root = ET.parse(SPECS / "graph-v1.0-csdl.xml").getroot()

@@ -143,3 +143,21 @@ def test_lint_and_the_schemas_agree_on_every_example(tmp_path):
         kind = lint.kind_of(data, path)
         valid = not list(lint._validator(kind).iter_errors(lint._plain(data)))
         assert valid == (not lint.check(path)[1]), path
+
+
+def test_an_unknown_error_name_is_reported_with_the_other_problems_of_its_file(tmp_path):
+    """Issue 27, 20: it was reported only once the file's schema errors were fixed (the loader
+    stops at its first problem)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - match: {path: /v1.0/a}\n"
+        "    times: many\n"  # line 3: the schema wants a number
+        "    error: throttled\n"
+        "  - match: {path: /v1.0/b}\n"
+        "    error: throtled\n"  # line 6: no such error
+    )
+    out = run_cli(["lint", str(path)])
+    assert out.returncode == 1
+    assert f"{path}:3:" in out.stdout, out.stdout
+    assert f"{path}:6: rules.1.error: unknown error 'throtled' (did you mean 'throttled'?" in out.stdout, out.stdout

@@ -119,6 +119,8 @@ def test_new_episodes_replays_what_exists_and_records_what_is_missing(start_cli,
     assert s.get("https://graph.microsoft.com/v1.0/other").json()["path"] == "/v1.0/other"  # recorded
     proxy.stop()
     assert [i.request.uri.rsplit("/", 1)[1] for i in cassette.load(path)] == ["seq", "other"]
+    # the log numbers it as the cassette does: the second interaction (issue 27, 20: it said #1)
+    assert "tapeproxy recorded #2 GET https://graph.microsoft.com/v1.0/other" in proxy.output, proxy.output
 
 
 def test_concurrent_clients_lose_and_duplicate_nothing(start_cli, api, tmp_path):

@@ -13,15 +13,13 @@ import random
 import re
 import xml.etree.ElementTree as ET
 from functools import cache
-from pathlib import Path
 
 import pytest
 import requests
-from helpers import graph_client, interaction, write_cassette
+from helpers import SPECS, graph_client, interaction, needs_spec, write_cassette
 from test_files_box import box
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
-needs_specs = pytest.mark.skipif(not SPECS.is_dir(), reason="needs ../shared/specs beside the repo")
+needs_specs = needs_spec("box-openapi.json", "graph-v1.0-csdl.xml")
 SEED = int(os.environ.get("TAPEPROXY_SPEC_SEED") or random.randrange(1 << 30))
 print(f"tapeproxy spec sample seed: {SEED} (TAPEPROXY_SPEC_SEED={SEED} draws the same sample)")
 BOX = "https://api.box.com/2.0"

@@ -172,6 +172,11 @@ class Recording:
     def added(self) -> int:
         return len(self._new)
 
+    @property
+    def size(self) -> int:
+        """How many interactions the cassette holds now: the number of the one added last."""
+        return len(self._old) + len(self._new)
+
     def entries(self) -> list[dict]:
         """A snapshot, safe to write while recording goes on."""
         return [e for _, e in self._old] + self._new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import shlex
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 from .. import __version__, bundled
 from ..core import cassette, limits, matching, yamlfile
 from ..core.errors import InputError
+from . import instances
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -327,20 +329,23 @@ def cassette_files(paths) -> list[str]:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    """Say in tapeproxy's words that an address is taken (mitmproxy says it twice, advising --mode)."""
-    if not port:
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio binds: TIME_WAIT is no obstacle
-        try:
+    """Say in tapeproxy's words, naming --host and --port, that an address cannot be listened on
+    (mitmproxy says it twice, in its own option names)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio binds: TIME_WAIT is no obstacle
             s.bind((host, port))
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                return  # mitmproxy reports anything else with its own words
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
             raise InputError(
                 f"{host}:{port} is already in use (another tapeproxy?)",
                 hint="choose another --port, or --port 0 for a free one",
             ) from None
+        raise InputError(
+            f"cannot listen on --host {host} --port {port}: {e.strerror or e}",
+            hint="--host takes an address of this machine, e.g. 127.0.0.1 or ::1",
+        ) from None
 
 
 def _free_port(host: str) -> int:
@@ -449,8 +454,12 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     for mode in settings["mode"]:
         _check_port_free(args.host, int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port)
 
+    announced: list[Path] = []
+
     def ready(bound):
         print(_banner(command, args, bound), flush=True)
+        if not args.reverse:  # findable by env and ctl, whatever port it got
+            announced.append(instances.announce(_url(bound[0][1]), args.confdir, command))
 
     from mitmproxy import exceptions
 
@@ -458,6 +467,9 @@ def _run(command: str, args, cassettes: list[str]) -> int:
         master = serve(settings, [Ready(ready)], args.set)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
+    finally:
+        for path in announced:
+            instances.withdraw(path)
     tp = master.addons.get("tapeproxy")
     misses = tp.miss.count
     recorder = tp.recorder
@@ -576,6 +588,16 @@ def _import(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader stopped early (`tapeproxy env | head -1`): its choice, not an error of ours;
+        # stdout goes nowhere now, so that the flush at exit does not fail the same way
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "ca":
@@ -593,9 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if bad else 0
         if args.command == "env":
             from ..runtime.ca import shell_lines
-            from .ctl import proxy_url
 
-            print("\n".join(shell_lines(proxy_url(args.proxy), args.confdir, args.shell)))
+            print("\n".join(shell_lines(instances.proxy_url(args.proxy, args.confdir), args.confdir, args.shell)))
             return 0
         if args.command == "ctl":
             return _ctl(args)

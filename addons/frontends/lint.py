@@ -15,7 +15,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from ..core import cassette, scenario, yamlfile
+from ..core import cassette, profiles, scenario, yamlfile
 from ..core.errors import InputError
 from ..sim.world import World
 
@@ -106,6 +106,27 @@ def _worded(e, text: str) -> list[tuple[int, str]]:
     return [(line, f"{where}: {e.message}")]
 
 
+def unknown_errors(data: Any, text: str, keys: tuple = ()) -> list[tuple[int, str]]:
+    """Each `error:` of a scenario that names no error: checked apart from loading, since the
+    loader stops at a file's first problem and these are the ones users mistype most."""
+    out: list[tuple[int, str]] = []
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in items:
+        if k == "error" and isinstance(v, str) and profiles.error_name(v) is None:
+            close = yamlfile.closest(v, profiles.ERROR_NAMES)
+            where = ".".join(str(x) for x in (*keys, k))
+            guess = f"did you mean {close!r}? " if close else ""
+            out.append(
+                (
+                    yamlfile.line_of(text, (*keys, k)) or 1,
+                    f"{where}: unknown error {v!r} ({guess}known: {', '.join(profiles.ERROR_NAMES)})",
+                )
+            )
+        elif isinstance(v, (dict, list)):
+            out.extend(unknown_errors(v, text, (*keys, k)))
+    return out
+
+
 def check(path: Path) -> tuple[str, list[str]]:
     """(kind, every problem as 'file:line: message', in line order)."""
     try:
@@ -114,6 +135,8 @@ def check(path: Path) -> tuple[str, list[str]]:
         return kind_of(None, path), [str(e)]
     kind = kind_of(data, path)
     problems = schema_problems(kind, data, text)
+    if kind == "scenario":
+        problems += unknown_errors(data, text)
     try:
         LOADERS[kind](path)
     except InputError as e:  # the loader stops at its first problem; its words, with a hint, win on its line

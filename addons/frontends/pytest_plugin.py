@@ -307,4 +307,21 @@ def tapeproxy(tapeproxy_server, request):
         seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
         lines = "\n".join(f"  {text}" + (f" ({n} times)" if n > 1 else "") for text, n in seen.items())
         why = f"no such cassette: {missing} (record it with --tapeproxy-record-mode=once); " if missing else ""
-        pytest.fail(f"tapeproxy: {why}{len(misses)} request(s) matched nothing:\n{lines}", pytrace=False)
+        text = f"tapeproxy: {why}{len(misses)} request(s) matched nothing:\n{lines}"
+        failed = getattr(request.node, CALL_REPORT, None)
+        if failed is not None and failed.failed:  # the miss is why the test failed: said there, counted once
+            failed.sections.append(("tapeproxy", text))
+        else:
+            pytest.fail(text, pytrace=False)
+
+
+CALL_REPORT = "_tapeproxy_call_report"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each test's call report on it, for the tapeproxy fixture's teardown."""
+    report = yield
+    if report.when == "call":
+        setattr(item, CALL_REPORT, report)
+    return report
