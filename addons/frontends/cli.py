@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__, bundled
 from ..core import cassette, limits, matching, yamlfile
+from ..core.addresses import is_loopback
 from ..core.errors import InputError
 from . import instances
 
@@ -328,9 +329,12 @@ def cassette_files(paths) -> list[str]:
     return out
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _check_port_free(host: str, port: int, remote_allowed: bool) -> None:
     """Say in tapeproxy's words, naming --host and --port, that an address cannot be listened on
-    (mitmproxy says it twice, in its own option names)."""
+    (mitmproxy says it twice, in its own option names). A remote address tapeproxy would refuse
+    anyway is left to that refusal, which says what it takes."""
+    if not remote_allowed and not is_loopback(host):
+        return
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family) as s:
@@ -452,7 +456,8 @@ def _run(command: str, args, cassettes: list[str]) -> int:
 
     settings = settings_from(args, cassettes)
     for mode in settings["mode"]:
-        _check_port_free(args.host, int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port)
+        port = int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port
+        _check_port_free(args.host, port, bool(args.allow_remote or args.proxy_auth))
 
     announced: list[Path] = []
 
