@@ -99,3 +99,19 @@ def test_a_burst_of_changes_is_saved_in_a_few_coalesced_saves_and_each_waits_for
     state.close()
     assert world.version == 50 and writes[-1] == 50 and len(writes) <= 3, writes
     assert "drive 49" in (tmp_path / "s.yaml").read_text()
+
+
+def test_a_state_file_is_json_where_the_world_is_plain_data_and_yaml_where_it_is_not(tmp_path):
+    """JSON, which is YAML too, is written ten times faster (issue 27, 3: every change saved the
+    whole world); a world holding what JSON cannot (a YAML timestamp) is still saved, as YAML."""
+    import datetime
+    import json
+
+    from tapeproxy.core import writer, yamlfile
+
+    plain, dated = tmp_path / "plain.yaml", tmp_path / "dated.yaml"
+    writer.write_data_atomic(plain, {"box": {"tasks": [{"id": "1", "message": "Grüße"}]}})
+    assert json.loads(plain.read_text()) == {"box": {"tasks": [{"id": "1", "message": "Grüße"}]}}
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    writer.write_data_atomic(dated, {"box": {"tasks": [{"id": "1", "due_at": when}]}})
+    assert yamlfile.load(dated)[0]["box"]["tasks"][0]["due_at"] == when

@@ -54,44 +54,39 @@ def split(raw: bytes, content_type: str) -> list[tuple[str, bytes]] | None:
     elif content_type and "multipart/" not in content_type.lower():
         return None
     else:
-        first = raw.split(b"\n", 1)[0].rstrip(b"\r")
+        first = raw[: raw.find(b"\n") if b"\n" in raw[:80] else 80].rstrip(b"\r")
         if not (first.startswith(b"--") and 3 <= len(first) <= 72 and b" " not in first.strip()):
             return None
         boundary = first[2:]
     # RFC 2046: a delimiter is a line break then --boundary (the first may open the body), so the
     # boundary's text inside a part, mid-line, is content. The first delimiter's line break says
-    # which the body uses (CRLF, or a bare LF from a lenient client).
+    # which the body uses (CRLF, or a bare LF from a lenient client). Parts are found by offset and
+    # each content copied once: an upload is tens of megabytes.
     delimiter = b"--" + boundary
     opening = raw.find(delimiter)
     if opening < 0 or raw[:opening].strip():
         return None
-    rest = raw[opening + len(delimiter) :]
-    newline = b"\r\n" if rest.startswith(b"\r\n") else b"\n" if rest.startswith(b"\n") else b""
+    at = opening + len(delimiter)
+    newline = b"\r\n" if raw.startswith(b"\r\n", at) else b"\n" if raw.startswith(b"\n", at) else b""
     if not newline:
         return None
-    chunks = rest.split(newline + delimiter)
-    if len(chunks) < 2 or not chunks[-1].startswith(b"--"):
-        return None
-    parts = []
-    for chunk in chunks[:-1]:
-        part = _part(chunk, newline)
-        if part is None:
-            return None
-        parts.append(part)
-    return parts
-
-
-def _part(chunk: bytes, newline: bytes) -> tuple[str, bytes] | None:
-    """A part between delimiters: its line break, its header block, a blank line, its content."""
-    if not chunk.startswith(newline):
-        return None
-    rest = chunk[len(newline) :]
-    if rest.startswith(newline):  # a part without headers
-        return "", rest[len(newline) :]
-    head, sep, content = rest.partition(newline * 2)
-    if not sep:
-        return None
-    return head.decode("latin-1"), content
+    separator, blank = newline + delimiter, newline * 2
+    parts: list[tuple[str, bytes]] = []
+    while True:
+        if raw.startswith(b"--", at):  # the closing delimiter, --boundary--
+            return parts if parts else None
+        end = raw.find(separator, at)
+        if end < 0 or not raw.startswith(newline, at):
+            return None  # no closing delimiter, or no line break after a delimiter
+        start = at + len(newline)
+        if raw.startswith(newline, start):  # a part without headers
+            parts.append(("", raw[start + len(newline) : end]))
+        else:
+            head_end = raw.find(blank, start, end)
+            if head_end < 0:
+                return None
+            parts.append((raw[start:head_end].decode("latin-1"), raw[head_end + len(blank) : end]))
+        at = end + len(separator)
 
 
 def _disposition(head: str) -> tuple[str, str, dict[str, str]]:

@@ -6,6 +6,7 @@ temporary file that is renamed over the cassette.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,6 +45,19 @@ def write_atomic(path: str | Path, interactions: list[dict]) -> None:
 
 def write_yaml_atomic(path: str | Path, document) -> None:
     _replace(Path(path), yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120))
+
+
+def write_data_atomic(path: str | Path, document) -> None:
+    """A document of plain data written as JSON, which is YAML too (every YAML reader, tapeproxy's
+    own included, reads it) and which Python writes ten times faster than YAML (a state file of
+    600 files: 15 ms against 125-180 ms); a document JSON cannot hold as it is (a YAML timestamp,
+    binary) is written as YAML."""
+    try:
+        text = json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+    except (TypeError, ValueError):
+        write_yaml_atomic(path, document)
+        return
+    _replace(Path(path), text)
 
 
 def _replace(path: Path, text: str) -> None:

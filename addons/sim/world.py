@@ -209,7 +209,7 @@ class Snapshot:
             if key not in on_disk:
                 digestfiles.write(folder, content, key)
                 on_disk.add(key)
-        writer.write_yaml_atomic(path, self.doc)
+        writer.write_data_atomic(path, self.doc)
         for key in on_disk - self.blobs.keys():
             (folder / key).unlink(missing_ok=True)
             on_disk.discard(key)
