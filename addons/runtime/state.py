@@ -2,8 +2,8 @@
 change acknowledged only once a save that holds it is on disk.
 
 A request that changed the world waits for `durable()` before its answer goes out, as before, so
-nothing acknowledged is lost over `kill -9`. What changes is where and how often: saving (a YAML
-dump, the new content, fsync) runs in one worker thread of its own, and the changes made while one
+nothing acknowledged is lost over `kill -9`. What changes is where and how often: saving (the new
+content, the world as JSON, fsync) runs in one worker thread of its own, and the changes made while one
 save runs all go into the next, so a burst of N changes costs about two saves, not N, and no save
 stalls the other clients.
 """
