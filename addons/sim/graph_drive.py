@@ -353,20 +353,12 @@ def _create_session(world: World, req: SimRequest, start: str, names: list[str])
 
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
-    with world.lock:
-        done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
-    if isinstance(done, Reply):
-        return done
-    s, parts = done
+    def finish(s: dict, content: bytes, digests: Digests) -> Reply:
+        if s["folder"] not in world.graph_items:
+            raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
+        # the folder may have changed since the session began: its conflictBehavior decides now
+        name, existing = _resolve(world, s["folder"], s["name"], s["conflict"], SESSION_NAME_TAKEN)
+        item_id, new = _save(world, s["folder"], name, existing, content, digests)
+        return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
 
-    def complete() -> Reply:
-        content, digests = upload_session.joined(parts)  # off the lock and the event loop
-        with world.lock:
-            if s["folder"] not in world.graph_items:
-                raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
-            # the folder may have changed since the session began: its conflictBehavior decides now
-            name, existing = _resolve(world, s["folder"], s["name"], s["conflict"], SESSION_NAME_TAKEN)
-            item_id, new = _save(world, s["folder"], name, existing, content, digests)
-            return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
-
-    return Later(complete)
+    return upload_session.answer(world, req, _reply, finish)

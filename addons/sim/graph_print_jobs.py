@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from . import auth, upload_session
+from .blobs import Digests
 from .graph_drive import download_url, now
 from .graph_print import _reply
 from .http import ApiError, Later, Reply, SimRequest
@@ -209,30 +210,22 @@ def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: di
 
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
-    with world.lock:
-        done = upload_session.fragment(world, req, req.query.get("guid", ""), _reply)
-    if isinstance(done, Reply):
-        return done
-    s, parts = done
+    def finish(s: dict, content: bytes, digests: Digests) -> Reply:
+        job = world.graph_jobs.get(s["job"], {"documents": []})
+        doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
+        if doc is None:
+            raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
+        doc.update(
+            displayName=s["documentName"],
+            contentType=s["contentType"],
+            size=len(content),
+            blob=world.put_blob(content, digests),
+            uploadedDateTime=now(),
+        )
+        world.changed()
+        return _reply(req, 201, _document_view(doc))
 
-    def complete() -> Reply:
-        content, digests = upload_session.joined(parts)  # off the lock and the event loop
-        with world.lock:
-            job = world.graph_jobs.get(s["job"], {"documents": []})
-            doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
-            if doc is None:
-                raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
-            doc.update(
-                displayName=s["documentName"],
-                contentType=s["contentType"],
-                size=len(content),
-                blob=world.put_blob(content, digests),
-                uploadedDateTime=now(),
-            )
-            world.changed()
-            return _reply(req, 201, _document_view(doc))
-
-    return Later(complete)
+    return upload_session.answer(world, req, _reply, finish)
 
 
 def _value(world: World, req: SimRequest, doc: dict) -> Reply:

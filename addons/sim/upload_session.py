@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ..core import numbers
 from ..core.profiles import graph as graph_profile
 from .blobs import Digests
-from .http import ApiError, Reply, SimRequest
+from .http import ApiError, Later, Reply, SimRequest
 from .world import World
 
 LIFETIME = datetime.timedelta(days=1)  # what the simulation gives a Graph session (Graph's vary)
@@ -183,6 +183,26 @@ def fragment(
     parts = [s["chunks"][k] for k in sorted(s["chunks"])]
     s.update(done=True, chunks={})
     return s, parts
+
+
+Finish = Callable[[dict, bytes, Digests], Reply]  # (the session, its content, its digests) -> the Reply
+
+
+def answer(world: World, req: SimRequest, reply: Reply202, finish: Finish) -> Reply | Later:
+    """A request to an uploadUrl, answered: `fragment` under the world's lock; once the last byte
+    is in, Later work joins and hashes the parts off the lock, then calls `finish` under it."""
+    with world.lock:
+        done = fragment(world, req, req.query.get("guid", ""), reply)
+    if isinstance(done, Reply):
+        return done
+    s, parts = done
+
+    def complete() -> Reply:
+        content, digests = joined(parts)
+        with world.lock:
+            return finish(s, content, digests)
+
+    return Later(complete)
 
 
 def _bad(message: str) -> ApiError:
