@@ -51,19 +51,12 @@ class Named:
         """The content, checked against its name."""
         fd = self._open()
         try:
-            content = bytearray()
-            while len(content) <= self.size:
-                piece = os.pread(fd, min(CHUNK, self.size + 1 - len(content)), len(content))
-                if not piece:
-                    break
-                content += piece
-        except OSError as e:
-            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+            content = b"".join(self._pieces(fd))
         finally:
             os.close(fd)
-        if len(content) != self.size or digest(bytes(content)) != self.sha256:
+        if len(content) != self.size or digest(content) != self.sha256:
             raise self._differs()
-        return bytes(content)
+        return content
 
     def open(self, verified: set[tuple]) -> int:
         """A descriptor of the file, for streaming it: checked as read() checks it, its content
@@ -74,23 +67,30 @@ class Named:
             st = os.fstat(fd)
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             if identity not in verified:
-                h, at = hashlib.sha256(), 0
-                while at <= self.size:
-                    piece = os.pread(fd, min(CHUNK, self.size + 1 - at), at)
-                    if not piece:
-                        break
+                h, size = hashlib.sha256(), 0
+                for piece in self._pieces(fd):
                     h.update(piece)
-                    at += len(piece)
-                if at != self.size or h.hexdigest() != self.sha256:
+                    size += len(piece)
+                if size != self.size or h.hexdigest() != self.sha256:
                     raise self._differs()
                 verified.add(identity)
             return fd
-        except OSError as e:
-            os.close(fd)
-            raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
         except BaseException:
             os.close(fd)
             raise
+
+    def _pieces(self, fd: int):
+        """The file's content in pieces, at most its size and one byte more (one more says it grew)."""
+        at = 0
+        while at <= self.size:
+            try:
+                piece = os.pread(fd, min(CHUNK, self.size + 1 - at), at)
+            except OSError as e:
+                raise Unusable(f"{self.path} cannot be read: {e.strerror}") from None
+            if not piece:
+                return
+            yield piece
+            at += len(piece)
 
     def _open(self) -> int:
         try:

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from ..core import digestfiles
+
 
 @dataclass(frozen=True, slots=True)
 class Digests:
@@ -19,7 +21,7 @@ class Digests:
 
     @classmethod
     def of(cls, content: bytes) -> Digests:
-        return cls(hashlib.sha256(content).hexdigest(), hashlib.sha1(content).hexdigest())
+        return cls(digestfiles.digest(content), hashlib.sha1(content).hexdigest())
 
 
 class Blobs(Mapping[str, bytes]):
@@ -47,11 +49,9 @@ class Blobs(Mapping[str, bytes]):
     def sha1(self, key: str) -> str:
         return self._sha1[key]
 
-    def keep_only(self, named: Iterable[str]) -> list[str]:
-        """Frees every content not in `named`; the keys freed."""
+    def keep_only(self, named: Iterable[str]) -> None:
+        """Frees every content not in `named`."""
         keep = set(named)
-        gone = [k for k in self._content if k not in keep]
-        for k in gone:
+        for k in [k for k in self._content if k not in keep]:
             del self._content[k]
             del self._sha1[k]
-        return gone
