@@ -371,13 +371,9 @@ def _step(raw: dict, check: _Checker, keys: tuple, params: frozenset[str], base:
         return Step("respond", respond=_respond(raw["respond"], check, keys + ("respond",), params, base), delay=delay)
     if kind == "error":
         name = raw["error"]
-        if not isinstance(name, str) or error_name(name) is None:
-            close = yamlfile.closest(name, ERROR_NAMES)
-            raise check.fail(
-                keys + ("error",),
-                f"unknown error {name!r}",
-                (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(ERROR_NAMES),
-            )
+        unknown = unknown_error(name)
+        if unknown:
+            raise check.fail(keys + ("error",), *unknown)
         return Step(
             "error",
             error=name,
@@ -517,3 +513,13 @@ def parse(text: str, path: str, base: Path | None) -> Scenario:
             )
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Scenario(name, str(data.get("description", "")), seed, rules, path, states, digest)
+
+
+def unknown_error(name: Any) -> tuple[str, str] | None:
+    """(what is wrong, the hint) for an `error:` that names no error; None for one that does."""
+    if isinstance(name, str) and error_name(name) is not None:
+        return None
+    close = yamlfile.closest(name, ERROR_NAMES)
+    return f"unknown error {name!r}", (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(
+        ERROR_NAMES
+    )

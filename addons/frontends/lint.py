@@ -15,7 +15,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from ..core import cassette, profiles, scenario, yamlfile
+from ..core import cassette, scenario, yamlfile
 from ..core.errors import InputError
 from ..sim.world import World
 
@@ -112,16 +112,10 @@ def unknown_errors(data: Any, text: str, keys: tuple = ()) -> list[tuple[int, st
     out: list[tuple[int, str]] = []
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for k, v in items:
-        if k == "error" and isinstance(v, str) and profiles.error_name(v) is None:
-            close = yamlfile.closest(v, profiles.ERROR_NAMES)
+        unknown = scenario.unknown_error(v) if k == "error" and isinstance(v, str) else None
+        if unknown:
             where = ".".join(str(x) for x in (*keys, k))
-            guess = f"did you mean {close!r}? " if close else ""
-            out.append(
-                (
-                    yamlfile.line_of(text, (*keys, k)) or 1,
-                    f"{where}: unknown error {v!r} ({guess}known: {', '.join(profiles.ERROR_NAMES)})",
-                )
-            )
+            out.append((yamlfile.line_of(text, (*keys, k)) or 1, f"{where}: {unknown[0]} ({unknown[1]})"))
         elif isinstance(v, (dict, list)):
             out.extend(unknown_errors(v, text, (*keys, k)))
     return out
