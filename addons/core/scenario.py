@@ -520,6 +520,5 @@ def unknown_error(name: Any) -> tuple[str, str] | None:
     if isinstance(name, str) and error_name(name) is not None:
         return None
     close = yamlfile.closest(name, ERROR_NAMES)
-    return f"unknown error {name!r}", (f"did you mean {close!r}? " if close else "") + "known: " + ", ".join(
-        ERROR_NAMES
-    )
+    guess = f"did you mean {close!r}? " if close else ""
+    return f"unknown error {name!r}", guess + "known: " + ", ".join(ERROR_NAMES)
