@@ -18,9 +18,10 @@ from functools import cached_property
 from mitmproxy import ctx, http
 
 from .core import profiles
-from .core.profiles import graph as graph_profile
 from .core.spec import derive
+from .core.spec.box import Answer as BoxAnswer
 from .core.spec.box import BoxSpec
+from .core.spec.graph import Answer as GraphAnswer
 from .core.spec.graph import GraphSpec
 from .runtime import responses
 from .runtime.flowstate import served
@@ -110,11 +111,10 @@ class SpecAnswers:
         is_box = host == "api.box.com"
         if not is_box and profiles.profile_for(host) is profiles.box and not profiles.box.is_upload_host(host):
             return self._box_satellite(flow, host, path)
-        if host == graph_profile.REPORTS_HOST and req.method == "GET":  # where a usage report's 302 leads
+        if host == profiles.graph.REPORTS_HOST and req.method == "GET":  # where a usage report's 302 leads
             report = self.graph.report(path)
             if report.code:
-                hdrs, data = graph_profile.error(report.status, report.code, report.message, headers)
-                flow.response = responses.sized(report.status, [*hdrs, (SOURCE_HEADER, "spec")], data)
+                flow.response = _graph_error(report, headers)
             else:
                 flow.response = _reply(report.status, report.body, report.content_type, [(SOURCE_HEADER, "spec")])
             self.answered += 1
@@ -132,21 +132,15 @@ class SpecAnswers:
             responses.served_by(flow, "spec", f"spec: {reply.status} without a usable bearer token")
             return
         if is_box:
-            a = self.box.answer(req.method, path, list(query), body)
-            if a.error:
-                status, code, message, extra = profiles.box.CATALOGUE[a.error]
-                hdrs, data = profiles.box.error(status, code, a.message or message, headers, a.context)
-                flow.response = responses.sized(status, [*hdrs, *extra, *a.headers, (SOURCE_HEADER, "spec")], data)
-            else:
-                flow.response = _reply(a.status, a.body, "application/json", [(SOURCE_HEADER, "spec")])
+            a = self.box.answer(req.method, path, query, body)
+            flow.response = _box_response(a, headers)
             label = f"spec: Box {a.label}"
         else:
-            g = self.graph.answer(req.method, path, list(query), body, headers)
+            g = self.graph.answer(req.method, path, query, body, headers)
             ids = [("request-id", str(uuid.uuid4())), ("client-request-id", req.headers.get("client-request-id", ""))]
             ids = [(k, v or str(uuid.uuid4())) for k, v in ids]
             if g.code:
-                hdrs, data = profiles.graph.error(g.status, g.code, g.message, headers)
-                flow.response = responses.sized(g.status, [*hdrs, (SOURCE_HEADER, "spec")], data)
+                flow.response = _graph_error(g, headers)
             else:
                 ctype = GRAPH_JSON if g.content_type == "application/json" else g.content_type
                 flow.response = _reply(g.status, g.body, ctype, [*ids, *g.headers, (SOURCE_HEADER, "spec")])
@@ -159,13 +153,7 @@ class SpecAnswers:
         a = self.box.satellite(flow.request.method, host, path)
         if a is None:
             return None
-        if a.error:
-            status, code, message, extra = profiles.box.CATALOGUE[a.error]
-            hdrs, data = profiles.box.error(status, code, message, flow.request.headers.items(multi=True))
-            flow.response = responses.sized(status, [*hdrs, *extra, (SOURCE_HEADER, "spec")], data)
-        else:
-            ctype = a.content_type if isinstance(a.body, bytes) else "application/json"
-            flow.response = _reply(a.status, a.body, ctype, [(SOURCE_HEADER, "spec")])
+        flow.response = _box_response(a, list(flow.request.headers.items(multi=True)))
         self.answered += 1
         label = f"spec: Box {a.label} (generated, not recorded)"
         if a.hold:  # a long-poll: the answer waits, the event loop does not
@@ -179,6 +167,20 @@ async def _after(seconds: float, flow: http.HTTPFlow, response: http.Response, l
     await asyncio.sleep(seconds)
     flow.response = response
     responses.served_by(flow, "spec", label)
+
+
+def _box_response(a: BoxAnswer, request_headers: list[tuple[str, str]]) -> http.Response:
+    """A Box spec answer as mitmproxy's response: Box's error envelope, or the body."""
+    if not a.error:
+        return _reply(a.status, a.body, a.content_type, [(SOURCE_HEADER, "spec")])
+    status, code, message, extra = profiles.box.CATALOGUE[a.error]
+    hdrs, data = profiles.box.error(status, code, a.message or message, request_headers, a.context)
+    return responses.sized(status, [*hdrs, *extra, *a.headers, (SOURCE_HEADER, "spec")], data)
+
+
+def _graph_error(a: GraphAnswer, request_headers: list[tuple[str, str]]) -> http.Response:
+    hdrs, data = profiles.graph.error(a.status, a.code, a.message, request_headers)
+    return responses.sized(a.status, [*hdrs, (SOURCE_HEADER, "spec")], data)
 
 
 def _box_errors(answer) -> str:
