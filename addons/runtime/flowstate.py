@@ -66,6 +66,12 @@ def state_of(flow: http.HTTPFlow) -> FlowState:
     return state
 
 
+def streams_body_file(flow: http.HTTPFlow) -> bool:
+    """Whether replay sent the flow to a body file's bytes; asking makes no FlowState (a hot path)."""
+    state = _states.get(flow)
+    return state is not None and state.body_stream is not None
+
+
 def shape_of(flow: http.HTTPFlow) -> Shape:
     """The flow's request, normalised for matching (once per flow: hooks do not change requests)."""
     state = state_of(flow)

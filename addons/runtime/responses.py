@@ -12,7 +12,7 @@ from mitmproxy.net.http import status_codes
 
 from ..core import redact
 from ..core.profiles import profile_for
-from .flowstate import mark, state_of
+from .flowstate import mark, streams_body_file
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +30,7 @@ def _b(text: str) -> bytes:
 def handled(flow: http.HTTPFlow) -> bool:
     """Answered already, killed (a scenario fault), streamed upstream while recording (a body over
     the size limit, see limits.py), or on its way to a body file's bytes: later layers leave it alone."""
-    return (
-        flow.response is not None
-        or flow.error is not None
-        or bool(flow.request.stream)
-        or state_of(flow).body_stream is not None
-    )
+    return flow.response is not None or flow.error is not None or bool(flow.request.stream) or streams_body_file(flow)
 
 
 def make(status: int, headers: Iterable[tuple[str, str]], body: bytes, reason: str = "") -> http.Response:
