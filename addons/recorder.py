@@ -137,13 +137,11 @@ class Recorder:
         wanted = target if mode != "none" else ""
         lock = self._lock if self._lock is not None and wanted and self._lock.path == Path(wanted).absolute() else None
         if wanted and lock is None:
-            lock = WriterLock(wanted, "cassette")
+            lock = WriterLock(wanted, "cassette", cassette.bodies_folder(Path(wanted).absolute()))
             try:
                 lock.acquire()  # before anything is written: a second recorder must not overwrite the first's
             except InputError as e:
                 raise exceptions.OptionsError(str(e)) from None
-            writer.remove_temporaries(lock.path.parent, lock.path.name)  # what a killed writer left
-            digestfiles.remove_leftovers(cassette.bodies_folder(lock.path))
         if not self.flush():  # what was recorded so far belongs to the previous cassette
             self.lost += self.unsaved
         if self._lock is not None and self._lock is not lock:

@@ -16,7 +16,6 @@ import logging
 import threading
 from pathlib import Path
 
-from ..core import digestfiles, writer
 from ..sim import world as world_mod
 from ..sim.world import World
 from .writerlock import WriterLock
@@ -27,7 +26,7 @@ logger = logging.getLogger(__name__)
 class StateFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.lock = WriterLock(self.path, "state file")
+        self.lock = WriterLock(self.path, "state file", world_mod.blob_dir(self.path))
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tapeproxy-state")
         self._write_lock = threading.Lock()  # a save now (reset, stop) and one in the thread: one at a time
         self._on_disk: set[str] = set()
@@ -37,8 +36,6 @@ class StateFile:
     def open(self) -> None:
         """Taken for this process (InputError if another holds it); what a killed writer left is cleared."""
         self.lock.acquire()
-        writer.remove_temporaries(self.path.parent, self.path.name)
-        digestfiles.remove_leftovers(world_mod.blob_dir(self.path))
         self._on_disk = world_mod.blob_files(self.path)
 
     def close(self) -> None:

@@ -14,18 +14,22 @@ import os
 import sys
 from pathlib import Path
 
+from ..core import digestfiles, writer
 from ..core.errors import InputError
 
 
 class WriterLock:
-    def __init__(self, path: str | Path, what: str) -> None:
+    def __init__(self, path: str | Path, what: str, files: Path) -> None:
         self.path = Path(path).absolute()
         self.what = what  # "cassette", "state file": for the message
+        self.files = files  # the folder of digest files beside it (bodies, blobs)
         self.lock_path = self.path.parent / f".{self.path.name}.tapeproxy-lock"
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Held from now on, or InputError naming the process that holds it."""
+        """Held from now on, or InputError naming the process that holds it. Once held, what a
+        writer killed mid-write left (temporary files beside the file, spools among its digest
+        files) is removed: nobody else writes there now."""
         if self._fd is not None:
             return
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +46,8 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:300]})\n".encode(), 0)
         self._fd = fd
+        writer.remove_temporaries(self.path.parent, self.path.name)
+        digestfiles.remove_leftovers(self.files)
 
     def release(self) -> None:
         if self._fd is not None:
