@@ -25,6 +25,9 @@ def test_demo_serves_inside_a_namespace_with_only_loopback():
         "hit": [200, "d036638b-1272-4bba-9227-732463823ed3"],
         "miss": [404, "1"],
         "spec": [400, "spec"],  # answered from the spec, inside the namespace too
+        "upload": ["upload-las.app.box.com", 201],  # the host the preflight check handed out (issue 27, 15)
+        "report": ["reports.office.com", 200],  # where a usage report's 302 leads
+        "tunnelled": False,
     }
 
 
