@@ -318,7 +318,8 @@ def test_a_150_mb_body_file_is_streamed_to_four_clients_at_once_and_a_range_is_r
     assert part.headers["Content-Range"] == f"bytes 150000000-150000009/{len(body)}"
     peak = _proxy_peak_mib(proxy)
     assert peak < 200, f"peak RSS {peak:.0f} MiB"
-    assert "tunnelling" not in proxy.output  # the file server is the proxy's own, on loopback
+    assert "tunnelling" not in proxy.output  # one file server, the proxy's own, on loopback, for all four
+    assert "NOT RECORDED" not in proxy.output  # replay records nothing, and says nothing of it
 
 
 def test_a_body_file_swapped_for_a_fifo_or_a_sparse_file_is_refused_without_blocking_or_reading(start_cli, tmp_path):
@@ -373,3 +374,35 @@ def test_a_request_body_file_named_by_10000_interactions_is_held_once(start_cli,
     assert r.status_code == 200 and r.json() == {"n": 9999}, r.text
     peak = _proxy_peak_mib(proxy)
     assert peak < 250, f"peak RSS {peak:.0f} MiB"
+
+
+def test_the_body_file_server_answers_requests_one_after_another_on_one_connection(tmp_path):
+    """mitmproxy keeps its connection to a server for the next request when the response does not
+    say "Connection: close", and replay puts the recorded headers on it: a server that closed after
+    each answer left the next request on a connection it had closed. And clients whose first hits
+    come at once share one server (two made the guard count the second as tunnelled)."""
+    import asyncio
+    import os
+
+    from tapeproxy.runtime.fileserver import FileServer
+
+    (tmp_path / "f").write_bytes(b"0123456789")
+
+    async def two_on_one_connection():
+        server = FileServer()
+        first, second = await asyncio.gather(server.start(), server.start())  # four clients' first hits at once
+        assert first == second  # one server: the guard lets exactly that address be
+        host, port = first
+        paths = [server.offer(os.open(tmp_path / "f", os.O_RDONLY), first, 3) for first in (0, 5)]
+        reader, writer = await asyncio.open_connection(host, port)
+        got = []
+        for path in paths:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" not in head
+            got.append(await reader.readexactly(3))
+        writer.close()
+        server.close()
+        return got
+
+    assert asyncio.run(two_on_one_connection()) == [b"012", b"567"]
