@@ -605,3 +605,31 @@ def test_box_sdk_upload_with_preflight_check_stays_offline(demo, monkeypatch):
     files = client.uploads.upload_with_preflight_check(attributes, io.BytesIO(b"hello there"))
     assert files.entries[0].name == "preflight.txt" and files.entries[0].size == 11
     assert "tunnelling upload" not in demo.output  # the upload host is answered here, not passed to the network
+
+
+def test_msgraph_sdk_with_its_default_middleware_gets_a_report_and_users_count_as_graph_gives_them(start_cli):
+    """Issue 27, 9 and 14 through msgraph-sdk's default client: its redirect handler follows the
+    report's 302 to reports.office.com (answered here, offline), and /users/$count without
+    ConsistencyLevel is Graph's 400, with it a number."""
+    from kiota_abstractions.api_error import APIError
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+    proxy = start_cli("demo")
+
+    async def flow():
+        client, transport = graph_client(proxy)
+        try:
+            csv = await client.reports.get_email_activity_counts_with_period("D7").get()
+            with pytest.raises(APIError) as refused:
+                await client.users.count.get()
+            config = RequestConfiguration()
+            config.headers.add("ConsistencyLevel", "eventual")
+            counted = await client.users.count.get(request_configuration=config)
+            return csv, refused.value, counted
+        finally:
+            await transport.aclose()
+
+    csv, refused, counted = asyncio.run(flow())
+    assert csv.decode("utf-8-sig").startswith("Report Refresh Date,Send,Receive,Read,Report Date,Report Period")
+    assert refused.response_status_code == 400 and counted == 3
+    assert "tunnelling" not in proxy.output
