@@ -13,12 +13,11 @@ import asyncio
 import json
 import logging
 import uuid
-from functools import cached_property
 
 from mitmproxy import ctx, http
 
 from .core import profiles
-from .core.spec import derive
+from .core.spec import loaded
 from .core.spec.box import Answer as BoxAnswer
 from .core.spec.box import BoxSpec
 from .core.spec.graph import Answer as GraphAnswer
@@ -32,7 +31,6 @@ from .sim.http import ApiError, SimRequest, error_reply
 logger = logging.getLogger(__name__)
 
 SOURCE_HEADER = "X-Tapeproxy-Source"
-GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 
 class SpecAnswers:
@@ -91,13 +89,13 @@ class SpecAnswers:
             logger.warning(responses.scrubbed(flow, f"tapeproxy: INVALID {req.method} {req.pretty_url}: {note}"))
             flow.comment = f"{flow.comment}; {note}" if flow.comment else f"tapeproxy: {note}"
 
-    @cached_property
+    @property
     def box(self) -> BoxSpec:
-        return BoxSpec(derive.load(derive.BOX_MODEL))
+        return loaded.box()
 
-    @cached_property
+    @property
     def graph(self) -> GraphSpec:
-        return GraphSpec(derive.load(derive.GRAPH_MODEL))
+        return loaded.graph()
 
     def answer(self, flow: http.HTTPFlow):
         if not self.enabled or self.mode.live:
@@ -142,7 +140,7 @@ class SpecAnswers:
             if g.code:
                 flow.response = _graph_error(g, headers)
             else:
-                ctype = GRAPH_JSON if g.content_type == "application/json" else g.content_type
+                ctype = profiles.graph.JSON_CONTENT_TYPE if g.content_type == "application/json" else g.content_type
                 flow.response = _reply(g.status, g.body, ctype, [*ids, *g.headers, (SOURCE_HEADER, "spec")])
             label = f"spec: Graph {g.label or req.method + ' ' + path}"
         self.answered += 1

@@ -18,9 +18,9 @@ from urllib.parse import quote
 
 from ..core import jsonbody, multipart
 from ..core.profiles import box as box_profile
-from . import auth, downloads, upload_session
+from . import api, auth, downloads, upload_session
 from .blobs import Digests
-from .box_tasks import _now, _reply, delete_task, user_mini
+from .box_tasks import delete_task, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .world import World, describe
 
@@ -103,7 +103,7 @@ def file_full(world: World, file_id: str) -> dict:
 
 
 def _files(world: World, status: int, file_id: str) -> Reply:
-    return _reply(status, {"total_count": 1, "entries": [file_full(world, file_id)]})
+    return api.box_reply(status, {"total_count": 1, "entries": [file_full(world, file_id)]})
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -124,8 +124,8 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
     if req.method == "GET":
         wanted = req.header("if-none-match")
         if wanted is not None and wanted.strip().strip('"') == str(f.get("etag", "0")):
-            return _reply(304)
-        return _reply(200, file_full(world, file_id))
+            return api.box_reply(304)
+        return api.box_reply(200, file_full(world, file_id))
     if req.method == "PUT":
         _if_match(req, world, file_id)
         data = req.json()
@@ -144,14 +144,14 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
         _bump(changed)
         world.box_files[file_id] = changed
         world.changed()
-        return _reply(200, file_full(world, file_id))
+        return api.box_reply(200, file_full(world, file_id))
     if req.method == "DELETE":
         _if_match(req, world, file_id)
         del world.box_files[file_id]
         for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
             delete_task(world, task_id)
         world.changed()
-        return _reply(204)
+        return api.box_reply(204)
     raise ApiError("method_not_allowed")
 
 
@@ -159,7 +159,7 @@ def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
     token = downloads.token(world, file_id, world.box_files[file_id]["blob"])
-    reply = _reply(302)
+    reply = api.box_reply(302)
     reply.headers.append(("Location", f"https://{DOWNLOAD}/d/1/b1!{file_id}-{token}/download"))
     return reply
 
@@ -186,7 +186,7 @@ def _bump(f: dict) -> None:
     for key in ("etag", "sequence_id"):
         value = str(f.get(key, "0"))
         f[key] = str(int(value) + 1 if value.isdigit() else 1)  # a world file may hold any string
-    f["modified_at"] = _now()
+    f["modified_at"] = api.now()
 
 
 def _name(value: Any, field: str) -> str:
@@ -228,7 +228,7 @@ def _unused_name(world: World, name: str, but: str | None = None) -> None:
 
 def _store(world: World, file_id: str | None, name: str, content: bytes, digests: Digests) -> str:
     """A new file, or a new version of file_id; its id (under the lock; digests computed before it)."""
-    now = _now()
+    now = api.now()
     if file_id is None:
         file_id = world.new_box_id()
         f: dict[str, Any] = {
@@ -365,7 +365,7 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
         "expires_at": expires.isoformat(),
         "deadline": expires.timestamp(),
     }
-    return _reply(201, _session_view(world, session_id))
+    return api.box_reply(201, _session_view(world, session_id))
 
 
 def _total_parts(s: dict) -> int:
@@ -410,16 +410,16 @@ def _session(world: World, req: SimRequest, session_id: str, action: str | None)
         if req.method != "GET":
             raise ApiError("method_not_allowed")
         parts = sorted(s["parts"].values(), key=lambda p: p["offset"])
-        return _reply(200, {"total_count": len(parts), "entries": parts, "limit": 1000, "offset": 0})
+        return api.box_reply(200, {"total_count": len(parts), "entries": parts, "limit": 1000, "offset": 0})
     if action == "commit":
         if req.method != "POST":
             raise ApiError("method_not_allowed")
         return _commit(world, req, session_id)
     if req.method == "GET":
-        return _reply(200, _session_view(world, session_id))
+        return api.box_reply(200, _session_view(world, session_id))
     if req.method == "DELETE":
         del world.box_sessions[session_id]
-        return _reply(204)
+        return api.box_reply(204)
     if req.method == "PUT":
         return _put_part(world, req, session_id)
     raise ApiError("method_not_allowed")
@@ -488,11 +488,11 @@ def _put_part(world: World, req: SimRequest, session_id: str) -> Later:
                     raise ApiError(
                         "conflict", "The part overlaps a part already uploaded", code="range_overlaps_existing_part"
                     )
-                return _reply(200, {"part": old})  # the same part again: Box takes it once
+                return api.box_reply(200, {"part": old})  # the same part again: Box takes it once
             upload_session.admit(world, len(req.body))
             s["parts"][first] = part
             s["chunks"][first] = req.body
-            return _reply(200, {"part": part})
+            return api.box_reply(200, {"part": part})
 
     return Later(work)
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import datetime
 import re
-import secrets
-import time
 from typing import Any
 
-from . import auth
-from .http import ApiError, Reply, SimRequest, json_reply
+from . import api, auth
+from .http import ApiError, Reply, SimRequest
 from .world import World
 
 HOSTS = ("api.box.com",)
@@ -20,24 +18,6 @@ RESOLUTIONS = {"review": ("incomplete", "approved", "rejected"), "complete": ("i
 _TASK = re.compile(r"^/2\.0/tasks(?:/([^/]+)(/assignments)?)?/?$")
 _FILE_TASKS = re.compile(r"^/2\.0/files/([^/]+)/tasks/?$")
 _ASSIGNMENT = re.compile(r"^/2\.0/task_assignments(?:/([^/]+))?/?$")
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
-
-
-def _reply(status: int, data: Any = None) -> Reply:
-    headers = [
-        ("box-request-id", "0" + secrets.token_hex(16)),
-        ("Cache-Control", "no-cache, no-store"),
-        ("Strict-Transport-Security", "max-age=31536000"),
-        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
-    ]
-    if data is None:
-        return Reply(status, headers, b"")
-    r = json_reply(status, data)
-    r.headers += headers
-    return r
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -59,7 +39,7 @@ def handle(world: World, req: SimRequest) -> Reply | None:
             if assignments:
                 if req.method != "GET":
                     raise ApiError("method_not_allowed")
-                return _reply(200, _assignments(world, task_id))
+                return api.box_reply(200, _assignments(world, task_id))
             return _task(world, req, task_id)
         assert assignment is not None  # one of the three matched
         assignment_id = assignment.group(1)
@@ -200,12 +180,12 @@ def _create_task(world: World, req: SimRequest) -> Reply:
         "due_at": None,
         "completion_rule": "all_assignees",
         "created_by": _acting_user(world),
-        "created_at": _now(),
+        "created_at": api.now(),
     }
     _task_fields(data, task)
     world.box_tasks[task["id"]] = task
     world.changed()
-    return _reply(201, task_view(world, task["id"]))
+    return api.box_reply(201, task_view(world, task["id"]))
 
 
 def _acting_user(world: World) -> str:
@@ -214,7 +194,7 @@ def _acting_user(world: World) -> str:
 
 def _task(world: World, req: SimRequest, task_id: str) -> Reply:
     if req.method == "GET":
-        return _reply(200, task_view(world, task_id))
+        return api.box_reply(200, task_view(world, task_id))
     if req.method == "PUT":
         data = _body(req)
         task = dict(world.box_tasks[task_id])
@@ -224,11 +204,11 @@ def _task(world: World, req: SimRequest, task_id: str) -> Reply:
             if a["task"] == task_id and a.get("resolution_state") not in RESOLUTIONS[task["action"]]:
                 a["resolution_state"] = "incomplete"
         world.changed()
-        return _reply(200, task_view(world, task_id))
+        return api.box_reply(200, task_view(world, task_id))
     if req.method == "DELETE":
         delete_task(world, task_id)
         world.changed()
-        return _reply(204)
+        return api.box_reply(204)
     raise ApiError("method_not_allowed")
 
 
@@ -245,7 +225,7 @@ def _file_tasks(world: World, req: SimRequest, file_id: str) -> Reply:
     if file_id not in world.box_files:
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
     entries = [task_view(world, i) for i, t in world.box_tasks.items() if t["item"] == file_id]
-    return _reply(200, {"total_count": len(entries), "entries": entries})
+    return api.box_reply(200, {"total_count": len(entries), "entries": entries})
 
 
 def _create_assignment(world: World, req: SimRequest) -> Reply:
@@ -270,13 +250,13 @@ def _create_assignment(world: World, req: SimRequest) -> Reply:
         "assigned_by": world.box_tasks[task_id].get("created_by") or _acting_user(world),
         "message": world.box_tasks[task_id].get("message", ""),
         "resolution_state": "incomplete",
-        "assigned_at": _now(),
+        "assigned_at": api.now(),
         "completed_at": None,
         "reminded_at": None,
     }
     world.box_assignments[a["id"]] = a
     world.changed()
-    return _reply(201, assignment_view(world, a))
+    return api.box_reply(201, assignment_view(world, a))
 
 
 def _user_by_login(world: World, login: str) -> str:
@@ -291,7 +271,7 @@ def _user_by_login(world: World, login: str) -> str:
 def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
     a = world.box_assignments[assignment_id]
     if req.method == "GET":
-        return _reply(200, assignment_view(world, a))
+        return api.box_reply(200, assignment_view(world, a))
     if req.method == "PUT":
         data = _body(req)
         action = world.box_tasks[a["task"]].get("action", "review")
@@ -307,13 +287,13 @@ def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
             raise ApiError("bad_request", "Bad Request: 'message' must be a string")
         if "resolution_state" in data:
             a["resolution_state"] = data["resolution_state"]
-            a["completed_at"] = None if a["resolution_state"] == "incomplete" else _now()
+            a["completed_at"] = None if a["resolution_state"] == "incomplete" else api.now()
         if "message" in data:
             a["message"] = data["message"]
         world.changed()
-        return _reply(200, assignment_view(world, a))
+        return api.box_reply(200, assignment_view(world, a))
     if req.method == "DELETE":
         del world.box_assignments[assignment_id]
         world.changed()
-        return _reply(204)
+        return api.box_reply(204)
     raise ApiError("method_not_allowed")

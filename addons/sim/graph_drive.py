@@ -17,9 +17,8 @@ import secrets
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import auth, downloads, upload_session
+from . import api, auth, downloads, upload_session
 from .blobs import Digests
-from .graph_print import _reply
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .world import World
 
@@ -59,7 +58,9 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         if not rest.strip("/"):
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
-            return _reply(req, 200, {"@odata.context": f"{base}/$metadata#drives/$entity", **_drive_view(world)})
+            return api.graph_reply(
+                req, 200, {"@odata.context": f"{base}/$metadata#drives/$entity", **_drive_view(world)}
+            )
         assert item is not None
         item_id, path, action = item.groups()
         start = world.graph_drive["rootId"] if item_id in (None, "root") else item_id
@@ -264,13 +265,13 @@ def _save(
 # -- handlers -------------------------------------------------------------------------------------
 def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
     if req.method == "GET":
-        return _reply(req, 200, _entity(base, world, item_id))
+        return api.graph_reply(req, 200, _entity(base, world, item_id))
     if req.method == "DELETE":
         if item_id == world.graph_drive["rootId"]:
             raise ApiError("forbidden", "The root folder cannot be deleted.", code="accessDenied")
         world.graph_items.remove(item_id)
         world.changed()
-        return _reply(req, 204)
+        return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
 
 
@@ -281,7 +282,7 @@ def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:
         raise ApiError("bad_request", "The item is not a folder.", code="invalidRequest")
     value = [item_view(world, i["id"]) for i in world.graph_items.children(folder)]
     context = f"{base}/$metadata#drives('{world.graph_drive['id']}')/items('{folder}')/children"
-    return _reply(req, 200, {"@odata.context": context, "value": value})
+    return api.graph_reply(req, 200, {"@odata.context": context, "value": value})
 
 
 def _put_content(world: World, req: SimRequest, base: str, start: str, names: list[str]) -> Later:
@@ -294,7 +295,7 @@ def _put_content(world: World, req: SimRequest, base: str, start: str, names: li
                 raise ApiError("not_found", "Item not found")
             folder, name, existing = _place(world, start, names, conflict)
             item_id, new = _save(world, folder, name, existing, req.body, digests)
-            return _reply(req, 201 if new else 200, _entity(base, world, item_id))
+            return api.graph_reply(req, 201 if new else 200, _entity(base, world, item_id))
 
     return Later(work)
 
@@ -305,7 +306,7 @@ def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
     item = world.graph_items[item_id]
     if item.get("folder"):
         raise ApiError("not_found", "The item has no content: it is a folder.", code="itemNotFound")
-    reply = _reply(req, 302)
+    reply = api.graph_reply(req, 302)
     reply.headers.append(("Location", download_url(world, item)))
     return reply
 
@@ -349,7 +350,7 @@ def _create_session(world: World, req: SimRequest, start: str, names: list[str])
         world, UPLOAD_URL, kind="drive", folder=folder, name=name, version=version, conflict=conflict
     )
     context = f"https://{HOST}/{version}/$metadata#microsoft.graph.uploadSession"
-    return _reply(req, 200, {"@odata.context": context, **body})
+    return api.graph_reply(req, 200, {"@odata.context": context, **body})
 
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
@@ -359,6 +360,6 @@ def _fragment(world: World, req: SimRequest) -> Reply | Later:
         # the folder may have changed since the session began: its conflictBehavior decides now
         name, existing = _resolve(world, s["folder"], s["name"], s["conflict"], SESSION_NAME_TAKEN)
         item_id, new = _save(world, s["folder"], name, existing, content, digests)
-        return _reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
+        return api.graph_reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
 
-    return upload_session.answer(world, req, _reply, finish)
+    return upload_session.answer(world, req, api.graph_reply, finish)

@@ -4,48 +4,20 @@ describes them: create, list (paged), get, update (properties not sent are kept)
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from . import auth
-from .http import ApiError, Reply, SimRequest, json_reply
+from . import api, auth
+from .http import ApiError, Reply, SimRequest
 from .world import PRINT_TASK_STATES, World
 
 HOST = "graph.microsoft.com"
 ROUTE = re.compile(r"^/(v1\.0|beta)/print/taskDefinitions(?:/([^/]+)(?:/tasks(?:/([^/]+))?)?)?/?$")
 PAGE_SIZE = 10
-JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 DEFINITION_PROPS = {"displayName", "createdBy"}
 APP_IDENTITY_PROPS = {"appId", "displayName", "servicePrincipalId", "servicePrincipalName"}
 TASK_PROPS = {"parentUrl", "status"}
-
-
-def graph_headers(req: SimRequest) -> list[tuple[str, str]]:
-    request_id = str(uuid.uuid4())
-    return [
-        ("Cache-Control", "no-cache"),
-        ("request-id", request_id),
-        ("client-request-id", req.header("client-request-id") or request_id),
-        (
-            "x-ms-ags-diagnostic",
-            '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1",'
-            '"ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}',
-        ),
-        ("OData-Version", "4.0"),
-        ("Strict-Transport-Security", "max-age=31536000"),
-        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
-    ]
-
-
-def _reply(req: SimRequest, status: int, data: Any = None) -> Reply:
-    headers = graph_headers(req)
-    if data is None:
-        return Reply(status, headers, b"")
-    r = json_reply(status, data)
-    r.headers = [("Content-Type", JSON_TYPE), *headers]
-    return r
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -94,7 +66,7 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
         body = {"@odata.context": _context(base, "print/taskDefinitions"), "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
-        return _reply(req, 200, body)
+        return api.graph_reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
         d: dict[str, Any] = {
@@ -105,7 +77,7 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
         world.graph_defs[d["id"]] = d
         world.graph_tasks[d["id"]] = {}
         world.changed()
-        return _reply(req, 201, {"@odata.context": _context(base, "print/taskDefinitions/$entity"), **d})
+        return api.graph_reply(req, 201, {"@odata.context": _context(base, "print/taskDefinitions/$entity"), **d})
     raise ApiError("method_not_allowed")
 
 
@@ -113,7 +85,7 @@ def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
     d = world.graph_defs[def_id]
     context = _context(base, "print/taskDefinitions/$entity")
     if req.method == "GET":
-        return _reply(req, 200, {"@odata.context": context, **d})
+        return api.graph_reply(req, 200, {"@odata.context": context, **d})
     if req.method == "PATCH":
         data = _object(req, DEFINITION_PROPS, "printTaskDefinition")
         if "displayName" in data:
@@ -121,12 +93,12 @@ def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
         if "createdBy" in data:
             d["createdBy"] = {**d.get("createdBy", {}), **_app_identity(data["createdBy"])}
         world.changed()
-        return _reply(req, 200, {"@odata.context": context, **d})
+        return api.graph_reply(req, 200, {"@odata.context": context, **d})
     if req.method == "DELETE":
         del world.graph_defs[def_id]
         world.graph_tasks.pop(def_id, None)
         world.changed()
-        return _reply(req, 204)
+        return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
 
 
@@ -139,7 +111,7 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
         body = {"@odata.context": context, "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
-        return _reply(req, 200, body)
+        return api.graph_reply(req, 200, body)
     if req.method == "POST":
         data = _object(req, TASK_PROPS, "printTask")
         status = _status(data.get("status", {"state": "pending"}), required=True)
@@ -150,7 +122,7 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
         }
         world.graph_tasks[def_id][t["id"]] = t
         world.changed()
-        return _reply(req, 201, {"@odata.context": f"{context}/$entity", **t})
+        return api.graph_reply(req, 201, {"@odata.context": f"{context}/$entity", **t})
     raise ApiError("method_not_allowed")
 
 
@@ -158,7 +130,7 @@ def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -
     t = world.graph_tasks[def_id][task_id]
     context = _context(base, f"print/taskDefinitions('{def_id}')/tasks/$entity")
     if req.method == "GET":
-        return _reply(req, 200, {"@odata.context": context, **t})
+        return api.graph_reply(req, 200, {"@odata.context": context, **t})
     if req.method == "PATCH":
         data = _object(req, TASK_PROPS, "printTask")
         if "parentUrl" in data:
@@ -166,11 +138,11 @@ def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -
         if "status" in data:
             t["status"] = {**t.get("status", {}), **_status(data["status"], required=False)}
         world.changed()
-        return _reply(req, 200, {"@odata.context": context, **t})
+        return api.graph_reply(req, 200, {"@odata.context": context, **t})
     if req.method == "DELETE":
         del world.graph_tasks[def_id][task_id]
         world.changed()
-        return _reply(req, 204)
+        return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
 
 

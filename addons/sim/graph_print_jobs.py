@@ -12,10 +12,9 @@ import re
 import uuid
 from typing import Any
 
-from . import auth, upload_session
+from . import api, auth, upload_session
 from .blobs import Digests
 from .graph_drive import download_url, now
-from .graph_print import _reply
 from .http import ApiError, Later, Reply, SimRequest
 from .world import World
 
@@ -54,11 +53,11 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         if part is None:
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
-            return _reply(req, 200, _job_view(job, base, expand=req.query.get("$expand") == "documents"))
+            return api.graph_reply(req, 200, _job_view(job, base, expand=req.query.get("$expand") == "documents"))
         if doc_id is None:
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
-            return _reply(req, 200, {"value": [_document_view(d) for d in job["documents"]]})
+            return api.graph_reply(req, 200, {"value": [_document_view(d) for d in job["documents"]]})
         doc = next((d for d in job["documents"] if d["id"] == doc_id), None)
         if doc is None:
             raise ApiError("not_found", f"The printDocument with id '{doc_id}' was not found.", code="itemNotFound")
@@ -68,7 +67,7 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
             return _value(world, req, doc)
         if req.method != "GET":
             raise ApiError("method_not_allowed")
-        return _reply(req, 200, _document_view(doc))
+        return api.graph_reply(req, 200, _document_view(doc))
 
 
 def _jobs(world: World) -> dict[str, dict]:
@@ -147,7 +146,9 @@ def _job_view(job: dict, base: str, expand: bool = True) -> dict:
 def _collection(world: World, req: SimRequest, base: str, printer: str) -> Reply:
     if req.method == "GET":
         jobs = [_job_view(j, base, expand=False) for j in world.graph_jobs.values() if j["printer"] == printer]
-        return _reply(req, 200, {"@odata.context": f"{base}/$metadata#print/printers('{printer}')/jobs", "value": jobs})
+        return api.graph_reply(
+            req, 200, {"@odata.context": f"{base}/$metadata#print/printers('{printer}')/jobs", "value": jobs}
+        )
     if req.method != "POST":
         raise ApiError("method_not_allowed")
     data = req.json()
@@ -163,7 +164,7 @@ def _collection(world: World, req: SimRequest, base: str, printer: str) -> Reply
     job["configuration"] = data["configuration"]
     world.graph_jobs[job_id] = job
     world.changed()
-    return _reply(req, 201, _job_view(job, base))
+    return api.graph_reply(req, 201, _job_view(job, base))
 
 
 def _start(world: World, req: SimRequest, job: dict) -> Reply:
@@ -177,7 +178,9 @@ def _start(world: World, req: SimRequest, job: dict) -> Reply:
     world.changed()
     description, details = STATES["processing"]
     body = {"state": "processing", "description": description, "details": details, "isAcquiredByPrinter": False}
-    return _reply(req, 200, {"@odata.context": f"https://{HOST}/v1.0/$metadata#microsoft.graph.printJobStatus", **body})
+    return api.graph_reply(
+        req, 200, {"@odata.context": f"https://{HOST}/v1.0/$metadata#microsoft.graph.printJobStatus", **body}
+    )
 
 
 def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: dict) -> Reply:
@@ -206,7 +209,7 @@ def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: di
         documentName=str(props["documentName"]),
         contentType=str(props["contentType"]),
     )
-    return _reply(req, 200, {"@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession", **body})
+    return api.graph_reply(req, 200, {"@odata.context": f"{base}/$metadata#microsoft.graph.uploadSession", **body})
 
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
@@ -223,9 +226,9 @@ def _fragment(world: World, req: SimRequest) -> Reply | Later:
             uploadedDateTime=now(),
         )
         world.changed()
-        return _reply(req, 201, _document_view(doc))
+        return api.graph_reply(req, 201, _document_view(doc))
 
-    return upload_session.answer(world, req, _reply, finish)
+    return upload_session.answer(world, req, api.graph_reply, finish)
 
 
 def _value(world: World, req: SimRequest, doc: dict) -> Reply:
@@ -233,6 +236,6 @@ def _value(world: World, req: SimRequest, doc: dict) -> Reply:
         raise ApiError("method_not_allowed")
     if not doc.get("blob"):
         raise ApiError("not_found", "The document has no content yet: upload it first.", code="itemNotFound")
-    reply = _reply(req, 302)
+    reply = api.graph_reply(req, 302)
     reply.headers.append(("Location", download_url(world, doc)))
     return reply

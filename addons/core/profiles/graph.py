@@ -54,6 +54,34 @@ _WWW_AUTH = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
     'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
 )
+# What Graph types its JSON answers as.
+JSON_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+# References kept on both sides (the world's `$ref`): adding a member to a group makes the group
+# show in the member's memberOf, and so on (Graph's directory documents each pair).
+INVERSE_REFERENCES: dict[str, str] = {
+    "members": "memberOf",
+    "memberOf": "members",
+    "owners": "ownedObjects",
+    "ownedObjects": "owners",
+    "manager": "directReports",
+    "directReports": "manager",
+}
+# Graph's 404 for a missing record, by the workload its type belongs to (most derived first).
+NOT_FOUND = {
+    "microsoft.graph.directoryObject": (
+        "Request_ResourceNotFound",
+        "Resource '{id}' does not exist or one of its queried reference-property objects are not present.",
+    ),
+    "microsoft.graph.outlookItem": ("ErrorItemNotFound", "The specified object was not found in the store."),
+    "microsoft.graph.mailFolder": ("ErrorItemNotFound", "The specified object was not found in the store."),
+    "microsoft.graph.calendar": ("ErrorItemNotFound", "The specified object was not found in the store."),
+    "microsoft.graph.todoTaskList": ("ErrorItemNotFound", "The specified object was not found in the store."),
+    "microsoft.graph.todoTask": ("ErrorItemNotFound", "The specified object was not found in the store."),
+    "": ("itemNotFound", "The requested resource does not exist."),
+}
+# Outlook's well-known folder names, which Graph takes in place of a mail folder's id.
+WELL_KNOWN_FOLDERS = ("inbox", "sentitems", "drafts", "deleteditems", "archive", "junkemail", "outbox")
+
 # Neutral error name -> (status, Graph's code, message, extra headers), after Graph's documented errors.
 CATALOGUE = {
     "bad_request": (400, "invalidRequest", "Invalid request.", ()),

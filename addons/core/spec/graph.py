@@ -47,7 +47,7 @@ class Answer:
 
 
 @dataclass(slots=True)
-class _At:
+class At:
     """Where a path has led: a collection or one entity of a type, a property's value, an operation."""
 
     kind: str  # collection, entity, value, raw, complex, count, stream, ref, operation
@@ -125,26 +125,26 @@ class GraphSpec:
 
     # paths
 
-    def resolve(self, segments: list[str]) -> _At:
+    def resolve(self, segments: list[str]) -> At:
         first, key = _split_key(segments[0])
         if first in self.sets:
-            at = _At("collection", self.sets[first], first, first)
+            at = At("collection", self.sets[first], first, first)
         elif first in self.singletons:
             t = self.singletons[first]
-            at = _At("entity", t, first, first)
+            at = At("entity", t, first, first)
             if first == "me":  # Graph describes /me as a user of the users set
-                at = _At("entity", t, "users", "me")
+                at = At("entity", t, "users", "me")
         else:
             raise _NotFound(segments[0])
         if key is not None:
             if at.kind != "collection":
                 raise _NotFound(segments[0])
-            at = _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=_key(key))
+            at = At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=_key(key))
         for segment in segments[1:]:
             at = self._step(at, segment)
         return at
 
-    def _step(self, at: _At, segment: str) -> _At:
+    def _step(self, at: At, segment: str) -> At:
         name, _args = _split_key(segment)
         if at.kind == "operation":
             returns = (at.operation or {}).get("returns") or ""
@@ -152,57 +152,55 @@ class GraphSpec:
             if not returns or inner not in self.types:
                 raise _NotFound(segment)
             kind = "collection" if returns.startswith("Collection(") else "entity"
-            at = _At(kind, inner, at.context, at.pattern)
+            at = At(kind, inner, at.context, at.pattern)
         if at.kind == "collection":
             if segment == "$count":
-                return _At("count", at.type, at.context, f"{at.pattern}/$count")
+                return At("count", at.type, at.context, f"{at.pattern}/$count")
             if segment == "$ref":  # references are of navigation properties only, never of an entity set
                 if not at.navigated:
                     raise _NotFound(segment)
-                return _At("ref", at.type, at.context, f"{at.pattern}/$ref")
+                return At("ref", at.type, at.context, f"{at.pattern}/$ref")
             if name in self.types and self.derives(name, at.type):
-                return _At("collection", name, f"{at.context}/{name}", f"{at.pattern}/{name}", navigated=at.navigated)
+                return At("collection", name, f"{at.context}/{name}", f"{at.pattern}/{name}", navigated=at.navigated)
             op = self.operation(name, at.type, collection=True)
             if op is not None:
-                return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", operation=op)
+                return At("operation", at.type, op["name"], f"{at.pattern}/{name}", operation=op)
             # anything else is a key, as OData reads it
-            return _At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=segment, navigated=at.navigated)
+            return At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=segment, navigated=at.navigated)
         if at.kind == "value" and segment == "$value":  # a property's raw value
             if at.type == "Edm.Stream":
-                return _At("stream", at.type, at.context, f"{at.pattern}/$value")
+                return At("stream", at.type, at.context, f"{at.pattern}/$value")
             if at.type.startswith("Collection("):
                 raise _NotFound(segment)
-            return _At("raw", at.type, at.context, f"{at.pattern}/$value")
+            return At("raw", at.type, at.context, f"{at.pattern}/$value")
         if at.kind in ("entity", "complex"):
             if segment == "$value":  # a media entity's content (a photo, a message's MIME); else no such segment
                 if at.kind != "entity" or not self.has_stream(at.type):
                     raise _NotFound(segment)
-                return _At("stream", at.type, at.context, f"{at.pattern}/$value")
+                return At("stream", at.type, at.context, f"{at.pattern}/$value")
             if segment == "$ref" and at.kind == "entity" and at.navigated:
-                return _At("ref", at.type, at.keyed, f"{at.pattern}/$ref")
+                return At("ref", at.type, at.keyed, f"{at.pattern}/$ref")
             nav = self.navs(at.type).get(name)
             if nav is not None:
                 target = nav[0]
                 context, pattern = f"{at.keyed}/{name}", f"{at.pattern}/{name}"
                 if not target.startswith("Collection("):
-                    return _At("entity", _element(target), context, pattern, navigated=True)
+                    return At("entity", _element(target), context, pattern, navigated=True)
                 if _args is not None:  # messages('AAMk'): a key after the navigation, in parentheses
-                    return _At(
-                        "entity", _element(target), context, f"{pattern}/{{id}}", key=_key(_args), navigated=True
-                    )
-                return _At("collection", _element(target), context, pattern, navigated=True)
+                    return At("entity", _element(target), context, f"{pattern}/{{id}}", key=_key(_args), navigated=True)
+                return At("collection", _element(target), context, pattern, navigated=True)
             prop = self.props(at.type).get(name)
             if prop is not None:
                 inner = _element(prop[0])
                 kind = "complex" if inner in self.types and not prop[0].startswith("Collection(") else "value"
-                return _At(kind, prop[0] if kind == "value" else inner, f"{at.keyed}/{name}", f"{at.pattern}/{name}")
+                return At(kind, prop[0] if kind == "value" else inner, f"{at.keyed}/{name}", f"{at.pattern}/{name}")
             if name in self.types and self.derives(name, at.type):
-                return _At(
+                return At(
                     at.kind, name, f"{at.context}/{name}", f"{at.pattern}/{name}", key=at.key, navigated=at.navigated
                 )
             op = self.operation(name, at.type, collection=False)
             if op is not None:
-                return _At("operation", at.type, op["name"], f"{at.pattern}/{name}", key=at.key, operation=op)
+                return At("operation", at.type, op["name"], f"{at.pattern}/{name}", key=at.key, operation=op)
         raise _NotFound(segment)
 
     # answers
@@ -213,22 +211,31 @@ class GraphSpec:
         answer = self.answer(method, path, query, body, headers)
         return answer if answer.code and answer.status != 413 else None
 
-    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, headers=()) -> Answer:
+    def locate(self, method: str, path: str, query: list[tuple[str, str]], headers=()) -> tuple[At | None, Answer]:
+        """Where a request's path leads, with the refusal Graph would give its path or query
+        options (an Answer with a code), or (None, the service document's answer) for /v1.0/."""
         segments = [unquote(s) for s in path.split("/")[2:] if s != ""]
         label = f"{method} {path}"
         if not segments:
-            return Answer(200, {"@odata.context": f"{ROOT}/$metadata", "value": []}, label)
+            return None, Answer(200, {"@odata.context": f"{ROOT}/$metadata", "value": []}, label)
         try:
             at = self.resolve(segments)
         except _NotFound as e:
-            return _error(400, "BadRequest", f"Resource not found for the segment '{e.segment}'.", label)
+            return None, _error(400, "BadRequest", f"Resource not found for the segment '{e.segment}'.", label)
         label = f"{method} /v1.0/{at.pattern}"
         problem = self._check_query(at, query)
         if problem:
-            return _error(400, "BadRequest", problem, label)
+            return at, _error(400, "BadRequest", problem, label)
         if at.kind == "count" and self.derives(at.type, DIRECTORY_OBJECT) and not _eventual(headers):
             # directory objects count only with advanced queries (Graph's "Advanced query capabilities")
-            return _error(400, "Request_BadRequest", "$count is not currently supported.", label)
+            return at, _error(400, "Request_BadRequest", "$count is not currently supported.", label)
+        return at, Answer(200, None, label)
+
+    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, headers=()) -> Answer:
+        at, located = self.locate(method, path, query, headers)
+        if at is None or located.code:
+            return located
+        label = located.label
         # The same entity is the same whichever way it is asked for (/me, /me?$select=..., PATCH /me).
         seed = hashlib.sha256(f"{at.keyed}|{at.type}".encode()).hexdigest()
         select = [s for v in (v for k, v in query if k == "$select") for s in v.split(",") if s]
@@ -237,7 +244,7 @@ class GraphSpec:
         if method == "GET":
             return self._get(at, path, query, select, seed, label)
         if method == "POST" and at.kind == "collection":
-            data, bad = self._check_body(at.type, body)
+            data, bad = self.check_body(at.type, body)
             if bad:
                 return bad
             # what is created differs with what is sent (two users posted are two ids), the same each time
@@ -247,7 +254,7 @@ class GraphSpec:
             location = [("Location", f"{ROOT}/{path.split('/', 2)[2]}/{made['id']}")] if "id" in made else []
             return Answer(201, made, label, headers=location)
         if method in ("PATCH", "PUT") and at.kind in ("entity", "complex"):
-            data, bad = self._check_body(at.type, body)
+            data, bad = self.check_body(at.type, body)
             if bad:
                 return bad
             if self.derives(at.type, DIRECTORY_OBJECT) or at.kind == "complex":
@@ -260,7 +267,7 @@ class GraphSpec:
             return Answer(204, None, label)
         return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
 
-    def _get(self, at: _At, path: str, query, select: list[str], seed: str, label: str) -> Answer:
+    def _get(self, at: At, path: str, query, select: list[str], seed: str, label: str) -> Answer:
         context = f"{ROOT}/$metadata#{at.context}"
         if select:
             context = f"{ROOT}/$metadata#{at.context}({','.join(select)})"
@@ -303,7 +310,7 @@ class GraphSpec:
             return Answer(200, {"@odata.context": f"{ROOT}/$metadata#$ref", "@odata.id": f"{ROOT}/{at.context}"}, label)
         return _error(405, "ErrorInvalidRequest", NOT_SUPPORTED, label)
 
-    def _operation(self, method: str, at: _At, path: str, seed: str, label: str) -> Answer:
+    def _operation(self, method: str, at: At, path: str, seed: str, label: str) -> Answer:
         op = at.operation or {}
         wanted = "GET" if op.get("kind") == "function" else "POST"
         if method != wanted:
@@ -334,7 +341,7 @@ class GraphSpec:
             return Answer(200, {"@odata.context": context, **made}, label)
         return Answer(200, {"@odata.context": context, "value": self.value(inner, "value", seed, 0)}, label)
 
-    def _stream(self, at: _At, seed: str, label: str) -> Answer:
+    def _stream(self, at: At, seed: str, label: str) -> Answer:
         """A media entity's content or a stream property's: bytes, typed as Graph types them."""
         if self.derives(at.type, "microsoft.graph.profilePhoto"):
             return Answer(200, PIXEL_GIF, label, content_type="image/gif")
@@ -343,7 +350,7 @@ class GraphSpec:
             return Answer(200, mime.encode(), label, content_type="text/plain")
         return Answer(200, f"tapeproxy: {GENERATED}\n".encode(), label, content_type="application/octet-stream")
 
-    def _stream_operation(self, at: _At, op: dict, seed: str, label: str) -> Answer:
+    def _stream_operation(self, at: At, op: dict, seed: str, label: str) -> Answer:
         """A function returning a stream. Usage reports answer as Graph does: 302 to a CSV on a
         pre-authenticated download URL (graph_profile.REPORTS_HOST, answered by `report`)."""
         name = op.get("name", "").rsplit(".", 1)[-1]
@@ -370,7 +377,7 @@ class GraphSpec:
 
     # checks
 
-    def _check_query(self, at: _At, query: list[tuple[str, str]]) -> str:
+    def _check_query(self, at: At, query: list[tuple[str, str]]) -> str:
         for k, v in query:
             if k.startswith("$") and k not in QUERY_OPTIONS:
                 return f"The query parameter '{k}' is not supported."
@@ -389,7 +396,7 @@ class GraphSpec:
                         return f"Could not find a property named '{name}' on type '{at.type}'."
         return ""
 
-    def _check_body(self, type_name: str, body: bytes) -> tuple[dict | None, Answer | None]:
+    def check_body(self, type_name: str, body: bytes) -> tuple[dict | None, Answer | None]:
         if not body.strip():
             return None, None
         try:
