@@ -10,7 +10,6 @@ followed by `:/relative/path:`; then nothing, `/children`, `/content` or `/creat
 from __future__ import annotations
 
 import base64
-import datetime
 import mimetypes
 import re
 import secrets
@@ -170,10 +169,6 @@ def _new_id() -> str:
     return "01" + base64.b32encode(secrets.token_bytes(20)).decode()
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _check_name(name: str) -> str:
     if not name or name in (".", "..") or any(c in name for c in '"*:<>?/\\|') or name != name.strip():
         raise ApiError("bad_request", f"The name '{name}' is not a valid item name.", code="invalidRequest")
@@ -202,7 +197,9 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
         name, existing = _resolve(world, folder, names[-1], conflict, NAME_TAKEN)
     for missing in names[depth:-1]:  # everything is checked: now the folders on the way can be made
         created = _new_id()
-        world.graph_items.add({"id": created, "name": missing, "parent": folder, "folder": True, "created": now()})
+        world.graph_items.add(
+            {"id": created, "name": missing, "parent": folder, "folder": True, "created": api.graph_now()}
+        )
         folder = created
     return folder, name, existing
 
@@ -251,12 +248,18 @@ def _save(
     """The item written, and whether it is new (under the lock; the digests computed before it)."""
     if existing is not None:
         item = world.graph_items[existing]
-        item.update(blob=world.put_blob(content, digests), modified=now(), version=item.get("version", 1) + 1)
+        item.update(blob=world.put_blob(content, digests), modified=api.graph_now(), version=item.get("version", 1) + 1)
         world.changed()
         return existing, False
     item_id = _new_id()
     world.graph_items.add(
-        {"id": item_id, "name": name, "parent": folder, "blob": world.put_blob(content, digests), "created": now()}
+        {
+            "id": item_id,
+            "name": name,
+            "parent": folder,
+            "blob": world.put_blob(content, digests),
+            "created": api.graph_now(),
+        }
     )
     world.changed()
     return item_id, True

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import api, auth, upload_session
 from .blobs import Digests
-from .graph_drive import download_url, now
+from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
 from .world import World
 
@@ -84,7 +84,7 @@ def _jobs(world: World) -> dict[str, dict]:
                     contentType="text/plain",
                     size=len(content),
                     blob=world.put_blob(content),
-                    uploadedDateTime=now(),
+                    uploadedDateTime=api.graph_now(),
                 )
     return world.graph_jobs
 
@@ -94,7 +94,7 @@ def _new_job(printer: str, job_id: str, state: str) -> dict:
     return {
         "id": job_id,
         "printer": printer,
-        "createdDateTime": now(),
+        "createdDateTime": api.graph_now(),
         "status": state,
         "configuration": {},
         "documents": [doc],
@@ -223,7 +223,7 @@ def _fragment(world: World, req: SimRequest) -> Reply | Later:
             contentType=s["contentType"],
             size=len(content),
             blob=world.put_blob(content, digests),
-            uploadedDateTime=now(),
+            uploadedDateTime=api.graph_now(),
         )
         world.changed()
         return api.graph_reply(req, 201, _document_view(doc))
