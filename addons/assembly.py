@@ -29,7 +29,7 @@ from .runtime.chain import Chain
 from .runtime.mode import Mode
 from .scenarios import Scenarios
 from .signin import SignIn
-from .simulation import SimulationAddon
+from .simulation import SimulationAddon, WorldAnswers
 from .spec_answers import SpecAnswers
 
 
@@ -56,7 +56,17 @@ class Tapeproxy(Chain):
         self.pipeline = Pipeline(
             self.intercept,
             self.control,
-            [self.scenarios, batch, self.simulation, self.replay, signin, self.spec, self.miss, self.recorder],
+            [
+                self.scenarios,
+                batch,
+                self.simulation,
+                self.replay,
+                signin,
+                WorldAnswers(self.simulation, self.mode),
+                self.spec,
+                self.miss,
+                self.recorder,
+            ],
             on_request=[self.watch.on_request],
             on_response=[
                 self.watch.on_response,

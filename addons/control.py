@@ -141,7 +141,7 @@ class Control:
             return 200, self._state()
         world = self.simulation.world if self.simulation else None
         if path == "/world" and method == "GET" and world is not None:
-            return 200, world.to_doc()
+            return 200, world.export()
         if path == "/world/reset" and method == "POST":
             if self.simulation is None or world is None:
                 return 409, {"error": "the simulation is off (tapeproxy demo, or --simulate)"}

@@ -13,7 +13,9 @@ from mitmproxy import command, ctx, exceptions, http
 from .core import limits
 from .core.errors import InputError
 from .runtime import responses
+from .runtime.mode import Mode
 from .runtime.state import StateFile
+from .sim import registry
 from .sim import world as world_mod
 from .sim.http import Later, Reply, SimRequest
 from .sim.router import Simulation
@@ -49,6 +51,13 @@ class SimulationAddon:
             "State file: the world is saved there after every change and loaded from it at start.",
         )
         loader.add_option(
+            "tapeproxy_strict_ids",
+            bool,
+            False,
+            "Unknown ids answer the API's 404, as the real services do (default: a record never created "
+            "is made up on its first read, then kept).",
+        )
+        loader.add_option(
             "tapeproxy_max_upload_sessions",
             str,
             limits.DEFAULT_MAX_UPLOAD_SESSIONS,
@@ -66,7 +75,7 @@ class SimulationAddon:
                 raise exceptions.OptionsError(str(e)) from None
             if self.sim is not None:
                 self.sim.world.max_session_bytes = self.max_session_bytes
-        if not updated & {"tapeproxy_simulate", "tapeproxy_world", "tapeproxy_state"}:
+        if not updated & {"tapeproxy_simulate", "tapeproxy_world", "tapeproxy_state", "tapeproxy_strict_ids"}:
             return
         if not ctx.options.tapeproxy_simulate:
             self.sim = None
@@ -96,6 +105,8 @@ class SimulationAddon:
             self.state = opened
 
     def _close_state(self) -> None:
+        if self.sim is not None:
+            self.sim.world.store.detach()
         if self.state is not None:
             self.state.close()
             self.state = None
@@ -107,6 +118,11 @@ class SimulationAddon:
         if from_state and self.state is not None:
             self.state.mark_saved(w)
         w.max_session_bytes = self.max_session_bytes
+        w.strict = w.graph.strict = w.box.strict = ctx.options.tapeproxy_strict_ids
+        if state and self.state is not None:  # the store's records: in a database beside the state file
+            if self.sim is not None:
+                self.sim.world.store.detach()
+            w.store.attach(world_mod.store_file(state), keep=not fresh)
         return w
 
     @property
@@ -130,12 +146,23 @@ class SimulationAddon:
         self._close_state()
 
     def answer(self, flow: http.HTTPFlow):
+        """The resource modules' answer (print tasks, drive items, Box tasks and files...)."""
         if self.sim is None:
             return None
+        return self._answer(flow, self.sim.handle)
+
+    def generic(self, flow: http.HTTPFlow):
+        """The store's answer, for what the resource modules and the cassettes did not answer."""
+        if self.sim is None:
+            return None
+        return self._answer(flow, self.sim.handle_generic)
+
+    def _answer(self, flow: http.HTTPFlow, handler):
+        assert self.sim is not None
         req = flow.request
         world = self.sim.world
         before = world.version
-        reply = self.sim.handle(
+        reply = handler(
             SimRequest.make(
                 req.method, req.host, req.path, req.headers.items(multi=True), req.get_content(strict=False) or b""
             )
@@ -162,23 +189,34 @@ class SimulationAddon:
         responses.served_by(flow, "simulation", f"simulation {req.method} {req.path.partition('?')[0]}")
 
 
+class WorldAnswers:
+    """The pipeline's place for the store's generic answers (after the cassettes and sign-in,
+    before the spec's generated ones); the simulation addon does the work. Recording live, what the
+    resource modules do not answer goes to the service, to be recorded: the world does not stand in."""
+
+    where = "world"
+
+    def __init__(self, simulation: SimulationAddon, mode: Mode) -> None:
+        self.simulation = simulation
+        self.mode = mode
+
+    def answer(self, flow: http.HTTPFlow):
+        if self.mode.live:
+            return None
+        return self.simulation.generic(flow)
+
+
 def _described(w: world_mod.World, state: str) -> str:
-    """What the simulation serves, by id and name, for the start-up lines."""
-    defs = [
-        f"    {i} ({d.get('displayName', '')}: {len(w.graph_tasks.get(i, {}))} task(s))"
-        for i, d in w.graph_defs.items()
-    ]
-    tasks = [f"    {i} ({t.get('message', '')}, on file {t.get('item', '')})" for i, t in w.box_tasks.items()]
-    files = len(w.box_files) + sum(1 for i in w.graph_items.values() if not i.get("folder"))
+    """What the simulation serves, for the start-up lines: each resource module's count (and records,
+    where it names them), and the store's."""
+    held = ", ".join(f"{m.count(w)} {m.name}" for m in registry.MODULES)
+    records, collections = w.store_summary()
     where = f"; state in {state}" if state else ""
     return "\n".join(
         [
-            f"tapeproxy: simulating {len(defs)} Graph print task definition(s), {len(tasks)} Box task(s), "
-            f"{files} file(s) and every other Box and Graph call from the specs{where}",
-            "  Graph print task definitions (/v1.0/print/taskDefinitions/ID/tasks):",
-            *defs,
-            "  Box tasks (/2.0/tasks/ID):",
-            *tasks,
+            f"tapeproxy: simulating {held}; every other Box and Graph resource kept in the store ({records} "
+            f"record(s) in {collections} collection(s) now), from the specs{where}",
+            *(line for m in registry.MODULES if m.listed for line in m.listed(w)),
         ]
     )
 

@@ -246,6 +246,7 @@ def graph_client(proxy):
         BaseBearerTokenAuthenticationProvider,
     )
     from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import options as sdk_default_options
     from msgraph_core import GraphClientFactory
 
     class StaticToken(AccessTokenProvider):
@@ -261,7 +262,8 @@ def graph_client(proxy):
     client = GraphServiceClient(
         request_adapter=GraphRequestAdapter(
             BaseBearerTokenAuthenticationProvider(StaticToken()),
-            client=GraphClientFactory.create_with_default_middleware(client=transport),
+            # The SDK's own middleware options: among them the rewrite of its /users/me-token-to-replace to /me.
+            client=GraphClientFactory.create_with_default_middleware(client=transport, options=sdk_default_options),
         )
     )
     return client, transport

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__, bundled
-from ..core import cassette, limits, matching, yamlfile
+from ..core import cassette, limits, matching, writer, yamlfile
 from ..core.addresses import is_loopback
 from ..core.errors import InputError
 from . import instances
@@ -180,6 +180,11 @@ def _world(parser: argparse.ArgumentParser) -> None:
         "--state", metavar="FILE", help="keep the simulated world here: saved after every change, loaded at start"
     )
     parser.add_argument(
+        "--strict-ids",
+        action="store_true",
+        help="unknown ids answer the API's 404, as the real services do (default: made up on first read, then kept)",
+    )
+    parser.add_argument(
         "--max-upload-sessions",
         default=limits.DEFAULT_MAX_UPLOAD_SESSIONS,
         metavar="SIZE",
@@ -272,10 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
     ctl.add_argument(
         "action",
-        choices=["status", "use", "add", "remove", "clear", "reset", "reset-world"],
+        choices=["status", "use", "add", "remove", "clear", "reset", "reset-world", "export-world"],
         help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
         "reset (counters, sequences, states and time windows start again); "
-        "reset-world (the simulation back to its world file)",
+        "reset-world (the simulation back to its world file); "
+        "export-world [FILE] (the simulated world now, as a world file: to FILE, or printed)",
     )
     ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
     ctl.add_argument(
@@ -397,6 +403,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_world": getattr(args, "world", None) or "",
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_max_upload_sessions": getattr(args, "max_upload_sessions", limits.DEFAULT_MAX_UPLOAD_SESSIONS),
+        "tapeproxy_strict_ids": getattr(args, "strict_ids", False),
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_report": args.report or "",
         "tapeproxy_allow_remote": args.allow_remote,
@@ -562,14 +569,19 @@ def _web(args) -> int:
 def _ctl(args) -> int:
     from . import ctl
 
-    wanted = {"use": (1, None), "add": (1, 1), "remove": (1, 1)}.get(args.action, (0, 0))
+    wanted = {"use": (1, None), "add": (1, 1), "remove": (1, 1), "export-world": (0, 1)}.get(args.action, (0, 0))
     if len(args.names) < wanted[0] or (wanted[1] is not None and len(args.names) > wanted[1]):
-        raise InputError(
-            f"ctl {args.action} takes "
-            + {"use": "one or more NAME|PATH", "add": "one NAME|PATH", "remove": "one NAME"}.get(
-                args.action, "no arguments"
-            )
-        )
+        takes = {"use": "one or more NAME|PATH", "add": "one NAME|PATH", "remove": "one NAME"}
+        takes["export-world"] = "at most one FILE"
+        raise InputError(f"ctl {args.action} takes " + takes.get(args.action, "no arguments"))
+    if args.action == "export-world":
+        text = ctl.export_world(args)
+        if args.names:
+            writer.replace_atomic(args.names[0], text.encode())
+            print(f"world written to {args.names[0]}")
+        else:
+            sys.stdout.write(text)
+        return 0
     print("\n".join(ctl.describe(ctl.run(args))))
     return 0
 

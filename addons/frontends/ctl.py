@@ -72,6 +72,22 @@ def run(args) -> dict:
     return call(proxy, "POST", "/scenarios/reset")
 
 
+def export_world(args) -> str:
+    """The running simulation's world as a world file a person reads: YAML, in the world file's layout
+    (`--world` takes it back)."""
+    import yaml
+
+    class Readable(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):  # a file's lines as lines (a block), not one quoted string
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Readable.add_representer(str, text)
+    doc = _call(instances.proxy_url(args.proxy), "GET", "/world", token=getattr(args, "token", None))
+    return yaml.dump(doc, Dumper=Readable, sort_keys=False, allow_unicode=True, width=120)
+
+
 def describe(state: dict) -> list[str]:
     if state.get("reset"):
         return [

@@ -22,10 +22,10 @@ from . import api, auth, downloads, upload_session
 from .blobs import Digests
 from .box_tasks import delete_task, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
+from .module import ResourceModule
 from .world import World, describe
 
 API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
-ROOT = {"type": "folder", "id": "0", "sequence_id": None, "etag": None, "name": "All Files"}
 CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
 PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
 NAME_MAX = 255
@@ -85,7 +85,7 @@ def file_full(world: World, file_id: str) -> dict:
         "file_version": {"type": "file_version", "id": f["file_version"]["id"], "sha1": f["sha1"]},
         "description": f.get("description", ""),
         "size": f["size"],
-        "path_collection": {"total_count": 1, "entries": [ROOT]},
+        "path_collection": world.box.path_to(f.get("parent", "0")),
         # Box always has these dates; a world file that gives none gets the documentation's example date
         "created_at": f.get("created_at") or EXAMPLE_DATE,
         "modified_at": f.get("modified_at") or f.get("created_at") or EXAMPLE_DATE,
@@ -96,9 +96,10 @@ def file_full(world: World, file_id: str) -> dict:
         "created_by": owner,
         "modified_by": owner,
         "owned_by": owner,
-        "shared_link": None,
-        "parent": ROOT,
+        "shared_link": f.get("shared_link"),
+        "parent": world.box.folder_mini(f.get("parent", "0")),
         "item_status": "active",
+        **({"lock": f["lock"]} if f.get("lock") else {}),  # a file nobody locked: Box's answer has none
     }
 
 
@@ -139,20 +140,31 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
                 raise ApiError("bad_request", "Bad Request: 'description' must be a string")
             changed["description"] = data["description"]
         if "parent" in data:
-            _parent(data["parent"], "parent")
-        _unused_name(world, changed["name"], file_id)
+            changed["parent"] = _parent(world, data["parent"], "parent")
+        for kept in ("shared_link", "lock"):  # Box fills these in; what was sent is kept as sent
+            if kept in data:
+                changed[kept] = world.box.filled(kept, data[kept], changed)
+        _unused_name(world, changed["name"], file_id, changed.get("parent", "0"))
         _bump(changed)
         world.box_files[file_id] = changed
         world.changed()
         return api.box_reply(200, file_full(world, file_id))
     if req.method == "DELETE":
         _if_match(req, world, file_id)
-        del world.box_files[file_id]
-        for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
-            delete_task(world, task_id)
-        world.changed()
+        delete_file(world, file_id)
         return api.box_reply(204)
     raise ApiError("method_not_allowed")
+
+
+def delete_file(world: World, file_id: str) -> None:
+    """A file and what belongs to it: its tasks and their assignments, its comments and
+    collaborations (the store's)."""
+    with world.lock, world.store.transaction() as tx:
+        world.box_files.pop(file_id, None)
+        for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
+            delete_task(world, task_id)
+        world.box.delete_held(tx, "files", file_id)
+        world.changed()
 
 
 def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
@@ -199,16 +211,20 @@ def _name(value: Any, field: str) -> str:
     return value
 
 
-def _parent(value: Any, field: str) -> None:
+def _parent(world: World, value: Any, field: str) -> str:
+    """The folder a file goes in: All Files (0) or a folder of the world."""
     folder = value.get("id") if isinstance(value, dict) else None
     if folder is None:
         raise ApiError("bad_request", f"Bad Request: '{field}' needs an 'id'")
-    if str(folder) != "0":
+    if not world.box.folder_exists(str(folder)):
         raise ApiError("not_found", f"Could not find the specified resource (folder {folder})")
+    return str(folder)
 
 
-def _unused_name(world: World, name: str, but: str | None = None) -> None:
+def _unused_name(world: World, name: str, but: str | None = None, parent: str = "0") -> None:
     for other in world.box_files.values():
+        if other.get("parent", "0") != parent:
+            continue
         if other["id"] != but and other.get("name", "").lower() == name.lower():
             raise ApiError(
                 "conflict",
@@ -226,7 +242,7 @@ def _unused_name(world: World, name: str, but: str | None = None) -> None:
             )
 
 
-def _store(world: World, file_id: str | None, name: str, content: bytes, digests: Digests) -> str:
+def _store(world: World, file_id: str | None, name: str, content: bytes, digests: Digests, parent: str = "0") -> str:
     """A new file, or a new version of file_id; its id (under the lock; digests computed before it)."""
     now = api.now()
     if file_id is None:
@@ -239,6 +255,7 @@ def _store(world: World, file_id: str | None, name: str, content: bytes, digests
             "created_at": now,
             "modified_at": now,
             "description": "",
+            "parent": parent,
         }
     else:
         f = dict(world.box_files[file_id])
@@ -265,15 +282,16 @@ def _upload(world: World, req: SimRequest, file_id: str | None) -> Later:
         with world.lock:
             if file_id is None:
                 name = _name(attributes.get("name"), "attributes.name")
-                _parent(attributes.get("parent"), "attributes.parent")
-                _unused_name(world, name)
+                parent = _parent(world, attributes.get("parent"), "attributes.parent")
+                _unused_name(world, name, None, parent)
             else:
                 _known(world, file_id)
                 _if_match(req, world, file_id)
                 current = world.box_files[file_id]["name"]
                 name = _name(attributes["name"], "attributes.name") if "name" in attributes else current
-                _unused_name(world, name, file_id)
-            stored = _store(world, file_id, name, content, digests)
+                parent = world.box_files[file_id].get("parent", "0")
+                _unused_name(world, name, file_id, parent)
+            stored = _store(world, file_id, name, content, digests, parent)
             for key in ("content_created_at", "content_modified_at"):
                 if isinstance(attributes.get(key), str):
                     world.box_files[stored][key] = attributes[key]
@@ -343,13 +361,13 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
             name = _name(data["file_name"], "file_name")
         except ApiError:
             raise ApiError("bad_request", "file_name is not valid", code="item_name_invalid") from None
-        if str(data["folder_id"]) != "0":
+        if not world.box.folder_exists(str(data["folder_id"])):
             raise ApiError(
                 "not_found",
                 f"Could not find the specified resource (folder {data['folder_id']})",
                 code="invalid_parameter",
             )
-        _unused_name(world, name)
+        _unused_name(world, name, None, str(data["folder_id"]))
     else:
         name = _name(data["file_name"], "file_name") if "file_name" in data else world.box_files[file_id]["name"]
     upload_session.sweep(world)
@@ -359,6 +377,7 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
         "id": session_id,
         "file_id": file_id,
         "name": name,
+        "folder": str(data.get("folder_id", "0")),
         "size": size,
         "parts": {},
         "chunks": {},
@@ -533,11 +552,22 @@ def _commit(world: World, req: SimRequest, session_id: str) -> Later:
         with world.lock:
             if world.box_sessions.get(session_id) is not s:
                 raise ApiError("not_found", f"Could not find the specified resource (upload session {session_id})")
+            parent = s.get("folder", "0")
             if s["file_id"] is None:
-                _unused_name(world, s["name"])
+                _unused_name(world, s["name"], None, parent)
             else:
                 _if_match(req, world, _known(world, s["file_id"]))
+                parent = world.box_files[s["file_id"]].get("parent", "0")
             del world.box_sessions[session_id]
-            return _files(world, 201, _store(world, s["file_id"], s["name"], content, digests))
+            return _files(world, 201, _store(world, s["file_id"], s["name"], content, digests, parent))
 
     return Later(work)
+
+
+MODULE = ResourceModule(
+    name="Box file(s)",
+    on_host=lambda host: host in (API, DOWNLOAD) or box_profile.is_upload_host(host),
+    handle=handle,
+    world_keys=(("box", "files"),),
+    count=lambda world: len(world.box_files),
+)

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import api, auth
 from .http import ApiError, Reply, SimRequest
+from .module import ResourceModule
 from .world import World
 
 HOSTS = ("api.box.com",)
@@ -297,3 +298,19 @@ def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
         world.changed()
         return api.box_reply(204)
     raise ApiError("method_not_allowed")
+
+
+def _listed(world: World) -> list[str]:
+    return ["  Box tasks (/2.0/tasks/ID):"] + [
+        f"    {i} ({t.get('message', '')}, on file {t.get('item', '')})" for i, t in world.box_tasks.items()
+    ]
+
+
+MODULE = ResourceModule(
+    name="Box task(s)",
+    on_host=lambda host: host in HOSTS,
+    handle=handle,
+    world_keys=(("box", "tasks"), ("box", "users")),  # the users tasks are assigned to
+    count=lambda world: len(world.box_tasks),
+    listed=_listed,
+)

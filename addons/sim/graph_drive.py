@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 from . import api, auth, downloads, upload_session
 from .blobs import Digests
 from .http import ApiError, Later, Reply, SimRequest, content_reply
+from .module import ResourceModule
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -366,3 +367,12 @@ def _fragment(world: World, req: SimRequest) -> Reply | Later:
         return api.graph_reply(req, 201 if new else 200, _entity(f"https://{HOST}/{s['version']}", world, item_id))
 
     return upload_session.answer(world, req, api.graph_reply, finish)
+
+
+MODULE = ResourceModule(
+    name="OneDrive file(s)",
+    on_host=lambda host: host in (HOST, TENANT),
+    handle=handle,
+    world_keys=(("graph", "drive"),),
+    count=lambda world: sum(1 for i in world.graph_items.values() if not i.get("folder")),
+)

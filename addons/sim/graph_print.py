@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from . import api, auth
 from .http import ApiError, Reply, SimRequest
+from .module import ResourceModule
 from .world import PRINT_TASK_STATES, World
 
 HOST = "graph.microsoft.com"
@@ -194,3 +195,20 @@ def _app_identity(value: Any) -> dict:
             "createdBy must be an appIdentity: {appId, displayName, servicePrincipalId, servicePrincipalName}.",
         )
     return {k: v for k, v in value.items() if k in APP_IDENTITY_PROPS}
+
+
+def _listed(world: World) -> list[str]:
+    return ["  Graph print task definitions (/v1.0/print/taskDefinitions/ID/tasks):"] + [
+        f"    {i} ({d.get('displayName', '')}: {len(world.graph_tasks.get(i, {}))} task(s))"
+        for i, d in world.graph_defs.items()
+    ]
+
+
+MODULE = ResourceModule(
+    name="Graph print task definition(s)",
+    on_host=lambda host: host == HOST,
+    handle=handle,
+    world_keys=(("graph", "taskDefinitions"),),
+    count=lambda world: len(world.graph_defs),
+    listed=_listed,
+)

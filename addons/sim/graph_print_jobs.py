@@ -16,6 +16,7 @@ from . import api, auth, upload_session
 from .blobs import Digests
 from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
+from .module import ResourceModule
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -239,3 +240,12 @@ def _value(world: World, req: SimRequest, doc: dict) -> Reply:
     reply = api.graph_reply(req, 302)
     reply.headers.append(("Location", download_url(world, doc)))
     return reply
+
+
+MODULE = ResourceModule(
+    name="Graph print job(s)",
+    on_host=lambda host: host in (HOST, UPLOAD_HOST),
+    handle=handle,
+    world_keys=(("graph", "printJobs"),),
+    count=lambda world: len(world.graph_jobs),
+)

@@ -92,7 +92,9 @@ def error_reply(profile, request: SimRequest, err: ApiError) -> Reply:
         status = err.status or profile.CATALOGUE[err.name][0]
         headers, body = profile.error(status, err.code, err.message or err.code, request.headers, err.context)
     else:
-        status, headers, body = profiles.named_error(profile, err.name, request.headers, err.message)
+        status, headers, body = profiles.named_error(
+            profile, err.name, request.headers, err.message, context=err.context
+        )
     headers = [*headers, *err.extra_headers]
     return Reply(status, headers, body)
 

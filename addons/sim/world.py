@@ -13,6 +13,7 @@ state file keeps uploads.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -21,22 +22,27 @@ from typing import Any
 
 from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
+from ..core.spec import loaded
+from . import seeds
 from .blobs import Blobs, Digests
+from .box_world import BoxWorld
 from .drive_items import DriveItems
+from .graph_world import GraphWorld
+from .store import Store
 
 # Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
 PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
 
 WORLD_KEYS = {"graph", "box"}
-GRAPH_KEYS = {"taskDefinitions", "drive", "printJobs"}
 DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
-BOX_KEYS = {"users", "files", "tasks"}
+BOX_IDS = "box:~ids"
+DEFAULT_ME = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"
 
 
 class World:
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the store's too: one lock, so no two threads take them in turns
         self.graph_defs: dict[str, dict] = {}
         self.graph_tasks: dict[str, dict[str, dict]] = {}
         self.box_users: dict[str, dict] = {}
@@ -49,7 +55,9 @@ class World:
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
         self.blobs = Blobs()  # file content by SHA-256
-        self._next_box_id = 0
+        self.store = Store(self.lock)  # every other resource of both APIs (sim/graph_world.py, sim/box_world.py)
+        self.graph_me = DEFAULT_ME  # the user /me is
+        self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
         self.version = 0  # one more after every change: what a state file has saved is known by it
         self.url_secret = os.urandom(16)  # signs the download URLs handed out (downloads.py)
         # what upload sessions may hold together (upload_session.py); the simulation addon sets the option's
@@ -64,19 +72,57 @@ class World:
         docs = (d for j in self.graph_jobs.values() for d in j["documents"])
         return {f["blob"] for f in (*self.box_files.values(), *self.graph_items.values(), *docs) if f.get("blob")}
 
+    # -- the worlds of the store -------------------------------------------------------------------
+    @functools.cached_property
+    def graph(self) -> GraphWorld:
+        return GraphWorld(loaded.graph(), self.store, self.graph_me, self.strict)
+
+    @functools.cached_property
+    def box(self) -> BoxWorld:
+        return BoxWorld(
+            loaded.box(), self.store, self.new_box_id, self._box_files_in, self._delete_box_file, self.strict
+        )
+
+    # the hand-made files' own view of themselves, and their delete (here: box_files imports this module)
+    def _box_files_in(self, folder: str) -> list[dict]:
+        from .box_files import file_full
+
+        return [file_full(self, i) for i, f in self.box_files.items() if f.get("parent", "0") == folder]
+
+    def _delete_box_file(self, file_id: str) -> None:
+        from .box_files import delete_file
+
+        delete_file(self, file_id)
+
+    def store_summary(self) -> tuple[int, int]:
+        """(records, collections) the store holds of the APIs' resources (not its own bookkeeping)."""
+        names = [n for n in self.store.names() if not n.partition(":")[2].startswith("~")]
+        return sum(self.store.count(n) for n in names), len(names)
+
     # -- ids ---------------------------------------------------------------------------------------
     def new_box_id(self) -> str:
-        """Box ids are numeric strings; new ones follow the largest in the world."""
-        if not self._next_box_id:
-            known = [
-                int(i)
-                for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
-                for i in d
-                if str(i).isdigit()
-            ]
-            self._next_box_id = max(known, default=10_000_000) + 1
-        self._next_box_id += 1
-        return str(self._next_box_id)
+        """Box ids are numeric strings; new ones follow the largest in the world, of every kind, and
+        the counter is kept in the store, so an id is never handed out twice (not across restarts)."""
+        with self.store.transaction() as tx:
+            counter = tx.get(BOX_IDS, "next")
+            if counter is None:
+                known = [
+                    int(i)
+                    for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
+                    for i in d
+                    if str(i).isdigit()
+                ]
+                known += [
+                    int(k)
+                    for c in self.store.names()
+                    if c.startswith("box:") and not c.startswith("box:~")
+                    for k in tx.keys(c)
+                    if k.isdigit()
+                ]
+                counter = {"value": max(known, default=10_000_000) + 1}
+            counter["value"] += 1
+            tx.put(BOX_IDS, "next", counter)
+            return str(counter["value"])
 
     def put_blob(self, content: bytes, digests: Digests | None = None) -> str:
         """The content's key; pass its digests when they were computed off the lock."""
@@ -98,7 +144,8 @@ class World:
         doc = check.mapping(doc, (), "a world")
         check.keys(doc, WORLD_KEYS, (), "the world")
         graph = check.mapping(doc.get("graph") or {}, ("graph",), "graph")
-        check.keys(graph, GRAPH_KEYS, ("graph",), "graph")
+        if graph.get("me") is not None:
+            w.graph_me = str(graph["me"])
         for i, d in enumerate(_list(check, graph.get("taskDefinitions"), ("graph", "taskDefinitions"))):
             keys = ("graph", "taskDefinitions", i)
             d = dict(check.mapping(d, keys, "a task definition"))
@@ -136,7 +183,6 @@ class World:
             job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
             w.graph_jobs[_id(check, job, keys)] = job
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        check.keys(box, BOX_KEYS, ("box",), "box")
         for name, target in (("users", w.box_users), ("files", w.box_files)):
             for i, item in enumerate(_list(check, box.get(name), ("box", name))):
                 item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
@@ -161,6 +207,16 @@ class World:
                         raise check.fail(keys + ("assignments", j, who), f"{who} {a.get(who)!r} is not in box.users")
                     a[who] = str(a[who])
                 w.box_assignments[_id(check, a, keys + ("assignments", j))] = a
+        with w.store.transaction() as tx:  # the hand-made users are records of the store too
+            for user in w.box_users.values():
+                tx.put("box:users", user["id"], {**(w.box.made_up("users", user["id"]) or {}), **user})
+        from . import registry  # here: the modules it lists import this one
+
+        graph_keys, box_keys = registry.world_keys("graph") | {"me"}, registry.world_keys("box")
+        if graph.keys() - graph_keys:
+            seeds.seed_graph(check, w, graph, graph_keys)
+        if box.keys() - box_keys:
+            seeds.seed_box(check, w, box, box_keys)
         return w
 
     def to_doc(self) -> dict:
@@ -178,7 +234,12 @@ class World:
             drive = {**self.graph_drive, "items": [i for i in self.graph_items.values() if i["id"] != root]}
             return copy.deepcopy(
                 {
-                    "graph": {"taskDefinitions": defs, "drive": drive, "printJobs": list(self.graph_jobs.values())},
+                    "graph": {
+                        "me": self.graph_me,
+                        "taskDefinitions": defs,
+                        "drive": drive,
+                        "printJobs": list(self.graph_jobs.values()),
+                    },
                     "box": {
                         "users": list(self.box_users.values()),
                         "files": list(self.box_files.values()),
@@ -186,6 +247,25 @@ class World:
                     },
                 }
             )
+
+    def export(self) -> dict:
+        """The whole world as a world file holds it: the hand-made resources and the store's, with
+        text content inline (binary content stays a `blob:`, read from `<file>.blobs/`)."""
+        doc = self.to_doc()
+        with self.lock:
+            docs = (d for j in doc["graph"]["printJobs"] for d in j["documents"])
+            for item in (*doc["box"]["files"], *doc["graph"]["drive"]["items"], *docs):
+                if item.get("blob") and item["blob"] in self.blobs:
+                    try:
+                        item["content"] = self.blobs[item["blob"]].decode()
+                    except UnicodeDecodeError:
+                        continue
+                    del item["blob"]
+        stored = seeds.export(self.store)
+        doc["graph"].update({k: v for k, v in stored["graph"].items() if k not in doc["graph"]})
+        # Box's users are the store's: the hand-made ones are among them, with those created since
+        doc["box"].update({k: v for k, v in stored["box"].items() if k not in doc["box"] or k == "users"})
+        return doc
 
     def snapshot(self) -> Snapshot:
         """What a state file holds of the world now: taken under the lock, written without it."""
@@ -213,6 +293,11 @@ class Snapshot:
         for key in on_disk - self.blobs.keys():
             (folder / key).unlink(missing_ok=True)
             on_disk.discard(key)
+
+
+def store_file(path: str | Path) -> Path:
+    """The SQLite database of the store's records, beside the state file (sim/store.py)."""
+    return Path(f"{path}.db")
 
 
 def blob_dir(path: str | Path) -> Path:

@@ -51,12 +51,18 @@ def error_name(name: str) -> str | None:
 
 
 def named_error(
-    profile, name: str, request_headers=(), message: str | None = None, retry_after: float | None = None
+    profile,
+    name: str,
+    request_headers=(),
+    message: str | None = None,
+    retry_after: float | None = None,
+    context: dict | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body of a catalogue error, in the profile's envelope."""
+    """Status, headers and body of a catalogue error, in the profile's envelope (`context`: what the
+    API says of the error beside its message, Box's context_info)."""
     neutral = error_name(name) or "server_error"
     status, code, default_message, extra = profile.CATALOGUE[neutral]
-    headers, body = profile.error(status, code, message or default_message, request_headers)
+    headers, body = profile.error(status, code, message or default_message, request_headers, context)
     if neutral in profile.EMPTY_BODY_ERRORS and not message:
         headers, body = [(k, v) for k, v in headers if k.lower() != "content-type"], b""
     headers = [*headers, *extra]

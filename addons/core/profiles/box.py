@@ -36,6 +36,18 @@ MAX_FILE_SIZE = 50 * 1024**3
 # A chunked upload session lives 7 days ("The lifetime of an upload session is 7 days").
 UPLOAD_SESSION_DAYS = 7
 
+# The lists under an item, and what they list: the records of these collections whose field names
+# the item. What an item holds goes when it is deleted (a folder's items, a file's comments).
+CHILD_LISTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "/folders/{folder_id}/items": (("folders", "files", "web_links"), "parent"),
+    "/folders/{folder_id}/collaborations": (("collaborations",), "item"),
+    "/files/{file_id}/comments": (("comments",), "item"),
+    "/files/{file_id}/collaborations": (("collaborations",), "item"),
+    "/groups/{group_id}/memberships": (("group_memberships",), "group"),
+    "/groups/{group_id}/collaborations": (("collaborations",), "accessible_by"),
+    "/users/{user_id}/memberships": (("group_memberships",), "user"),
+}
+
 # Neutral error name -> (status, Box's code, message, extra headers), after Box's common errors.
 CATALOGUE = {
     "bad_request": (400, "bad_request", "Bad Request", ()),

@@ -388,7 +388,7 @@ class GraphSpec:
                 return "Invalid value '0' for $top query option found. The minimum value of $top is 1."
             if k == "$skiptoken" and at.kind == "collection" and numbers.count(v) is None:
                 return f"The $skiptoken '{v[:40]}' is not one this service handed out."
-            if k == "$select" and at.kind in ("entity", "collection"):
+            if k == "$select" and at.kind in ("entity", "collection") and at.type != DIRECTORY_OBJECT:
                 known = {**self.props(at.type), **self.navs(at.type)}
                 for name in v.split(","):
                     name = name.strip()
@@ -422,7 +422,9 @@ class GraphSpec:
             return None, _error(400, code, message, "")
         return data, None
 
-    def check_object(self, type_name: str, data: dict) -> tuple[str, str] | None:
+    def check_object(self, type_name: str, data: dict, writing: bool = True) -> tuple[str, str] | None:
+        """Graph's refusal of an object of this type, or None; `writing=False` (a world file's
+        seed) takes the properties only Graph sets (ids, dates)."""
         props, navs = self.props(type_name), self.navs(type_name)
         directory = self.derives(type_name, DIRECTORY_OBJECT)
         for name, value in data.items():
@@ -440,7 +442,7 @@ class GraphSpec:
                         "property names that are defined by the type or mark the type as open type.",
                     )
                 continue
-            if any(name in self.read_only.get(t, ()) for t in self.lineage(type_name)):  # Core.Computed / Read
+            if writing and any(name in self.read_only.get(t, ()) for t in self.lineage(type_name)):
                 return ("Request_BadRequest" if directory else "BadRequest"), (
                     f"Property '{name}' is read-only and cannot be set."
                 )

@@ -1,0 +1,26 @@
+"""The resource modules: the hand-made simulations, each declaring where it answers and what of the
+world it holds; one list registers them. What no module answers is the store's (sim/graph_world.py,
+sim/box_world.py), from the spec models, with no code per resource.
+
+A module answers only requests on its hosts and returns None for the rest, so the list's order
+does not decide who answers: no two modules answer the same path. The world file's keys the
+modules read, and the counts the start-up line shows, come from here.
+"""
+
+from __future__ import annotations
+
+from . import box_files, box_tasks, graph_drive, graph_print, graph_print_jobs
+from .module import ResourceModule
+
+MODULES: tuple[ResourceModule, ...] = (
+    graph_print.MODULE,
+    graph_print_jobs.MODULE,
+    graph_drive.MODULE,
+    box_tasks.MODULE,
+    box_files.MODULE,
+)
+
+
+def world_keys(api: str) -> set[str]:
+    """The keys under `graph:` or `box:` of a world file that the modules read (the rest seed the store)."""
+    return {key for m in MODULES for a, key in m.world_keys if a == api}
