@@ -15,8 +15,10 @@ created: that one starts empty); a deleted record answers Graph's 404 for good. 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote
@@ -258,19 +260,25 @@ class GraphWorld:
         return record
 
     # -- lists -------------------------------------------------------------------------------------
-    def _members(self, tx: Transaction, node: Node) -> list[dict]:
+    def _members(self, tx: Transaction, node: Node, where: Callable[[dict], bool] | None = None) -> list[dict]:
+        """The collection's records (those `where` keeps: a $filter, tested before they are copied)."""
         if node.reference:
             out = []
             for ref in tx.scan(node.collection):
                 record = tx.get(ref["ref"], ref["id"])
-                if record is not None:  # a reference to a record deleted since is not listed
+                if record is not None and (where is None or where(record)):  # a reference to a deleted one: gone
                     record.setdefault("@odata.type", "#" + self._set_type(ref["ref"]))
                     out.append(record)
         else:
             self._generate(tx, node)
-            out = tx.scan(node.collection)
-            if node.folder:
-                out = [r for r in out if r.get("parentFolderId") == node.folder]
+            folder = node.folder
+            if folder or where is not None:
+                out = tx.scan(
+                    node.collection,
+                    lambda r: (not folder or r.get("parentFolderId") == folder) and (where is None or where(r)),
+                )
+            else:
+                out = tx.scan(node.collection)
         if node.cast:
             out = [r for r in out if self.spec.derives(type_of(r, node.type), node.cast)]
         return out
@@ -301,13 +309,14 @@ class GraphWorld:
         return False
 
     def _list(self, tx: Transaction, req: SimRequest, node: Node, context: str, path: str) -> Reply:
-        records = self._members(tx, node)
         args = req.query
         known = self._known(node.cast or node.type)
         try:
+            where = None
             if "$filter" in args:
                 tree = odata.parse_filter(args["$filter"], known)
-                records = [r for r in records if odata.matches(tree, r)]
+                where = functools.partial(odata.matches, tree)
+            records = self._members(tx, node, where)
             if "$search" in args:
                 records = odata.search(records, args["$search"])
             if "$orderby" in args:

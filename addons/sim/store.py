@@ -20,7 +20,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SCHEMA = """
@@ -200,9 +200,11 @@ class Transaction:
         self.changed.add((collection, key))
         return True
 
-    def scan(self, collection: str) -> list[dict]:
-        """The collection's records in the order they were made (copies)."""
-        return _copy(list(self._store._data.get(collection, {}).values()))
+    def scan(self, collection: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+        """The collection's records in the order they were made (copies); with `where`, those it keeps,
+        tested before they are copied (it must only read what it is given)."""
+        records = self._store._data.get(collection, {}).values()
+        return _copy([r for r in records if where(r)] if where is not None else list(records))
 
     def keys(self, collection: str) -> list[str]:
         return list(self._store._data.get(collection, {}))
