@@ -104,11 +104,15 @@ class Server(ReadyProcess):
         return super().stop(sig, timeout)
 
 
-def hey(port: int, ca: str, n: int, keepalive: bool, path_index: int = 0) -> dict:
-    command = ["hey", "-n", str(n), "-c", "16", "-x", f"http://127.0.0.1:{port}", "-H", AUTH]
+def hey(
+    port: int, ca: str, n: int, keepalive: bool, path_index: int = 0, url: str = "", method: str = "GET", body=None
+) -> dict:
+    command = ["hey", "-n", str(n), "-c", "16", "-x", f"http://127.0.0.1:{port}", "-H", AUTH, "-m", method]
+    if body is not None:
+        command += ["-d", body, "-T", "application/json"]
     if not keepalive:
         command.append("-disable-keepalive")
-    command.append(URL.format(path_index))
+    command.append(url or URL.format(path_index))
     env = {**os.environ, "SSL_CERT_FILE": ca}
     out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -195,6 +199,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short loads (CI)")
     parser.add_argument("--check", action="store_true", help="exit 1 if replay (log on, the default) < 0.8x the floor")
+    parser.add_argument("--world", action="store_true", help="the world benchmark alone (bench/world.py)")
     args = parser.parse_args()
     if not shutil.which("hey"):
         print("bench: needs `hey` (apt-get install hey)", file=sys.stderr)
@@ -252,12 +257,44 @@ def main() -> int:
         s.port = port
         return s
 
-    def measured(server: Server, requests: int, keepalive: bool) -> dict:
+    def measured(server: Server, requests: int, keepalive: bool, **load) -> dict:
         """hey's figures, plus the server's own CPU time per request (steadier on a shared machine)."""
         before = server.cpu_seconds()
-        result = hey(server.port, ca, requests, keepalive)
+        result = hey(server.port, ca, requests, keepalive, **load)
         result["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / requests
         return result
+
+    def world_benchmark() -> list[str]:
+        """bench/world.py's loads, on the demo with 1,000 users and on the spec answers, beside the floor."""
+        import world
+
+        world_file, empty = work / "world.yaml", work / "empty.yaml"
+        world.write_world(world_file)
+        empty.write_text("interactions: []\nversion: 1\n")
+        started = {}
+        try:
+            started["floor"] = floor()
+            port = free_port()
+            started["world"] = Server(
+                "tapeproxy",
+                [*tapeproxy_cmd(), "demo", "--world", str(world_file), "--port", str(port), "--confdir", confdir]
+                + ["--quiet"],
+                "tapeproxy demo: proxy",
+            )
+            started["world"].port = port
+            started["spec"] = tapeproxy(str(empty), "--spec")
+            for _name, server, method, url, body in world.LOADS:  # warm up: the models load on first use
+                hey(started[server].port, ca, 160, True, url=url, method=method, body=body)
+            results = world.measure(started, lambda s, k, **load: measured(s, k, True, **load), rounds_count, n)
+        finally:
+            for server in started.values():
+                server.stop()
+        return world.report(results, rounds_count, n)
+
+    if args.world:
+        print("\n".join(world_benchmark()))
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     # All servers run side by side and are loaded in turn, round after round; each ratio is the
     # median over rounds of (server / floor in the same round), so drift in the machine's speed
@@ -313,6 +350,7 @@ def main() -> int:
 
         per_test = pytest_cost.report(pytest_cost.measure(200, 3), 200, 3)
     load = cassette_load_seconds(large)
+    world_lines = world_benchmark() if not args.quick else []
 
     flat = None
     if not args.quick:
@@ -357,6 +395,8 @@ def main() -> int:
             print(f"  tapeproxy CLI vs mitmdump -s with the same addon and cassette, {mode}: {cli:.2f}x")
     if per_test:
         print("\n" + "\n".join(per_test))
+    if world_lines:
+        print("\n" + "\n".join(world_lines))
     print(f"\nstart-up to first HTTPS response (tapeproxy demo, median of 3): {startup:.2f} s")
     print(f"start-up to first spec answer (Graph GET /v1.0/users/{{id}}, median of 3): {spec_startup:.2f} s")
     print(f"10,000-interaction cassette load + index (median of 3 fresh processes): {load:.2f} s")
