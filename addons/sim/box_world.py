@@ -136,6 +136,13 @@ class BoxWorld:
             if req.method == "GET":
                 return api.box_reply(200, self.view(tx, collection, record, req.query))
             if req.method == "DELETE":
+                if collection == "folders" and req.query.get("recursive") != "true" and self._holds_items(tx, key):
+                    raise ApiError(
+                        "bad_request",
+                        "Cannot delete – folder not empty",  # the spec: recursive=true deletes what it holds
+                        code="folder_not_empty",
+                        status=400,
+                    )
                 self.delete(tx, collection, key)
                 return api.box_reply(204)
             sent = req.json() if req.body.strip() else {}
@@ -262,6 +269,10 @@ class BoxWorld:
                     code="item_name_in_use",
                     context={"conflicts": [_mini(other)]},
                 )
+
+    def _holds_items(self, tx: Transaction, folder: str) -> bool:
+        items = (r for c in ("folders", "web_links") for r in tx.scan(PREFIX + c))
+        return any((r.get("parent") or {}).get("id") == folder for r in items) or bool(self.files(folder))
 
     def delete(self, tx: Transaction, collection: str, key: str) -> None:
         """The record and what it holds: a folder's items, an item's comments, collaborations..."""
