@@ -538,3 +538,18 @@ def test_deleting_a_folder_or_a_file_deletes_what_it_holds_across_the_modules_an
     said = s.post(f"{B}/comments", json={"item": {"type": "file", "id": alone_id}, "message": "bye"}).json()
     assert s.delete(f"{B}/files/{alone_id}").status_code == 204
     assert s.get(f"{B}/comments/{said['id']}").status_code == 404
+
+
+def test_a_file_copied_has_the_same_content_in_its_new_folder_and_a_name_in_use_is_refused(demo_proxy):
+    s = session(demo_proxy)
+    up = "https://upload.box.com/api/2.0/files/content"
+    made = s.post(up, files={"attributes": (None, '{"name": "plan.txt", "parent": {"id": "0"}}'), "file": ("f", b"v1")})
+    source = made.json()["entries"][0]
+    copied = s.post(f"{B}/files/{source['id']}/copy", json={"parent": {"id": "5000"}, "name": "plan copy.txt"})
+    assert copied.status_code == 201, copied.text
+    copy = copied.json()
+    assert copy["id"] != source["id"] and copy["parent"]["id"] == "5000" and copy["sha1"] == source["sha1"]
+    assert s.get(f"{B}/files/{copy['id']}/content").content == b"v1"  # followed to the download host
+    assert copy["id"] in [e["id"] for e in s.get(f"{B}/folders/5000/items").json()["entries"]]
+    again = s.post(f"{B}/files/{source['id']}/copy", json={"parent": {"id": "5000"}, "name": "plan copy.txt"})
+    assert again.status_code == 409 and again.json()["code"] == "item_name_in_use"

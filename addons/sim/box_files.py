@@ -31,7 +31,7 @@ PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
 NAME_MAX = 255
 SESSION_LIFETIME = datetime.timedelta(days=box_profile.UPLOAD_SESSION_DAYS)
 
-_FILE = re.compile(r"^/2\.0/files/(\d+)(/content)?/?$")
+_FILE = re.compile(r"^/2\.0/files/(\d+)(/content|/copy)?/?$")
 _UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
 _SESSION = re.compile(r"^/api/2\.0/files/upload_sessions/([0-9A-Fa-f]+)(?:/(parts|commit))?/?$")
 _DOWNLOAD = re.compile(r"^/d/1/([^/]+)/download/?$")
@@ -49,6 +49,8 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         auth.check_box(req)
         with world.lock:
             known = _known(world, m.group(1))
+            if m.group(2) == "/copy":
+                return _copy(world, req, known)
             return _content_redirect(world, req, known) if m.group(2) else _file(world, req, known)
     if not box_profile.is_upload_host(req.host):  # upload.box.com, or the host a preflight check named
         return None
@@ -165,6 +167,35 @@ def delete_file(world: World, file_id: str) -> None:
             delete_task(world, task_id)
         world.box.delete_held(tx, "files", file_id)
         world.changed()
+
+
+def _copy(world: World, req: SimRequest, file_id: str) -> Reply:
+    """POST /files/{id}/copy: a new file with the same content, in the folder named (its name, or
+    the one sent; a name in use there is Box's 409)."""
+    if req.method != "POST":
+        raise ApiError("method_not_allowed")
+    data = req.json() if req.body.strip() else {}
+    if not isinstance(data, dict) or "parent" not in data:
+        raise ApiError("bad_request", "Bad Request: 'parent' is required")
+    source = world.box_files[file_id]
+    parent = _parent(world, data["parent"], "parent")
+    name = _name(data["name"], "name") if "name" in data else source.get("name", "")
+    _unused_name(world, name, None, parent)
+    copy_id = world.new_box_id()
+    world.box_files[copy_id] = {
+        **{k: v for k, v in source.items() if k not in ("shared_link", "lock")},
+        "id": copy_id,
+        "name": name,
+        "parent": parent,
+        "etag": "0",
+        "sequence_id": "0",
+        "created_at": api.now(),
+        "modified_at": api.now(),
+        "file_version": {"id": world.new_box_id()},
+    }
+    describe(world.box_files[copy_id], world.blobs[source["blob"]], world.blobs.sha1(source["blob"]))
+    world.changed()
+    return api.box_reply(201, file_full(world, copy_id))
 
 
 def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
