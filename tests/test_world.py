@@ -404,6 +404,12 @@ def test_filter_parser_covers_graphs_operators():
         odata.parse_filter("not " * 100 + "n eq 1")
     assert [r["displayName"] for r in odata.order(rows, "n asc")] == ["Bob", "Adele"]
     assert [r["displayName"] for r in odata.search(rows, '"displayName:bo"')] == ["Bob"]
+    for many in (
+        lambda: odata.order(rows, ",".join(["n"] * 33)),
+        lambda: odata.search(rows, '"' + " AND ".join(["b"] * 33) + '"'),
+    ):
+        with pytest.raises(odata.QueryError):  # each key or clause is a pass over the records: bounded
+            many()
 
 
 def test_store_writes_only_what_a_transaction_changed(tmp_path):

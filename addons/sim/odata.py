@@ -15,6 +15,7 @@ from typing import Any
 
 MAX_FILTER = 4_000  # characters; Graph's URLs are bounded too, and a parse is linear in this
 MAX_DEPTH = 50  # nesting of parentheses and not
+MAX_TERMS = 32  # $orderby keys, $search clauses: each is a pass over the collection, on the event loop
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -279,6 +280,8 @@ def order(records: list[dict], orderby: str, known: Callable[[str], bool] = lamb
     """`$orderby=displayName desc,createdDateTime`: stable sorts, last key first; nulls sort first
     ascending, as Graph's do."""
     keys = []
+    if orderby.count(",") >= MAX_TERMS:
+        raise QueryError(f"The $orderby has more keys than tapeproxy sorts by ({MAX_TERMS}).")
     for part in orderby.split(","):
         words = part.split()
         if not words:
@@ -312,6 +315,8 @@ def search(records: list[dict], text: str) -> list[dict]:
     if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
         raise QueryError("Syntax error: the $search value must be enclosed in double quotes.")
     clauses = [c for c in re.split(r'"\s*(?:AND\s*)?"|\s+AND\s+', text[1:-1]) if c.strip()]
+    if len(clauses) > MAX_TERMS:
+        raise QueryError(f"The $search has more clauses than tapeproxy reads ({MAX_TERMS}).")
     out = []
     for record in records:
         ok = True
