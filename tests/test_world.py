@@ -533,7 +533,7 @@ def test_deleting_a_folder_or_a_file_deletes_what_it_holds_across_the_modules_an
     comment = s.post(f"{B}/comments", json={"item": {"type": "file", "id": inside["id"]}, "message": "hi"}).json()
     task = s.post(f"{B}/tasks", json={"item": {"type": "file", "id": inside["id"]}, "message": "review"}).json()
     assert [c["id"] for c in s.get(f"{B}/files/{inside['id']}/comments").json()["entries"]] == [comment["id"]]
-    assert s.delete(f"{B}/folders/{folder['id']}", params={"recursive": "true"}).status_code == 204
+    assert s.delete(f"{B}/folders/{folder['id']}", params={"recursive": "True"}).status_code == 204  # box-sdk-gen's
     assert s.get(f"{B}/files/{inside['id']}").status_code == 404
     assert s.get(f"{B}/comments/{comment['id']}").status_code == 404
     assert s.get(f"{B}/tasks/{task['id']}").status_code == 404

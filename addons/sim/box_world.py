@@ -136,7 +136,8 @@ class BoxWorld:
             if req.method == "GET":
                 return api.box_reply(200, self.view(tx, collection, record, req.query))
             if req.method == "DELETE":
-                if collection == "folders" and req.query.get("recursive") != "true" and self._holds_items(tx, key):
+                recursive = req.query.get("recursive", "").lower() == "true"  # box-sdk-gen sends True
+                if collection == "folders" and not recursive and self._holds_items(tx, key):
                     raise ApiError(
                         "bad_request",
                         "Cannot delete – folder not empty",  # the spec: recursive=true deletes what it holds
