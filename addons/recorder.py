@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Sequence  # mitmproxy parses --set only for this spelling
 from pathlib import Path
 
@@ -60,6 +61,11 @@ class Recorder:
         self.lost = 0
         self.write_error = ""  # why the last write failed; "" once a write succeeds
         self._pending: list[Callable[[], object]] = []  # body files to write before the YAML naming them
+        # The flush loop writes in a worker thread, a stop or a new cassette on the event loop: one
+        # write at a time, and one of an older snapshot never lands over a newer one.
+        self._write_lock = threading.Lock()
+        self._snapshots = 0  # snapshots of the recording taken to be written
+        self._written = 0  # the newest of them on disk
         self._lock: WriterLock | None = None  # the cassette's, held while recording to it
 
     @property
@@ -280,12 +286,23 @@ class Recorder:
             spool.discard()
         state.spools = None
 
-    def _write(self, entries: list[dict]) -> None:
-        """Body files first (each taken off the list once on disk), then the YAML that names them."""
-        while self._pending:
-            self._pending[0]()
-            self._pending.pop(0)
-        writer.write_atomic(self.target, entries)
+    def _snapshot(self) -> tuple[str, list[dict], int, int]:
+        """What to write, taken on the event loop: (cassette, entries, interactions, snapshot number)."""
+        self._snapshots += 1
+        return self.target, self.recording.entries(), self.recorded, self._snapshots
+
+    def _write(self, target: str, entries: list[dict], number: int) -> bool:
+        """Body files first (each taken off the list once on disk), then the YAML that names them;
+        False, writing nothing, when a newer snapshot is on disk already."""
+        with self._write_lock:
+            if number < self._written:
+                return False
+            while self._pending:
+                self._pending[0]()
+                self._pending.pop(0)
+            writer.write_atomic(target, entries)
+            self._written = number
+            return True
 
     @property
     def unsaved(self) -> int:
@@ -298,22 +315,23 @@ class Recorder:
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             if self._dirty and self.target:
-                entries, added = self.recording.entries(), self.recorded
+                target, entries, added, number = self._snapshot()
                 self._dirty = False
                 try:
-                    await asyncio.to_thread(self._write, entries)
+                    written = await asyncio.to_thread(self._write, target, entries, number)
                 except Exception as e:
                     self._dirty = True
                     self._failed(e)
                 else:
-                    self._saved(added)
+                    if written and target == self.target:
+                        self._saved(added)
 
     def flush(self) -> bool:
         """Everything recorded, on disk now; False (and logged) if the write failed."""
         if self.target and (self._dirty or self.recorded):
-            added = self.recorded
+            target, entries, added, number = self._snapshot()
             try:
-                self._write(self.recording.entries())
+                self._write(target, entries, number)
             except Exception as e:
                 self._failed(e)
                 return False

@@ -283,3 +283,35 @@ def test_a_recorded_multipart_upload_replays_with_another_boundary_and_key_order
     changed = upload(s, {"name": "contract.pdf", "parent": {"id": "0"}}, content[:-1] + b"!")
     assert changed.status_code == 404 and changed.headers["X-Tapeproxy-Miss"] == "1"
     assert "body part 'file' content differs: 1024 bytes, sha256 " in changed.text, changed.text
+
+
+def test_the_last_flush_at_stop_is_not_overwritten_by_an_older_one_still_writing(api, tmp_path, confdir, monkeypatch):
+    """The flush loop writes in a worker thread; a stop that writes everything while that older
+    write is still going must not have the older one land last (issue 28's flaky namespace test)."""
+    from tapeproxy.core import writer
+    from tapeproxy.runtime.inprocess import BackgroundProxy
+
+    path, write = tmp_path / "slow.yaml", writer.write_atomic
+    main = threading.main_thread()
+
+    def slow_in_the_worker(target, entries):
+        if threading.current_thread() is not main and len(entries) == 1:
+            time.sleep(1.5)  # a slow disk: the stop comes while this write is under way
+        write(target, entries)
+
+    monkeypatch.setattr(writer, "write_atomic", slow_in_the_worker)
+    settings = {
+        "confdir": str(confdir),
+        "tapeproxy_record_mode": "all",
+        "tapeproxy_record_to": str(path),
+        "tapeproxy_upstreams": [f"graph.microsoft.com=https://127.0.0.1:{api.port}"],
+        "ssl_verify_upstream_trusted_ca": str(api.cert),
+    }
+    proxy = BackgroundProxy(settings).start()
+    s = requests.Session()
+    s.trust_env, s.proxies, s.verify = False, {"https": proxy.url}, proxy.ca_path
+    s.get("https://graph.microsoft.com/v1.0/seq")
+    time.sleep(0.8)  # the flush loop has begun writing the first
+    s.get("https://graph.microsoft.com/v1.0/seq")
+    proxy.stop()
+    assert [i.request.uri for i in cassette.load(path)] == ["https://graph.microsoft.com/v1.0/seq"] * 2
