@@ -39,6 +39,7 @@ from .core.control_api import CONTROL_TOKEN_HEADER
 from .core.errors import InputError
 from .runtime import responses
 from .scenarios import Scenarios, builtin_names, resolve, unique
+from .sim import box_tasks, graph_print
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,8 @@ class Control:
             assert world is not None  # reset keeps the simulation on
             return 200, {
                 "reset": True,
-                "print_task_definitions": len(world.graph_defs),
-                "box_tasks": len(world.box_tasks),
+                "print_task_definitions": graph_print.MODULE.count(world),
+                "box_tasks": box_tasks.MODULE.count(world),
             }
         return 404, {
             "error": f"no {method} {path or '/'}; see GET /scenarios",

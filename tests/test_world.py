@@ -367,6 +367,30 @@ def test_export_world_writes_a_world_file_that_starts_the_same_world_and_reset_f
     assert "Exported" not in [e["name"] for e in s.get(f"{B}/folders/5000/items").json()["entries"]]
 
 
+def test_a_state_file_from_before_tasks_moved_to_the_store_keeps_them(start_cli, tmp_path):
+    """Print and Box tasks were kept in the state file's YAML; now the database beside it holds them.
+    A state whose database never held them still has them, from its YAML."""
+    import sqlite3
+
+    from helpers import BOX_TASK_URL, run_cli
+
+    state = tmp_path / "state.yaml"
+    proxy = start_cli("demo", "--state", str(state))
+    s = session(proxy)
+    assert s.put(BOX_TASK_URL, json={"message": "Before the move"}).status_code == 200
+    folder = s.post(f"{B}/folders", json={"name": "Kept", "parent": {"id": "0"}}).json()["id"]
+    old = tmp_path / "old.yaml"
+    assert run_cli(["ctl", "export-world", str(old), "--proxy", proxy.url]).returncode == 0
+    proxy.stop()
+    state.write_text(old.read_text())  # as the old YAML: with the tasks
+    with sqlite3.connect(f"{state}.db") as db:  # as the old database: no tasks in it
+        gone = db.execute("DELETE FROM records WHERE collection LIKE 'box:task%' OR collection LIKE 'graph:print/%'")
+        assert gone.rowcount > 0
+    s = session(start_cli("demo", "--state", str(state)))
+    assert s.get(BOX_TASK_URL).json()["message"] == "Before the move"
+    assert s.get(f"{B}/folders/{folder}").json()["name"] == "Kept"
+
+
 # -- in-process -------------------------------------------------------------------------------------
 def test_filter_parser_covers_graphs_operators():
     from tapeproxy.sim import odata

@@ -20,7 +20,7 @@ from ..core import jsonbody, multipart
 from ..core.profiles import box as box_profile
 from . import api, auth, downloads, upload_session
 from .blobs import Digests
-from .box_tasks import delete_task, user_mini
+from .box_tasks import acting_user, delete_tasks_on, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .module import ResourceModule
 from .world import World, describe
@@ -76,7 +76,7 @@ EXAMPLE_DATE = "2012-12-12T10:53:43-08:00"
 
 def file_full(world: World, file_id: str) -> dict:
     f = world.box_files[file_id]
-    owner = user_mini(world, f.get("owned_by") or next(iter(world.box_users), ""))
+    owner = user_mini(world, f.get("owned_by") or acting_user(world))
     return {
         "id": f["id"],
         "type": "file",
@@ -163,8 +163,7 @@ def delete_file(world: World, file_id: str) -> None:
     collaborations (the store's)."""
     with world.lock, world.store.transaction() as tx:
         world.box_files.pop(file_id, None)
-        for task_id in [i for i, t in world.box_tasks.items() if t["item"] == file_id]:
-            delete_task(world, task_id)
+        delete_tasks_on(tx, file_id)
         world.box.delete_held(tx, "files", file_id)
         world.changed()
 

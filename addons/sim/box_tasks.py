@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 from typing import Any
 
-from . import api, auth
+from ..core import yamlfile
+from . import api, auth, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
+from .store import Transaction
 from .world import World
 
 HOSTS = ("api.box.com",)
@@ -19,6 +22,9 @@ RESOLUTIONS = {"review": ("incomplete", "approved", "rejected"), "complete": ("i
 _TASK = re.compile(r"^/2\.0/tasks(?:/([^/]+)(/assignments)?)?/?$")
 _FILE_TASKS = re.compile(r"^/2\.0/files/([^/]+)/tasks/?$")
 _ASSIGNMENT = re.compile(r"^/2\.0/task_assignments(?:/([^/]+))?/?$")
+# The store's collections: tasks and assignments as this module keeps them (the ids of the file and
+# users they name), and Box's users, which are the store's own (the generic world answers /users).
+TASKS, ASSIGNMENTS, USERS = "box:tasks", "box:task_assignments", "box:users"
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -28,27 +34,27 @@ def handle(world: World, req: SimRequest) -> Reply | None:
     if not (task or files or assignment):
         return None
     auth.check_box(req)
-    with world.lock:
+    with world.lock, world.store.transaction() as tx:
         if files:
-            return _file_tasks(world, req, files.group(1))
+            return _file_tasks(world, tx, req, files.group(1))
         if task:
             task_id, assignments = task.groups()
             if task_id is None:
-                return _create_task(world, req)
-            if task_id not in world.box_tasks:
+                return _create_task(world, tx, req)
+            if not tx.has(TASKS, task_id):
                 raise ApiError("not_found", f"Could not find the specified resource (task {task_id})")
             if assignments:
                 if req.method != "GET":
                     raise ApiError("method_not_allowed")
-                return api.box_reply(200, _assignments(world, task_id))
-            return _task(world, req, task_id)
+                return api.box_reply(200, _assignments(world, tx, task_id))
+            return _task(world, tx, req, task_id)
         assert assignment is not None  # one of the three matched
         assignment_id = assignment.group(1)
         if assignment_id is None:
-            return _create_assignment(world, req)
-        if assignment_id not in world.box_assignments:
+            return _create_assignment(world, tx, req)
+        if not tx.has(ASSIGNMENTS, assignment_id):
             raise ApiError("not_found", f"Could not find the specified resource (task assignment {assignment_id})")
-        return _assignment(world, req, assignment_id)
+        return _assignment(world, tx, req, assignment_id)
 
 
 # -- representations ------------------------------------------------------------------------------
@@ -68,12 +74,19 @@ def file_mini(world: World, file_id: str) -> dict:
 
 
 def user_mini(world: World, user_id: str) -> dict:
-    u = world.box_users.get(user_id, {"id": user_id})
+    with world.store.transaction() as tx:
+        u = tx.get(USERS, user_id) or {"id": user_id}
     return {"id": u["id"], "type": "user", "name": u.get("name", ""), "login": u.get("login", "")}
 
 
-def assignment_view(world: World, a: dict) -> dict:
-    task = world.box_tasks[a["task"]]
+def acting_user(world: World) -> str:
+    """Who the simulated app acts as: the world's first user."""
+    with world.store.transaction() as tx:
+        return next(iter(tx.keys(USERS)), "")
+
+
+def assignment_view(world: World, tx: Transaction, a: dict) -> dict:
+    task = tx.get(TASKS, a["task"]) or {}
     return {
         "id": a["id"],
         "type": "task_assignment",
@@ -88,22 +101,25 @@ def assignment_view(world: World, a: dict) -> dict:
     }
 
 
-def _assignments(world: World, task_id: str) -> dict:
-    entries = [assignment_view(world, a) for a in world.box_assignments.values() if a["task"] == task_id]
+def _assignments_of(tx: Transaction, task_id: str) -> list[dict]:
+    return tx.scan(ASSIGNMENTS, lambda a: a["task"] == task_id)
+
+
+def _assignments(world: World, tx: Transaction, task_id: str) -> dict:
+    entries = [assignment_view(world, tx, a) for a in _assignments_of(tx, task_id)]
     return {"total_count": len(entries), "entries": entries}
 
 
-def is_completed(world: World, task_id: str) -> bool:
+def is_completed(tx: Transaction, task_id: str) -> bool:
     """any_assignee: one resolved assignment is enough; all_assignees: every one must be resolved."""
-    states = [a.get("resolution_state", "incomplete") for a in world.box_assignments.values() if a["task"] == task_id]
-    resolved = [s != "incomplete" for s in states]
-    if world.box_tasks[task_id].get("completion_rule") == "any_assignee":
+    resolved = [a.get("resolution_state", "incomplete") != "incomplete" for a in _assignments_of(tx, task_id)]
+    if (tx.get(TASKS, task_id) or {}).get("completion_rule") == "any_assignee":
         return any(resolved)
     return bool(resolved) and all(resolved)
 
 
-def task_view(world: World, task_id: str) -> dict:
-    t = world.box_tasks[task_id]
+def task_view(world: World, tx: Transaction, task_id: str) -> dict:
+    t = tx.get(TASKS, task_id) or {}
     return {
         "id": t["id"],
         "type": "task",
@@ -111,8 +127,8 @@ def task_view(world: World, task_id: str) -> dict:
         "due_at": t.get("due_at"),
         "action": t.get("action", "review"),
         "message": t.get("message", ""),
-        "task_assignment_collection": _assignments(world, task_id),
-        "is_completed": is_completed(world, task_id),
+        "task_assignment_collection": _assignments(world, tx, task_id),
+        "is_completed": is_completed(tx, task_id),
         "created_by": user_mini(world, t.get("created_by", "")),
         "created_at": t.get("created_at"),
         "completion_rule": t.get("completion_rule", "all_assignees"),
@@ -163,7 +179,7 @@ def _iso(value: Any, name: str) -> str | None:
     return value
 
 
-def _create_task(world: World, req: SimRequest) -> Reply:
+def _create_task(world: World, tx: Transaction, req: SimRequest) -> Reply:
     if req.method != "POST":
         raise ApiError("method_not_allowed")
     data = _body(req)
@@ -180,56 +196,55 @@ def _create_task(world: World, req: SimRequest) -> Reply:
         "message": "",
         "due_at": None,
         "completion_rule": "all_assignees",
-        "created_by": _acting_user(world),
+        "created_by": acting_user(world),
         "created_at": api.now(),
     }
     _task_fields(data, task)
-    world.box_tasks[task["id"]] = task
-    world.changed()
-    return api.box_reply(201, task_view(world, task["id"]))
+    tx.put(TASKS, task["id"], task)
+    return api.box_reply(201, task_view(world, tx, task["id"]))
 
 
-def _acting_user(world: World) -> str:
-    return next(iter(world.box_users), "")
-
-
-def _task(world: World, req: SimRequest, task_id: str) -> Reply:
+def _task(world: World, tx: Transaction, req: SimRequest, task_id: str) -> Reply:
     if req.method == "GET":
-        return api.box_reply(200, task_view(world, task_id))
+        return api.box_reply(200, task_view(world, tx, task_id))
     if req.method == "PUT":
         data = _body(req)
-        task = dict(world.box_tasks[task_id])
+        task = tx.get(TASKS, task_id) or {}
         _task_fields(data, task)  # validate everything before changing anything
-        world.box_tasks[task_id] = task
-        for a in world.box_assignments.values():  # a changed action may make old resolutions meaningless
-            if a["task"] == task_id and a.get("resolution_state") not in RESOLUTIONS[task["action"]]:
-                a["resolution_state"] = "incomplete"
-        world.changed()
-        return api.box_reply(200, task_view(world, task_id))
+        tx.put(TASKS, task_id, task)
+        for a in _assignments_of(tx, task_id):  # a changed action may make old resolutions meaningless
+            if a.get("resolution_state") not in RESOLUTIONS[task["action"]]:
+                tx.put(ASSIGNMENTS, a["id"], {**a, "resolution_state": "incomplete"})
+        return api.box_reply(200, task_view(world, tx, task_id))
     if req.method == "DELETE":
-        delete_task(world, task_id)
-        world.changed()
+        delete_task(tx, task_id)
         return api.box_reply(204)
     raise ApiError("method_not_allowed")
 
 
-def delete_task(world: World, task_id: str) -> None:
+def delete_task(tx: Transaction, task_id: str) -> None:
     """A task and its assignments."""
-    del world.box_tasks[task_id]
-    for a_id in [i for i, a in world.box_assignments.items() if a["task"] == task_id]:
-        del world.box_assignments[a_id]
+    tx.delete(TASKS, task_id)
+    for a in _assignments_of(tx, task_id):
+        tx.delete(ASSIGNMENTS, a["id"])
 
 
-def _file_tasks(world: World, req: SimRequest, file_id: str) -> Reply:
+def delete_tasks_on(tx: Transaction, file_id: str) -> None:
+    """Every task on a file (the file is being deleted)."""
+    for t in tx.scan(TASKS, lambda t: t["item"] == file_id):
+        delete_task(tx, t["id"])
+
+
+def _file_tasks(world: World, tx: Transaction, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
     if file_id not in world.box_files:
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
-    entries = [task_view(world, i) for i, t in world.box_tasks.items() if t["item"] == file_id]
+    entries = [task_view(world, tx, t["id"]) for t in tx.scan(TASKS, lambda t: t["item"] == file_id)]
     return api.box_reply(200, {"total_count": len(entries), "entries": entries})
 
 
-def _create_assignment(world: World, req: SimRequest) -> Reply:
+def _create_assignment(world: World, tx: Transaction, req: SimRequest) -> Reply:
     if req.method != "POST":
         raise ApiError("method_not_allowed")
     data = _body(req)
@@ -239,43 +254,43 @@ def _create_assignment(world: World, req: SimRequest) -> Reply:
     if not isinstance(who, dict) or not (who.get("id") or who.get("login")):
         raise ApiError("bad_request", "Bad Request: 'assign_to' needs an 'id' or a 'login'")
     task_id = str(task["id"])
-    if task_id not in world.box_tasks:
+    the_task = tx.get(TASKS, task_id)
+    if the_task is None:
         raise ApiError("not_found", f"Could not find the specified resource (task {task_id})")
-    user_id = str(who["id"]) if who.get("id") else _user_by_login(world, str(who["login"]))
-    if user_id not in world.box_users:
+    user_id = str(who["id"]) if who.get("id") else _user_by_login(world, tx, str(who["login"]))
+    if not tx.has(USERS, user_id):
         raise ApiError("not_found", f"Could not find the specified resource (user {user_id})")
     a = {
         "id": world.new_box_id(),
         "task": task_id,
         "assigned_to": user_id,
-        "assigned_by": world.box_tasks[task_id].get("created_by") or _acting_user(world),
-        "message": world.box_tasks[task_id].get("message", ""),
+        "assigned_by": the_task.get("created_by") or acting_user(world),
+        "message": the_task.get("message", ""),
         "resolution_state": "incomplete",
         "assigned_at": api.now(),
         "completed_at": None,
         "reminded_at": None,
     }
-    world.box_assignments[a["id"]] = a
-    world.changed()
-    return api.box_reply(201, assignment_view(world, a))
+    tx.put(ASSIGNMENTS, a["id"], a)
+    return api.box_reply(201, assignment_view(world, tx, a))
 
 
-def _user_by_login(world: World, login: str) -> str:
-    for u in world.box_users.values():
-        if u.get("login", "").lower() == login.lower():
-            return u["id"]
-    user = {"id": world.new_box_id(), "name": login.split("@")[0], "login": login}  # an invited collaborator
-    world.box_users[user["id"]] = user
-    return user["id"]
+def _user_by_login(world: World, tx: Transaction, login: str) -> str:
+    for u in tx.scan(USERS, lambda u: str(u.get("login", "")).lower() == login.lower()):
+        return u["id"]
+    user_id = world.new_box_id()  # an invited collaborator
+    made = world.box.made_up("users", user_id) or {}
+    tx.put(USERS, user_id, {**made, "id": user_id, "name": login.split("@")[0], "login": login})
+    return user_id
 
 
-def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
-    a = world.box_assignments[assignment_id]
+def _assignment(world: World, tx: Transaction, req: SimRequest, assignment_id: str) -> Reply:
+    a = tx.get(ASSIGNMENTS, assignment_id) or {}
     if req.method == "GET":
-        return api.box_reply(200, assignment_view(world, a))
+        return api.box_reply(200, assignment_view(world, tx, a))
     if req.method == "PUT":
         data = _body(req)
-        action = world.box_tasks[a["task"]].get("action", "review")
+        action = (tx.get(TASKS, a["task"]) or {}).get("action", "review")
         if "resolution_state" in data:
             allowed = RESOLUTIONS[action]
             if data["resolution_state"] not in allowed:
@@ -291,19 +306,59 @@ def _assignment(world: World, req: SimRequest, assignment_id: str) -> Reply:
             a["completed_at"] = None if a["resolution_state"] == "incomplete" else api.now()
         if "message" in data:
             a["message"] = data["message"]
-        world.changed()
-        return api.box_reply(200, assignment_view(world, a))
+        tx.put(ASSIGNMENTS, assignment_id, a)
+        return api.box_reply(200, assignment_view(world, tx, a))
     if req.method == "DELETE":
-        del world.box_assignments[assignment_id]
-        world.changed()
+        tx.delete(ASSIGNMENTS, assignment_id)
         return api.box_reply(204)
     raise ApiError("method_not_allowed")
 
 
+# -- the world file -------------------------------------------------------------------------------
+def load(check: yamlfile.Checker, world: World, doc: dict[str, dict], blobs: Path | None) -> None:
+    """box.users (the store's, over what Box's model makes up for each), then box.tasks, each with
+    its assignments; after box.files (a task is on one)."""
+    box = doc["box"]
+    with world.store.transaction() as tx:
+        for i, user in enumerate(worldfile.list_of(check, box.get("users"), ("box", "users"))):
+            user = dict(check.mapping(user, ("box", "users", i), "a user"))
+            user_id = worldfile.id_of(check, user, ("box", "users", i))
+            tx.put(USERS, user_id, {**(world.box.made_up("users", user_id) or {}), **user})
+        for i, t in enumerate(worldfile.list_of(check, box.get("tasks"), ("box", "tasks"))):
+            keys = ("box", "tasks", i)
+            t = dict(check.mapping(t, keys, "a task"))
+            assignments = worldfile.list_of(check, t.pop("assignments", None), keys + ("assignments",))
+            task_id = worldfile.id_of(check, t, keys)
+            t["item"] = str(t.get("item", ""))
+            if t["item"] not in world.box_files:
+                raise check.fail(keys + ("item",), f"task {task_id} is on file {t['item']!r}, which box.files lacks")
+            tx.put(TASKS, task_id, t)
+            for j, a in enumerate(assignments):
+                at = keys + ("assignments", j)
+                a = dict(check.mapping(a, at, "an assignment"))
+                a["task"] = task_id
+                for who in ("assigned_to", "assigned_by"):
+                    if not tx.has(USERS, str(a.get(who, ""))):
+                        raise check.fail(at + (who,), f"{who} {a.get(who)!r} is not in box.users")
+                    a[who] = str(a[who])
+                tx.put(ASSIGNMENTS, worldfile.id_of(check, a, at), a)
+
+
+def dump(world: World) -> dict[str, dict]:
+    """box.tasks with their assignments (box.users are the store's: exported with it)."""
+    with world.store.transaction() as tx:
+        tasks = [
+            {**t, "assignments": [{k: v for k, v in a.items() if k != "task"} for a in _assignments_of(tx, t["id"])]}
+            for t in tx.scan(TASKS)
+        ]
+    return {"box": {"tasks": tasks}}
+
+
 def _listed(world: World) -> list[str]:
-    return ["  Box tasks (/2.0/tasks/ID):"] + [
-        f"    {i} ({t.get('message', '')}, on file {t.get('item', '')})" for i, t in world.box_tasks.items()
-    ]
+    with world.store.transaction() as tx:
+        return ["  Box tasks (/2.0/tasks/ID):"] + [
+            f"    {t['id']} ({t.get('message', '')}, on file {t.get('item', '')})" for t in tx.scan(TASKS)
+        ]
 
 
 MODULE = ResourceModule(
@@ -311,6 +366,9 @@ MODULE = ResourceModule(
     on_host=lambda host: host in HOSTS,
     handle=handle,
     world_keys=(("box", "tasks"), ("box", "users")),  # the users tasks are assigned to
-    count=lambda world: len(world.box_tasks),
+    count=lambda world: world.store.count(TASKS),
+    load=load,
+    dump=dump,
+    collections=(TASKS, ASSIGNMENTS),
     listed=_listed,
 )

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from . import api, auth
+from ..core import yamlfile
+from . import api, auth, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
+from .store import Transaction
 from .world import PRINT_TASK_STATES, World
 
 HOST = "graph.microsoft.com"
@@ -19,6 +22,8 @@ PAGE_SIZE = 10
 DEFINITION_PROPS = {"displayName", "createdBy"}
 APP_IDENTITY_PROPS = {"appId", "displayName", "servicePrincipalId", "servicePrincipalName"}
 TASK_PROPS = {"parentUrl", "status"}
+WORLD_KEY = ("graph", "taskDefinitions")
+DEFINITIONS = "graph:print/taskDefinitions"  # the store's collection; each one's tasks: tasks_of(id)
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
@@ -28,18 +33,29 @@ def handle(world: World, req: SimRequest) -> Reply | None:
     auth.check_graph_print(req)
     version, def_id, task_id = m.groups()
     base = f"https://{HOST}/{version}"
-    with world.lock:
+    with world.store.transaction() as tx:
         if def_id is None:
-            return _definitions(world, req, base)
-        if def_id not in world.graph_defs:
+            return _definitions(tx, req, base)
+        if not tx.has(DEFINITIONS, def_id):
             raise ApiError("not_found", f"The printTaskDefinition with id '{def_id}' was not found.")
         if m.group(0).rstrip("/").endswith("/tasks"):
-            return _tasks(world, req, base, def_id)
+            return _tasks(tx, req, base, def_id)
         if task_id is None:
-            return _definition(world, req, base, def_id)
-        if task_id not in world.graph_tasks[def_id]:
+            return _definition(tx, req, base, def_id)
+        if not tx.has(tasks_of(def_id), task_id):
             raise ApiError("not_found", f"The printTask with id '{task_id}' was not found.")
-        return _task(world, req, base, def_id, task_id)
+        return _task(tx, req, base, def_id, task_id)
+
+
+def tasks_of(def_id: str) -> str:
+    """The store's collection of a task definition's tasks."""
+    return f"{DEFINITIONS}('{def_id}')/tasks"
+
+
+def all_tasks(world: World) -> list[dict]:
+    """Every print task of every definition (print jobs are made for those that point at one)."""
+    with world.store.transaction() as tx:
+        return [t for def_id in tx.keys(DEFINITIONS) for t in tx.scan(tasks_of(def_id))]
 
 
 def _context(base: str, what: str) -> str:
@@ -61,9 +77,9 @@ def _page(req: SimRequest, items: list, base_url: str) -> tuple[list, str | None
     return page, (f"{base_url}?{urlencode(query, safe='$')}" if more else None)
 
 
-def _definitions(world: World, req: SimRequest, base: str) -> Reply:
+def _definitions(tx: Transaction, req: SimRequest, base: str) -> Reply:
     if req.method == "GET":
-        page, next_link = _page(req, list(world.graph_defs.values()), f"{base}/print/taskDefinitions")
+        page, next_link = _page(req, tx.scan(DEFINITIONS), f"{base}/print/taskDefinitions")
         body = {"@odata.context": _context(base, "print/taskDefinitions"), "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
@@ -75,15 +91,13 @@ def _definitions(world: World, req: SimRequest, base: str) -> Reply:
             "displayName": _text(data, "displayName"),
             "createdBy": _app_identity(data.get("createdBy", {})),
         }
-        world.graph_defs[d["id"]] = d
-        world.graph_tasks[d["id"]] = {}
-        world.changed()
+        tx.put(DEFINITIONS, d["id"], d)
         return api.graph_reply(req, 201, {"@odata.context": _context(base, "print/taskDefinitions/$entity"), **d})
     raise ApiError("method_not_allowed")
 
 
-def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
-    d = world.graph_defs[def_id]
+def _definition(tx: Transaction, req: SimRequest, base: str, def_id: str) -> Reply:
+    d = tx.get(DEFINITIONS, def_id) or {}
     context = _context(base, "print/taskDefinitions/$entity")
     if req.method == "GET":
         return api.graph_reply(req, 200, {"@odata.context": context, **d})
@@ -93,22 +107,20 @@ def _definition(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
             d["displayName"] = _text(data, "displayName")
         if "createdBy" in data:
             d["createdBy"] = {**d.get("createdBy", {}), **_app_identity(data["createdBy"])}
-        world.changed()
+        tx.put(DEFINITIONS, def_id, d)
         return api.graph_reply(req, 200, {"@odata.context": context, **d})
     if req.method == "DELETE":
-        del world.graph_defs[def_id]
-        world.graph_tasks.pop(def_id, None)
-        world.changed()
+        tx.delete(DEFINITIONS, def_id)
+        for task_id in tx.keys(tasks_of(def_id)):  # its tasks go with it
+            tx.delete(tasks_of(def_id), task_id)
         return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
 
 
-def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
+def _tasks(tx: Transaction, req: SimRequest, base: str, def_id: str) -> Reply:
     context = _context(base, f"print/taskDefinitions('{def_id}')/tasks")
     if req.method == "GET":
-        page, next_link = _page(
-            req, list(world.graph_tasks[def_id].values()), f"{base}/print/taskDefinitions/{def_id}/tasks"
-        )
+        page, next_link = _page(req, tx.scan(tasks_of(def_id)), f"{base}/print/taskDefinitions/{def_id}/tasks")
         body = {"@odata.context": context, "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
@@ -121,14 +133,13 @@ def _tasks(world: World, req: SimRequest, base: str, def_id: str) -> Reply:
             "parentUrl": _text(data, "parentUrl"),
             "status": {"state": status["state"], "description": status.get("description", "")},
         }
-        world.graph_tasks[def_id][t["id"]] = t
-        world.changed()
+        tx.put(tasks_of(def_id), t["id"], t)
         return api.graph_reply(req, 201, {"@odata.context": f"{context}/$entity", **t})
     raise ApiError("method_not_allowed")
 
 
-def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -> Reply:
-    t = world.graph_tasks[def_id][task_id]
+def _task(tx: Transaction, req: SimRequest, base: str, def_id: str, task_id: str) -> Reply:
+    t = tx.get(tasks_of(def_id), task_id) or {}
     context = _context(base, f"print/taskDefinitions('{def_id}')/tasks/$entity")
     if req.method == "GET":
         return api.graph_reply(req, 200, {"@odata.context": context, **t})
@@ -138,11 +149,10 @@ def _task(world: World, req: SimRequest, base: str, def_id: str, task_id: str) -
             t["parentUrl"] = _text(data, "parentUrl")
         if "status" in data:
             t["status"] = {**t.get("status", {}), **_status(data["status"], required=False)}
-        world.changed()
+        tx.put(tasks_of(def_id), task_id, t)
         return api.graph_reply(req, 200, {"@odata.context": context, **t})
     if req.method == "DELETE":
-        del world.graph_tasks[def_id][task_id]
-        world.changed()
+        tx.delete(tasks_of(def_id), task_id)
         return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
 
@@ -197,18 +207,51 @@ def _app_identity(value: Any) -> dict:
     return {k: v for k, v in value.items() if k in APP_IDENTITY_PROPS}
 
 
+def load(check: yamlfile.Checker, world: World, doc: dict[str, dict], blobs: Path | None) -> None:
+    """graph.taskDefinitions: each with its tasks."""
+    with world.store.transaction() as tx:
+        for i, d in enumerate(worldfile.list_of(check, doc["graph"].get("taskDefinitions"), WORLD_KEY)):
+            keys = (*WORLD_KEY, i)
+            d = dict(check.mapping(d, keys, "a task definition"))
+            tasks = worldfile.list_of(check, d.pop("tasks", None), keys + ("tasks",))
+            def_id = worldfile.id_of(check, d, keys)
+            tx.put(DEFINITIONS, def_id, d)
+            for j, t in enumerate(tasks):
+                t = dict(check.mapping(t, keys + ("tasks", j), "a print task"))
+                status = t.get("status")
+                state = status.get("state") if isinstance(status, dict) else None
+                if state is not None and state not in PRINT_TASK_STATES:  # else the demo would serve it
+                    close = yamlfile.closest(state, PRINT_TASK_STATES)
+                    raise check.fail(
+                        keys + ("tasks", j, "status", "state"),
+                        f"print task state {state!r} is not one of " + ", ".join(PRINT_TASK_STATES),
+                        f"did you mean {close!r}?" if close else "",
+                    )
+                tx.put(tasks_of(def_id), worldfile.id_of(check, t, keys + ("tasks", j)), t)
+
+
+def dump(world: World) -> dict[str, dict]:
+    with world.store.transaction() as tx:
+        defs = [{**d, "tasks": tx.scan(tasks_of(d["id"]))} for d in tx.scan(DEFINITIONS)]
+    return {"graph": {"taskDefinitions": defs}}
+
+
 def _listed(world: World) -> list[str]:
-    return ["  Graph print task definitions (/v1.0/print/taskDefinitions/ID/tasks):"] + [
-        f"    {i} ({d.get('displayName', '')}: {len(world.graph_tasks.get(i, {}))} task(s))"
-        for i, d in world.graph_defs.items()
-    ]
+    with world.store.transaction() as tx:
+        return ["  Graph print task definitions (/v1.0/print/taskDefinitions/ID/tasks):"] + [
+            f"    {d['id']} ({d.get('displayName', '')}: {len(tx.keys(tasks_of(d['id'])))} task(s))"
+            for d in tx.scan(DEFINITIONS)
+        ]
 
 
 MODULE = ResourceModule(
     name="Graph print task definition(s)",
     on_host=lambda host: host == HOST,
     handle=handle,
-    world_keys=(("graph", "taskDefinitions"),),
-    count=lambda world: len(world.graph_defs),
+    world_keys=(WORLD_KEY,),
+    count=lambda world: world.store.count(DEFINITIONS),
+    load=load,
+    dump=dump,
+    collections=(DEFINITIONS,),
     listed=_listed,
 )

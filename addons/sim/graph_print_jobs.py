@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Any
 
-from . import api, auth, upload_session
+from . import api, auth, graph_print, upload_session
 from .blobs import Digests
 from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
@@ -73,20 +73,19 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
 
 def _jobs(world: World) -> dict[str, dict]:
     """The world's jobs, and one for each job a print task points at that the world does not list."""
-    for tasks in world.graph_tasks.values():
-        for t in tasks.values():
-            m = _PARENT.search(str(t.get("parentUrl", "")))
-            if m and m.group(2) not in world.graph_jobs:
-                content = f"tapeproxy: simulated document of print job {m.group(2)}\n".encode()
-                world.graph_jobs[m.group(2)] = _new_job(m.group(1), m.group(2), "processing")
-                doc = world.graph_jobs[m.group(2)]["documents"][0]
-                doc.update(
-                    displayName=f"job-{m.group(2)}.txt",
-                    contentType="text/plain",
-                    size=len(content),
-                    blob=world.put_blob(content),
-                    uploadedDateTime=api.graph_now(),
-                )
+    for t in graph_print.all_tasks(world):
+        m = _PARENT.search(str(t.get("parentUrl", "")))
+        if m and m.group(2) not in world.graph_jobs:
+            content = f"tapeproxy: simulated document of print job {m.group(2)}\n".encode()
+            world.graph_jobs[m.group(2)] = _new_job(m.group(1), m.group(2), "processing")
+            doc = world.graph_jobs[m.group(2)]["documents"][0]
+            doc.update(
+                displayName=f"job-{m.group(2)}.txt",
+                contentType="text/plain",
+                size=len(content),
+                blob=world.put_blob(content),
+                uploadedDateTime=api.graph_now(),
+            )
     return world.graph_jobs
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..core.yamlfile import Checker
     from .http import Later, Reply, SimRequest
     from .world import World
+
+# Its part of a world file, {"graph": {...}, "box": {...}}, read into the world (blobs: the folder
+# beside the file) and written back.
+Load = Callable[["Checker", "World", dict[str, dict], Path | None], None]
+Dump = Callable[["World"], dict[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -18,4 +25,9 @@ class ResourceModule:
     handle: Callable[[World, SimRequest], Reply | Later | None]  # its answer, or None: not one of its routes
     world_keys: tuple[tuple[str, str], ...]  # the world file's keys it reads: ("graph", "taskDefinitions")
     count: Callable[[World], int]  # how many of what it simulates the world holds
+    load: Load | None = None  # reads its world_keys of a world file (in the registry's order)
+    dump: Dump | None = None  # and writes them back (a state file, an export)
+    # The prefixes of the store's collections its records are kept in: a state file's database has
+    # them (its YAML does not), and they are neither seeds nor exported as the store's own.
+    collections: tuple[str, ...] = ()
     listed: Callable[[World], list[str]] | None = None  # lines naming them, for the start-up lines

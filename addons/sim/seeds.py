@@ -141,12 +141,17 @@ def seed_box(check, world, doc: dict, hand_made: set[str]) -> None:
                 tx.put(box_world.PREFIX + name, record["id"], {**made, **record})
 
 
-def export(store) -> dict[str, Any]:
-    """The store as seeds: Graph's records nested under what holds them, references as ids."""
+def export(store, hand_made: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The store as seeds: Graph's records nested under what holds them, references as ids.
+    `hand_made`: prefixes of the resource modules' collections, which they export themselves."""
     graph: dict[str, Any] = {}
     box: dict[str, Any] = {}
     dump = store.dump()
-    by_name = {name: records for name, records in dump.items() if "~" not in name.split(":", 1)[1][:1]}
+    by_name = {
+        name: records
+        for name, records in dump.items()
+        if "~" not in name.split(":", 1)[1][:1] and not name.startswith(hand_made)
+    }
     for name, records in by_name.items():
         api, _, where = name.partition(":")
         if api == "box":

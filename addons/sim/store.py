@@ -58,11 +58,22 @@ class Store:
         with self.lock:
             self._db = db
             if rows:
-                self._data, self._order = {}, {}
+                # A collection the database has never held keeps what is in memory: a state file
+                # written before its resource moved to the store still has it in its YAML.
+                new = {c: records for c, records in self._data.items() if records}
+                self._data, order = {}, self._order
+                self._order = {}
                 for collection, key, seq, body in rows:
                     self._data.setdefault(collection, {})[key] = json.loads(body)
                     self._order[(collection, key)] = seq
+                    new.pop(collection, None)
                 self._seq = max(seq for _, _, seq, _ in rows)
+                for collection, records in new.items():
+                    self._data[collection] = records
+                    for key in sorted(records, key=lambda k: order[(collection, k)]):
+                        self._seq += 1
+                        self._order[(collection, key)] = self._seq
+                self._write({(c, k) for c, records in new.items() for k in records})
                 return True
             self._write({(c, k) for c, records in self._data.items() for k in records})
             return False

@@ -23,7 +23,7 @@ from typing import Any
 from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
 from ..core.spec import loaded
-from . import seeds
+from . import seeds, worldfile
 from .blobs import Blobs, Digests
 from .box_world import BoxWorld
 from .drive_items import DriveItems
@@ -43,12 +43,7 @@ DEFAULT_ME = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"
 class World:
     def __init__(self) -> None:
         self.lock = threading.RLock()  # the store's too: one lock, so no two threads take them in turns
-        self.graph_defs: dict[str, dict] = {}
-        self.graph_tasks: dict[str, dict[str, dict]] = {}
-        self.box_users: dict[str, dict] = {}
         self.box_files: dict[str, dict] = {}
-        self.box_tasks: dict[str, dict] = {}
-        self.box_assignments: dict[str, dict] = {}
         self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
         self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
         self.graph_items = DriveItems()  # driveItems by id, the root among them
@@ -94,9 +89,17 @@ class World:
 
         delete_file(self, file_id)
 
+    def module_collections(self) -> tuple[str, ...]:
+        """The prefixes of the store's collections the resource modules keep their records in."""
+        from . import registry
+
+        return tuple(prefix for m in registry.MODULES for prefix in m.collections)
+
     def store_summary(self) -> tuple[int, int]:
-        """(records, collections) the store holds of the APIs' resources (not its own bookkeeping)."""
-        names = [n for n in self.store.names() if not n.partition(":")[2].startswith("~")]
+        """(records, collections) the store holds of the APIs' resources (not its own bookkeeping,
+        not the resource modules' records: they count those)."""
+        own = self.module_collections()
+        names = [n for n in self.store.names() if not n.partition(":")[2].startswith("~") and not n.startswith(own)]
         return sum(self.store.count(n) for n in names), len(names)
 
     # -- ids ---------------------------------------------------------------------------------------
@@ -106,12 +109,7 @@ class World:
         with self.store.transaction() as tx:
             counter = tx.get(BOX_IDS, "next")
             if counter is None:
-                known = [
-                    int(i)
-                    for d in (self.box_users, self.box_files, self.box_tasks, self.box_assignments)
-                    for i in d
-                    if str(i).isdigit()
-                ]
+                known = [int(i) for i in self.box_files if str(i).isdigit()]
                 known += [
                     int(k)
                     for c in self.store.names()
@@ -146,72 +144,34 @@ class World:
         graph = check.mapping(doc.get("graph") or {}, ("graph",), "graph")
         if graph.get("me") is not None:
             w.graph_me = str(graph["me"])
-        for i, d in enumerate(_list(check, graph.get("taskDefinitions"), ("graph", "taskDefinitions"))):
-            keys = ("graph", "taskDefinitions", i)
-            d = dict(check.mapping(d, keys, "a task definition"))
-            tasks = _list(check, d.pop("tasks", None), keys + ("tasks",))
-            def_id = _id(check, d, keys)
-            w.graph_defs[def_id] = d
-            w.graph_tasks[def_id] = {}
-            for j, t in enumerate(tasks):
-                t = dict(check.mapping(t, keys + ("tasks", j), "a print task"))
-                status = t.get("status")
-                state = status.get("state") if isinstance(status, dict) else None
-                if state is not None and state not in PRINT_TASK_STATES:  # else the demo would serve it
-                    close = yamlfile.closest(state, PRINT_TASK_STATES)
-                    raise check.fail(
-                        keys + ("tasks", j, "status", "state"),
-                        f"print task state {state!r} is not one of " + ", ".join(PRINT_TASK_STATES),
-                        f"did you mean {close!r}?" if close else "",
-                    )
-                w.graph_tasks[def_id][_id(check, t, keys + ("tasks", j))] = t
         _drive(check, w, graph.get("drive"), blobs)
-        for i, job in enumerate(_list(check, graph.get("printJobs"), ("graph", "printJobs"))):
+        for i, job in enumerate(worldfile.list_of(check, graph.get("printJobs"), ("graph", "printJobs"))):
             keys = ("graph", "printJobs", i)
             job = dict(check.mapping(job, keys, "a print job"))
             if not job.get("printer"):
                 raise check.fail(keys, "a print job needs the id of its printer")
             docs = [
                 dict(check.mapping(d, keys + ("documents", j), "a document"))
-                for j, d in enumerate(_list(check, job.get("documents"), keys + ("documents",)))
+                for j, d in enumerate(worldfile.list_of(check, job.get("documents"), keys + ("documents",)))
             ]
             for j, d in enumerate(docs):
-                _id(check, d, keys + ("documents", j))
+                worldfile.id_of(check, d, keys + ("documents", j))
                 if d.get("blob") or d.get("content") is not None:
-                    d["size"] = len(_content(check, w, d, keys + ("documents", j), blobs))
+                    d["size"] = len(worldfile.content_of(check, w, d, keys + ("documents", j), blobs))
             job.update(documents=docs, status=str(job.get("status", "processing")))
             job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
-            w.graph_jobs[_id(check, job, keys)] = job
+            w.graph_jobs[worldfile.id_of(check, job, keys)] = job
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        for name, target in (("users", w.box_users), ("files", w.box_files)):
-            for i, item in enumerate(_list(check, box.get(name), ("box", name))):
-                item = dict(check.mapping(item, ("box", name, i), f"a {name[:-1]}"))
-                target[_id(check, item, ("box", name, i))] = item
-                if name == "files":
-                    content = _content(check, w, item, ("box", name, i), blobs)
-                    describe(item, content, w.blobs.sha1(item["blob"]))
-        for i, t in enumerate(_list(check, box.get("tasks"), ("box", "tasks"))):
-            keys = ("box", "tasks", i)
-            t = dict(check.mapping(t, keys, "a task"))
-            assignments = _list(check, t.pop("assignments", None), keys + ("assignments",))
-            task_id = _id(check, t, keys)
-            t["item"] = str(t.get("item", ""))
-            if t["item"] not in w.box_files:
-                raise check.fail(keys + ("item",), f"task {task_id} is on file {t['item']!r}, which box.files lacks")
-            w.box_tasks[task_id] = t
-            for j, a in enumerate(assignments):
-                a = dict(check.mapping(a, keys + ("assignments", j), "an assignment"))
-                a["task"] = task_id
-                for who in ("assigned_to", "assigned_by"):
-                    if str(a.get(who, "")) not in w.box_users:
-                        raise check.fail(keys + ("assignments", j, who), f"{who} {a.get(who)!r} is not in box.users")
-                    a[who] = str(a[who])
-                w.box_assignments[_id(check, a, keys + ("assignments", j))] = a
-        with w.store.transaction() as tx:  # the hand-made users are records of the store too
-            for user in w.box_users.values():
-                tx.put("box:users", user["id"], {**(w.box.made_up("users", user["id"]) or {}), **user})
+        for i, item in enumerate(worldfile.list_of(check, box.get("files"), ("box", "files"))):
+            item = dict(check.mapping(item, ("box", "files", i), "a file"))
+            w.box_files[worldfile.id_of(check, item, ("box", "files", i))] = item
+            content = worldfile.content_of(check, w, item, ("box", "files", i), blobs)
+            describe(item, content, w.blobs.sha1(item["blob"]))
         from . import registry  # here: the modules it lists import this one
 
+        for module in registry.MODULES:
+            if module.load is not None:
+                module.load(check, w, {"graph": graph, "box": box}, blobs)
         graph_keys, box_keys = registry.world_keys("graph") | {"me"}, registry.world_keys("box")
         if graph.keys() - graph_keys:
             seeds.seed_graph(check, w, graph, graph_keys)
@@ -219,39 +179,34 @@ class World:
             seeds.seed_box(check, w, box, box_keys)
         return w
 
-    def to_doc(self) -> dict:
+    def to_doc(self, in_store: bool = False) -> dict:
+        """The world as a world file holds it; the resource modules' records kept in the store only
+        with `in_store` (a state file's database has them)."""
+        from . import registry
+
         with self.lock:
-            defs = [{**d, "tasks": list(self.graph_tasks.get(i, {}).values())} for i, d in self.graph_defs.items()]
-            tasks = []
-            for task_id, t in self.box_tasks.items():
-                assignments = [
-                    {k: v for k, v in a.items() if k != "task"}
-                    for a in self.box_assignments.values()
-                    if a["task"] == task_id
-                ]
-                tasks.append({**t, "assignments": assignments})
             root = self.graph_drive["rootId"]
             drive = {**self.graph_drive, "items": [i for i in self.graph_items.values() if i["id"] != root]}
-            return copy.deepcopy(
+            doc: dict[str, dict[str, Any]] = copy.deepcopy(
                 {
                     "graph": {
                         "me": self.graph_me,
-                        "taskDefinitions": defs,
                         "drive": drive,
                         "printJobs": list(self.graph_jobs.values()),
                     },
-                    "box": {
-                        "users": list(self.box_users.values()),
-                        "files": list(self.box_files.values()),
-                        "tasks": tasks,
-                    },
+                    "box": {"files": list(self.box_files.values())},
                 }
             )
+            for module in registry.MODULES:
+                if module.dump is not None and (in_store or not module.collections):
+                    for api_name, part in module.dump(self).items():
+                        doc[api_name].update(copy.deepcopy(part))
+            return doc
 
     def export(self) -> dict:
         """The whole world as a world file holds it: the hand-made resources and the store's, with
         text content inline (binary content stays a `blob:`, read from `<file>.blobs/`)."""
-        doc = self.to_doc()
+        doc = self.to_doc(in_store=True)
         with self.lock:
             docs = (d for j in doc["graph"]["printJobs"] for d in j["documents"])
             for item in (*doc["box"]["files"], *doc["graph"]["drive"]["items"], *docs):
@@ -261,10 +216,9 @@ class World:
                     except UnicodeDecodeError:
                         continue
                     del item["blob"]
-        stored = seeds.export(self.store)
+        stored = seeds.export(self.store, self.module_collections())
         doc["graph"].update({k: v for k, v in stored["graph"].items() if k not in doc["graph"]})
-        # Box's users are the store's: the hand-made ones are among them, with those created since
-        doc["box"].update({k: v for k, v in stored["box"].items() if k not in doc["box"] or k == "users"})
+        doc["box"].update({k: v for k, v in stored["box"].items() if k not in doc["box"]})
         return doc
 
     def snapshot(self) -> Snapshot:
@@ -318,13 +272,13 @@ def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
     keys: tuple = ("graph", "drive")
     doc = dict(check.mapping(doc or {}, keys, "graph.drive"))
     check.keys(doc, DRIVE_KEYS, keys, "graph.drive")
-    items = _list(check, doc.pop("items", None), keys + ("items",))
+    items = worldfile.list_of(check, doc.pop("items", None), keys + ("items",))
     w.graph_drive = {**DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
     root = w.graph_drive["rootId"]
     w.graph_items.add({"id": root, "name": "root", "folder": True})
     for i, item in enumerate(items):
         item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
-        item_id = _id(check, item, keys + ("items", i))
+        item_id = worldfile.id_of(check, item, keys + ("items", i))
         item["parent"] = str(item.get("parent") or root)
         if item_id in w.graph_items:
             raise check.fail(keys + ("items", i, "id"), f"drive item {item_id} is listed twice")
@@ -339,42 +293,8 @@ def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
                 keys + ("items", i, "name"), f"{item['name']!r} is in that folder already (names ignore case)"
             )
         if not item.get("folder"):
-            _content(check, w, item, keys + ("items", i), blobs)
+            worldfile.content_of(check, w, item, keys + ("items", i), blobs)
         w.graph_items.add(item)
-
-
-def _content(check, w: World, item: dict, keys: tuple, blobs: Path | None) -> bytes:
-    """A file's content: inline, a blob beside the world file, or a line naming the file."""
-    text = item.pop("content", None)
-    if text is not None:
-        if not isinstance(text, str):
-            raise check.fail(keys + ("content",), f"content must be text, got {yamlfile.kind(text)}")
-        content = text.encode()
-    elif item.get("blob"):
-        try:
-            content = digestfiles.read(blobs, str(item["blob"]))
-        except digestfiles.Unusable as e:
-            raise check.fail(keys + ("blob",), f"blob: {e}") from None
-    else:  # downloadable all the same, and its sha1 is that of what a download returns
-        content = f"tapeproxy: simulated content of {item.get('name') or item['id']}\n".encode()
-    item["blob"] = w.put_blob(content)
-    return content
-
-
-def _list(check, value, keys: tuple) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise check.fail(keys, f"expected a list, got {yamlfile.kind(value)}")
-    return value
-
-
-def _id(check, item: dict, keys: tuple) -> str:
-    value = item.get("id")
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
-        raise check.fail(keys, "every object needs an id")
-    item["id"] = str(value)
-    return item["id"]
 
 
 def load_or_default(world_file: str | None, state_file: str | None, default: Path) -> World:
