@@ -40,6 +40,11 @@ def test_print_tasks_react_and_reject_bad_input(start_cli):
     assert "'done'" in bad.json()["error"]["message"] and bad.headers["request-id"]
     unknown = s.patch(GRAPH_TASK_URL, json={"colour": "red"})
     assert unknown.status_code == 400 and "colour" in unknown.json()["error"]["message"]
+    # refused half-way through (displayName fine, createdBy not): nothing of it is kept
+    definition = f"{G}/print/taskDefinitions/{GRAPH_DEF}"
+    before = s.get(definition).json()["displayName"]
+    half = s.patch(definition, json={"displayName": "Half", "createdBy": {"colour": "red"}})
+    assert half.status_code == 400 and s.get(definition).json()["displayName"] == before
     missing = s.get(f"{G}/print/taskDefinitions/{GRAPH_DEF}/tasks/nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "itemNotFound"
     assert s.delete(GRAPH_TASK_URL).status_code == 204
