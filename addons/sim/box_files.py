@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime
 import hashlib
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..core import jsonbody, multipart
+from ..core import jsonbody, multipart, yamlfile
 from ..core.profiles import box as box_profile
-from . import api, auth, downloads, upload_session
+from . import api, auth, downloads, upload_session, worldfile
 from .blobs import Digests
 from .box_tasks import acting_user, delete_tasks_on, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
@@ -594,10 +596,25 @@ def _commit(world: World, req: SimRequest, session_id: str) -> Later:
     return Later(work)
 
 
+def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: Path | None) -> None:
+    """box.files: each with its content (inline, a blob beside the world file, or made up)."""
+    for i, item in enumerate(worldfile.list_of(check, world_doc["box"].get("files"), ("box", "files"))):
+        item = dict(check.mapping(item, ("box", "files", i), "a file"))
+        w.box_files[worldfile.id_of(check, item, ("box", "files", i))] = item
+        content = worldfile.content_of(check, w, item, ("box", "files", i), blobs)
+        describe(item, content, w.blobs.sha1(item["blob"]))
+
+
+def dump(world: World) -> dict[str, dict]:
+    return {"box": {"files": copy.deepcopy(list(world.box_files.values()))}}
+
+
 MODULE = ResourceModule(
     name="Box file(s)",
     on_host=lambda host: host in (API, DOWNLOAD) or box_profile.is_upload_host(host),
     handle=handle,
     world_keys=(("box", "files"),),
+    load=load,
+    dump=dump,
     count=lambda world: len(world.box_files),
 )

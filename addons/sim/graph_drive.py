@@ -10,13 +10,17 @@ followed by `:/relative/path:`; then nothing, `/children`, `/content` or `/creat
 from __future__ import annotations
 
 import base64
+import copy
 import mimetypes
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import api, auth, downloads, upload_session
+from ..core import yamlfile
+from . import api, auth, downloads, upload_session, worldfile
+from . import world as world_mod
 from .blobs import Digests
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .module import ResourceModule
@@ -31,6 +35,7 @@ _DOWNLOAD = re.compile(r"^/personal/demo/_layouts/15/download\.aspx/?$")
 UPLOAD_URL = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid="
 # OneDrive for Business and SharePoint: "The entire decoded file path, including the file name,
 # can't contain more than 400 characters" (Restrictions and limitations in OneDrive and SharePoint).
+DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 PATH_MAX = 400
 PATH_TOO_LONG = f"The path is longer than the {PATH_MAX} characters OneDrive allows."
 
@@ -369,10 +374,48 @@ def _fragment(world: World, req: SimRequest) -> Reply | Later:
     return upload_session.answer(world, req, api.graph_reply, finish)
 
 
+def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: Path | None) -> None:
+    """graph.drive: the one drive, its items listed with their parent's id (none: the root)."""
+    keys: tuple = ("graph", "drive")
+    doc = dict(check.mapping(world_doc["graph"].get("drive") or {}, keys, "graph.drive"))
+    check.keys(doc, DRIVE_KEYS, keys, "graph.drive")
+    items = worldfile.list_of(check, doc.pop("items", None), keys + ("items",))
+    w.graph_drive = {**world_mod.DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
+    root = w.graph_drive["rootId"]
+    w.graph_items.add({"id": root, "name": "root", "folder": True})
+    for i, item in enumerate(items):
+        item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
+        item_id = worldfile.id_of(check, item, keys + ("items", i))
+        item["parent"] = str(item.get("parent") or root)
+        if item_id in w.graph_items:
+            raise check.fail(keys + ("items", i, "id"), f"drive item {item_id} is listed twice")
+        if item["parent"] not in w.graph_items or not w.graph_items[item["parent"]].get("folder"):
+            raise check.fail(
+                keys + ("items", i, "parent"), f"parent {item['parent']!r} is not a folder listed before this item"
+            )
+        if not isinstance(item.get("name"), str) or not item["name"]:
+            raise check.fail(keys + ("items", i), "a drive item needs a name")
+        if w.graph_items.child(item["parent"], item["name"]) is not None:
+            raise check.fail(
+                keys + ("items", i, "name"), f"{item['name']!r} is in that folder already (names ignore case)"
+            )
+        if not item.get("folder"):
+            worldfile.content_of(check, w, item, keys + ("items", i), blobs)
+        w.graph_items.add(item)
+
+
+def dump(world: World) -> dict[str, dict]:
+    root = world.graph_drive["rootId"]
+    items = [i for i in world.graph_items.values() if i["id"] != root]
+    return {"graph": {"drive": copy.deepcopy({**world.graph_drive, "items": items})}}
+
+
 MODULE = ResourceModule(
     name="OneDrive file(s)",
     on_host=lambda host: host in (HOST, TENANT),
     handle=handle,
     world_keys=(("graph", "drive"),),
+    load=load,
+    dump=dump,
     count=lambda world: sum(1 for i in world.graph_items.values() if not i.get("folder")),
 )

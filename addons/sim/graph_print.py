@@ -14,7 +14,7 @@ from . import api, auth, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
 from .store import Transaction
-from .world import PRINT_TASK_STATES, World
+from .world import World
 
 HOST = "graph.microsoft.com"
 ROUTE = re.compile(r"^/(v1\.0|beta)/print/taskDefinitions(?:/([^/]+)(?:/tasks(?:/([^/]+))?)?)?/?$")
@@ -22,6 +22,8 @@ PAGE_SIZE = 10
 DEFINITION_PROPS = {"displayName", "createdBy"}
 APP_IDENTITY_PROPS = {"appId", "displayName", "servicePrincipalId", "servicePrincipalName"}
 TASK_PROPS = {"parentUrl", "status"}
+# Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
+PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
 WORLD_KEY = ("graph", "taskDefinitions")
 DEFINITIONS = "graph:print/taskDefinitions"  # the store's collection; each one's tasks: tasks_of(id)
 

@@ -8,11 +8,14 @@ with one document, so a print app can follow a task to its job and its content.
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
-from . import api, auth, graph_print, upload_session
+from ..core import yamlfile
+from . import api, auth, graph_print, upload_session, worldfile
 from .blobs import Digests
 from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
@@ -241,10 +244,36 @@ def _value(world: World, req: SimRequest, doc: dict) -> Reply:
     return reply
 
 
+def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: Path | None) -> None:
+    """graph.printJobs: each with its printer's id and its documents (content as a drive item's)."""
+    for i, job in enumerate(worldfile.list_of(check, world_doc["graph"].get("printJobs"), ("graph", "printJobs"))):
+        keys = ("graph", "printJobs", i)
+        job = dict(check.mapping(job, keys, "a print job"))
+        if not job.get("printer"):
+            raise check.fail(keys, "a print job needs the id of its printer")
+        docs = [
+            dict(check.mapping(d, keys + ("documents", j), "a document"))
+            for j, d in enumerate(worldfile.list_of(check, job.get("documents"), keys + ("documents",)))
+        ]
+        for j, d in enumerate(docs):
+            worldfile.id_of(check, d, keys + ("documents", j))
+            if d.get("blob") or d.get("content") is not None:
+                d["size"] = len(worldfile.content_of(check, w, d, keys + ("documents", j), blobs))
+        job.update(documents=docs, status=str(job.get("status", "processing")))
+        job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
+        w.graph_jobs[worldfile.id_of(check, job, keys)] = job
+
+
+def dump(world: World) -> dict[str, dict]:
+    return {"graph": {"printJobs": copy.deepcopy(list(world.graph_jobs.values()))}}
+
+
 MODULE = ResourceModule(
     name="Graph print job(s)",
     on_host=lambda host: host in (HOST, UPLOAD_HOST),
     handle=handle,
     world_keys=(("graph", "printJobs"),),
+    load=load,
+    dump=dump,
     count=lambda world: len(world.graph_jobs),
 )

@@ -26,7 +26,7 @@ class ResourceModule:
     world_keys: tuple[tuple[str, str], ...]  # the world file's keys it reads: ("graph", "taskDefinitions")
     count: Callable[[World], int]  # how many of what it simulates the world holds
     load: Load | None = None  # reads its world_keys of a world file (in the registry's order)
-    dump: Dump | None = None  # and writes them back (a state file, an export)
+    dump: Dump | None = None  # and writes them back (a state file, an export): copies, the caller keeps them
     # The prefixes of the store's collections its records are kept in: a state file's database has
     # them (its YAML does not), and they are neither seeds nor exported as the store's own.
     collections: tuple[str, ...] = ()

@@ -16,8 +16,8 @@ MODULES: tuple[ResourceModule, ...] = (
     graph_print.MODULE,
     graph_print_jobs.MODULE,
     graph_drive.MODULE,
-    box_tasks.MODULE,
     box_files.MODULE,
+    box_tasks.MODULE,  # after the files: a task is on one
 )
 
 

@@ -12,7 +12,6 @@ state file keeps uploads.
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import threading
@@ -23,18 +22,14 @@ from typing import Any
 from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
 from ..core.spec import loaded
-from . import seeds, worldfile
+from . import seeds
 from .blobs import Blobs, Digests
 from .box_world import BoxWorld
 from .drive_items import DriveItems
 from .graph_world import GraphWorld
 from .store import Store
 
-# Graph printTaskProcessingState (the CSDL's enum, less unknownFutureValue).
-PRINT_TASK_STATES = ("pending", "processing", "completed", "aborted")
-
 WORLD_KEYS = {"graph", "box"}
-DRIVE_KEYS = {"id", "name", "owner", "rootId", "items"}
 DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_IDS = "box:~ids"
 DEFAULT_ME = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"
@@ -144,29 +139,7 @@ class World:
         graph = check.mapping(doc.get("graph") or {}, ("graph",), "graph")
         if graph.get("me") is not None:
             w.graph_me = str(graph["me"])
-        _drive(check, w, graph.get("drive"), blobs)
-        for i, job in enumerate(worldfile.list_of(check, graph.get("printJobs"), ("graph", "printJobs"))):
-            keys = ("graph", "printJobs", i)
-            job = dict(check.mapping(job, keys, "a print job"))
-            if not job.get("printer"):
-                raise check.fail(keys, "a print job needs the id of its printer")
-            docs = [
-                dict(check.mapping(d, keys + ("documents", j), "a document"))
-                for j, d in enumerate(worldfile.list_of(check, job.get("documents"), keys + ("documents",)))
-            ]
-            for j, d in enumerate(docs):
-                worldfile.id_of(check, d, keys + ("documents", j))
-                if d.get("blob") or d.get("content") is not None:
-                    d["size"] = len(worldfile.content_of(check, w, d, keys + ("documents", j), blobs))
-            job.update(documents=docs, status=str(job.get("status", "processing")))
-            job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
-            w.graph_jobs[worldfile.id_of(check, job, keys)] = job
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        for i, item in enumerate(worldfile.list_of(check, box.get("files"), ("box", "files"))):
-            item = dict(check.mapping(item, ("box", "files", i), "a file"))
-            w.box_files[worldfile.id_of(check, item, ("box", "files", i))] = item
-            content = worldfile.content_of(check, w, item, ("box", "files", i), blobs)
-            describe(item, content, w.blobs.sha1(item["blob"]))
         from . import registry  # here: the modules it lists import this one
 
         for module in registry.MODULES:
@@ -185,22 +158,11 @@ class World:
         from . import registry
 
         with self.lock:
-            root = self.graph_drive["rootId"]
-            drive = {**self.graph_drive, "items": [i for i in self.graph_items.values() if i["id"] != root]}
-            doc: dict[str, dict[str, Any]] = copy.deepcopy(
-                {
-                    "graph": {
-                        "me": self.graph_me,
-                        "drive": drive,
-                        "printJobs": list(self.graph_jobs.values()),
-                    },
-                    "box": {"files": list(self.box_files.values())},
-                }
-            )
+            doc: dict[str, dict[str, Any]] = {"graph": {"me": self.graph_me}, "box": {}}
             for module in registry.MODULES:
                 if module.dump is not None and (in_store or not module.collections):
                     for api_name, part in module.dump(self).items():
-                        doc[api_name].update(copy.deepcopy(part))
+                        doc[api_name].update(part)
             return doc
 
     def export(self) -> dict:
@@ -265,36 +227,6 @@ def describe(item: dict, content: bytes, sha1: str) -> None:
     version = item.setdefault("file_version", {})
     version.setdefault("id", item["id"])
     version["sha1"] = item["sha1"]
-
-
-def _drive(check, w: World, doc: Any, blobs: Path | None) -> None:
-    """graph.drive: the one drive, its items listed with their parent's id (none: the root)."""
-    keys: tuple = ("graph", "drive")
-    doc = dict(check.mapping(doc or {}, keys, "graph.drive"))
-    check.keys(doc, DRIVE_KEYS, keys, "graph.drive")
-    items = worldfile.list_of(check, doc.pop("items", None), keys + ("items",))
-    w.graph_drive = {**DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
-    root = w.graph_drive["rootId"]
-    w.graph_items.add({"id": root, "name": "root", "folder": True})
-    for i, item in enumerate(items):
-        item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
-        item_id = worldfile.id_of(check, item, keys + ("items", i))
-        item["parent"] = str(item.get("parent") or root)
-        if item_id in w.graph_items:
-            raise check.fail(keys + ("items", i, "id"), f"drive item {item_id} is listed twice")
-        if item["parent"] not in w.graph_items or not w.graph_items[item["parent"]].get("folder"):
-            raise check.fail(
-                keys + ("items", i, "parent"), f"parent {item['parent']!r} is not a folder listed before this item"
-            )
-        if not isinstance(item.get("name"), str) or not item["name"]:
-            raise check.fail(keys + ("items", i), "a drive item needs a name")
-        if w.graph_items.child(item["parent"], item["name"]) is not None:
-            raise check.fail(
-                keys + ("items", i, "name"), f"{item['name']!r} is in that folder already (names ignore case)"
-            )
-        if not item.get("folder"):
-            worldfile.content_of(check, w, item, keys + ("items", i), blobs)
-        w.graph_items.add(item)
 
 
 def load_or_default(world_file: str | None, state_file: str | None, default: Path) -> World:
