@@ -331,3 +331,39 @@ def needs_spec(*names: str):
     return pytest.mark.skipif(
         bool(missing), reason=f"needs {what}, in {SPECS} (or set TAPEPROXY_SPECS to the folder holding it)"
     )
+
+
+def acknowledged_until_killed(proxy, clients: int, want: int, change, session) -> list[str]:
+    """`clients` threads make changes at once, each `change(s, n, i)` returning what the proxy
+    acknowledged (None: it did not); once `want` are acknowledged (or 20 s), the proxy is killed
+    with SIGKILL. What was acknowledged before the kill is returned."""
+    import signal
+    import time
+
+    import requests
+
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        s, i = session(proxy), 0
+        while not stop.is_set():
+            try:
+                done = change(s, n, i)
+            except requests.RequestException:
+                return
+            if done is not None:
+                acknowledged.append(done)
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < want and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proxy.stop(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    return list(acknowledged)

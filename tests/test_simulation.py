@@ -145,37 +145,16 @@ def test_kill_9_with_state_loses_no_change_that_was_acknowledged(start_cli, tmp_
     """Saves are coalesced off the event loop (issue 27, 3); an answer still goes out only once its
     change is on disk. Eight clients upload at once; whatever got its 201 before the kill is there
     after the restart, whole."""
-    import signal
-    import threading
+    from helpers import acknowledged_until_killed
+
+    def upload(s, n, i):
+        name = f"c{n}-{i}.txt"
+        r = s.put(f"{G}/me/drive/root:/kill/{name}:/content", data=name.encode() * 50, timeout=5)
+        return name if r.status_code == 201 else None
 
     state = tmp_path / "state.yaml"
     proxy = start_cli("demo", "--state", str(state))
-    acknowledged: list[str] = []
-    stop = threading.Event()
-
-    def client(n: int) -> None:
-        s = session(proxy)
-        i = 0
-        while not stop.is_set():
-            name = f"c{n}-{i}.txt"
-            try:
-                r = s.put(f"{G}/me/drive/root:/kill/{name}:/content", data=name.encode() * 50, timeout=5)
-            except requests.RequestException:
-                return
-            if r.status_code == 201:
-                acknowledged.append(name)
-            i += 1
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 20
-    while len(acknowledged) < 80 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proxy.stop(signal.SIGKILL)
-    stop.set()
-    for t in threads:
-        t.join(10)
+    acknowledged = acknowledged_until_killed(proxy, 8, 80, upload, session)
     assert len(acknowledged) >= 80
     proxy = start_cli("demo", "--state", str(state))
     s = session(proxy)

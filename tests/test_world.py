@@ -4,10 +4,7 @@ a running proxy with requests, curl, msgraph-sdk and box-sdk-gen, and in-process
 
 import asyncio
 import json
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -311,32 +308,14 @@ def test_replay_with_simulate_lets_cassettes_answer_before_the_store(start_cli, 
 
 def test_state_keeps_the_store_in_sqlite_over_kill_9(start_cli, tmp_path):
     state = tmp_path / "state.json"
+    from helpers import acknowledged_until_killed
+
+    def create(s, n, i):
+        r = s.post(f"{B}/folders", json={"name": f"c{n}-{i}", "parent": {"id": "0"}}, timeout=5)
+        return r.json()["id"] if r.status_code == 201 else None
+
     proxy = start_cli("demo", "--state", str(state))
-    acknowledged: list[str] = []
-    stop = threading.Event()
-
-    def client(n: int) -> None:
-        s = session(proxy)
-        i = 0
-        while not stop.is_set():
-            try:
-                r = s.post(f"{B}/folders", json={"name": f"c{n}-{i}", "parent": {"id": "0"}}, timeout=5)
-            except requests.RequestException:
-                return
-            if r.status_code == 201:
-                acknowledged.append(r.json()["id"])
-            i += 1
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 20
-    while len(acknowledged) < 60 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proxy.stop(signal.SIGKILL)
-    stop.set()
-    for t in threads:
-        t.join(10)
+    acknowledged = acknowledged_until_killed(proxy, 4, 60, create, session)
     assert len(acknowledged) >= 60 and Path(f"{state}.db").is_file()
     s = session(start_cli("demo", "--state", str(state)))
     listed = {e["id"] for e in s.get(f"{B}/folders/0/items", params={"limit": "1000"}).json()["entries"]}
