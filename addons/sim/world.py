@@ -1,13 +1,14 @@
-"""The simulated world: Graph print task definitions and tasks, Box users, files, tasks and
-assignments. Loaded from a YAML world file; with a state file, saved there after changes
-(runtime/state.py decides when, off the event loop).
-
-Plain dicts in insertion order, so lists come out in a stable order and the state file is
-readable YAML in the same format as a world file.
+"""The simulated world: the store (sim/store.py), which holds every record of both APIs, the print
+and Box tasks and the Box users among them, and what is not in it yet: the resources with content
+(the drive's items, print jobs, Box files) as plain dicts in insertion order. Each resource module
+reads and writes its part of a world file (sim/registry.py); with a state file, the store is kept
+in a database beside it and the rest saved to it after changes (runtime/state.py decides when,
+off the event loop).
 
 File content is kept by SHA-256 (`blobs`), and freed once nothing names it. A world file gives it
 inline (`content:`) or names a blob stored beside it, in `<file>.blobs/<sha256>`, which is where a
-state file keeps uploads.
+state file keeps uploads. (Content is why those resources are not in the store yet: a record
+naming a blob must not reach the database before the blob is on disk.)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class World:
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
         self.blobs = Blobs()  # file content by SHA-256
-        self.store = Store(self.lock)  # every other resource of both APIs (sim/graph_world.py, sim/box_world.py)
+        self.store = Store(self.lock)  # every other resource of both APIs (sim/graph_world.py, sim/box_world.py...)
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
         self.version = 0  # one more after every change: what a state file has saved is known by it
