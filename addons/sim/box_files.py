@@ -616,6 +616,5 @@ MODULE = ResourceModule(
     world_keys=(("box", "files"),),
     load=load,
     dump=dump,
-    blobs=lambda world: [f["blob"] for f in world.box_files.values() if f.get("blob")],
     count=lambda world: len(world.box_files),
 )
