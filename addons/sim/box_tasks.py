@@ -82,7 +82,7 @@ def user_mini(world: World, user_id: str) -> dict:
 def acting_user(world: World) -> str:
     """Who the simulated app acts as: the world's first user."""
     with world.store.transaction() as tx:
-        return next(iter(tx.keys(USERS)), "")
+        return tx.first_key(USERS) or ""
 
 
 def assignment_view(world: World, tx: Transaction, a: dict) -> dict:

@@ -220,6 +220,10 @@ class Transaction:
     def keys(self, collection: str) -> list[str]:
         return list(self._store._data.get(collection, {}))
 
+    def first_key(self, collection: str) -> str | None:
+        """The key of the collection's oldest record (without listing them all)."""
+        return next(iter(self._store._data.get(collection, {})), None)
+
     def collections(self, prefix: str) -> list[str]:
         """The names of the collections that start with `prefix` (what a deleted record contained)."""
         return [c for c in self._store._data if c.startswith(prefix)]
