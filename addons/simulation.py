@@ -122,7 +122,10 @@ class SimulationAddon:
         if state and self.state is not None:  # the store's records: in a database beside the state file
             if self.sim is not None:
                 self.sim.world.store.detach()
+            w.disk = self.state.disk
+            w.write_content()
             w.store.attach(world_mod.store_file(state), keep=not fresh)
+            w.read_stored_content()
         return w
 
     @property

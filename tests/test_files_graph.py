@@ -248,6 +248,47 @@ def test_drive_content_and_print_documents_survive_a_restart_with_state(start_cl
         assert http.get(f"{url}/$value").status_code == 404
 
 
+def test_with_state_content_is_on_disk_before_the_database_names_it(tmp_path, confdir, monkeypatch):
+    """Print jobs are records of the store: committed to the database when the request's
+    transaction ends, so a document's content must be on disk by then (a kill -9 before the
+    state's next save would leave a record naming nothing, and a state that cannot start)."""
+    import json
+    import sqlite3
+
+    from tapeproxy.runtime.inprocess import BackgroundProxy
+    from tapeproxy.sim.store import Store
+
+    state = tmp_path / "state.yaml"
+    named_but_missing: list[str] = []
+    commit = Store._write
+
+    def checked(self, keys):  # after every commit: what the database names is on disk
+        commit(self, keys)
+        if self._db is None:  # a store with no database yet (the world being loaded)
+            return
+        with sqlite3.connect(f"{state}.db") as db:
+            for (body,) in db.execute("SELECT body FROM records WHERE collection = 'graph:print/jobs'"):
+                for d in json.loads(body)["documents"]:
+                    if d.get("blob") and not (tmp_path / "state.yaml.blobs" / d["blob"]).is_file():
+                        named_but_missing.append(d["blob"])
+
+    monkeypatch.setattr(Store, "_write", checked)
+    settings = {"confdir": str(confdir), "tapeproxy_simulate": True, "tapeproxy_state": str(state)}
+    data = os.urandom(3000)
+    with BackgroundProxy(settings) as proxy:
+        verify = ssl.create_default_context(cafile=proxy.ca_path)
+        auth = {"Authorization": "Bearer offline-demo-token"}
+        with httpx.Client(proxy=proxy.url, verify=verify, trust_env=False, headers=auth) as http:
+            job = http.post(f"{G}/print/printers/{PRINTER}/jobs", json={"configuration": {}}).json()
+            url = f"{G}/print/printers/{PRINTER}/jobs/{job['id']}/documents/{job['documents'][0]['id']}"
+            props = {"documentName": "p.pdf", "contentType": "application/pdf", "size": len(data)}
+            upload = http.post(f"{url}/createUploadSession", json={"properties": props}).json()["uploadUrl"]
+            headers = {"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+            assert http.put(upload, content=data, headers=headers).status_code == 201
+            assert http.get(f"{url}/$value", follow_redirects=True).content == data
+    assert named_but_missing == []
+
+
 def test_a_path_over_onedrives_400_characters_is_refused_and_the_drive_keeps_working(demo_proxy):
     """Issue 27, 1: a 990-level path once made a folder whose listing and delete answered 500
     (RecursionError) for every client; OneDrive refuses a decoded path over 400 characters."""

@@ -115,3 +115,26 @@ def test_a_state_file_is_json_where_the_world_is_plain_data_and_yaml_where_it_is
     when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     writer.write_data_atomic(dated, {"box": {"tasks": [{"id": "1", "due_at": when}]}})
     assert yamlfile.load(dated)[0]["box"]["tasks"][0]["due_at"] == when
+
+
+def test_blob_disk_removes_unneeded_content_unless_a_record_took_it_since_the_save_looked(tmp_path):
+    """A save finds content nothing names (a deleted file's), then removes it after writing the
+    YAML; an upload of the same content between the two must keep it, as a record names it now."""
+    from tapeproxy.sim.blobs import BlobDisk, Digests
+
+    content = b"the same bytes, uploaded again"
+    digests = Digests.of(content)
+    disk = BlobDisk(tmp_path, [])
+    with disk.kept(content, digests):
+        assert (tmp_path / digests.sha256).read_bytes() == content  # on disk before the record is put
+    look, unneeded = disk.unneeded(set())
+    assert unneeded == {digests.sha256}
+    with disk.kept(content, digests):  # a record names it again, committed inside the block
+        pass
+    disk.remove(digests.sha256, look)
+    assert (tmp_path / digests.sha256).is_file()
+    look, unneeded = disk.unneeded({digests.sha256})  # named: not unneeded
+    assert unneeded == set()
+    look, unneeded = disk.unneeded(set())  # the record is gone: removed after the next save
+    disk.remove(digests.sha256, look)
+    assert not (tmp_path / digests.sha256).exists()

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from ..sim import world as world_mod
+from ..sim.blobs import BlobDisk
 from ..sim.world import World
 from .writerlock import WriterLock
 
@@ -29,14 +30,14 @@ class StateFile:
         self.lock = WriterLock(self.path, "state file", world_mod.blob_dir(self.path))
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tapeproxy-state")
         self._write_lock = threading.Lock()  # a save now (reset, stop) and one in the thread: one at a time
-        self._on_disk: set[str] = set()
+        self.disk: BlobDisk | None = None  # the content beside it, shared by each world loaded from it
         self._saved: tuple[int, int] = (0, -1)  # (id of the world, its version) last on disk
         self._saving: asyncio.Future | None = None
 
     def open(self) -> None:
         """Taken for this process (InputError if another holds it); what a killed writer left is cleared."""
         self.lock.acquire()
-        self._on_disk = world_mod.blob_files(self.path)
+        self.disk = BlobDisk(world_mod.blob_dir(self.path), world_mod.blob_files(self.path))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -63,5 +64,6 @@ class StateFile:
             snapshot = world.snapshot()
             if self.is_saved(world, snapshot.version):
                 return
-            snapshot.write(self.path, self._on_disk)
+            assert self.disk is not None  # opened
+            snapshot.write(self.path, self.disk)
             self._saved = (id(world), snapshot.version)

@@ -616,5 +616,6 @@ MODULE = ResourceModule(
     world_keys=(("box", "files"),),
     load=load,
     dump=dump,
+    blobs=lambda world: [f["blob"] for f in world.box_files.values() if f.get("blob")],
     count=lambda world: len(world.box_files),
 )

@@ -327,9 +327,9 @@ def _download(world: World, req: SimRequest) -> Reply:
         raise ApiError("method_not_allowed")
     item_id = req.query.get("UniqueId", "")
     with world.lock:
-        item = world.graph_items.get(item_id) or next(
-            (d for j in world.graph_jobs.values() for d in j["documents"] if d["id"] == item_id), None
-        )
+        from . import graph_print_jobs  # here: it imports this module (download_url)
+
+        item = world.graph_items.get(item_id) or graph_print_jobs.document(world, item_id)
         if item is None or not item.get("blob"):
             raise ApiError("not_found", "The item the download URL names does not exist.", code="itemNotFound")
         if not downloads.valid(world, item_id, item["blob"], req.query.get("tempauth", "")):
@@ -417,5 +417,6 @@ MODULE = ResourceModule(
     world_keys=(("graph", "drive"),),
     load=load,
     dump=dump,
+    blobs=lambda world: [i["blob"] for i in world.graph_items.values() if i.get("blob")],
     count=lambda world: sum(1 for i in world.graph_items.values() if not i.get("folder")),
 )

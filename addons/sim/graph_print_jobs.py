@@ -8,7 +8,6 @@ with one document, so a print app can follow a task to its job and its content.
 
 from __future__ import annotations
 
-import copy
 import re
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ from .blobs import Digests
 from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
 from .module import ResourceModule
+from .store import Transaction
 from .world import World
 
 HOST = "graph.microsoft.com"
@@ -32,6 +32,7 @@ ROUTE = re.compile(
 _UPLOAD = re.compile(r"^/uploadSession/?$")
 _PARENT = re.compile(r"/print/printers/([^/]+)/jobs/([^/?#]+)")
 UPLOAD_PROPS = ("documentName", "contentType", "size")
+JOBS = "graph:print/jobs"  # the store's collection: each job with its printer and its documents
 
 
 def handle(world: World, req: SimRequest) -> Reply | Later | None:
@@ -43,17 +44,17 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
     auth.check_bearer(req)
     version, printer, job_id, part, doc_id, action = m.groups()
     base = f"https://{HOST}/{version}"
-    with world.lock:
-        jobs = _jobs(world)
+    with world.lock, world.store.transaction() as tx:
+        jobs = _jobs(world, tx)
         if printer not in {j["printer"] for j in jobs.values()}:
             raise ApiError("not_found", f"The printer with id '{printer}' was not found.", code="itemNotFound")
         if job_id is None:
-            return _collection(world, req, base, printer)
+            return _collection(tx, req, base, printer)
         job = jobs.get(job_id)
         if job is None or job["printer"] != printer:
             raise ApiError("not_found", f"The printJob with id '{job_id}' was not found.", code="itemNotFound")
         if part == "start":
-            return _start(world, req, job)
+            return _start(tx, req, job)
         if part is None:
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
@@ -74,22 +75,35 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         return api.graph_reply(req, 200, _document_view(doc))
 
 
-def _jobs(world: World) -> dict[str, dict]:
-    """The world's jobs, and one for each job a print task points at that the world does not list."""
+def _jobs(world: World, tx: Transaction) -> dict[str, dict]:
+    """The world's jobs, and one for each job a print task points at that the world does not list
+    (its document's few bytes written here, under the lock, when a state file keeps them)."""
     for t in graph_print.all_tasks(world):
         m = _PARENT.search(str(t.get("parentUrl", "")))
-        if m and m.group(2) not in world.graph_jobs:
+        if m and not tx.has(JOBS, m.group(2)):
             content = f"tapeproxy: simulated document of print job {m.group(2)}\n".encode()
-            world.graph_jobs[m.group(2)] = _new_job(m.group(1), m.group(2), "processing")
-            doc = world.graph_jobs[m.group(2)]["documents"][0]
-            doc.update(
+            digests = Digests.of(content)
+            job = _new_job(m.group(1), m.group(2), "processing")
+            job["documents"][0].update(
                 displayName=f"job-{m.group(2)}.txt",
                 contentType="text/plain",
                 size=len(content),
-                blob=world.put_blob(content),
+                blob=world.put_blob(content, digests),
                 uploadedDateTime=api.graph_now(),
             )
-    return world.graph_jobs
+            with world.content_kept(content, digests):
+                tx.put(JOBS, job["id"], job)
+    return {j["id"]: j for j in tx.scan(JOBS)}
+
+
+def document(world: World, doc_id: str) -> dict | None:
+    """A print job's document by its id (its download URL names it so)."""
+    with world.store.transaction() as tx:
+        for job in tx.scan(JOBS):
+            for d in job["documents"]:
+                if d["id"] == doc_id:
+                    return d
+    return None
 
 
 def _new_job(printer: str, job_id: str, state: str) -> dict:
@@ -146,9 +160,9 @@ def _job_view(job: dict, base: str, expand: bool = True) -> dict:
     return out
 
 
-def _collection(world: World, req: SimRequest, base: str, printer: str) -> Reply:
+def _collection(tx: Transaction, req: SimRequest, base: str, printer: str) -> Reply:
     if req.method == "GET":
-        jobs = [_job_view(j, base, expand=False) for j in world.graph_jobs.values() if j["printer"] == printer]
+        jobs = [_job_view(j, base, expand=False) for j in tx.scan(JOBS) if j["printer"] == printer]
         return api.graph_reply(
             req, 200, {"@odata.context": f"{base}/$metadata#print/printers('{printer}')/jobs", "value": jobs}
         )
@@ -161,16 +175,15 @@ def _collection(world: World, req: SimRequest, base: str, printer: str) -> Reply
             "The property 'configuration' is required: a printJobConfiguration object.",
             code="invalidRequest",
         )
-    job_id = str(max((int(i) for i in world.graph_jobs if i.isdigit()), default=31216) + 1)
+    job_id = str(max((int(i) for i in tx.keys(JOBS) if i.isdigit()), default=31216) + 1)
     job = _new_job(printer, job_id, "paused")
     job["documents"][0]["id"] = str(uuid.uuid4())
     job["configuration"] = data["configuration"]
-    world.graph_jobs[job_id] = job
-    world.changed()
+    tx.put(JOBS, job_id, job)
     return api.graph_reply(req, 201, _job_view(job, base))
 
 
-def _start(world: World, req: SimRequest, job: dict) -> Reply:
+def _start(tx: Transaction, req: SimRequest, job: dict) -> Reply:
     if req.method != "POST":
         raise ApiError("method_not_allowed")
     if any(not d.get("blob") for d in job["documents"]):
@@ -178,7 +191,7 @@ def _start(world: World, req: SimRequest, job: dict) -> Reply:
             "bad_request", "The print job cannot start: its document has not been uploaded.", code="invalidRequest"
         )
     job["status"] = "processing"
-    world.changed()
+    tx.put(JOBS, job["id"], job)
     description, details = STATES["processing"]
     body = {"state": "processing", "description": description, "details": details, "isAcquiredByPrinter": False}
     return api.graph_reply(
@@ -217,18 +230,20 @@ def _create_session(world: World, req: SimRequest, base: str, job: dict, doc: di
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
     def finish(s: dict, content: bytes, digests: Digests) -> Reply:
-        job = world.graph_jobs.get(s["job"], {"documents": []})
-        doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
-        if doc is None:
-            raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
-        doc.update(
-            displayName=s["documentName"],
-            contentType=s["contentType"],
-            size=len(content),
-            blob=world.put_blob(content, digests),
-            uploadedDateTime=api.graph_now(),
-        )
-        world.changed()
+        with world.store.transaction() as tx:
+            job = tx.get(JOBS, s["job"]) or {"documents": []}
+            doc = next((d for d in job["documents"] if d["id"] == s["document"]), None)
+            if doc is None:
+                raise ApiError("not_found", "The print job the session uploads to is gone.", code="itemNotFound")
+            doc.update(
+                displayName=s["documentName"],
+                contentType=s["contentType"],
+                size=len(content),
+                blob=world.put_blob(content, digests),
+                uploadedDateTime=api.graph_now(),
+            )
+            tx.put(JOBS, job["id"], job)
+        world.changed()  # the content it replaced is freed
         return api.graph_reply(req, 201, _document_view(doc))
 
     return upload_session.answer(world, req, api.graph_reply, finish)
@@ -261,11 +276,18 @@ def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: P
                 d["size"] = len(worldfile.content_of(check, w, d, keys + ("documents", j), blobs))
         job.update(documents=docs, status=str(job.get("status", "processing")))
         job.setdefault("createdDateTime", "2026-01-01T00:00:00Z")
-        w.graph_jobs[worldfile.id_of(check, job, keys)] = job
+        with w.store.transaction() as tx:
+            tx.put(JOBS, worldfile.id_of(check, job, keys), job)
 
 
 def dump(world: World) -> dict[str, dict]:
-    return {"graph": {"printJobs": copy.deepcopy(list(world.graph_jobs.values()))}}
+    with world.store.transaction() as tx:
+        return {"graph": {"printJobs": tx.scan(JOBS)}}
+
+
+def _named(world: World) -> list[str]:
+    with world.store.transaction() as tx:
+        return [d["blob"] for j in tx.scan(JOBS) for d in j["documents"] if d.get("blob")]
 
 
 MODULE = ResourceModule(
@@ -275,5 +297,7 @@ MODULE = ResourceModule(
     world_keys=(("graph", "printJobs"),),
     load=load,
     dump=dump,
-    count=lambda world: len(world.graph_jobs),
+    collections=(JOBS,),
+    blobs=_named,
+    count=lambda world: world.store.count(JOBS),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,4 +30,5 @@ class ResourceModule:
     # The prefixes of the store's collections its records are kept in: a state file's database has
     # them (its YAML does not), and they are neither seeds nor exported as the store's own.
     collections: tuple[str, ...] = ()
+    blobs: Callable[[World], Iterable[str]] | None = None  # the content its records name (kept while named)
     listed: Callable[[World], list[str]] | None = None  # lines naming them, for the start-up lines

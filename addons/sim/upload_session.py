@@ -199,7 +199,7 @@ def answer(world: World, req: SimRequest, reply: Reply202, finish: Finish) -> Re
 
     def complete() -> Reply:
         content, digests = joined(parts)
-        with world.lock:
+        with world.content_kept(content, digests), world.lock:  # on disk first, off the lock (--state)
             return finish(s, content, digests)
 
     return Later(complete)

@@ -13,6 +13,7 @@ naming a blob must not reach the database before the blob is on disk.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -24,7 +25,7 @@ from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
 from ..core.spec import loaded
 from . import seeds
-from .blobs import Blobs, Digests
+from .blobs import BlobDisk, Blobs, Digests
 from .box_world import BoxWorld
 from .drive_items import DriveItems
 from .graph_world import GraphWorld
@@ -44,8 +45,8 @@ class World:
         self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
         self.graph_items = DriveItems()  # driveItems by id, the root among them
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
-        self.graph_jobs: dict[str, dict] = {}  # print jobs by id, each with its printer and documents
         self.blobs = Blobs()  # file content by SHA-256
+        self.disk: BlobDisk | None = None  # with a state file: the content kept beside it
         self.store = Store(self.lock)  # every other resource of both APIs (sim/graph_world.py, sim/box_world.py...)
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
@@ -60,8 +61,30 @@ class World:
         self.blobs.keep_only(self.named_blobs())
 
     def named_blobs(self) -> set[str]:
-        docs = (d for j in self.graph_jobs.values() for d in j["documents"])
-        return {f["blob"] for f in (*self.box_files.values(), *self.graph_items.values(), *docs) if f.get("blob")}
+        """The content the resource modules' records name (each module says which)."""
+        from . import registry
+
+        return {key for m in registry.MODULES if m.blobs is not None for key in m.blobs(self)}
+
+    def write_content(self) -> None:
+        """Before the store is written to a state file's database: the content loaded with the
+        world (from the world file) on disk first, as a request's content is (BlobDisk)."""
+        if self.disk is None:
+            return
+        for key in self.disk.missing(self.named_blobs() & set(self.blobs)):
+            self.disk.write(key, self.blobs[key])
+
+    def read_stored_content(self) -> None:
+        """After the store is read from a state file's database: the content its records name, from
+        beside it, checked against its name (content that is not there stops the start, naming the
+        file, rather than a 500 at its first download)."""
+        if self.disk is None:
+            return
+        for key in self.named_blobs() - set(self.blobs):
+            try:
+                self.blobs.put(digestfiles.read(self.disk.folder, key))
+            except digestfiles.Unusable as e:
+                raise InputError(f"the state's content {self.disk.folder / key}: {e}") from None
 
     # -- the worlds of the store -------------------------------------------------------------------
     @functools.cached_property
@@ -188,28 +211,34 @@ class World:
         """What a state file holds of the world now: taken under the lock, written without it."""
         with self.lock:
             named = self.named_blobs()
-            return Snapshot(self.version, self.to_doc(), {k: self.blobs[k] for k in named})
+            look, unneeded = self.disk.unneeded(named) if self.disk is not None else (0, set())
+            blobs = {k: self.blobs[k] for k in named}
+            return Snapshot(self.version, self.to_doc(), blobs, frozenset(unneeded), look)
+
+    def content_kept(self, content: bytes, digests: Digests) -> contextlib.AbstractContextManager:
+        """Around putting a record of the store that names this content (taken off the lock): with
+        a state file, the content is on disk before the record can be committed (BlobDisk)."""
+        if self.disk is None:
+            return contextlib.nullcontext()
+        return self.disk.kept(content, digests)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
     doc: dict
-    blobs: dict[str, bytes]
+    blobs: dict[str, bytes]  # every content the world names
+    unneeded: frozenset[str]  # on disk, named by nothing and held by nothing when it was taken
+    look: int  # the number of that look (BlobDisk.unneeded)
 
-    def write(self, path: str | Path, on_disk: set[str]) -> None:
-        """The content first, then the YAML that names it, then the content it no longer names: a
-        crash at any point leaves a state file whose content is all there. `on_disk`: the blobs
-        known to be written already (kept up to date)."""
-        folder = blob_dir(path)
-        for key, content in self.blobs.items():
-            if key not in on_disk:
-                digestfiles.write(folder, content, key)
-                on_disk.add(key)
+    def write(self, path: str | Path, disk: BlobDisk) -> None:
+        """The content first, then the YAML that names it, then the content nothing names: a crash
+        at any point leaves a state file whose content is all there."""
+        for key in disk.missing(self.blobs):
+            disk.write(key, self.blobs[key])
         writer.write_data_atomic(path, self.doc)
-        for key in on_disk - self.blobs.keys():
-            (folder / key).unlink(missing_ok=True)
-            on_disk.discard(key)
+        for key in self.unneeded:
+            disk.remove(key, self.look)
 
 
 def store_file(path: str | Path) -> Path:
