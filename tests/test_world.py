@@ -347,8 +347,9 @@ def test_export_world_writes_a_world_file_that_starts_the_same_world_and_reset_f
 
 
 def test_a_state_file_from_before_tasks_moved_to_the_store_keeps_them(start_cli, tmp_path):
-    """Print and Box tasks were kept in the state file's YAML; now the database beside it holds them.
-    A state whose database never held them still has them, from its YAML."""
+    """Print and Box tasks, print jobs and Box files were kept in the state file's YAML; now the
+    database beside it holds them. A state whose database never held them still has them, from its
+    YAML, content included."""
     import sqlite3
 
     from helpers import BOX_TASK_URL, run_cli
@@ -358,16 +359,23 @@ def test_a_state_file_from_before_tasks_moved_to_the_store_keeps_them(start_cli,
     s = session(proxy)
     assert s.put(BOX_TASK_URL, json={"message": "Before the move"}).status_code == 200
     folder = s.post(f"{B}/folders", json={"name": "Kept", "parent": {"id": "0"}}).json()["id"]
+    attributes = json.dumps({"name": "kept.bin", "parent": {"id": folder}})
+    up = "https://upload.box.com/api/2.0/files/content"
+    content = bytes(range(256)) * 4  # not text: the YAML names it, beside the state file
+    made = s.post(up, files={"attributes": (None, attributes), "file": ("f", content)})
+    file_id = made.json()["entries"][0]["id"]
     old = tmp_path / "old.yaml"
     assert run_cli(["ctl", "export-world", str(old), "--proxy", proxy.url]).returncode == 0
     proxy.stop()
     state.write_text(old.read_text())  # as the old YAML: with the tasks
     with sqlite3.connect(f"{state}.db") as db:  # as the old database: no tasks in it
-        gone = db.execute("DELETE FROM records WHERE collection LIKE 'box:task%' OR collection LIKE 'graph:print/%'")
-        assert gone.rowcount > 0
+        for old_one in ("box:task%", "graph:print/%", "box:files+content"):
+            assert db.execute("DELETE FROM records WHERE collection LIKE ?", (old_one,)).rowcount > 0, old_one
     s = session(start_cli("demo", "--state", str(state)))
     assert s.get(BOX_TASK_URL).json()["message"] == "Before the move"
     assert s.get(f"{B}/folders/{folder}").json()["name"] == "Kept"
+    assert [e["id"] for e in s.get(f"{B}/folders/{folder}/items").json()["entries"]] == [file_id]
+    assert s.get(f"{B}/files/{file_id}/content").content == content
 
 
 # -- in-process -------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import datetime
 import hashlib
 import re
@@ -20,7 +19,7 @@ from urllib.parse import quote
 
 from ..core import jsonbody, multipart, yamlfile
 from ..core.profiles import box as box_profile
-from . import api, auth, downloads, upload_session, worldfile
+from . import api, auth, box_file_store, downloads, upload_session, worldfile
 from .blobs import Digests
 from .box_tasks import acting_user, delete_tasks_on, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
@@ -31,6 +30,7 @@ API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
 CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
 PART_SIZE = 8 * 1024 * 1024  # what Box hands out for files of this order
 NAME_MAX = 255
+CONTENT_DATES = ("content_created_at", "content_modified_at")  # an upload's attributes may set them
 SESSION_LIFETIME = datetime.timedelta(days=box_profile.UPLOAD_SESSION_DAYS)
 
 _FILE = re.compile(r"^/2\.0/files/(\d+)(/content|/copy)?/?$")
@@ -49,7 +49,7 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         if not m:
             return None
         auth.check_box(req)
-        with world.lock:
+        with world.lock, world.store.transaction():  # a request refused half-way changes nothing
             known = _known(world, m.group(1))
             if m.group(2) == "/copy":
                 return _copy(world, req, known)
@@ -60,7 +60,7 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if not (up or session):
         return None
     auth.check_box(req)
-    with world.lock:
+    with world.lock, world.store.transaction():
         if session:
             return _session(world, req, session.group(1), session.group(2))
         assert up is not None
@@ -77,7 +77,16 @@ EXAMPLE_DATE = "2012-12-12T10:53:43-08:00"
 
 
 def file_full(world: World, file_id: str) -> dict:
-    f = world.box_files[file_id]
+    return _full(world, _record(world, file_id))
+
+
+def files_in(world: World, folder: str) -> list[dict]:
+    """The files in a folder, full (its listing)."""
+    with world.store.transaction() as tx:
+        return [_full(world, f) for f in box_file_store.in_folder(tx, folder)]
+
+
+def _full(world: World, f: dict) -> dict:
     owner = user_mini(world, f.get("owned_by") or acting_user(world))
     return {
         "id": f["id"],
@@ -112,20 +121,34 @@ def _files(world: World, status: int, file_id: str) -> Reply:
 
 
 # -- files ----------------------------------------------------------------------------------------
-def _known(world: World, file_id: str) -> str:
-    if file_id not in world.box_files:
+def _record(world: World, file_id: str) -> dict:
+    """The file's record (a copy: a change is put back)."""
+    with world.store.transaction() as tx:
+        f = box_file_store.get(tx, file_id)
+    if f is None:
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
+    return f
+
+
+def _put(world: World, f: dict) -> None:
+    with world.store.transaction() as tx:
+        box_file_store.put(tx, f)
+    world.changed()  # content it no longer names is freed
+
+
+def _known(world: World, file_id: str) -> str:
+    _record(world, file_id)
     return file_id
 
 
 def _if_match(req: SimRequest, world: World, file_id: str) -> None:
     wanted = req.header("if-match")
-    if wanted is not None and wanted.strip().strip('"') != str(world.box_files[file_id].get("etag", "0")):
+    if wanted is not None and wanted.strip().strip('"') != str(_record(world, file_id).get("etag", "0")):
         raise ApiError("precondition_failed", "The resource has been modified. Please retrieve the resource again")
 
 
 def _file(world: World, req: SimRequest, file_id: str) -> Reply:
-    f = world.box_files[file_id]
+    f = _record(world, file_id)
     if req.method == "GET":
         wanted = req.header("if-none-match")
         if wanted is not None and wanted.strip().strip('"') == str(f.get("etag", "0")):
@@ -150,9 +173,8 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
                 changed[kept] = world.box.filled(kept, data[kept], changed)
         _unused_name(world, changed["name"], file_id, changed.get("parent", "0"))
         _bump(changed)
-        world.box_files[file_id] = changed
-        world.changed()
-        return api.box_reply(200, file_full(world, file_id))
+        _put(world, changed)
+        return api.box_reply(200, _full(world, changed))
     if req.method == "DELETE":
         _if_match(req, world, file_id)
         delete_file(world, file_id)
@@ -164,7 +186,7 @@ def delete_file(world: World, file_id: str) -> None:
     """A file and what belongs to it: its tasks and their assignments, its comments and
     collaborations (the store's)."""
     with world.lock, world.store.transaction() as tx:
-        world.box_files.pop(file_id, None)
+        tx.delete(box_file_store.FILES, file_id)
         delete_tasks_on(tx, file_id)
         world.box.delete_held(tx, "files", file_id)
         world.changed()
@@ -178,12 +200,12 @@ def _copy(world: World, req: SimRequest, file_id: str) -> Reply:
     data = req.json() if req.body.strip() else {}
     if not isinstance(data, dict) or "parent" not in data:
         raise ApiError("bad_request", "Bad Request: 'parent' is required")
-    source = world.box_files[file_id]
+    source = _record(world, file_id)
     parent = _parent(world, data["parent"], "parent")
     name = _name(data["name"], "name") if "name" in data else source.get("name", "")
     _unused_name(world, name, None, parent)
     copy_id = world.new_box_id()
-    world.box_files[copy_id] = {
+    copied = {
         **{k: v for k, v in source.items() if k not in ("shared_link", "lock")},
         "id": copy_id,
         "name": name,
@@ -194,15 +216,15 @@ def _copy(world: World, req: SimRequest, file_id: str) -> Reply:
         "modified_at": api.now(),
         "file_version": {"id": world.new_box_id()},
     }
-    describe(world.box_files[copy_id], world.blobs[source["blob"]], world.blobs.sha1(source["blob"]))
-    world.changed()
-    return api.box_reply(201, file_full(world, copy_id))
+    describe(copied, world.blobs[source["blob"]], world.blobs.sha1(source["blob"]))
+    _put(world, copied)
+    return api.box_reply(201, _full(world, copied))
 
 
 def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    token = downloads.token(world, file_id, world.box_files[file_id]["blob"])
+    token = downloads.token(world, file_id, _record(world, file_id)["blob"])
     reply = api.box_reply(302)
     reply.headers.append(("Location", f"https://{DOWNLOAD}/d/1/b1!{file_id}-{token}/download"))
     return reply
@@ -217,8 +239,8 @@ def _download(world: World, req: SimRequest, credential: str) -> Reply:
     if m is None:
         raise ApiError("not_found", "Not Found")
     file_id, token = m.groups()
-    with world.lock:
-        f = world.box_files.get(file_id)
+    with world.lock, world.store.transaction() as tx:
+        f = box_file_store.get(tx, file_id)
         if f is None or not downloads.valid(world, file_id, f["blob"], token):
             raise ApiError("not_found", "Not Found")
         content, name, key = world.blobs[f["blob"]], f.get("name", ""), f["blob"]
@@ -254,9 +276,9 @@ def _parent(world: World, value: Any, field: str) -> str:
 
 
 def _unused_name(world: World, name: str, but: str | None = None, parent: str = "0") -> None:
-    for other in world.box_files.values():
-        if other.get("parent", "0") != parent:
-            continue
+    with world.store.transaction() as tx:
+        in_folder = box_file_store.in_folder(tx, parent)
+    for other in in_folder:
         if other["id"] != but and other.get("name", "").lower() == name.lower():
             raise ApiError(
                 "conflict",
@@ -274,8 +296,17 @@ def _unused_name(world: World, name: str, but: str | None = None, parent: str = 
             )
 
 
-def _store(world: World, file_id: str | None, name: str, content: bytes, digests: Digests, parent: str = "0") -> str:
-    """A new file, or a new version of file_id; its id (under the lock; digests computed before it)."""
+def _store(
+    world: World,
+    file_id: str | None,
+    name: str,
+    content: bytes,
+    digests: Digests,
+    parent: str = "0",
+    dates: dict[str, str] | None = None,
+) -> str:
+    """A new file, or a new version of file_id; its id (under the lock; digests computed before it,
+    the content kept on disk around it: World.content_kept). `dates`: the content's, as sent."""
     now = api.now()
     if file_id is None:
         file_id = world.new_box_id()
@@ -290,14 +321,14 @@ def _store(world: World, file_id: str | None, name: str, content: bytes, digests
             "parent": parent,
         }
     else:
-        f = dict(world.box_files[file_id])
+        f = _record(world, file_id)
         f["name"] = name
         _bump(f)
     f["file_version"] = {"id": world.new_box_id()}
     f["blob"] = world.put_blob(content, digests)
     describe(f, content, digests.sha1)
-    world.box_files[file_id] = f
-    world.changed()
+    f.update(dates or {})
+    _put(world, f)
     return file_id
 
 
@@ -311,7 +342,8 @@ def _upload(world: World, req: SimRequest, file_id: str | None) -> Later:
         attributes, content = _parts(req, file_id)
         digests = Digests.of(content)
         _content_md5(req, digests)
-        with world.lock:
+        # on disk first, off the lock (with --state), then the record that names it, in one transaction
+        with world.content_kept(content, digests), world.lock, world.store.transaction():
             if file_id is None:
                 name = _name(attributes.get("name"), "attributes.name")
                 parent = _parent(world, attributes.get("parent"), "attributes.parent")
@@ -319,14 +351,12 @@ def _upload(world: World, req: SimRequest, file_id: str | None) -> Later:
             else:
                 _known(world, file_id)
                 _if_match(req, world, file_id)
-                current = world.box_files[file_id]["name"]
-                name = _name(attributes["name"], "attributes.name") if "name" in attributes else current
-                parent = world.box_files[file_id].get("parent", "0")
+                current = _record(world, file_id)
+                name = _name(attributes["name"], "attributes.name") if "name" in attributes else current["name"]
+                parent = current.get("parent", "0")
                 _unused_name(world, name, file_id, parent)
-            stored = _store(world, file_id, name, content, digests, parent)
-            for key in ("content_created_at", "content_modified_at"):
-                if isinstance(attributes.get(key), str):
-                    world.box_files[stored][key] = attributes[key]
+            dates = {k: v for k, v in attributes.items() if k in CONTENT_DATES and isinstance(v, str)}
+            stored = _store(world, file_id, name, content, digests, parent, dates)
             return _files(world, 201 if file_id is None else 200, stored)
 
     return Later(work)
@@ -401,7 +431,7 @@ def _create_session(world: World, req: SimRequest, file_id: str | None) -> Reply
             )
         _unused_name(world, name, None, str(data["folder_id"]))
     else:
-        name = _name(data["file_name"], "file_name") if "file_name" in data else world.box_files[file_id]["name"]
+        name = _name(data["file_name"], "file_name") if "file_name" in data else _record(world, file_id)["name"]
     upload_session.sweep(world)
     session_id = secrets.token_hex(16).upper()
     expires = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + SESSION_LIFETIME
@@ -581,7 +611,7 @@ def _commit(world: World, req: SimRequest, session_id: str) -> Later:
                 f"Expected: {base64.b64encode(wanted).decode()}",
                 code="digest_mismatch",
             )
-        with world.lock:
+        with world.content_kept(content, digests), world.lock, world.store.transaction():
             if world.box_sessions.get(session_id) is not s:
                 raise ApiError("not_found", f"Could not find the specified resource (upload session {session_id})")
             parent = s.get("folder", "0")
@@ -589,7 +619,7 @@ def _commit(world: World, req: SimRequest, session_id: str) -> Later:
                 _unused_name(world, s["name"], None, parent)
             else:
                 _if_match(req, world, _known(world, s["file_id"]))
-                parent = world.box_files[s["file_id"]].get("parent", "0")
+                parent = _record(world, s["file_id"]).get("parent", "0")
             del world.box_sessions[session_id]
             return _files(world, 201, _store(world, s["file_id"], s["name"], content, digests, parent))
 
@@ -600,13 +630,21 @@ def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: P
     """box.files: each with its content (inline, a blob beside the world file, or made up)."""
     for i, item in enumerate(worldfile.list_of(check, world_doc["box"].get("files"), ("box", "files"))):
         item = dict(check.mapping(item, ("box", "files", i), "a file"))
-        w.box_files[worldfile.id_of(check, item, ("box", "files", i))] = item
+        item["id"] = worldfile.id_of(check, item, ("box", "files", i))
         content = worldfile.content_of(check, w, item, ("box", "files", i), blobs)
         describe(item, content, w.blobs.sha1(item["blob"]))
+        with w.store.transaction() as tx:
+            box_file_store.put(tx, item)
 
 
 def dump(world: World) -> dict[str, dict]:
-    return {"box": {"files": copy.deepcopy(list(world.box_files.values()))}}
+    with world.store.transaction() as tx:
+        return {"box": {"files": tx.scan(box_file_store.FILES)}}
+
+
+def _named(world: World) -> list[str]:
+    with world.store.transaction() as tx:
+        return [f["blob"] for f in tx.scan(box_file_store.FILES, lambda f: bool(f.get("blob")))]
 
 
 MODULE = ResourceModule(
@@ -616,6 +654,7 @@ MODULE = ResourceModule(
     world_keys=(("box", "files"),),
     load=load,
     dump=dump,
-    blobs=lambda world: [f["blob"] for f in world.box_files.values() if f.get("blob")],
-    count=lambda world: len(world.box_files),
+    collections=(box_file_store.FILES,),
+    blobs=_named,
+    count=lambda world: world.store.count(box_file_store.FILES),
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import yamlfile
-from . import api, auth, worldfile
+from . import api, auth, box_file_store, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
 from .store import Transaction
@@ -58,21 +58,6 @@ def handle(world: World, req: SimRequest) -> Reply | None:
 
 
 # -- representations ------------------------------------------------------------------------------
-def file_mini(world: World, file_id: str) -> dict:
-    f = world.box_files[file_id]
-    out = {
-        "id": f["id"],
-        "etag": str(f.get("etag", "1")),
-        "type": "file",
-        "sequence_id": str(f.get("sequence_id", "1")),
-        "name": f.get("name", ""),
-        "sha1": f.get("sha1", ""),
-    }
-    if f.get("file_version"):
-        out["file_version"] = {"type": "file_version", **f["file_version"]}
-    return out
-
-
 def user_mini(world: World, user_id: str) -> dict:
     with world.store.transaction() as tx:
         u = tx.get(USERS, user_id) or {"id": user_id}
@@ -90,7 +75,7 @@ def assignment_view(world: World, tx: Transaction, a: dict) -> dict:
     return {
         "id": a["id"],
         "type": "task_assignment",
-        "item": file_mini(world, task["item"]),
+        "item": box_file_store.mini(tx, task["item"]),
         "assigned_to": user_mini(world, a["assigned_to"]),
         "message": a.get("message", ""),
         "completed_at": a.get("completed_at"),
@@ -123,7 +108,7 @@ def task_view(world: World, tx: Transaction, task_id: str) -> dict:
     return {
         "id": t["id"],
         "type": "task",
-        "item": file_mini(world, t["item"]),
+        "item": box_file_store.mini(tx, t["item"]),
         "due_at": t.get("due_at"),
         "action": t.get("action", "review"),
         "message": t.get("message", ""),
@@ -187,7 +172,7 @@ def _create_task(world: World, tx: Transaction, req: SimRequest) -> Reply:
     if not isinstance(item, dict) or not item.get("id") or item.get("type", "file") != "file":
         raise ApiError("bad_request", 'Bad Request: \'item\' is required: {"id": FILE_ID, "type": "file"}')
     file_id = str(item["id"])
-    if file_id not in world.box_files:
+    if not box_file_store.exists(tx, file_id):
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
     task: dict[str, Any] = {
         "id": world.new_box_id(),
@@ -238,7 +223,7 @@ def delete_tasks_on(tx: Transaction, file_id: str) -> None:
 def _file_tasks(world: World, tx: Transaction, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    if file_id not in world.box_files:
+    if not box_file_store.exists(tx, file_id):
         raise ApiError("not_found", f"Could not find the specified resource (file {file_id})")
     entries = [task_view(world, tx, t["id"]) for t in tx.scan(TASKS, lambda t: t["item"] == file_id)]
     return api.box_reply(200, {"total_count": len(entries), "entries": entries})
@@ -330,7 +315,7 @@ def load(check: yamlfile.Checker, world: World, doc: dict[str, dict], blobs: Pat
             assignments = worldfile.list_of(check, t.pop("assignments", None), keys + ("assignments",))
             task_id = worldfile.id_of(check, t, keys)
             t["item"] = str(t.get("item", ""))
-            if t["item"] not in world.box_files:
+            if not box_file_store.exists(tx, t["item"]):
                 raise check.fail(keys + ("item",), f"task {task_id} is on file {t['item']!r}, which box.files lacks")
             tx.put(TASKS, task_id, t)
             for j, a in enumerate(assignments):

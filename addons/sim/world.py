@@ -1,14 +1,14 @@
-"""The simulated world: the store (sim/store.py), which holds every record of both APIs, the print
-and Box tasks and the Box users among them, and what is not in it yet: the resources with content
-(the drive's items, print jobs, Box files) as plain dicts in insertion order. Each resource module
-reads and writes its part of a world file (sim/registry.py); with a state file, the store is kept
-in a database beside it and the rest saved to it after changes (runtime/state.py decides when,
-off the event loop).
+"""The simulated world: the store (sim/store.py), which holds every record of both APIs, the
+resource modules' among them (print and Box tasks, print jobs, Box files), and what is not in it
+yet: the drive and its items, as plain dicts in insertion order. Each resource module reads and
+writes its part of a world file (sim/registry.py); with a state file, the store is kept in a
+database beside it and the rest saved to it after changes (runtime/state.py decides when, off the
+event loop).
 
 File content is kept by SHA-256 (`blobs`), and freed once nothing names it. A world file gives it
 inline (`content:`) or names a blob stored beside it, in `<file>.blobs/<sha256>`, which is where a
-state file keeps uploads. (Content is why those resources are not in the store yet: a record
-naming a blob must not reach the database before the blob is on disk.)
+state file keeps uploads: a record of the store naming a blob reaches the database only once the
+blob is on disk (content_kept, sim/blobs.py's BlobDisk).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ DEFAULT_ME = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"
 class World:
     def __init__(self) -> None:
         self.lock = threading.RLock()  # the store's too: one lock, so no two threads take them in turns
-        self.box_files: dict[str, dict] = {}
         self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
         self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
         self.graph_items = DriveItems()  # driveItems by id, the root among them
@@ -99,9 +98,9 @@ class World:
 
     # the hand-made files' own view of themselves, and their delete (here: box_files imports this module)
     def _box_files_in(self, folder: str) -> list[dict]:
-        from .box_files import file_full
+        from .box_files import files_in
 
-        return [file_full(self, i) for i, f in self.box_files.items() if f.get("parent", "0") == folder]
+        return files_in(self, folder)
 
     def _delete_box_file(self, file_id: str) -> None:
         from .box_files import delete_file
@@ -128,8 +127,7 @@ class World:
         with self.store.transaction() as tx:
             counter = tx.get(BOX_IDS, "next")
             if counter is None:
-                known = [int(i) for i in self.box_files if str(i).isdigit()]
-                known += [
+                known = [
                     int(k)
                     for c in self.store.names()
                     if c.startswith("box:") and not c.startswith("box:~")
