@@ -2,10 +2,11 @@
 through a running proxy are test_simulation.py, test_files_*.py)."""
 
 from tapeproxy.sim.drive_items import DriveItems
+from tapeproxy.sim.store import Store
 
 
 def test_drive_items_walk_a_deep_tree_in_loops_and_find_children_by_name_ignoring_case():
-    items = DriveItems()
+    items = DriveItems(Store())
     items.add({"id": "root", "name": "root", "folder": True})
     parent = "root"
     for i in range(5000):  # far deeper than Python's recursion limit
@@ -87,7 +88,7 @@ def test_a_burst_of_changes_is_saved_in_a_few_coalesced_saves_and_each_waits_for
 
     async def one_change(i):
         with world.lock:
-            world.graph_drive["name"] = f"drive {i}"
+            world.graph_me = f"user {i}"  # in the state file's YAML (the store's records are in its database)
             world.changed()
         await state.durable(world)
         assert state.is_saved(world, world.version if i == 49 else 0)
@@ -98,7 +99,7 @@ def test_a_burst_of_changes_is_saved_in_a_few_coalesced_saves_and_each_waits_for
     asyncio.run(burst())
     state.close()
     assert world.version == 50 and writes[-1] == 50 and len(writes) <= 3, writes
-    assert "drive 49" in (tmp_path / "s.yaml").read_text()
+    assert "user 49" in (tmp_path / "s.yaml").read_text()
 
 
 def test_a_state_file_is_json_where_the_world_is_plain_data_and_yaml_where_it_is_not(tmp_path):

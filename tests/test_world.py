@@ -347,7 +347,7 @@ def test_export_world_writes_a_world_file_that_starts_the_same_world_and_reset_f
 
 
 def test_a_state_file_from_before_tasks_moved_to_the_store_keeps_them(start_cli, tmp_path):
-    """Print and Box tasks, print jobs and Box files were kept in the state file's YAML; now the
+    """Print and Box tasks, print jobs, Box files and the drive were kept in the state file's YAML; now the
     database beside it holds them. A state whose database never held them still has them, from its
     YAML, content included."""
     import sqlite3
@@ -364,18 +364,20 @@ def test_a_state_file_from_before_tasks_moved_to_the_store_keeps_them(start_cli,
     content = bytes(range(256)) * 4  # not text: the YAML names it, beside the state file
     made = s.post(up, files={"attributes": (None, attributes), "file": ("f", content)})
     file_id = made.json()["entries"][0]["id"]
+    assert s.put(f"{G}/me/drive/root:/kept/notes.txt:/content", data=b"drive notes").status_code == 201
     old = tmp_path / "old.yaml"
     assert run_cli(["ctl", "export-world", str(old), "--proxy", proxy.url]).returncode == 0
     proxy.stop()
     state.write_text(old.read_text())  # as the old YAML: with the tasks
     with sqlite3.connect(f"{state}.db") as db:  # as the old database: no tasks in it
-        for old_one in ("box:task%", "graph:print/%", "box:files+content"):
+        for old_one in ("box:task%", "graph:print/%", "box:files+content", "graph:drive/%"):
             assert db.execute("DELETE FROM records WHERE collection LIKE ?", (old_one,)).rowcount > 0, old_one
     s = session(start_cli("demo", "--state", str(state)))
     assert s.get(BOX_TASK_URL).json()["message"] == "Before the move"
     assert s.get(f"{B}/folders/{folder}").json()["name"] == "Kept"
     assert [e["id"] for e in s.get(f"{B}/folders/{folder}/items").json()["entries"]] == [file_id]
     assert s.get(f"{B}/files/{file_id}/content").content == content
+    assert s.get(f"{G}/me/drive/root:/kept/notes.txt:/content").content == b"drive notes"
 
 
 # -- in-process -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ followed by `:/relative/path:`; then nothing, `/children`, `/content` or `/creat
 from __future__ import annotations
 
 import base64
-import copy
 import mimetypes
 import re
 import secrets
@@ -20,8 +19,9 @@ from urllib.parse import quote, unquote
 
 from ..core import yamlfile
 from . import api, auth, downloads, upload_session, worldfile
-from . import world as world_mod
 from .blobs import Digests
+from .drive_items import DEFAULT as DEFAULT_DRIVE
+from .drive_items import PREFIX as DRIVE_COLLECTIONS
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .module import ResourceModule
 from .world import World
@@ -57,8 +57,8 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         return None
     auth.check_bearer(req)
     base = f"https://{HOST}/{version}"
-    with world.lock:
-        if drive_id is not None and unquote(drive_id) != world.graph_drive["id"]:
+    with world.lock, world.store.transaction():  # a request refused half-way changes nothing
+        if drive_id is not None and unquote(drive_id) != world.graph_drive.about()["id"]:
             raise ApiError("not_found", f"The drive '{drive_id}' was not found.")
         if not rest.strip("/"):
             if req.method != "GET":
@@ -68,11 +68,11 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
             )
         assert item is not None
         item_id, path, action = item.groups()
-        start = world.graph_drive["rootId"] if item_id in (None, "root") else item_id
-        if start not in world.graph_items:
+        start = world.graph_drive.about()["rootId"] if item_id in (None, "root") else item_id
+        if start not in world.graph_drive:
             raise ApiError("not_found", "Item not found")
         names = [n for n in (path or "").split("/") if n]
-        if names and len("/".join([*world.graph_items.names_to(start), *names])) > PATH_MAX:
+        if names and len("/".join([*world.graph_drive.names_to(start), *names])) > PATH_MAX:
             raise ApiError("bad_request", PATH_TOO_LONG, code="invalidRequest", context={"inner_code": "pathIsTooLong"})
         if action == "/content" and req.method == "PUT":
             return _put_content(world, req, base, start, names)
@@ -90,8 +90,8 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
 
 # -- representations ------------------------------------------------------------------------------
 def _drive_view(world: World) -> dict:
-    d = world.graph_drive
-    used = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in world.graph_items.values())
+    d = world.graph_drive.about()
+    used = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in world.graph_drive.all())
     return {
         "id": d["id"],
         "driveType": "business",
@@ -103,12 +103,12 @@ def _drive_view(world: World) -> dict:
 
 
 def _path_of(world: World, item_id: str) -> str:
-    return "/".join(world.graph_items.names_to(item_id))
+    return "/".join(world.graph_drive.names_to(item_id))
 
 
 def item_view(world: World, item_id: str) -> dict:
-    item = world.graph_items[item_id]
-    root = world.graph_drive["rootId"]
+    item = world.graph_drive[item_id]
+    root = world.graph_drive.about()["rootId"]
     out: dict[str, Any] = {
         "id": item_id,
         "name": item["name"],
@@ -117,8 +117,8 @@ def item_view(world: World, item_id: str) -> dict:
         "createdDateTime": item.get("created", "2026-01-01T00:00:00Z"),
         "lastModifiedDateTime": item.get("modified", item.get("created", "2026-01-01T00:00:00Z")),
         "webUrl": f"https://{TENANT}/personal/demo/Documents/{quote(_path_of(world, item_id))}".rstrip("/"),
-        "createdBy": {"user": {"displayName": world.graph_drive["owner"]}},
-        "lastModifiedBy": {"user": {"displayName": world.graph_drive["owner"]}},
+        "createdBy": {"user": {"displayName": world.graph_drive.about()["owner"]}},
+        "lastModifiedBy": {"user": {"displayName": world.graph_drive.about()["owner"]}},
     }
     if item_id == root:
         out["root"] = {}
@@ -126,15 +126,15 @@ def item_view(world: World, item_id: str) -> dict:
         parent = item["parent"]
         parent_path = _path_of(world, parent)
         out["parentReference"] = {
-            "driveId": world.graph_drive["id"],
+            "driveId": world.graph_drive.about()["id"],
             "driveType": "business",
             "id": parent,
             "path": "/drive/root:" + (f"/{parent_path}" if parent_path else ""),
         }
     if item.get("folder"):
-        descendants = world.graph_items.descendants(item_id)
+        descendants = world.graph_drive.descendants(item_id)
         out["size"] = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in descendants)
-        out["folder"] = {"childCount": world.graph_items.child_count(item_id)}
+        out["folder"] = {"childCount": world.graph_drive.child_count(item_id)}
     else:
         out["size"] = len(world.blobs[item["blob"]])
         out["file"] = {
@@ -156,7 +156,7 @@ def download_url(world: World, item: dict) -> str:
 
 def _entity(base: str, world: World, item_id: str) -> dict:
     return {
-        "@odata.context": f"{base}/$metadata#drives('{world.graph_drive['id']}')/items/$entity",
+        "@odata.context": f"{base}/$metadata#drives('{world.graph_drive.about()['id']}')/items/$entity",
         **item_view(world, item_id),
     }
 
@@ -165,9 +165,9 @@ def _entity(base: str, world: World, item_id: str) -> dict:
 def _walk(world: World, start: str, names: list[str]) -> str | None:
     at: str | None = start
     for name in names:
-        if at is None or not world.graph_items[at].get("folder"):
+        if at is None or not world.graph_drive[at].get("folder"):
             return None
-        at = world.graph_items.child(at, name)
+        at = world.graph_drive.child(at, name)
     return at
 
 
@@ -185,25 +185,25 @@ def _place(world: World, start: str, names: list[str], conflict: str) -> tuple[s
     """(parent folder, name, existing item or None) for content put at start:/names; missing
     folders on the way are created, as OneDrive does for a path upload. Checks before it changes."""
     if not names:
-        item = world.graph_items[start]
+        item = world.graph_drive[start]
         if item.get("folder"):
             raise ApiError("bad_request", "Cannot upload content to a folder.", code="invalidRequest")
         return item["parent"], item["name"], start
     for name in names:
         _check_name(name)
     folder, depth = start, 0  # the deepest folder that exists, and how many names it took
-    while depth < len(names) - 1 and (found := world.graph_items.child(folder, names[depth])) is not None:
-        if not world.graph_items[found].get("folder"):
+    while depth < len(names) - 1 and (found := world.graph_drive.child(folder, names[depth])) is not None:
+        if not world.graph_drive[found].get("folder"):
             raise ApiError("conflict", f"'{names[depth]}' is a file, not a folder.", code="nameAlreadyExists")
         folder, depth = found, depth + 1
-    if not world.graph_items[folder].get("folder"):
+    if not world.graph_drive[folder].get("folder"):
         raise ApiError("bad_request", "The parent item is not a folder.", code="invalidRequest")
     name, existing = names[-1], None
     if depth == len(names) - 1:
         name, existing = _resolve(world, folder, names[-1], conflict, NAME_TAKEN)
     for missing in names[depth:-1]:  # everything is checked: now the folders on the way can be made
         created = _new_id()
-        world.graph_items.add(
+        world.graph_drive.add(
             {"id": created, "name": missing, "parent": folder, "folder": True, "created": api.graph_now()}
         )
         folder = created
@@ -220,7 +220,7 @@ SESSION_NAME_TAKEN = (
 
 def _resolve(world: World, folder: str, name: str, conflict: str, taken: str) -> tuple[str, str | None]:
     """The name content gets in folder, and the file it replaces (or None), by conflictBehavior."""
-    existing = world.graph_items.child(folder, name)
+    existing = world.graph_drive.child(folder, name)
     if existing is None:
         return name, None
     if conflict == "fail":
@@ -229,10 +229,10 @@ def _resolve(world: World, folder: str, name: str, conflict: str, taken: str) ->
         stem, dot, ext = name.rpartition(".")
         stem, ext = (stem, dot + ext) if stem else (name, "")
         n = 1
-        while world.graph_items.child(folder, f"{stem} {n}{ext}") is not None:
+        while world.graph_drive.child(folder, f"{stem} {n}{ext}") is not None:
             n += 1
         return f"{stem} {n}{ext}", None
-    if world.graph_items[existing].get("folder"):
+    if world.graph_drive[existing].get("folder"):
         raise ApiError("conflict", taken, code="nameAlreadyExists")
     return name, existing
 
@@ -253,12 +253,13 @@ def _save(
 ) -> tuple[str, bool]:
     """The item written, and whether it is new (under the lock; the digests computed before it)."""
     if existing is not None:
-        item = world.graph_items[existing]
+        item = world.graph_drive[existing]
         item.update(blob=world.put_blob(content, digests), modified=api.graph_now(), version=item.get("version", 1) + 1)
+        world.graph_drive.replace(item)
         world.changed()
         return existing, False
     item_id = _new_id()
-    world.graph_items.add(
+    world.graph_drive.add(
         {
             "id": item_id,
             "name": name,
@@ -276,9 +277,9 @@ def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
     if req.method == "GET":
         return api.graph_reply(req, 200, _entity(base, world, item_id))
     if req.method == "DELETE":
-        if item_id == world.graph_drive["rootId"]:
+        if item_id == world.graph_drive.about()["rootId"]:
             raise ApiError("forbidden", "The root folder cannot be deleted.", code="accessDenied")
-        world.graph_items.remove(item_id)
+        world.graph_drive.remove(item_id)
         world.changed()
         return api.graph_reply(req, 204)
     raise ApiError("method_not_allowed")
@@ -287,10 +288,10 @@ def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
 def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    if not world.graph_items[folder].get("folder"):
+    if not world.graph_drive[folder].get("folder"):
         raise ApiError("bad_request", "The item is not a folder.", code="invalidRequest")
-    value = [item_view(world, i["id"]) for i in world.graph_items.children(folder)]
-    context = f"{base}/$metadata#drives('{world.graph_drive['id']}')/items('{folder}')/children"
+    value = [item_view(world, i["id"]) for i in world.graph_drive.children(folder)]
+    context = f"{base}/$metadata#drives('{world.graph_drive.about()['id']}')/items('{folder}')/children"
     return api.graph_reply(req, 200, {"@odata.context": context, "value": value})
 
 
@@ -299,8 +300,9 @@ def _put_content(world: World, req: SimRequest, base: str, start: str, names: li
 
     def work() -> Reply:
         digests = Digests.of(req.body)  # off the lock and the event loop
-        with world.lock:
-            if start not in world.graph_items:
+        # on disk first, off the lock (with --state), then the item that names it, in one transaction
+        with world.content_kept(req.body, digests), world.lock, world.store.transaction():
+            if start not in world.graph_drive:
                 raise ApiError("not_found", "Item not found")
             folder, name, existing = _place(world, start, names, conflict)
             item_id, new = _save(world, folder, name, existing, req.body, digests)
@@ -312,7 +314,7 @@ def _put_content(world: World, req: SimRequest, base: str, start: str, names: li
 def _content_redirect(world: World, req: SimRequest, item_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
-    item = world.graph_items[item_id]
+    item = world.graph_drive[item_id]
     if item.get("folder"):
         raise ApiError("not_found", "The item has no content: it is a folder.", code="itemNotFound")
     reply = api.graph_reply(req, 302)
@@ -326,10 +328,10 @@ def _download(world: World, req: SimRequest) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
     item_id = req.query.get("UniqueId", "")
-    with world.lock:
+    with world.lock, world.store.transaction():
         from . import graph_print_jobs  # here: it imports this module (download_url)
 
-        item = world.graph_items.get(item_id) or graph_print_jobs.document(world, item_id)
+        item = world.graph_drive.get(item_id) or graph_print_jobs.document(world, item_id)
         if item is None or not item.get("blob"):
             raise ApiError("not_found", "The item the download URL names does not exist.", code="itemNotFound")
         if not downloads.valid(world, item_id, item["blob"], req.query.get("tempauth", "")):
@@ -364,7 +366,7 @@ def _create_session(world: World, req: SimRequest, start: str, names: list[str])
 
 def _fragment(world: World, req: SimRequest) -> Reply | Later:
     def finish(s: dict, content: bytes, digests: Digests) -> Reply:
-        if s["folder"] not in world.graph_items:
+        if s["folder"] not in world.graph_drive:
             raise ApiError("not_found", "The folder the session uploads to was deleted.", code="itemNotFound")
         # the folder may have changed since the session began: its conflictBehavior decides now
         name, existing = _resolve(world, s["folder"], s["name"], s["conflict"], SESSION_NAME_TAKEN)
@@ -380,34 +382,34 @@ def load(check: yamlfile.Checker, w: World, world_doc: dict[str, dict], blobs: P
     doc = dict(check.mapping(world_doc["graph"].get("drive") or {}, keys, "graph.drive"))
     check.keys(doc, DRIVE_KEYS, keys, "graph.drive")
     items = worldfile.list_of(check, doc.pop("items", None), keys + ("items",))
-    w.graph_drive = {**world_mod.DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}}
-    root = w.graph_drive["rootId"]
-    w.graph_items.add({"id": root, "name": "root", "folder": True})
+    w.graph_drive.set_about({**DEFAULT_DRIVE, **{k: str(v) for k, v in doc.items()}})
+    root = w.graph_drive.about()["rootId"]
+    w.graph_drive.add({"id": root, "name": "root", "folder": True})
     for i, item in enumerate(items):
         item = dict(check.mapping(item, keys + ("items", i), "a drive item"))
         item_id = worldfile.id_of(check, item, keys + ("items", i))
         item["parent"] = str(item.get("parent") or root)
-        if item_id in w.graph_items:
+        if item_id in w.graph_drive:
             raise check.fail(keys + ("items", i, "id"), f"drive item {item_id} is listed twice")
-        if item["parent"] not in w.graph_items or not w.graph_items[item["parent"]].get("folder"):
+        if item["parent"] not in w.graph_drive or not w.graph_drive[item["parent"]].get("folder"):
             raise check.fail(
                 keys + ("items", i, "parent"), f"parent {item['parent']!r} is not a folder listed before this item"
             )
         if not isinstance(item.get("name"), str) or not item["name"]:
             raise check.fail(keys + ("items", i), "a drive item needs a name")
-        if w.graph_items.child(item["parent"], item["name"]) is not None:
+        if w.graph_drive.child(item["parent"], item["name"]) is not None:
             raise check.fail(
                 keys + ("items", i, "name"), f"{item['name']!r} is in that folder already (names ignore case)"
             )
         if not item.get("folder"):
             worldfile.content_of(check, w, item, keys + ("items", i), blobs)
-        w.graph_items.add(item)
+        w.graph_drive.add(item)
 
 
 def dump(world: World) -> dict[str, dict]:
-    root = world.graph_drive["rootId"]
-    items = [i for i in world.graph_items.values() if i["id"] != root]
-    return {"graph": {"drive": copy.deepcopy({**world.graph_drive, "items": items})}}
+    about = world.graph_drive.about()
+    items = [i for i in world.graph_drive.all() if i["id"] != about["rootId"]]
+    return {"graph": {"drive": {**about, "items": items}}}
 
 
 MODULE = ResourceModule(
@@ -417,6 +419,7 @@ MODULE = ResourceModule(
     world_keys=(("graph", "drive"),),
     load=load,
     dump=dump,
-    blobs=lambda world: [i["blob"] for i in world.graph_items.values() if i.get("blob")],
-    count=lambda world: sum(1 for i in world.graph_items.values() if not i.get("folder")),
+    collections=(DRIVE_COLLECTIONS,),
+    blobs=lambda world: [i["blob"] for i in world.graph_drive.all() if i.get("blob")],
+    count=lambda world: sum(1 for i in world.graph_drive.all() if not i.get("folder")),
 )

@@ -199,7 +199,8 @@ def answer(world: World, req: SimRequest, reply: Reply202, finish: Finish) -> Re
 
     def complete() -> Reply:
         content, digests = joined(parts)
-        with world.content_kept(content, digests), world.lock:  # on disk first, off the lock (--state)
+        # on disk first, off the lock (--state); then the record naming it, in one transaction
+        with world.content_kept(content, digests), world.lock, world.store.transaction():
             return finish(s, content, digests)
 
     return Later(complete)

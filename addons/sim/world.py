@@ -1,9 +1,8 @@
 """The simulated world: the store (sim/store.py), which holds every record of both APIs, the
-resource modules' among them (print and Box tasks, print jobs, Box files), and what is not in it
-yet: the drive and its items, as plain dicts in insertion order. Each resource module reads and
-writes its part of a world file (sim/registry.py); with a state file, the store is kept in a
-database beside it and the rest saved to it after changes (runtime/state.py decides when, off the
-event loop).
+resource modules' among them (print and Box tasks, print jobs, the drive's items, Box files). Each
+resource module reads and writes its part of a world file (sim/registry.py); with a state file,
+the store is kept in a database beside it, and the little that is not a record (which user /me
+is) saved to the file after changes (runtime/state.py decides when, off the event loop).
 
 File content is kept by SHA-256 (`blobs`), and freed once nothing names it. A world file gives it
 inline (`content:`) or names a blob stored beside it, in `<file>.blobs/<sha256>`, which is where a
@@ -32,7 +31,6 @@ from .graph_world import GraphWorld
 from .store import Store
 
 WORLD_KEYS = {"graph", "box"}
-DEFAULT_DRIVE = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 BOX_IDS = "box:~ids"
 DEFAULT_ME = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"
 
@@ -41,12 +39,11 @@ class World:
     def __init__(self) -> None:
         self.lock = threading.RLock()  # the store's too: one lock, so no two threads take them in turns
         self.box_sessions: dict[str, dict] = {}  # chunked uploads in progress: not saved, as Box's expire
-        self.graph_drive: dict = dict(DEFAULT_DRIVE)  # one drive: /me/drive and /drives/{its id}
-        self.graph_items = DriveItems()  # driveItems by id, the root among them
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.blobs = Blobs()  # file content by SHA-256
         self.disk: BlobDisk | None = None  # with a state file: the content kept beside it
-        self.store = Store(self.lock)  # every other resource of both APIs (sim/graph_world.py, sim/box_world.py...)
+        self.store = Store(self.lock)  # every resource of both APIs (sim/graph_world.py, sim/box_world.py...)
+        self.graph_drive = DriveItems(self.store)  # the one drive (/me/drive, /drives/{its id}) and its items
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
         self.version = 0  # one more after every change: what a state file has saved is known by it
