@@ -161,3 +161,39 @@ def test_an_unknown_error_name_is_reported_with_the_other_problems_of_its_file(t
     assert out.returncode == 1
     assert f"{path}:3:" in out.stdout, out.stdout
     assert f"{path}:6: rules.1.error: unknown error 'throtled' (did you mean 'throttled'?" in out.stdout, out.stdout
+
+
+def test_the_world_schema_is_the_one_the_modules_and_the_specs_derive():
+    """Derived, not written by hand (sim/world_schema.py): a module's keys or a spec changed without
+    running `python -m tapeproxy.sim.world_schema > addons/schemas/world.schema.json` fails here."""
+    from tapeproxy.sim import registry, world_schema
+
+    assert (SCHEMAS / "world.schema.json").read_text() == world_schema.text()
+    keys = schema("world")["properties"]
+    assert {"users", "groups", "applications", "drive", "taskDefinitions"} <= set(keys["graph"]["properties"])
+    assert {"folders", "web_links", "comments", "files", "tasks"} <= set(keys["box"]["properties"])
+    assert registry.world_keys("box") <= set(keys["box"]["properties"])
+
+
+def test_the_world_schema_names_every_collection_so_an_editor_marks_a_misspelt_one(tmp_path):
+    """Any collection of either API can be seeded; the schema lists them all (and each Box record's
+    properties), so an editor marks a misspelt collection or property as it is typed, and lint
+    names it at its line. A collection a resource module keeps in its own shape is not seeded as Box
+    answers it: its records would break the module's answers."""
+    text = (
+        "graph:\n  userz: []\n"  # line 2
+        "box:\n  foldres: []\n"  # line 4
+        "  folders:\n    - {id: '1', nmae: Reports}\n"  # line 6
+    )
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(text), schema("world"))
+    path = tmp_path / "world.yaml"
+    path.write_text(text)
+    lines = run_cli(["lint", str(path)]).stdout.splitlines()
+    for line, message in [(2, "'userz' (did you mean 'users'?)"), (4, "(did you mean 'folders'?)"), (6, "'nmae'")]:
+        assert any(out.startswith(f"{path}:{line}: ") and message in out for out in lines), (line, lines)
+    owned = tmp_path / "owned.yaml"
+    owned.write_text("box:\n  task_assignments:\n    - {id: '5', message: hi}\n")
+    done = run_cli(["lint", str(owned)])
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{owned}:3: box.task_assignments are kept by a resource module" in done.stdout, done.stdout

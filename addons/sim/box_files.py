@@ -647,11 +647,38 @@ def _named(world: World) -> list[str]:
         return [f["blob"] for f in tx.scan(box_file_store.FILES, lambda f: bool(f.get("blob")))]
 
 
+# Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
+WORLD_SCHEMA: dict = {
+    "box": {
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": ["string", "integer"]},
+                    "name": {"type": "string"},
+                    "etag": {"type": "string"},
+                    "sequence_id": {"type": "string"},
+                    "file_version": {"type": "object"},
+                    "parent": {"type": ["string", "integer"], "description": "a folder id; 0 is All Files"},
+                    "description": {"type": "string"},
+                    "content": {"type": "string", "description": "the file's content, as text"},
+                    "blob": {"type": "string", "description": "SHA-256 of content stored in <world file>.blobs/"},
+                    "sha1": {"type": "string", "description": "computed from the content"},
+                    "size": {"type": "integer", "description": "computed from the content"},
+                },
+            },
+        }
+    }
+}
+
+
 MODULE = ResourceModule(
     name="Box file(s)",
     on_host=lambda host: host in (API, DOWNLOAD) or box_profile.is_upload_host(host),
     handle=handle,
-    world_keys=(("box", "files"),),
+    schema=WORLD_SCHEMA,
     load=load,
     dump=dump,
     collections=(box_file_store.FILES,),

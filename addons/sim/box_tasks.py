@@ -346,11 +346,64 @@ def _listed(world: World) -> list[str]:
         ]
 
 
+# Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
+WORLD_SCHEMA: dict = {
+    "box": {
+        "tasks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "item"],
+                "properties": {
+                    "id": {"type": ["string", "integer"]},
+                    "item": {"type": ["string", "integer"], "description": "the id of a file in box.files"},
+                    "action": {"enum": ["review", "complete"]},
+                    "message": {"type": "string"},
+                    "due_at": {"type": ["string", "null"]},
+                    "completion_rule": {"enum": ["all_assignees", "any_assignee"]},
+                    "created_by": {"type": ["string", "integer"]},
+                    "created_at": {"type": ["string", "null"]},
+                    "assignments": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["id", "assigned_to", "assigned_by"],
+                            "properties": {
+                                "id": {"type": ["string", "integer"]},
+                                "assigned_to": {"type": ["string", "integer"]},
+                                "assigned_by": {"type": ["string", "integer"]},
+                                "message": {"type": "string"},
+                                "resolution_state": {"enum": ["completed", "incomplete", "approved", "rejected"]},
+                                "assigned_at": {"type": ["string", "null"]},
+                                "completed_at": {"type": ["string", "null"]},
+                                "reminded_at": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "users": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": ["string", "integer"]},
+                    "name": {"type": "string"},
+                    "login": {"type": "string"},
+                },
+            },
+        },
+    }
+}
+
+
 MODULE = ResourceModule(
     name="Box task(s)",
     on_host=lambda host: host in HOSTS,
     handle=handle,
-    world_keys=(("box", "tasks"), ("box", "users")),  # the users tasks are assigned to
+    schema=WORLD_SCHEMA,
     count=lambda world: world.store.count(TASKS),
     load=load,
     dump=dump,

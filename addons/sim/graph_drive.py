@@ -412,11 +412,50 @@ def dump(world: World) -> dict[str, dict]:
     return {"graph": {"drive": {**about, "items": items}}}
 
 
+# Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
+WORLD_SCHEMA: dict = {
+    "graph": {
+        "drive": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "the one OneDrive drive: /me/drive and /drives/{id}",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "owner": {"type": "string"},
+                "rootId": {"type": "string", "description": "the id of the root folder"},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "name"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "parent": {
+                                "type": "string",
+                                "description": "a folder listed before this item; none: the root",
+                            },
+                            "folder": {"type": "boolean"},
+                            "content": {"type": "string", "description": "a file's content, as text"},
+                            "blob": {
+                                "type": "string",
+                                "description": "SHA-256 of content stored in <world file>.blobs/",
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+}
+
+
 MODULE = ResourceModule(
     name="OneDrive file(s)",
     on_host=lambda host: host in (HOST, TENANT),
     handle=handle,
-    world_keys=(("graph", "drive"),),
+    schema=WORLD_SCHEMA,
     load=load,
     dump=dump,
     collections=(DRIVE_COLLECTIONS,),

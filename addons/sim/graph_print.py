@@ -246,11 +246,51 @@ def _listed(world: World) -> list[str]:
         ]
 
 
+# Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
+WORLD_SCHEMA: dict = {
+    "graph": {
+        "taskDefinitions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "displayName": {"type": "string"},
+                    "createdBy": {
+                        "type": "object",
+                        "properties": {"appId": {"type": "string"}, "displayName": {"type": "string"}},
+                    },
+                    "tasks": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["id"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "parentUrl": {"type": "string"},
+                                "status": {
+                                    "type": "object",
+                                    "properties": {
+                                        "state": {"enum": ["pending", "processing", "completed", "aborted"]},
+                                        "description": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+}
+
+
 MODULE = ResourceModule(
     name="Graph print task definition(s)",
     on_host=lambda host: host == HOST,
     handle=handle,
-    world_keys=(WORLD_KEY,),
+    schema=WORLD_SCHEMA,
     count=lambda world: world.store.count(DEFINITIONS),
     load=load,
     dump=dump,

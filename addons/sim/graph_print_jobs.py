@@ -290,11 +290,49 @@ def _named(world: World) -> list[str]:
         return [d["blob"] for j in tx.scan(JOBS) for d in j["documents"] if d.get("blob")]
 
 
+# Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
+WORLD_SCHEMA: dict = {
+    "graph": {
+        "printJobs": {
+            "type": "array",
+            "description": "print jobs and their documents; jobs that print tasks point at exist without being listed",
+            "items": {
+                "type": "object",
+                "required": ["id", "printer"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "printer": {"type": "string"},
+                    "status": {"enum": ["paused", "processing"]},
+                    "configuration": {"type": "object"},
+                    "createdDateTime": {"type": "string"},
+                    "documents": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["id"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "displayName": {"type": "string"},
+                                "contentType": {"type": "string"},
+                                "content": {"type": "string"},
+                                "blob": {"type": "string"},
+                                "size": {"type": "integer"},
+                                "uploadedDateTime": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+}
+
+
 MODULE = ResourceModule(
     name="Graph print job(s)",
     on_host=lambda host: host in (HOST, UPLOAD_HOST),
     handle=handle,
-    world_keys=(("graph", "printJobs"),),
+    schema=WORLD_SCHEMA,
     load=load,
     dump=dump,
     collections=(JOBS,),

@@ -23,9 +23,11 @@ class ResourceModule:
     name: str  # what it simulates, for the start-up line: "Graph print task definition(s)"
     on_host: Callable[[str], bool]  # the hosts of its routes: it is offered no other request
     handle: Callable[[World, SimRequest], Reply | Later | None]  # its answer, or None: not one of its routes
-    world_keys: tuple[tuple[str, str], ...]  # the world file's keys it reads: ("graph", "taskDefinitions")
+    # The world file's keys it reads, with their JSON Schema: {"graph": {"taskDefinitions": {...}}}
+    # (sim/world_schema.py builds the world file's schema from these and the spec models).
+    schema: dict[str, dict[str, dict]]
     count: Callable[[World], int]  # how many of what it simulates the world holds
-    load: Load | None = None  # reads its world_keys of a world file (in the registry's order)
+    load: Load | None = None  # reads its keys of a world file (in the registry's order)
     dump: Dump | None = None  # and writes them back (a state file, an export): copies, the caller keeps them
     # The prefixes of the store's collections its records are kept in: a state file's database has
     # them (its YAML does not), and they are neither seeds nor exported as the store's own.

@@ -9,7 +9,9 @@ modules read, and the counts the start-up line shows, come from here.
 
 from __future__ import annotations
 
-from . import box_files, box_tasks, graph_drive, graph_print, graph_print_jobs
+from typing import Any
+
+from . import box_files, box_tasks, graph_drive, graph_print, graph_print_jobs, seeds
 from .module import ResourceModule
 
 MODULES: tuple[ResourceModule, ...] = (
@@ -23,4 +25,12 @@ MODULES: tuple[ResourceModule, ...] = (
 
 def world_keys(api: str) -> set[str]:
     """The keys under `graph:` or `box:` of a world file that the modules read (the rest seed the store)."""
-    return {key for m in MODULES for a, key in m.world_keys if a == api}
+    return {key for m in MODULES for key in m.schema.get(api, {})}
+
+
+def seedable(api: str) -> dict[str, Any]:
+    """The collections a world file seeds the store with under `graph:` or `box:`, from the spec
+    models (sim/seeds.py), but for those a module keeps its own records in (of its own shape)."""
+    found = seeds.graph_collections() if api == "graph" else seeds.box_collections()
+    owned = tuple(prefix for m in MODULES for prefix in m.collections)
+    return {name: v for name, v in found.items() if not f"{api}:{name}".startswith(owned)}

@@ -12,6 +12,7 @@ against the spec's model: an unknown property, a wrong type or enum value stops 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Any
@@ -24,23 +25,24 @@ from .store import Transaction
 _STEP = re.compile(r"([^/(]+)(?:\('([^']*)'\))?")
 
 
-def seed_graph(check, world, doc: dict, hand_made: set[str]) -> None:
-    """`hand_made`: the keys the resource modules read (sim/registry.py), not the store's."""
+def seed_graph(check, world, doc: dict, hand_made: set[str], sets: dict[str, str]) -> None:
+    """`hand_made`: the keys the resource modules read (sim/registry.py), not the store's; `sets`:
+    the entity sets it seeds, with their types (registry.seedable)."""
     spec = loaded.graph()
     links: list[tuple] = []
     with world.store.transaction() as tx:
         for name, records in doc.items():
             if name in hand_made:
                 continue
-            if name not in spec.sets:
-                close = yamlfile.closest(name, [*spec.sets, *hand_made])
+            if name not in sets:
+                close = yamlfile.closest(name, [*sets, *hand_made])  # (every entity set is seedable)
                 raise check.fail(
                     ("graph", name),
                     f"graph.{name} is not an entity set of Graph v1.0",
                     f"did you mean {close!r}?" if close else "",
                 )
             collection = graph_world.PREFIX + name
-            _graph_records(check, tx, spec, collection, spec.sets[name], records, ("graph", name), links, "")
+            _graph_records(check, tx, spec, collection, sets[name], records, ("graph", name), links, "")
         for owner_collection, owner_key, nav, target, target_type, where in links:
             found = next(
                 (
@@ -99,16 +101,40 @@ def _graph_records(check, tx: Transaction, spec, collection, type_name, records,
                     links.append((collection, key, nav, str(target_id), element, (*at, nav, j)))
 
 
-def seed_box(check, world, doc: dict, hand_made: set[str]) -> None:
+@functools.cache
+def box_collections() -> dict[str, dict]:
+    """The collections a world file can seed under `box:`: those Box creates records in (a POST to
+    /{name}, and a GET of /{name}/{id} that answers one), each with the schema of its records."""
+    spec = loaded.box()
+    out = {}
+    for name in dict.fromkeys(r.op["path"].split("/")[1] for r in spec.routes):
+        post, _, _ = spec.find("POST", f"/{name}")
+        get, _, _ = spec.find("GET", f"/{name}/1")
+        if post is not None and post.op["path"] == f"/{name}" and get is not None and get.op.get("response"):
+            out[name] = get.op["response"]
+    return out
+
+
+def graph_collections() -> dict[str, str]:
+    """The collections a world file can seed under `graph:`: Graph's entity sets, each with its type."""
+    return loaded.graph().sets
+
+
+def seed_box(check, world, doc: dict, hand_made: set[str], collections: dict[str, dict]) -> None:
+    """As seed_graph; `collections`: those it seeds, with their records' schemas (registry.seedable)."""
     spec = loaded.box()
     with world.store.transaction() as tx:
         for name, records in doc.items():
             if name in hand_made:
                 continue
-            route, _, _ = spec.find("POST", f"/{name}")
-            get, _, _ = spec.find("GET", f"/{name}/1")
-            if route is None or get is None or get.op.get("response") is None:
-                close = yamlfile.closest(name, ["folders", "web_links", "comments", "collaborations", "groups"])
+            if name in box_collections() and name not in collections:
+                raise check.fail(
+                    ("box", name),
+                    f"box.{name} are kept by a resource module, in its own shape: give them in its keys "
+                    f"({', '.join('box.' + k for k in sorted(hand_made))}; docs/world.md)",
+                )
+            if name not in collections:
+                close = yamlfile.closest(name, [*collections, *hand_made])
                 raise check.fail(
                     ("box", name),
                     f"box.{name} is not a collection Box creates records in",
@@ -116,7 +142,8 @@ def seed_box(check, world, doc: dict, hand_made: set[str]) -> None:
                 )
             if not isinstance(records, list):
                 raise check.fail(("box", name), f"expected a list of records, got {yamlfile.kind(records)}")
-            schema = spec.flat(get.op["response"])
+            response = collections[name]
+            schema = spec.flat(response)
             known = set(schema.get("properties", {}))
             for i, raw in enumerate(records):
                 at = ("box", name, i)
@@ -133,7 +160,7 @@ def seed_box(check, world, doc: dict, hand_made: set[str]) -> None:
                 if not isinstance(key, (str, int)) or isinstance(key, bool) or not str(key).isdigit():
                     raise check.fail(at, "every Box record needs an id, a numeric string")
                 record["id"] = str(key)
-                problems = spec.check_value(record, get.op["response"], "")
+                problems = spec.check_value(record, response, "")
                 problems = [p for p in problems if p.get("reason") != "missing_parameter"]
                 if problems:
                     raise check.fail(at, problems[0]["message"])

@@ -166,9 +166,9 @@ class World:
                 module.load(check, w, {"graph": graph, "box": box}, blobs)
         graph_keys, box_keys = registry.world_keys("graph") | {"me"}, registry.world_keys("box")
         if graph.keys() - graph_keys:
-            seeds.seed_graph(check, w, graph, graph_keys)
+            seeds.seed_graph(check, w, graph, graph_keys, registry.seedable("graph"))
         if box.keys() - box_keys:
-            seeds.seed_box(check, w, box, box_keys)
+            seeds.seed_box(check, w, box, box_keys, registry.seedable("box"))
         return w
 
     def to_doc(self, in_store: bool = False) -> dict:
