@@ -37,3 +37,21 @@ assert "mitmproxy.addons.anticache" in sys.modules
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """Modules share helpers through public names (the README's contributing section): an import of
+    another module's `_name` couples to what that module may change freely. mitmproxy's own private
+    layers, which two addons must reach, are the only exception."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "addons").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("mitmproxy"):
+                found += [
+                    f"{path.relative_to(ROOT)}:{node.lineno} {a.name}"
+                    for a in node.names
+                    if a.name[0] == "_" and not a.name.startswith("__")
+                ]
+    assert found == [], found

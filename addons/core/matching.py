@@ -424,7 +424,7 @@ def _short_pair(got: str, want: str, limit: int = 60) -> tuple[str, str]:
     return _short(prefix + got[cut:], limit), _short(prefix + want[cut:], limit)
 
 
-def _json_diffs(got: Any, want: Any, where: str):
+def json_diffs(got: Any, want: Any, where: str):
     """Differences between two JSON values, each as 'body.a.b differs: got vs recorded'."""
     if isinstance(got, dict) and isinstance(want, dict):
         for k in sorted(set(got) | set(want), key=str):
@@ -433,10 +433,10 @@ def _json_diffs(got: Any, want: Any, where: str):
             elif k not in got:
                 yield f"{where}.{k} is missing (recorded: {_short(want[k])})"
             else:
-                yield from _json_diffs(got[k], want[k], f"{where}.{k}")
+                yield from json_diffs(got[k], want[k], f"{where}.{k}")
     elif isinstance(got, list) and isinstance(want, list):
         for i, (g, w) in enumerate(zip(got, want, strict=False)):  # a length difference is said below
-            yield from _json_diffs(g, w, f"{where}[{i}]")
+            yield from json_diffs(g, w, f"{where}[{i}]")
         if len(got) != len(want):
             yield f"{where} has {len(got)} items, recorded {len(want)}"
     elif got != want or type(got) is not type(want):
@@ -479,7 +479,7 @@ def explain(got: Shape, want: Shape, name: str, masked: frozenset = frozenset())
                 if kind == "json":
                     _set_path(gd, path)
                     _set_path(wd, path)
-            diffs = list(itertools.islice(_json_diffs(gd, wd, "body"), 4))
+            diffs = list(itertools.islice(json_diffs(gd, wd, "body"), 4))
             more = " (and more)" if len(diffs) > 3 else ""
             return "; ".join(diffs[:3]) + more if diffs else "body differs"
         if g.kind == w.kind == "form":
