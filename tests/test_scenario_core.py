@@ -2,7 +2,7 @@
 
 import pytest
 
-from tapeproxy.core import scenario
+from tapeproxy.core import paths, scenario
 from tapeproxy.core.engine import ScenarioEngine
 from tapeproxy.core.matching import Shape
 
@@ -36,10 +36,35 @@ def req(url, method="GET", body=b"", headers=()):
         ("/2.0/files/*/tasks", "/2.0/files/9/x/tasks", None),
         ("/v1.0/users/{id}", "/v1.0/users/a%40b.com", {"id": "a%40b.com"}),
         ("/v1.0/$batch", "/v1.0/$batch", {}),
+        # the rest of the path, as a resource module's route takes an address it parses itself
+        (
+            "/{v}/me/drive/{address**}",
+            "/v1.0/me/drive/root:/a/b.txt:/content",
+            {"v": "v1.0", "address": "/root:/a/b.txt:/content"},
+        ),
+        ("/{v}/me/drive/{address**}", "/v1.0/me/drive", {"v": "v1.0", "address": ""}),
+        ("/{v}/me/drive/{address**}", "/v1.0/me/drive/", {"v": "v1.0", "address": ""}),
+        ("/{v}/me/drive/{address**}", "/v1.0/me/drives", None),
     ],
 )
 def test_path_templates(template, path, params):
-    assert scenario.PathTemplate(template).match(path) == params
+    assert paths.PathTemplate(template).match(path) == params
+
+
+@pytest.mark.parametrize(
+    "template, problem",
+    [("/a/{rest**}/b", "must come last"), ("/a/{x}/{x}", "appears twice"), ("/a/{1x}", "must be a name")],
+)
+def test_path_templates_refuse_what_they_cannot_mean(template, problem):
+    with pytest.raises(ValueError, match=problem):
+        paths.PathTemplate(template)
+
+
+def test_routes_answer_the_first_template_that_matches():
+    routes = paths.Routes(("session", "/files/upload_sessions/{id}"), ("file", "/files/{id}/{what}"))
+    assert routes.match("/files/upload_sessions/AB") == ("session", {"id": "AB"})
+    assert routes.match("/files/12/content") == ("file", {"id": "12", "what": "content"})
+    assert routes.match("/folders/1") is None
 
 
 def test_latency_rules_add_up_wherever_they_stand_and_action_rules_fall_through(tmp_path):
@@ -158,7 +183,7 @@ rules:
     ],
 )
 def test_path_template_literal_prefix(template, prefix):
-    assert scenario.PathTemplate(template).literal_prefix == prefix
+    assert paths.PathTemplate(template).literal_prefix == prefix
 
 
 def test_per_key_counters_are_bounded_and_the_recent_keys_keep_theirs(tmp_path):

@@ -535,6 +535,28 @@ def test_each_request_of_a_resource_module_is_answered_by_that_module_alone():
     assert registry.world_keys("graph") == {"taskDefinitions", "printJobs", "drive"}
 
 
+def test_no_route_of_a_resource_module_is_another_modules_too():
+    """Every route every module declares (core/paths.Routes), made a path: no other module's routes
+    take it, so which module answers a request never depends on the registry's order."""
+    import re
+
+    from tapeproxy.sim import registry
+
+    def sample(template: str) -> str:  # every parameter an id that any module's checks accept
+        return re.sub(r"\{\w+\}", "123", re.sub(r"/\{\w+\*\*\}", "/root/children", template))
+
+    for module in registry.MODULES:
+        assert module.routes, module.name
+        for routes in module.routes:
+            for template in routes.templates():
+                path = sample(template)
+                assert routes.match(path) is not None, (module.name, template)
+                for other in registry.MODULES:
+                    if other is not module:
+                        taken = [t for r in other.routes if (t := r.match(path))]
+                        assert not taken, (module.name, template, other.name, taken)
+
+
 def test_deleting_a_folder_or_a_file_deletes_what_it_holds_across_the_modules_and_the_store(demo_proxy):
     """A folder of the store holding an uploaded file (sim/box_files.py) with a comment and a task on
     it: the folder's delete takes the file, its comment and its task; a file's delete, its own."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import yamlfile
 from .errors import InputError
-from .matching import normalise_path
+from .paths import PathTemplate
 from .profiles import ERROR_NAMES, error_name
 from .templates import Template, TemplateError, compile_json
 
@@ -50,49 +50,6 @@ MATCH_KEYS = {"host", "method", "path", "query", "headers", "body"}
 RESPOND_KEYS = {"status", "reason", "headers", "json", "text", "file"}
 SCENARIO_KEYS = {"name", "description", "seed", "rules"}
 INITIAL_STATE = "started"  # WireMock's "Started"
-
-
-class PathTemplate:
-    """`/v1.0/print/taskDefinitions/{def}/tasks/{task}`: `{name}` and `*` take one segment, `**` any number."""
-
-    def __init__(self, text: str):
-        if not text.startswith("/"):
-            raise ValueError(f"path {text!r} must start with /")
-        self.text = text
-        self.params: list[str] = []
-        # The segments before the first one that is not plain text: rules are looked up by them.
-        self.literal_prefix: tuple[str, ...] = ()
-        literal = True
-        parts = []
-        for segment in re.sub("/+", "/", text).split("/")[1:]:
-            literal = literal and bool(segment) and re.fullmatch(r"[^{}*]+", segment) is not None
-            if literal:
-                self.literal_prefix += (normalise_path("/" + segment)[1:],)
-            if segment == "**":
-                parts.append("(?:/[^/]*)*")
-                continue
-            pattern = ""
-            for piece in re.split(r"(\{[^{}/]*\}|\*)", segment):
-                if piece == "*":
-                    pattern += "[^/]*"
-                elif piece.startswith("{") and piece.endswith("}"):
-                    name = piece[1:-1]
-                    if not name.isidentifier():
-                        raise ValueError(f"path parameter {piece!r} must be a name, e.g. {{task_id}}")
-                    if name in self.params:
-                        raise ValueError(f"path parameter {piece!r} appears twice")
-                    self.params.append(name)
-                    pattern += f"(?P<{name}>[^/]+)"
-                elif "{" in piece or "}" in piece:
-                    raise ValueError(f"unbalanced brace in path {text!r}")
-                else:
-                    pattern += re.escape(normalise_path("/" + piece)[1:])  # as live paths are normalised
-            parts.append("/" + pattern)
-        self.regex = re.compile("".join(parts) + "/?$" if parts else "/$")
-
-    def match(self, path: str) -> dict[str, str] | None:
-        m = self.regex.match(path)
-        return m.groupdict() if m else None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core import jsonbody, multipart, yamlfile
+from ..core.paths import Routes
 from ..core.profiles import box as box_profile
 from . import api, auth, box_file_store, downloads, upload_session, worldfile
 from .blobs import Digests
@@ -33,41 +34,58 @@ NAME_MAX = 255
 CONTENT_DATES = ("content_created_at", "content_modified_at")  # an upload's attributes may set them
 SESSION_LIFETIME = datetime.timedelta(days=box_profile.UPLOAD_SESSION_DAYS)
 
-_FILE = re.compile(r"^/2\.0/files/(\d+)(/content|/copy)?/?$")
-_UPLOAD = re.compile(r"^/api/2\.0/files(?:/(\d+))?/(content|upload_sessions)/?$")
-_SESSION = re.compile(r"^/api/2\.0/files/upload_sessions/([0-9A-Fa-f]+)(?:/(parts|commit))?/?$")
-_DOWNLOAD = re.compile(r"^/d/1/([^/]+)/download/?$")
+# Its routes by host (the upload host may be another, named by a preflight check: is_upload_host).
+# A file's id is numeric, a session's hexadecimal: a path with another is not this module's.
+API_ROUTES = Routes(
+    ("file", "/2.0/files/{file_id}"),
+    ("content", "/2.0/files/{file_id}/content"),
+    ("copy", "/2.0/files/{file_id}/copy"),
+)
+UPLOAD_ROUTES = Routes(  # literal segments before the file id that would take them
+    ("session", "/api/2.0/files/upload_sessions/{session_id}"),
+    ("parts", "/api/2.0/files/upload_sessions/{session_id}/parts"),
+    ("commit", "/api/2.0/files/upload_sessions/{session_id}/commit"),
+    ("content", "/api/2.0/files/content"),
+    ("upload_sessions", "/api/2.0/files/upload_sessions"),
+    ("content", "/api/2.0/files/{file_id}/content"),
+    ("upload_sessions", "/api/2.0/files/{file_id}/upload_sessions"),
+)
+DOWNLOAD_ROUTES = Routes(("download", "/d/1/{credential}/download"))
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 _TOKEN = re.compile(r"b1!(\d+)-([0-9a-f]{40})")  # the file's id, the token of its content
 
 
 def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if req.host == DOWNLOAD:
-        m = _DOWNLOAD.match(req.path)
-        return _download(world, req, m.group(1)) if m else None
+        found = DOWNLOAD_ROUTES.match(req.path)
+        return _download(world, req, found[1]["credential"]) if found else None
     if req.host == API:
-        m = _FILE.match(req.path)
-        if not m:
+        found = API_ROUTES.match(req.path)
+        if found is None or not found[1]["file_id"].isdigit():
             return None
+        route, params = found
         auth.check_box(req)
         with world.lock, world.store.transaction():  # a request refused half-way changes nothing
-            known = _known(world, m.group(1))
-            if m.group(2) == "/copy":
+            known = _known(world, params["file_id"])
+            if route == "copy":
                 return _copy(world, req, known)
-            return _content_redirect(world, req, known) if m.group(2) else _file(world, req, known)
+            return _content_redirect(world, req, known) if route == "content" else _file(world, req, known)
     if not box_profile.is_upload_host(req.host):  # upload.box.com, or the host a preflight check named
         return None
-    up, session = _UPLOAD.match(req.path), _SESSION.match(req.path)
-    if not (up or session):
+    found = UPLOAD_ROUTES.match(req.path)
+    if found is None or not (
+        found[1].get("file_id", "0").isdigit() and _HEX.fullmatch(found[1].get("session_id", "0"))
+    ):
         return None
+    route, params = found
     auth.check_box(req)
     with world.lock, world.store.transaction():
-        if session:
-            return _session(world, req, session.group(1), session.group(2))
-        assert up is not None
+        if "session_id" in params:
+            return _session(world, req, params["session_id"], None if route == "session" else route)
         if req.method != "POST":
             raise ApiError("method_not_allowed")
-        file_id = _known(world, up.group(1)) if up.group(1) else None
-        if up.group(2) == "content":
+        file_id = _known(world, params["file_id"]) if "file_id" in params else None
+        if route == "content":
             return _upload(world, req, file_id)
         return _create_session(world, req, file_id)
 
@@ -678,6 +696,7 @@ MODULE = ResourceModule(
     name="Box file(s)",
     on_host=lambda host: host in (API, DOWNLOAD) or box_profile.is_upload_host(host),
     handle=handle,
+    routes=(API_ROUTES, UPLOAD_ROUTES, DOWNLOAD_ROUTES),
     schema=WORLD_SCHEMA,
     load=load,
     dump=dump,

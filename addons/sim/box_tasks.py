@@ -4,11 +4,11 @@ is recalculated from its assignments' resolution states and its completion rule.
 from __future__ import annotations
 
 import datetime
-import re
 from pathlib import Path
 from typing import Any
 
 from ..core import yamlfile
+from ..core.paths import Routes
 from . import api, auth, box_file_store, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
@@ -19,39 +19,42 @@ HOSTS = ("api.box.com",)
 ACTIONS = ("review", "complete")
 RULES = ("all_assignees", "any_assignee")
 RESOLUTIONS = {"review": ("incomplete", "approved", "rejected"), "complete": ("incomplete", "completed")}
-_TASK = re.compile(r"^/2\.0/tasks(?:/([^/]+)(/assignments)?)?/?$")
-_FILE_TASKS = re.compile(r"^/2\.0/files/([^/]+)/tasks/?$")
-_ASSIGNMENT = re.compile(r"^/2\.0/task_assignments(?:/([^/]+))?/?$")
+ROUTES = Routes(
+    ("tasks", "/2.0/tasks"),
+    ("task", "/2.0/tasks/{task_id}"),
+    ("task_assignments", "/2.0/tasks/{task_id}/assignments"),
+    ("file_tasks", "/2.0/files/{file_id}/tasks"),
+    ("assignments", "/2.0/task_assignments"),
+    ("assignment", "/2.0/task_assignments/{assignment_id}"),
+)
 # The store's collections: tasks and assignments as this module keeps them (the ids of the file and
 # users they name), and Box's users, which are the store's own (the generic world answers /users).
 TASKS, ASSIGNMENTS, USERS = "box:tasks", "box:task_assignments", "box:users"
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
-    if req.host not in HOSTS:
+    found = ROUTES.match(req.path) if req.host in HOSTS else None
+    if found is None:
         return None
-    task, files, assignment = _TASK.match(req.path), _FILE_TASKS.match(req.path), _ASSIGNMENT.match(req.path)
-    if not (task or files or assignment):
-        return None
+    route, params = found
     auth.check_box(req)
     with world.lock, world.store.transaction() as tx:
-        if files:
-            return _file_tasks(world, tx, req, files.group(1))
-        if task:
-            task_id, assignments = task.groups()
-            if task_id is None:
-                return _create_task(world, tx, req)
+        if route == "file_tasks":
+            return _file_tasks(world, tx, req, params["file_id"])
+        if route == "tasks":
+            return _create_task(world, tx, req)
+        if route in ("task", "task_assignments"):
+            task_id = params["task_id"]
             if not tx.has(TASKS, task_id):
                 raise ApiError("not_found", f"Could not find the specified resource (task {task_id})")
-            if assignments:
+            if route == "task_assignments":
                 if req.method != "GET":
                     raise ApiError("method_not_allowed")
                 return api.box_reply(200, _assignments(world, tx, task_id))
             return _task(world, tx, req, task_id)
-        assert assignment is not None  # one of the three matched
-        assignment_id = assignment.group(1)
-        if assignment_id is None:
+        if route == "assignments":
             return _create_assignment(world, tx, req)
+        assignment_id = params["assignment_id"]
         if not tx.has(ASSIGNMENTS, assignment_id):
             raise ApiError("not_found", f"Could not find the specified resource (task assignment {assignment_id})")
         return _assignment(world, tx, req, assignment_id)
@@ -403,6 +406,7 @@ MODULE = ResourceModule(
     name="Box task(s)",
     on_host=lambda host: host in HOSTS,
     handle=handle,
+    routes=(ROUTES,),
     schema=WORLD_SCHEMA,
     count=lambda world: world.store.count(TASKS),
     load=load,

@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..core import yamlfile
+from ..core.paths import Routes
+from ..core.profiles import graph as graph_profile
 from . import api, auth, downloads, upload_session, worldfile
 from .blobs import Digests
 from .drive_items import DEFAULT as DEFAULT_DRIVE
@@ -28,10 +30,18 @@ from .world import World
 
 HOST = "graph.microsoft.com"
 TENANT = "tapeproxy-my.sharepoint.com"  # uploadUrl and downloadUrl point here, as at a real tenant
-_DRIVE = re.compile(r"^/(v1\.0|beta)/(?:me/drive|users/[^/]+/drive|drives/([^/]+))(.*)$")
+# The drive, however it is addressed; then an item's address, which OneDrive's grammar gives
+# (`/root`, `/items/{id}`, either with `:/relative/path:`, then an action): _ITEM reads it.
+ROUTES = Routes(
+    ("me", "/{version}/me/drive/{address**}"),
+    ("user", "/{version}/users/{user_id}/drive/{address**}"),
+    ("drive", "/{version}/drives/{drive_id}/{address**}"),
+)
+TENANT_ROUTES = Routes(
+    ("upload", "/personal/demo/_api/v2.0/drive/uploadSession"),
+    ("download", "/personal/demo/_layouts/15/download.aspx"),
+)
 _ITEM = re.compile(r"^/(?:root|items/([^/:]+))(?::(/[^:]*?)?:?)?(/children|/content|/createUploadSession)?/?$")
-_UPLOAD = re.compile(r"^/personal/demo/_api/v2\.0/drive/uploadSession/?$")
-_DOWNLOAD = re.compile(r"^/personal/demo/_layouts/15/download\.aspx/?$")
 UPLOAD_URL = f"https://{TENANT}/personal/demo/_api/v2.0/drive/uploadSession?guid="
 # OneDrive for Business and SharePoint: "The entire decoded file path, including the file name,
 # can't contain more than 400 characters" (Restrictions and limitations in OneDrive and SharePoint).
@@ -42,16 +52,15 @@ PATH_TOO_LONG = f"The path is longer than the {PATH_MAX} characters OneDrive all
 
 def handle(world: World, req: SimRequest) -> Reply | Later | None:
     if req.host == TENANT:
-        if _UPLOAD.match(req.path):
-            return _fragment(world, req)
-        if _DOWNLOAD.match(req.path):
-            return _download(world, req)
+        on_tenant = TENANT_ROUTES.match(req.path)
+        if on_tenant is None:
+            return None
+        return _fragment(world, req) if on_tenant[0] == "upload" else _download(world, req)
+    found = ROUTES.match(req.path) if req.host == HOST else None
+    if found is None or found[1]["version"] not in graph_profile.VERSIONS:
         return None
-    m = _DRIVE.match(req.path) if req.host == HOST else None
-    if not m:
-        return None
-    version, drive_id, rest = m.groups()
-    rest = unquote(rest)  # SDKs send an item id of `root:/a/b.txt:` percent-encoded, as a path parameter
+    version, drive_id = found[1]["version"], found[1].get("drive_id")
+    rest = unquote(found[1]["address"])  # SDKs send an item id of `root:/a/b.txt:` percent-encoded, as a path parameter
     item = _ITEM.match(rest)
     if rest.strip("/") and not item:
         return None
@@ -455,6 +464,7 @@ MODULE = ResourceModule(
     name="OneDrive file(s)",
     on_host=lambda host: host in (HOST, TENANT),
     handle=handle,
+    routes=(ROUTES, TENANT_ROUTES),
     schema=WORLD_SCHEMA,
     load=load,
     dump=dump,

@@ -3,13 +3,14 @@ describes them: create, list (paged), get, update (properties not sent are kept)
 
 from __future__ import annotations
 
-import re
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from ..core import yamlfile
+from ..core.paths import Routes
+from ..core.profiles import graph as graph_profile
 from . import api, auth, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
@@ -17,7 +18,12 @@ from .store import Transaction
 from .world import World
 
 HOST = "graph.microsoft.com"
-ROUTE = re.compile(r"^/(v1\.0|beta)/print/taskDefinitions(?:/([^/]+)(?:/tasks(?:/([^/]+))?)?)?/?$")
+ROUTES = Routes(
+    ("definitions", "/{version}/print/taskDefinitions"),
+    ("definition", "/{version}/print/taskDefinitions/{definition_id}"),
+    ("tasks", "/{version}/print/taskDefinitions/{definition_id}/tasks"),
+    ("task", "/{version}/print/taskDefinitions/{definition_id}/tasks/{task_id}"),
+)
 PAGE_SIZE = 10
 DEFINITION_PROPS = {"displayName", "createdBy"}
 APP_IDENTITY_PROPS = {"appId", "displayName", "servicePrincipalId", "servicePrincipalName"}
@@ -29,20 +35,21 @@ DEFINITIONS = "graph:print/taskDefinitions"  # the store's collection; each one'
 
 
 def handle(world: World, req: SimRequest) -> Reply | None:
-    m = ROUTE.match(req.path)
-    if req.host != HOST or not m:
+    found = ROUTES.match(req.path) if req.host == HOST else None
+    if found is None or found[1]["version"] not in graph_profile.VERSIONS:
         return None
+    route, params = found
     auth.check_graph_print(req)
-    version, def_id, task_id = m.groups()
-    base = f"https://{HOST}/{version}"
+    def_id, task_id = params.get("definition_id", ""), params.get("task_id", "")
+    base = f"https://{HOST}/{params['version']}"
     with world.store.transaction() as tx:
-        if def_id is None:
+        if route == "definitions":
             return _definitions(tx, req, base)
         if not tx.has(DEFINITIONS, def_id):
             raise ApiError("not_found", f"The printTaskDefinition with id '{def_id}' was not found.")
-        if m.group(0).rstrip("/").endswith("/tasks"):
+        if route == "tasks":
             return _tasks(tx, req, base, def_id)
-        if task_id is None:
+        if route == "definition":
             return _definition(tx, req, base, def_id)
         if not tx.has(tasks_of(def_id), task_id):
             raise ApiError("not_found", f"The printTask with id '{task_id}' was not found.")
@@ -290,6 +297,7 @@ MODULE = ResourceModule(
     name="Graph print task definition(s)",
     on_host=lambda host: host == HOST,
     handle=handle,
+    routes=(ROUTES,),
     schema=WORLD_SCHEMA,
     count=lambda world: world.store.count(DEFINITIONS),
     load=load,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core import yamlfile
+from ..core.paths import Routes
+from ..core.profiles import graph as graph_profile
 from . import api, auth, graph_print, upload_session, worldfile
 from .blobs import Digests
 from .graph_drive import download_url
@@ -25,25 +27,33 @@ from .world import World
 HOST = "graph.microsoft.com"
 UPLOAD_HOST = "print.print.microsoft.com"
 UPLOAD_URL = f"https://{UPLOAD_HOST}/uploadSession?guid="
-ROUTE = re.compile(
-    r"^/(v1\.0|beta)/print/printers/([^/]+)/jobs(?:/([^/]+)(?:/(start|documents)(?:/([^/]+)"
-    r"(?:/(createUploadSession|\$value))?)?)?)?/?$"
+_JOBS = "/{version}/print/printers/{printer_id}/jobs"
+_DOCUMENT = _JOBS + "/{job_id}/documents/{document_id}"
+ROUTES = Routes(
+    ("jobs", _JOBS),
+    ("job", _JOBS + "/{job_id}"),
+    ("start", _JOBS + "/{job_id}/start"),
+    ("documents", _JOBS + "/{job_id}/documents"),
+    ("document", _DOCUMENT),
+    ("createUploadSession", _DOCUMENT + "/createUploadSession"),
+    ("$value", _DOCUMENT + "/$value"),
 )
-_UPLOAD = re.compile(r"^/uploadSession/?$")
+UPLOAD_ROUTES = Routes(("upload", "/uploadSession"))
 _PARENT = re.compile(r"/print/printers/([^/]+)/jobs/([^/?#]+)")
 UPLOAD_PROPS = ("documentName", "contentType", "size")
 JOBS = "graph:print/jobs"  # the store's collection: each job with its printer and its documents
 
 
 def handle(world: World, req: SimRequest) -> Reply | Later | None:
-    if req.host == UPLOAD_HOST and _UPLOAD.match(req.path):
+    if req.host == UPLOAD_HOST and UPLOAD_ROUTES.match(req.path):
         return _fragment(world, req)
-    m = ROUTE.match(req.path.replace("%24", "$")) if req.host == HOST else None
-    if not m:
+    found = ROUTES.match(req.path.replace("%24", "$")) if req.host == HOST else None
+    if found is None or found[1]["version"] not in graph_profile.VERSIONS:
         return None
     auth.check_bearer(req)
-    version, printer, job_id, part, doc_id, action = m.groups()
-    base = f"https://{HOST}/{version}"
+    route, params = found
+    printer, job_id, doc_id = params["printer_id"], params.get("job_id"), params.get("document_id")
+    base = f"https://{HOST}/{params['version']}"
     with world.lock, world.store.transaction() as tx:
         jobs = _jobs(world, tx)
         if printer not in {j["printer"] for j in jobs.values()}:
@@ -53,22 +63,22 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         job = jobs.get(job_id)
         if job is None or job["printer"] != printer:
             raise ApiError("not_found", f"The printJob with id '{job_id}' was not found.", code="itemNotFound")
-        if part == "start":
+        if route == "start":
             return _start(tx, req, job)
-        if part is None:
+        if route == "job":
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
             return api.graph_reply(req, 200, _job_view(job, base, expand=req.query.get("$expand") == "documents"))
-        if doc_id is None:
+        if route == "documents":
             if req.method != "GET":
                 raise ApiError("method_not_allowed")
             return api.graph_reply(req, 200, {"value": [_document_view(d) for d in job["documents"]]})
         doc = next((d for d in job["documents"] if d["id"] == doc_id), None)
         if doc is None:
             raise ApiError("not_found", f"The printDocument with id '{doc_id}' was not found.", code="itemNotFound")
-        if action == "createUploadSession":
+        if route == "createUploadSession":
             return _create_session(world, req, base, job, doc)
-        if action == "$value":
+        if route == "$value":
             return _value(world, req, doc)
         if req.method != "GET":
             raise ApiError("method_not_allowed")
@@ -332,6 +342,7 @@ MODULE = ResourceModule(
     name="Graph print job(s)",
     on_host=lambda host: host in (HOST, UPLOAD_HOST),
     handle=handle,
+    routes=(ROUTES, UPLOAD_ROUTES),
     schema=WORLD_SCHEMA,
     load=load,
     dump=dump,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..core.paths import Routes
     from ..core.yamlfile import Checker
     from .http import Later, Reply, SimRequest
     from .world import World
@@ -23,6 +24,7 @@ class ResourceModule:
     name: str  # what it simulates, for the start-up line: "Graph print task definition(s)"
     on_host: Callable[[str], bool]  # the hosts of its routes: it is offered no other request
     handle: Callable[[World, SimRequest], Reply | Later | None]  # its answer, or None: not one of its routes
+    routes: tuple[Routes, ...]  # its routes, by host (core/paths.py, the compiler scenario rules use too)
     # The world file's keys it reads, with their JSON Schema: {"graph": {"taskDefinitions": {...}}}
     # (sim/world_schema.py builds the world file's schema from these and the spec models).
     schema: dict[str, dict[str, dict]]

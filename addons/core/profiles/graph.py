@@ -18,6 +18,7 @@ MISS_CODE = "tapeproxyNoRecordedInteraction"
 # The API; print documents' uploads; usage reports' CSV downloads (the 302 of GET /reports/get...()).
 REPORTS_HOST = "reports.office.com"
 HOSTS = ("graph.microsoft.com", "print.print.microsoft.com", REPORTS_HOST)
+VERSIONS = ("v1.0", "beta")  # the first segment of Graph's paths
 # Where drive items' content moves: downloadUrl and uploadUrl point at the tenant's SharePoint host
 # (OneDrive for Business) or 1drv.com (personal OneDrive), so recordings and the simulation hold them.
 HOST_SUFFIXES: tuple[str, ...] = (".sharepoint.com", ".1drv.com")
