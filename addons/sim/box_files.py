@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..core import jsonbody, multipart, yamlfile
@@ -25,7 +25,9 @@ from .blobs import Digests
 from .box_tasks import acting_user, delete_tasks_on, user_mini
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .module import ResourceModule
-from .world import World, describe
+
+if TYPE_CHECKING:
+    from .world import World
 
 API, UPLOAD, DOWNLOAD = "api.box.com", "upload.box.com", "dl.boxcloud.com"
 CHUNKED_MIN = 20_000_000  # "The chunked upload endpoints support files from 20MB in size"
@@ -88,6 +90,15 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
         if route == "content":
             return _upload(world, req, file_id)
         return _create_session(world, req, file_id)
+
+
+def describe(item: dict, content: bytes, sha1: str) -> None:
+    """What Box reports of a file's content: its size and SHA-1 (the version's too)."""
+    item["size"] = len(content)
+    item["sha1"] = sha1
+    version = item.setdefault("file_version", {})
+    version.setdefault("id", item["id"])
+    version["sha1"] = item["sha1"]
 
 
 # -- representations ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import yamlfile
 from ..core.paths import Routes
@@ -13,7 +13,9 @@ from . import api, auth, box_file_store, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
 from .store import Transaction
-from .world import World
+
+if TYPE_CHECKING:
+    from .world import World
 
 HOSTS = ("api.box.com",)
 ACTIONS = ("review", "complete")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
-from .world import World
+if TYPE_CHECKING:
+    from .world import World
 
 
 def token(world: World, item_id: str, blob: str) -> str:

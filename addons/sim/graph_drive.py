@@ -14,7 +14,7 @@ import mimetypes
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from ..core import yamlfile
@@ -26,7 +26,9 @@ from .drive_items import DEFAULT as DEFAULT_DRIVE
 from .drive_items import PREFIX as DRIVE_COLLECTIONS
 from .http import ApiError, Later, Reply, SimRequest, content_reply
 from .module import ResourceModule
-from .world import World
+
+if TYPE_CHECKING:
+    from .world import World
 
 HOST = "graph.microsoft.com"
 TENANT = "tapeproxy-my.sharepoint.com"  # uploadUrl and downloadUrl point here, as at a real tenant

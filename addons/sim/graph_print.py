@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..core import yamlfile
@@ -15,7 +15,9 @@ from . import api, auth, worldfile
 from .http import ApiError, Reply, SimRequest
 from .module import ResourceModule
 from .store import Transaction
-from .world import World
+
+if TYPE_CHECKING:
+    from .world import World
 
 HOST = "graph.microsoft.com"
 ROUTES = Routes(

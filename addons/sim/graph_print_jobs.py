@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import yamlfile
 from ..core.paths import Routes
@@ -22,7 +22,9 @@ from .graph_drive import download_url
 from .http import ApiError, Later, Reply, SimRequest
 from .module import ResourceModule
 from .store import Transaction
-from .world import World
+
+if TYPE_CHECKING:
+    from .world import World
 
 HOST = "graph.microsoft.com"
 UPLOAD_HOST = "print.print.microsoft.com"

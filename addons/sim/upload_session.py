@@ -18,12 +18,15 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..core import numbers
 from ..core.profiles import graph as graph_profile
 from .blobs import Digests
 from .http import ApiError, Later, Reply, SimRequest
-from .world import World
+
+if TYPE_CHECKING:
+    from .world import World
 
 LIFETIME = datetime.timedelta(days=1)  # what the simulation gives a Graph session (Graph's vary)
 CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")

@@ -23,7 +23,7 @@ from typing import Any
 from ..core import digestfiles, limits, writer, yamlfile
 from ..core.errors import InputError
 from ..core.spec import loaded
-from . import seeds
+from . import box_files, registry, seeds
 from .blobs import BlobDisk, Blobs, Digests
 from .box_world import BoxWorld
 from .drive_items import DriveItems
@@ -42,8 +42,10 @@ class World:
         self.graph_sessions: dict[str, dict] = {}  # Graph upload sessions in progress: not saved either
         self.blobs = Blobs()  # file content by SHA-256
         self.disk: BlobDisk | None = None  # with a state file: the content kept beside it
-        self.store = Store(self.lock)  # every resource of both APIs (sim/graph_world.py, sim/box_world.py...)
-        self.graph_drive = DriveItems(self.store)  # the one drive (/me/drive, /drives/{its id}) and its items
+        self.store: Store = Store(self.lock)  # every resource of both APIs (sim/graph_world.py, sim/box_world.py...)
+        self.graph_drive: DriveItems = DriveItems(
+            self.store
+        )  # the one drive (/me/drive, /drives/{its id}) and its items
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
         self.version = 0  # one more after every change: what a state file has saved is known by it
@@ -58,8 +60,6 @@ class World:
 
     def named_blobs(self) -> set[str]:
         """The content the resource modules' records name (each module says which)."""
-        from . import registry
-
         return {key for m in registry.MODULES if m.blobs is not None for key in m.blobs(self)}
 
     def write_content(self) -> None:
@@ -93,21 +93,15 @@ class World:
             loaded.box(), self.store, self.new_box_id, self._box_files_in, self._delete_box_file, self.strict
         )
 
-    # the hand-made files' own view of themselves, and their delete (here: box_files imports this module)
+    # the hand-made files' own view of themselves, and their delete
     def _box_files_in(self, folder: str) -> list[dict]:
-        from .box_files import files_in
-
-        return files_in(self, folder)
+        return box_files.files_in(self, folder)
 
     def _delete_box_file(self, file_id: str) -> None:
-        from .box_files import delete_file
-
-        delete_file(self, file_id)
+        box_files.delete_file(self, file_id)
 
     def module_collections(self) -> tuple[str, ...]:
         """The prefixes of the store's collections the resource modules keep their records in."""
-        from . import registry
-
         return tuple(prefix for m in registry.MODULES for prefix in m.collections)
 
     def store_summary(self) -> tuple[int, int]:
@@ -159,8 +153,6 @@ class World:
         if graph.get("me") is not None:
             w.graph_me = str(graph["me"])
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        from . import registry  # here: the modules it lists import this one
-
         for module in registry.MODULES:
             if module.load is not None:
                 module.load(check, w, {"graph": graph, "box": box}, blobs)
@@ -174,8 +166,6 @@ class World:
     def to_doc(self, in_store: bool = False) -> dict:
         """The world as a world file holds it; the resource modules' records kept in the store only
         with `in_store` (a state file's database has them)."""
-        from . import registry
-
         with self.lock:
             doc: dict[str, dict[str, Any]] = {"graph": {"me": self.graph_me}, "box": {}}
             for module in registry.MODULES:
@@ -243,15 +233,6 @@ def store_file(path: str | Path) -> Path:
 
 def blob_dir(path: str | Path) -> Path:
     return Path(f"{path}.blobs")
-
-
-def describe(item: dict, content: bytes, sha1: str) -> None:
-    """What Box reports of a file's content: its size and SHA-1 (the version's too)."""
-    item["size"] = len(content)
-    item["sha1"] = sha1
-    version = item.setdefault("file_version", {})
-    version.setdefault("id", item["id"])
-    version["sha1"] = item["sha1"]
 
 
 def load_or_default(world_file: str | None, state_file: str | None, default: Path) -> World:
