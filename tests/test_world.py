@@ -448,6 +448,22 @@ def test_store_writes_only_what_a_transaction_changed(tmp_path):
         assert [r["id"] for r in tx.scan("box:folders")][:7] == ["0", "1", "2", "3", "4", "5", "7"]
 
 
+def test_a_column_of_the_store_is_each_records_value_in_order_and_nothing_reaches_in_through_it():
+    """What a walk over every record needs of each (the content files name, at every change) without
+    copying every record; a value that is not plain is a copy still."""
+    from tapeproxy.sim.store import Store
+
+    store = Store()
+    with store.transaction() as tx:
+        tx.put("graph:drive/items", "a", {"id": "a", "blob": "k1", "tags": ["x"]})
+        tx.put("graph:drive/items", "b", {"id": "b", "folder": True})
+        tx.put("graph:drive/items", "c", {"id": "c", "blob": "k2"})
+        assert tx.column("graph:drive/items", "blob") == ["k1", None, "k2"]
+        assert tx.column("graph:nothing", "blob") == []
+        tx.column("graph:drive/items", "tags")[0].append("y")
+        assert tx.get("graph:drive/items", "a")["tags"] == ["x"]
+
+
 def test_a_transaction_that_fails_half_way_leaves_the_store_as_it_was(tmp_path):
     from tapeproxy.sim.store import Store
 

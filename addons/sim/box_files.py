@@ -673,7 +673,7 @@ def dump(world: World) -> dict[str, dict]:
 
 def _named(world: World) -> list[str]:
     with world.store.transaction() as tx:
-        return [f["blob"] for f in tx.scan(box_file_store.FILES, lambda f: bool(f.get("blob")))]
+        return [blob for blob in tx.column(box_file_store.FILES, "blob") if blob]
 
 
 # Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).

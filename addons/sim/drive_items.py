@@ -64,6 +64,15 @@ class DriveItems(Mapping[str, dict]):
         with self.store.transaction() as tx:
             return tx.scan(ITEMS)
 
+    def blobs(self) -> list[str]:
+        """The content every file names (no copies of the items: a save and each change ask)."""
+        with self.store.transaction() as tx:
+            return [blob for blob in tx.column(ITEMS, "blob") if blob]
+
+    def file_count(self) -> int:
+        with self.store.transaction() as tx:
+            return sum(1 for folder in tx.column(ITEMS, "folder") if not folder)
+
     def add(self, item: dict) -> None:
         """A new item (the root has no parent); its name must be free in its folder."""
         with self.store.transaction() as tx:

@@ -102,7 +102,7 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
 # -- representations ------------------------------------------------------------------------------
 def _drive_view(world: World) -> dict:
     d = world.graph_drive.about()
-    used = sum(len(world.blobs.get(i.get("blob", ""), b"")) for i in world.graph_drive.all())
+    used = sum(len(world.blobs.get(blob, b"")) for blob in world.graph_drive.blobs())
     return {
         "id": d["id"],
         "driveType": "business",
@@ -471,6 +471,6 @@ MODULE = ResourceModule(
     load=load,
     dump=dump,
     collections=(DRIVE_COLLECTIONS,),
-    blobs=lambda world: [i["blob"] for i in world.graph_drive.all() if i.get("blob")],
-    count=lambda world: sum(1 for i in world.graph_drive.all() if not i.get("folder")),
+    blobs=lambda world: world.graph_drive.blobs(),
+    count=lambda world: world.graph_drive.file_count(),
 )
