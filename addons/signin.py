@@ -27,11 +27,7 @@ class SignIn:
         req = flow.request
         if self.mode.live or req.method not in ("GET", "POST"):
             return
-        reply = sign_in(
-            SimRequest.make(
-                req.method, req.host, req.path, req.headers.items(multi=True), req.get_content(strict=False) or b""
-            )
-        )
+        reply = sign_in(SimRequest.of(req))
         if reply is not None:
             flow.response = responses.sized(reply.status, reply.headers, reply.body)
             responses.served_by(flow, "signin", f"simulated sign-in {req.method} {req.path.partition('?')[0]}")

@@ -165,11 +165,7 @@ class SimulationAddon:
         req = flow.request
         world = self.sim.world
         before = world.version
-        reply = handler(
-            SimRequest.make(
-                req.method, req.host, req.path, req.headers.items(multi=True), req.get_content(strict=False) or b""
-            )
-        )
+        reply = handler(SimRequest.of(req))
         if reply is None:
             return None
         if isinstance(reply, Later) or (self.state is not None and world.version != before):

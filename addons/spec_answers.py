@@ -120,7 +120,7 @@ class SpecAnswers:
             return
         if not is_box and not (host == "graph.microsoft.com" and path.startswith("/v1.0/")):
             return
-        signed = SimRequest.make(req.method, host, req.path, headers, body)
+        signed = SimRequest.of(req)
         try:  # as the services do: no token, no answer (any bearer token will do)
             (auth.check_box if is_box else auth.check_bearer)(signed)
         except ApiError as err:

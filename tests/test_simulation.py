@@ -241,3 +241,14 @@ def test_replay_can_put_the_simulation_in_front_of_cassettes(start_cli, tmp_path
     assert s.get(GRAPH_TASK_URL).json()["status"]["state"] == "processing"  # simulated
     plain = start_cli("replay", str(path))
     assert session(plain).get(GRAPH_TASK_URL).status_code == 404  # without --simulate: a miss
+
+
+def test_a_host_written_with_its_trailing_dot_is_the_simulated_service_too(start_cli):
+    """`api.box.com.` names the same host (DNS's root label): the proxy intercepts it and the spec
+    answers know it; the simulation did not, so a change sent there went to the spec's generated
+    answer and was not kept."""
+    s = session(start_cli("demo"))
+    r = s.put(BOX_TASK_URL.replace("api.box.com", "api.box.com."), json={"message": "Dotted"})
+    assert r.status_code == 200 and r.json()["message"] == "Dotted", r.text
+    assert r.headers.get("X-Tapeproxy-Source") != "spec"
+    assert s.get(BOX_TASK_URL).json()["message"] == "Dotted"

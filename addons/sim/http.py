@@ -27,12 +27,19 @@ class SimRequest:
         path, _, query = path_and_query.partition("?")
         return cls(
             method.upper(),
-            host.lower(),
+            host.lower().rstrip("."),  # `graph.microsoft.com.` is the same host
             normalise_path(path),
             dict(parse_qsl(query, keep_blank_values=True)),
             list(headers),
             body or b"",
         )
+
+    @classmethod
+    def of(cls, request) -> SimRequest:
+        """A proxied request (mitmproxy's http.Request) as the simulation and the spec answers read
+        it: the one place a flow becomes a request of theirs."""
+        body = request.get_content(strict=False) or b""
+        return cls.make(request.method, request.host, request.path, request.headers.items(multi=True), body)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
