@@ -29,6 +29,12 @@ def in_folder(tx: Transaction, folder: str) -> list[dict]:
     return tx.scan(FILES, lambda f: f.get("parent", "0") == folder)
 
 
+def named(tx: Transaction, folder: str, name: str) -> list[dict]:
+    """The files in a folder with this name (Box's names ignore case): a walk, copying only those."""
+    lowered = name.lower()
+    return tx.scan(FILES, lambda f: f.get("parent", "0") == folder and f.get("name", "").lower() == lowered)
+
+
 def mini(tx: Transaction, file_id: str) -> dict:
     """A file as other resources name it (a task's item): Box's mini representation."""
     f = tx.get(FILES, file_id) or {"id": file_id}

@@ -306,9 +306,9 @@ def _parent(world: World, value: Any, field: str) -> str:
 
 def _unused_name(world: World, name: str, but: str | None = None, parent: str = "0") -> None:
     with world.store.transaction() as tx:
-        in_folder = box_file_store.in_folder(tx, parent)
-    for other in in_folder:
-        if other["id"] != but and other.get("name", "").lower() == name.lower():
+        taken = box_file_store.named(tx, parent, name)
+    for other in taken:
+        if other["id"] != but:
             raise ApiError(
                 "conflict",
                 "Item with the same name already exists",
