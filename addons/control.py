@@ -39,7 +39,7 @@ from .core.control_api import CONTROL_TOKEN_HEADER
 from .core.errors import InputError
 from .runtime import responses
 from .scenarios import Scenarios, builtin_names, resolve, unique
-from .sim import box_tasks, graph_print
+from .sim import registry
 from .simulation import SimulationAddon
 
 logger = logging.getLogger(__name__)
@@ -150,10 +150,12 @@ class Control:
             logger.info("tapeproxy: world reset")
             world = self.simulation.world
             assert world is not None  # reset keeps the simulation on
+            records, collections = world.store_summary()
             return 200, {
                 "reset": True,
-                "print_task_definitions": graph_print.MODULE.count(world),
-                "box_tasks": box_tasks.MODULE.count(world),
+                "counts": registry.counts(world),
+                "records": records,
+                "collections": collections,
             }
         return 404, {
             "error": f"no {method} {path or '/'}; see GET /scenarios",

@@ -208,7 +208,7 @@ class WorldAnswers:
 def _described(w: world_mod.World, state: str) -> str:
     """What the simulation serves, for the start-up lines: each resource module's count (and records,
     where it names them), and the store's."""
-    held = ", ".join(f"{m.count(w)} {m.name}" for m in registry.MODULES)
+    held = ", ".join(f"{n} {name}" for name, n in registry.counts(w).items())
     records, collections = w.store_summary()
     where = f"; state in {state}" if state else ""
     return "\n".join(

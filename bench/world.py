@@ -4,9 +4,11 @@ for it before the world kept records).
 
     python bench/run.py --world     # this part alone
 
-The world: `tapeproxy demo --world` with 1,000 Graph users seeded. Loads: GET of a stored user, a
-`$filter` over the 1,000 (50 match), POST of a group, PATCH of a user. The spec answer: `tapeproxy
-replay --spec` over an empty cassette, GET of a user it generates.
+The world: `tapeproxy demo --world` with 1,000 Graph users and 1,000 Box files (with content)
+seeded. Loads: GET of a stored user, a `$filter` over the 1,000 (50 match), POST of a group, PATCH
+of a user, PUT of a Box file's description (a resource module's change: the content every file
+names is looked at after it). The spec answer: `tapeproxy replay --spec` over an empty cassette,
+GET of a user it generates.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from urllib.parse import quote
 
 import yaml
 
-USERS = 1000
+USERS = FILES = 1000
 GRAPH = "https://graph.microsoft.com/v1.0"
+BOX = "https://api.box.com/2.0"
+FIRST_FILE = 20_000_000
 
 
 def user_id(i: int) -> str:
@@ -38,7 +42,9 @@ def write_world(path: Path) -> None:
         }
         for i in range(USERS)
     ]
-    path.write_text(yaml.safe_dump({"graph": {"me": user_id(0), "users": users}}, sort_keys=False))
+    files = [{"id": str(FIRST_FILE + i), "name": f"file {i}.txt", "content": f"file {i}\n"} for i in range(FILES)]
+    world = {"graph": {"me": user_id(0), "users": users}, "box": {"files": files}}
+    path.write_text(yaml.safe_dump(world, sort_keys=False))
 
 
 # (name, which server, method, URL, JSON body)
@@ -60,6 +66,13 @@ LOADS = [
         '{"displayName": "Bench", "mailEnabled": false, "mailNickname": "bench", "securityEnabled": true}',
     ),
     ("world: PATCH /users/{id}", "world", "PATCH", f"{GRAPH}/users/{user_id(8)}", '{"jobTitle": "Benchmarker"}'),
+    (
+        "world: PUT /2.0/files/{id} (1,000 files)",
+        "world",
+        "PUT",
+        f"{BOX}/files/{FIRST_FILE + 9}",
+        '{"description": "Benchmarked"}',
+    ),
 ]
 
 

@@ -90,9 +90,10 @@ def export_world(args) -> str:
 
 def describe(state: dict) -> list[str]:
     if state.get("reset"):
+        held = ", ".join(f"{n} {name}" for name, n in state.get("counts", {}).items())
         return [
-            f"world reset: back to its world file ({state.get('print_task_definitions', 0)} print task "
-            f"definition(s), {state.get('box_tasks', 0)} Box task(s))"
+            f"world reset: back to its world file ({held}; {state.get('records', 0)} record(s) in "
+            f"{state.get('collections', 0)} collection(s) of the store)"
         ]
     lines = []
     for s in state.get("scenarios", []):

@@ -9,10 +9,13 @@ modules read, and the counts the start-up line shows, come from here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import box_files, box_tasks, graph_drive, graph_print, graph_print_jobs, seeds
 from .module import ResourceModule
+
+if TYPE_CHECKING:
+    from .world import World
 
 MODULES: tuple[ResourceModule, ...] = (
     graph_print.MODULE,
@@ -21,6 +24,12 @@ MODULES: tuple[ResourceModule, ...] = (
     box_files.MODULE,
     box_tasks.MODULE,  # after the files: a task is on one
 )
+
+
+def counts(world: World) -> dict[str, int]:
+    """How many of what each module simulates the world holds, by what it simulates (the start-up
+    line, a reset's answer)."""
+    return {m.name: m.count(world) for m in MODULES}
 
 
 def world_keys(api: str) -> set[str]:
