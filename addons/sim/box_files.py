@@ -679,26 +679,21 @@ def _named(world: World) -> list[str]:
 # Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
 WORLD_SCHEMA: dict = {
     "box": {
-        "files": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id"],
-                "properties": {
-                    "id": {"type": ["string", "integer"]},
-                    "name": {"type": "string"},
-                    "etag": {"type": "string"},
-                    "sequence_id": {"type": "string"},
-                    "file_version": {"type": "object"},
-                    "parent": {"type": ["string", "integer"], "description": "a folder id; 0 is All Files"},
-                    "description": {"type": "string"},
-                    "content": {"type": "string", "description": "the file's content, as text"},
-                    "blob": {"type": "string", "description": "SHA-256 of content stored in <world file>.blobs/"},
-                    "sha1": {"type": "string", "description": "computed from the content"},
-                    "size": {"type": "integer", "description": "computed from the content"},
-                },
-            },
-        }
+        "files": worldfile.records(
+            {
+                "id": worldfile.ID,
+                "name": worldfile.TEXT,
+                "etag": worldfile.TEXT,
+                "sequence_id": worldfile.TEXT,
+                "file_version": {"type": "object"},
+                "parent": {**worldfile.ID, "description": "a folder id; 0 is All Files"},
+                "description": worldfile.TEXT,
+                "content": worldfile.CONTENT,
+                "blob": worldfile.BLOB,
+                "sha1": {"type": "string", "description": "computed from the content"},
+                "size": {"type": "integer", "description": "computed from the content"},
+            }
+        )
     }
 }
 

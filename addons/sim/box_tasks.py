@@ -354,52 +354,34 @@ def _listed(world: World) -> list[str]:
 # Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
 WORLD_SCHEMA: dict = {
     "box": {
-        "tasks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "item"],
-                "properties": {
-                    "id": {"type": ["string", "integer"]},
-                    "item": {"type": ["string", "integer"], "description": "the id of a file in box.files"},
-                    "action": {"enum": ["review", "complete"]},
-                    "message": {"type": "string"},
-                    "due_at": {"type": ["string", "null"]},
-                    "completion_rule": {"enum": ["all_assignees", "any_assignee"]},
-                    "created_by": {"type": ["string", "integer"]},
-                    "created_at": {"type": ["string", "null"]},
-                    "assignments": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["id", "assigned_to", "assigned_by"],
-                            "properties": {
-                                "id": {"type": ["string", "integer"]},
-                                "assigned_to": {"type": ["string", "integer"]},
-                                "assigned_by": {"type": ["string", "integer"]},
-                                "message": {"type": "string"},
-                                "resolution_state": {"enum": ["completed", "incomplete", "approved", "rejected"]},
-                                "assigned_at": {"type": ["string", "null"]},
-                                "completed_at": {"type": ["string", "null"]},
-                                "reminded_at": {"type": ["string", "null"]},
-                            },
-                        },
+        "tasks": worldfile.records(
+            {
+                "id": worldfile.ID,
+                "item": {**worldfile.ID, "description": "the id of a file in box.files"},
+                "action": {"enum": list(ACTIONS)},
+                "message": worldfile.TEXT,
+                "due_at": worldfile.WHEN,
+                "completion_rule": {"enum": list(RULES)},
+                "created_by": worldfile.ID,
+                "created_at": worldfile.WHEN,
+                "assignments": worldfile.records(
+                    {
+                        "id": worldfile.ID,
+                        "assigned_to": worldfile.ID,
+                        "assigned_by": worldfile.ID,
+                        "message": worldfile.TEXT,
+                        "resolution_state": {"enum": sorted({r for rs in RESOLUTIONS.values() for r in rs})},
+                        "assigned_at": worldfile.WHEN,
+                        "completed_at": worldfile.WHEN,
+                        "reminded_at": worldfile.WHEN,
                     },
-                },
+                    required=("id", "assigned_to", "assigned_by"),
+                ),
             },
-        },
-        "users": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id"],
-                "properties": {
-                    "id": {"type": ["string", "integer"]},
-                    "name": {"type": "string"},
-                    "login": {"type": "string"},
-                },
-            },
-        },
+            required=("id", "item"),
+        ),
+        # the users tasks are assigned to (Box's users: the store's own, seeded from here)
+        "users": worldfile.records({"id": worldfile.ID, "name": worldfile.TEXT, "login": worldfile.TEXT}),
     }
 }
 

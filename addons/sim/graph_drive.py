@@ -431,31 +431,21 @@ WORLD_SCHEMA: dict = {
             "additionalProperties": False,
             "description": "the one OneDrive drive: /me/drive and /drives/{id}",
             "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "owner": {"type": "string"},
+                "id": worldfile.TEXT,
+                "name": worldfile.TEXT,
+                "owner": worldfile.TEXT,
                 "rootId": {"type": "string", "description": "the id of the root folder"},
-                "items": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "name"],
-                        "properties": {
-                            "id": {"type": "string"},
-                            "name": {"type": "string"},
-                            "parent": {
-                                "type": "string",
-                                "description": "a folder listed before this item; none: the root",
-                            },
-                            "folder": {"type": "boolean"},
-                            "content": {"type": "string", "description": "a file's content, as text"},
-                            "blob": {
-                                "type": "string",
-                                "description": "SHA-256 of content stored in <world file>.blobs/",
-                            },
-                        },
+                "items": worldfile.records(
+                    {
+                        "id": worldfile.TEXT,
+                        "name": worldfile.TEXT,
+                        "parent": {"type": "string", "description": "a folder listed before this item; none: the root"},
+                        "folder": {"type": "boolean"},
+                        "content": worldfile.CONTENT,
+                        "blob": worldfile.BLOB,
                     },
-                },
+                    required=("id", "name"),
+                ),
             },
         }
     }

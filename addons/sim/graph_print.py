@@ -258,39 +258,23 @@ def _listed(world: World) -> list[str]:
 # Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
 WORLD_SCHEMA: dict = {
     "graph": {
-        "taskDefinitions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "displayName": {"type": "string"},
-                    "createdBy": {
-                        "type": "object",
-                        "properties": {"appId": {"type": "string"}, "displayName": {"type": "string"}},
-                    },
-                    "tasks": {
-                        "type": "array",
-                        "items": {
+        "taskDefinitions": worldfile.records(
+            {
+                "id": worldfile.TEXT,
+                "displayName": worldfile.TEXT,
+                "createdBy": {"type": "object", "properties": {"appId": worldfile.TEXT, "displayName": worldfile.TEXT}},
+                "tasks": worldfile.records(
+                    {
+                        "id": worldfile.TEXT,
+                        "parentUrl": worldfile.TEXT,
+                        "status": {
                             "type": "object",
-                            "required": ["id"],
-                            "properties": {
-                                "id": {"type": "string"},
-                                "parentUrl": {"type": "string"},
-                                "status": {
-                                    "type": "object",
-                                    "properties": {
-                                        "state": {"enum": ["pending", "processing", "completed", "aborted"]},
-                                        "description": {"type": "string"},
-                                    },
-                                },
-                            },
+                            "properties": {"state": {"enum": list(PRINT_TASK_STATES)}, "description": worldfile.TEXT},
                         },
-                    },
-                },
-            },
-        }
+                    }
+                ),
+            }
+        )
     }
 }
 

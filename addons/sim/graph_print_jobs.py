@@ -305,37 +305,28 @@ def _named(world: World) -> list[str]:
 # Its part of a world file, as the world's JSON Schema has it (sim/world_schema.py builds the schema).
 WORLD_SCHEMA: dict = {
     "graph": {
-        "printJobs": {
-            "type": "array",
-            "description": "print jobs and their documents; jobs that print tasks point at exist without being listed",
-            "items": {
-                "type": "object",
-                "required": ["id", "printer"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "printer": {"type": "string"},
-                    "status": {"enum": ["paused", "processing"]},
-                    "configuration": {"type": "object"},
-                    "createdDateTime": {"type": "string"},
-                    "documents": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["id"],
-                            "properties": {
-                                "id": {"type": "string"},
-                                "displayName": {"type": "string"},
-                                "contentType": {"type": "string"},
-                                "content": {"type": "string"},
-                                "blob": {"type": "string"},
-                                "size": {"type": "integer"},
-                                "uploadedDateTime": {"type": ["string", "null"]},
-                            },
-                        },
-                    },
-                },
+        "printJobs": worldfile.records(
+            {
+                "id": worldfile.TEXT,
+                "printer": worldfile.TEXT,
+                "status": {"enum": ["paused", "processing"]},
+                "configuration": {"type": "object"},
+                "createdDateTime": worldfile.TEXT,
+                "documents": worldfile.records(
+                    {
+                        "id": worldfile.TEXT,
+                        "displayName": worldfile.TEXT,
+                        "contentType": worldfile.TEXT,
+                        "content": worldfile.TEXT,
+                        "blob": worldfile.TEXT,
+                        "size": {"type": "integer"},
+                        "uploadedDateTime": worldfile.WHEN,
+                    }
+                ),
             },
-        }
+            required=("id", "printer"),
+            description="print jobs and their documents; jobs that print tasks point at exist without being listed",
+        )
     }
 }
 

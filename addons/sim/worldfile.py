@@ -45,3 +45,17 @@ def content_of(check: yamlfile.Checker, world: World, item: dict, keys: tuple, b
         content = f"tapeproxy: simulated content of {item.get('name') or item['id']}\n".encode()
     item["blob"] = world.put_blob(content)
     return content
+
+
+# -- the JSON Schema of a module's part (sim/world_schema.py gathers them) -------------------------
+TEXT = {"type": "string"}
+ID = {"type": ["string", "integer"]}  # YAML reads 12345 as a number; the loaders take either
+WHEN = {"type": ["string", "null"]}  # a date and time, or none
+CONTENT = {"type": "string", "description": "a file's content, as text"}
+BLOB = {"type": "string", "description": "SHA-256 of content stored in <world file>.blobs/"}
+
+
+def records(properties: dict, required: tuple[str, ...] = ("id",), description: str = "") -> dict:
+    """A list of records, each an object with these properties."""
+    items = {"type": "object", "required": list(required), "properties": properties}
+    return {"type": "array", **({"description": description} if description else {}), "items": items}
