@@ -43,9 +43,8 @@ class World:
         self.blobs = Blobs()  # file content by SHA-256
         self.disk: BlobDisk | None = None  # with a state file: the content kept beside it
         self.store: Store = Store(self.lock)  # every resource of both APIs (sim/graph_world.py, sim/box_world.py...)
-        self.graph_drive: DriveItems = DriveItems(
-            self.store
-        )  # the one drive (/me/drive, /drives/{its id}) and its items
+        # the one drive (/me/drive, /drives/{its id}) and its items, in the store
+        self.graph_drive: DriveItems = DriveItems(self.store)
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
         self.version = 0  # one more after every change: what a state file has saved is known by it
