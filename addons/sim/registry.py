@@ -2,9 +2,10 @@
 world it holds; one list registers them. What no module answers is the store's (sim/graph_world.py,
 sim/box_world.py), from the spec models, with no code per resource.
 
-A module answers only requests on its hosts and returns None for the rest, so the list's order
-does not decide who answers: no two modules answer the same path. The world file's keys the
-modules read, and the counts the start-up line shows, come from here.
+A module answers only requests on its hosts and routes (path templates, core/paths.py) and returns
+None for the rest, so the list's order does not decide who answers: no two modules' routes take
+the same path (tests/test_world.py). The world file's keys the modules read and their schema, the
+collections a world file seeds, and the counts the start-up line shows, come from here.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def seed_graph(check, world, doc: dict, hand_made: set[str], sets: dict[str, str
             if name in hand_made:
                 continue
             if name not in sets:
-                close = yamlfile.closest(name, [*sets, *hand_made])  # (every entity set is seedable)
+                close = yamlfile.closest(name, [*sets, *hand_made])
                 raise check.fail(
                     ("graph", name),
                     f"graph.{name} is not an entity set of Graph v1.0",
