@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 
 from mitmproxy import ctx, http
 
@@ -131,17 +130,16 @@ class SpecAnswers:
             return
         if is_box:
             a = self.box.answer(req.method, path, query, body)
-            flow.response = _box_response(a, headers)
+            flow.response = _box_response(a, headers, profiles.box.standard_headers())
             label = f"spec: Box {a.label}"
         else:
             g = self.graph.answer(req.method, path, query, body, headers)
-            ids = [("request-id", str(uuid.uuid4())), ("client-request-id", req.headers.get("client-request-id", ""))]
-            ids = [(k, v or str(uuid.uuid4())) for k, v in ids]
             if g.code:
                 flow.response = _graph_error(g, headers)
             else:
                 ctype = profiles.graph.JSON_CONTENT_TYPE if g.content_type == "application/json" else g.content_type
-                flow.response = _reply(g.status, g.body, ctype, [*ids, *g.headers, (SOURCE_HEADER, "spec")])
+                standard = profiles.graph.standard_headers(headers)
+                flow.response = _reply(g.status, g.body, ctype, [*standard, *g.headers, (SOURCE_HEADER, "spec")])
             label = f"spec: Graph {g.label or req.method + ' ' + path}"
         self.answered += 1
         responses.served_by(flow, "spec", f"{label} (generated from the official spec, not recorded)")
@@ -151,7 +149,7 @@ class SpecAnswers:
         a = self.box.satellite(flow.request.method, host, path)
         if a is None:
             return None
-        flow.response = _box_response(a, list(flow.request.headers.items(multi=True)))
+        flow.response = _box_response(a, list(flow.request.headers.items(multi=True)), [])  # not the API's hosts
         self.answered += 1
         label = f"spec: Box {a.label} (generated, not recorded)"
         if a.hold:  # a long-poll: the answer waits, the event loop does not
@@ -167,10 +165,11 @@ async def _after(seconds: float, flow: http.HTTPFlow, response: http.Response, l
     responses.served_by(flow, "spec", label)
 
 
-def _box_response(a: BoxAnswer, request_headers: list[tuple[str, str]]) -> http.Response:
-    """A Box spec answer as mitmproxy's response: Box's error envelope, or the body."""
+def _box_response(a: BoxAnswer, request_headers: list[tuple[str, str]], standard: list) -> http.Response:
+    """A Box spec answer as mitmproxy's response: Box's error envelope, or the body with `standard`
+    (the API's standard headers, on its own host)."""
     if not a.error:
-        return _reply(a.status, a.body, a.content_type, [(SOURCE_HEADER, "spec")])
+        return _reply(a.status, a.body, a.content_type, [*standard, (SOURCE_HEADER, "spec")])
     status, code, message, extra = profiles.box.CATALOGUE[a.error]
     hdrs, data = profiles.box.error(status, code, a.message or message, request_headers, a.context)
     return responses.sized(status, [*hdrs, *extra, *a.headers, (SOURCE_HEADER, "spec")], data)

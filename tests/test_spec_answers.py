@@ -318,6 +318,31 @@ def test_box_sdk_deserializes_spec_answers(spec_only, monkeypatch):
     assert isinstance(collaborations.entries, list)
 
 
+def test_every_answer_carries_the_services_standard_headers_spec_answers_and_errors_included(spec_only, demo):
+    """Box: box-request-id and Date; Graph: request-id, the client's client-request-id echoed,
+    x-ms-ags-diagnostic and Date, on what the spec answers, the simulation answers and every error
+    (one builder per API, in its profile). Apps and SDKs log them; a support ticket quotes them."""
+    import email.utils
+
+    def dated(r) -> bool:
+        return email.utils.parsedate_to_datetime(r.headers["Date"]) is not None
+
+    mine = {"client-request-id": "5a0c7e3e-0000-4000-8000-00000000c1e7"}
+    for proxy in (spec_only, demo):
+        s = session(proxy)
+        graph = [
+            s.get(f"{GRAPH}/users/48d31887-5fad-4d73-a9f5-3c356e68a038", headers=mine),  # an answer
+            s.get(f"{GRAPH}/users/48d31887-5fad-4d73-a9f5-3c356e68a038/nosuch", headers=mine),  # an error
+        ]
+        for r in graph:
+            assert r.headers["request-id"] and r.headers["client-request-id"] == mine["client-request-id"], r.headers
+            assert "x-ms-ags-diagnostic" in r.headers and dated(r), (r.status_code, r.headers)
+        box = [s.get(f"{BOX}/folders/777"), s.get(f"{BOX}/folders/777", params={"fields": 7}), s.get(f"{BOX}/nosuch")]
+        for r in box:
+            assert r.headers["box-request-id"] and dated(r), (r.status_code, r.headers)
+    assert graph[0].headers.get("X-Tapeproxy-Source") != "spec"  # the demo's are the world's
+
+
 # --- Graph ---
 
 

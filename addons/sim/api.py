@@ -4,11 +4,9 @@ and the time as the API writes it. Errors go through http.error_reply (the profi
 from __future__ import annotations
 
 import datetime
-import secrets
-import time
-import uuid
 from typing import Any
 
+from ..core.profiles import box as box_profile
 from ..core.profiles import graph as graph_profile
 from .http import Reply, SimRequest, json_reply
 
@@ -24,20 +22,7 @@ def graph_now() -> str:
 
 
 def graph_headers(req: SimRequest) -> list[tuple[str, str]]:
-    request_id = str(uuid.uuid4())
-    return [
-        ("Cache-Control", "no-cache"),
-        ("request-id", request_id),
-        ("client-request-id", req.header("client-request-id") or request_id),
-        (
-            "x-ms-ags-diagnostic",
-            '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1",'
-            '"ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}',
-        ),
-        ("OData-Version", "4.0"),
-        ("Strict-Transport-Security", "max-age=31536000"),
-        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
-    ]
+    return [*graph_profile.standard_headers(req.headers), ("OData-Version", "4.0")]
 
 
 def graph_reply(req: SimRequest, status: int, data: Any = None, headers=()) -> Reply:
@@ -50,13 +35,7 @@ def graph_reply(req: SimRequest, status: int, data: Any = None, headers=()) -> R
 
 
 def box_reply(status: int, data: Any = None, headers=()) -> Reply:
-    base = [
-        ("box-request-id", "0" + secrets.token_hex(16)),
-        ("Cache-Control", "no-cache, no-store"),
-        ("Strict-Transport-Security", "max-age=31536000"),
-        ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
-        *headers,
-    ]
+    base = [*box_profile.standard_headers(), *headers]
     if data is None:
         return Reply(status, base, b"")
     r = json_reply(status, data)

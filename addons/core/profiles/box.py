@@ -6,6 +6,7 @@ Errors look like Box's ClientError: {"type": "error", "status", "code", "message
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import secrets
@@ -100,7 +101,7 @@ EMPTY_BODY_ERRORS = frozenset({"unauthorized", "token_expired"})
 def error(
     status: int, code: str, message: str, request_headers=(), context: dict | None = None
 ) -> tuple[list[tuple[str, str]], bytes]:
-    request_id = secrets.token_hex(6)
+    request_id = secrets.token_hex(6)  # in the body; the header has it behind a 0, as Box's do
     body = {
         "type": "error",
         "status": status,
@@ -110,9 +111,14 @@ def error(
         "help_url": HELP_URL,
         "request_id": request_id,
     }
-    headers = [
-        ("Content-Type", "application/json"),
-        ("box-request-id", "0" + request_id),
+    return [("Content-Type", "application/json"), *standard_headers(request_id)], json.dumps(body).encode()
+
+
+def standard_headers(request_id: str = "") -> list[tuple[str, str]]:
+    """What Box sends with every answer of its API, errors included: its box-request-id and the Date."""
+    return [
+        ("box-request-id", "0" + (request_id or secrets.token_hex(16))),
         ("Cache-Control", "no-cache, no-store"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Date", email.utils.formatdate(usegmt=True)),
     ]
-    return headers, json.dumps(body).encode()

@@ -7,6 +7,7 @@ Of `context`, only `inner_code` is kept: Graph's detailed code, `innerError.code
 
 from __future__ import annotations
 
+import email.utils
 import json
 import time
 import uuid
@@ -120,20 +121,34 @@ CATALOGUE = {
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
+# Where the answer was served from, as Graph says it (the scale unit and instance are ours).
+AGS_DIAGNOSTIC = (
+    '{"ServerInfo":{"DataCenter":"West US 2","Slice":"E","Ring":"1","ScaleUnit":"001","RoleInstance":"TAPEPROXY-SIM"}}'
+)
+
+
+def standard_headers(request_headers=(), request_id: str = "") -> list[tuple[str, str]]:
+    """What Graph sends with every answer, errors included: its request-id, the client's
+    client-request-id echoed (else the request-id), its diagnostic header and the Date."""
+    request_id = request_id or str(uuid.uuid4())
+    return [
+        ("Cache-Control", "no-cache"),
+        ("request-id", request_id),
+        ("client-request-id", header_value(request_headers, "client-request-id") or request_id),
+        ("x-ms-ags-diagnostic", AGS_DIAGNOSTIC),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("Date", email.utils.formatdate(usegmt=True)),
+    ]
+
+
 def error(
     status: int, code: str, message: str, request_headers=(), context: dict | None = None
 ) -> tuple[list[tuple[str, str]], bytes]:
-    request_id = str(uuid.uuid4())
-    client_request_id = header_value(request_headers, "client-request-id") or request_id
+    headers = standard_headers(request_headers)
+    ids = dict(headers)
     date = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    inner = {"date": date, "request-id": request_id, "client-request-id": client_request_id}
+    inner = {"date": date, "request-id": ids["request-id"], "client-request-id": ids["client-request-id"]}
     if context and context.get("inner_code"):
         inner = {"code": str(context["inner_code"]), **inner}
     body = {"error": {"code": code, "message": message, "innerError": inner}}
-    headers = [
-        ("Content-Type", "application/json"),
-        ("request-id", request_id),
-        ("client-request-id", client_request_id),
-        ("Cache-Control", "no-cache"),
-    ]
-    return headers, json.dumps(body).encode()
+    return [("Content-Type", "application/json"), *headers], json.dumps(body).encode()
