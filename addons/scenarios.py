@@ -157,7 +157,7 @@ class Scenarios:
         step = d.step
         label = f"{d.rule.label}" + (f" (step {d.nth})" if len(d.rule.steps) > 1 else "")
         if step.kind == "respond":
-            flow.response = self._respond(d, ctx_)
+            flow.response = self._respond(flow, d, ctx_)
             responses.served_by(flow, "scenario", label)
         elif step.kind == "error":
             flow.response = self._error(flow, d, ctx_)
@@ -168,7 +168,7 @@ class Scenarios:
             flow.comment = f"tapeproxy: {label}: delayed {d.delay:.3f}s"
 
     @staticmethod
-    def _respond(d: Decision, ctx_: Context) -> http.Response:
+    def _respond(flow: http.HTTPFlow, d: Decision, ctx_: Context) -> http.Response:
         r = d.step.respond
         assert r is not None  # a respond step
         headers = [(k, text(v, ctx_)) for k, v in r.headers]
@@ -185,6 +185,9 @@ class Scenarios:
         names = {k.lower() for k, _ in headers}
         if default_type and "content-type" not in names:
             headers.append(("Content-Type", default_type))
+        # what the service sends with every answer, under what the rule gives
+        standard = profile_for(flow.request.host).standard_headers(flow.request.headers.items())
+        headers += [(k, v) for k, v in standard if k.lower() not in names]
         return responses.sized(r.status, headers, body, r.reason)
 
     @staticmethod

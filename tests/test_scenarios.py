@@ -65,6 +65,24 @@ rules:
     assert "scenario scripted rule 1" in proxy.output
 
 
+def test_a_scripted_answer_carries_the_services_standard_headers_under_its_own(start_cli, tmp_path):
+    """A `respond` rule stands in for the service: its answer has the headers the service sends
+    with every answer (Graph's request-id, the client's client-request-id echoed, Date; Box's
+    box-request-id), and a header the rule gives wins over the standard one."""
+    rules = (
+        "rules:\n"
+        "  - {match: {path: /v1.0/me}, respond: {json: {id: scripted}}}\n"
+        "  - {match: {path: /v1.0/organization}, respond: {json: {}, headers: {request-id: mine}}}\n"
+        "  - {match: {path: /2.0/users/me}, respond: {json: {id: '1'}}}\n"
+    )
+    s = session(start_cli("demo", "--scenario", write(tmp_path, rules)))
+    r = s.get(f"{G}/me", headers={"client-request-id": "c1e7"})
+    assert r.json() == {"id": "scripted"} and r.headers["request-id"] and r.headers["client-request-id"] == "c1e7"
+    assert r.headers["Date"] and "x-ms-ags-diagnostic" in r.headers
+    assert s.get(f"{G}/organization").headers["request-id"] == "mine"
+    assert s.get("https://api.box.com/2.0/users/me").headers["box-request-id"]
+
+
 @pytest.mark.parametrize(
     "name, status, graph_code, box_code",
     [

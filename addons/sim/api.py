@@ -35,7 +35,7 @@ def graph_reply(req: SimRequest, status: int, data: Any = None, headers=()) -> R
 
 
 def box_reply(status: int, data: Any = None, headers=()) -> Reply:
-    base = [*box_profile.standard_headers(), *headers]
+    base = [*box_profile.standard_headers(), *headers]  # (Box's depend on no request header)
     if data is None:
         return Reply(status, base, b"")
     r = json_reply(status, data)

@@ -111,10 +111,10 @@ def error(
         "help_url": HELP_URL,
         "request_id": request_id,
     }
-    return [("Content-Type", "application/json"), *standard_headers(request_id)], json.dumps(body).encode()
+    return [("Content-Type", "application/json"), *standard_headers((), request_id)], json.dumps(body).encode()
 
 
-def standard_headers(request_id: str = "") -> list[tuple[str, str]]:
+def standard_headers(request_headers=(), request_id: str = "") -> list[tuple[str, str]]:
     """What Box sends with every answer of its API, errors included: its box-request-id and the Date."""
     return [
         ("box-request-id", "0" + (request_id or secrets.token_hex(16))),

@@ -33,6 +33,11 @@ CATALOGUE = {
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
+def standard_headers(request_headers=(), request_id: str = "") -> list[tuple[str, str]]:
+    """Another API's: none known."""
+    return []
+
+
 def error(
     status: int, code: str, message: str, request_headers=(), context: dict | None = None
 ) -> tuple[list[tuple[str, str]], bytes]:

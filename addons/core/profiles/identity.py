@@ -32,6 +32,11 @@ CATALOGUE = generic.CATALOGUE
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
 
+def standard_headers(request_headers=(), request_id: str = "") -> list[tuple[str, str]]:
+    """The identity platform's: its x-ms-request-id."""
+    return [("x-ms-request-id", request_id or str(uuid.uuid4()))]
+
+
 def error(
     status: int, code: str, message: str, request_headers=(), context: dict | None = None
 ) -> tuple[list[tuple[str, str]], bytes]:
@@ -46,6 +51,6 @@ def error(
     }
     return [
         ("Content-Type", "application/json; charset=utf-8"),
-        ("x-ms-request-id", trace_id),
+        *standard_headers(request_headers, trace_id),
         ("Cache-Control", "no-store, no-cache"),
     ], json.dumps(body).encode()
