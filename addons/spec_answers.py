@@ -100,11 +100,10 @@ class SpecAnswers:
         if not self.enabled or self.mode.live:
             return None
         req = flow.request
-        host = req.host.lower().rstrip(".")
-        path = req.path.partition("?")[0]
+        signed = SimRequest.of(req)  # the body decoded once, for the token check and the answer
+        host, body, headers = signed.host, signed.body, signed.headers
+        path = req.path.partition("?")[0]  # as sent: the spec's routes read it so
         query = list(req.query.items(multi=True))
-        body = req.get_content(strict=False) or b""
-        headers = list(req.headers.items(multi=True))  # read more than once
         is_box = host == "api.box.com"
         if not is_box and profiles.profile_for(host) is profiles.box and not profiles.box.is_upload_host(host):
             return self._box_satellite(flow, host, path)
@@ -119,7 +118,6 @@ class SpecAnswers:
             return
         if not is_box and not (host == "graph.microsoft.com" and path.startswith("/v1.0/")):
             return
-        signed = SimRequest.of(req)
         try:  # as the services do: no token, no answer (any bearer token will do)
             (auth.check_box if is_box else auth.check_bearer)(signed)
         except ApiError as err:
