@@ -163,3 +163,19 @@ def test_graph_query_numbers_top_zero_count_ref_and_accepted_actions():
     assert graph.answer("GET", "/v1.0/groups/g1/members/$ref", [], b"").status == 200
     for path in ("/v1.0/me/sendMail", "/v1.0/me/events/e1/accept", "/v1.0/me/messages/m1/send"):
         assert graph.answer("POST", path, [], b"{}").status == 202, path
+
+
+def test_graph_names_query_options_and_enum_values_are_taken_in_any_casing():
+    from tapeproxy.core.spec import loaded
+
+    spec = loaded.graph()
+    assert spec.canonical("/v1.0/Me/TODO/lists/L1/tasks/T1/checklistitems") == (
+        "/v1.0/me/todo/lists/L1/tasks/T1/checklistItems"
+    )
+    assert spec.canonical("/v1.0/users/AbC/microsoft.graph.USER") == "/v1.0/users/AbC/microsoft.graph.user"
+    assert spec.canonical("/v1.0/nowhere/Else") == "/v1.0/nowhere/Else"  # leads nowhere: as it was
+    assert spec.canonical_query([("$TOP", "1"), ("Other", "x")]) == [("$top", "1"), ("Other", "x")]
+    data, bad = spec.check_body("microsoft.graph.message", b'{"importance": "HIGH", "body": {"contentType": "Html"}}')
+    assert bad is None and data == {"importance": "high", "body": {"contentType": "html"}}
+    _, bad = spec.check_body("microsoft.graph.message", b'{"importance": "urgent"}')
+    assert bad is not None and bad.status == 400

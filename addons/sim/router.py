@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
 
 from ..core.profiles import identity, profile_for
+from ..core.spec import loaded
 from . import auth, registry
+from .graph_world import HOST as GRAPH_HOST
 from .http import ApiError, Later, Reply, SimRequest, error_reply
 from .world import World
 
@@ -42,6 +45,7 @@ class Simulation:
     def handle(self, req: SimRequest) -> Reply | Later | None:
         """The simulation's answer, work that gives it (Later: run it in a worker thread), or None
         when it does not simulate this request."""
+        req = self._named(req)
         try:
             answer: Reply | Later | None = sign_in(req)
             for module in registry.MODULES:
@@ -58,10 +62,21 @@ class Simulation:
     def handle_generic(self, req: SimRequest) -> Reply | None:
         """The store's answer for what no resource module has: after the cassettes, in place of the
         spec's generated one (sim/graph_world.py, sim/box_world.py)."""
+        req = self._named(req)
         try:
             return self.world.graph.handle(req) or self.world.box.handle(req)
         except ApiError as e:
             return error_reply(profile_for(req.host), req, e)
+
+    def _named(self, req: SimRequest) -> SimRequest:
+        """A Graph request with its path's names and query options in the model's casing, as Graph
+        reads them in any: what every module and the store match against."""
+        if req.host != GRAPH_HOST:
+            return req
+        spec = loaded.graph()
+        path = spec.canonical(req.path)
+        query = dict(spec.canonical_query(list(req.query.items())))
+        return req if path == req.path and query == req.query else dataclasses.replace(req, path=path, query=query)
 
 
 def _answered(req: SimRequest, work: Callable[[], Reply]) -> Reply:

@@ -57,6 +57,7 @@ class At:
     key: str = ""
     operation: dict | None = None
     navigated: bool = False  # reached through a navigation property (what $ref may follow)
+    segments: tuple[str, ...] = ()  # the path walked, each name in the model's casing (resolve)
 
     @property
     def keyed(self) -> str:
@@ -80,6 +81,8 @@ class GraphSpec:
         self._lineage: dict[str, list[str]] = {}  # of model types only: bounded by the model
         self._props: dict[str, dict[str, list]] = {}
         self._navs: dict[str, dict[str, list]] = {}
+        self._folded: dict[object, dict[str, str]] = {}  # casefolded name -> the model's, per lookup
+        self._canonical: dict[str, str] = {}  # path -> its canonical form (bounded)
 
     # the type graph
 
@@ -119,14 +122,17 @@ class GraphSpec:
         for t in self.lineage(binding):
             ops = self.bound.get(f"Collection({t})" if collection else t, {})
             for qualified, op in ops.items():
-                if qualified == name or qualified.rsplit(".", 1)[-1] == name:
+                if name.casefold() in (qualified.casefold(), qualified.rsplit(".", 1)[-1].casefold()):
                     return {**op, "name": qualified}
         return None
 
     # paths
 
     def resolve(self, segments: list[str]) -> At:
+        """Where the (unquoted) segments lead. Graph reads resource, property, type and operation
+        names in any casing: each is taken in the model's (At.segments), keys as they are."""
         first, key = _split_key(segments[0])
+        first = self._name(first, "sets") or self._name(first, "singletons") or first
         if first in self.sets:
             at = At("collection", self.sets[first], first, first)
         elif first in self.singletons:
@@ -140,9 +146,73 @@ class GraphSpec:
             if at.kind != "collection":
                 raise _NotFound(segments[0])
             at = At("entity", at.type, at.context, f"{at.pattern}/{{id}}", key=_key(key))
+        walked = [first + segments[0][len(first) :]]
         for segment in segments[1:]:
+            segment = self._canonical_segment(at, segment)
+            walked.append(segment)
             at = self._step(at, segment)
+        at.segments = tuple(walked)
         return at
+
+    def canonical(self, path: str) -> str:
+        """The path with every name in it in the model's casing (`/v1.0/Me/checklistitems` ->
+        `/v1.0/me/checklistItems`); keys, and a path that leads nowhere, as they are."""
+        if path in self._canonical:
+            return self._canonical[path]
+        parts = path.split("/")
+        out = path
+        if len(parts) > 2 and parts[2]:
+            raw = [p for p in parts[2:] if p != ""]
+            try:
+                walked = self.resolve([unquote(p) for p in raw])
+            except _NotFound:
+                walked = None
+            if walked is not None:
+                pairs = zip(raw, walked.segments, strict=True)
+                named = [r if w == unquote(r) else quote(w, safe="()'=,:@$") for r, w in pairs]
+                out = "/".join([*parts[:2], *named])
+                out += "/" if path.endswith("/") else ""
+        if len(self._canonical) > 4096:
+            self._canonical.clear()
+        self._canonical[path] = out
+        return out
+
+    @staticmethod
+    def canonical_query(query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """System query options in any casing (`$Top`, `$FILTER`) under their own names."""
+        return [(k.lower() if k.lower() in QUERY_OPTIONS else k, v) for k, v in query]
+
+    def _name(self, name: str, among: str, type_name: str = "") -> str | None:
+        """The model's name that `name` is in another casing, among the entity sets, singletons,
+        types, or a type's properties and navigations; None when there is none."""
+        key = (among, type_name)
+        if key not in self._folded:
+            names: dict[str, Any]
+            if among == "members":
+                names = {**self.props(type_name), **self.navs(type_name)}
+            elif among == "types":
+                names = self.types
+            else:
+                names = self.sets if among == "sets" else self.singletons
+            self._folded[key] = {n.casefold(): n for n in names}
+        return self._folded[key].get(name.casefold())
+
+    def _canonical_segment(self, at: At, segment: str) -> str:
+        """The segment with its name in the model's casing where it names something at `at`."""
+        name, _args = _split_key(segment)
+        if name.casefold() in ("$count", "$ref", "$value"):
+            return name.lower() + segment[len(name) :]
+        canon = None
+        if at.kind in ("entity", "complex"):
+            canon = self._name(name, "members", at.type)
+        if canon is None and name.casefold().startswith("microsoft.graph."):
+            canon = self._name(name, "types")
+        if canon is None and at.kind in ("entity", "collection"):
+            op = self.operation(name, at.type, collection=at.kind == "collection")
+            if op is not None:
+                short = op["name"].rsplit(".", 1)[-1]
+                canon = op["name"] if "." in name else short
+        return segment if canon is None else canon + segment[len(name) :]
 
     def _step(self, at: At, segment: str) -> At:
         name, _args = _split_key(segment)
@@ -215,6 +285,7 @@ class GraphSpec:
         """Where a request's path leads, with the refusal Graph would give its path or query
         options (an Answer with a code), or (None, the service document's answer) for /v1.0/."""
         segments = [unquote(s) for s in path.split("/")[2:] if s != ""]
+        query = self.canonical_query(query)
         label = f"{method} {path}"
         if not segments:
             return None, Answer(200, {"@odata.context": f"{ROOT}/$metadata", "value": []}, label)
@@ -232,6 +303,7 @@ class GraphSpec:
         return at, Answer(200, None, label)
 
     def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, headers=()) -> Answer:
+        query = self.canonical_query(query)
         at, located = self.locate(method, path, query, headers)
         if at is None or located.code:
             return located
@@ -449,7 +521,25 @@ class GraphSpec:
             problem = self.check_value(props[name][0], value, props[name][1])
             if problem:
                 return "BadRequest", problem
+            data[name] = self._enum_cased(props[name][0], value)
         return None
+
+    def _enum_cased(self, type_name: str, value: Any) -> Any:
+        """An enum value (or a collection of them, or flags `a,b`) in the model's casing: Graph takes
+        `"HTML"` for `html` and answers `html`."""
+        inner = _element(type_name)
+        if inner not in self.enums or value is None:
+            return value
+        if isinstance(value, list):
+            return [self._enum_cased(inner, v) for v in value]
+        folded = self._enum_names(inner)
+        return ",".join(folded.get(n.strip().casefold(), n) for n in value.split(","))
+
+    def _enum_names(self, enum: str) -> dict[str, str]:
+        key = ("enum", enum)
+        if key not in self._folded:
+            self._folded[key] = {m.casefold(): m for m in self.enums[enum]["members"]}
+        return self._folded[key]
 
     def check_value(self, type_name: str, value: Any, nullable: bool = True) -> str:
         if value is None:
@@ -464,9 +554,9 @@ class GraphSpec:
             inner = _element(type_name)
             return next((p for p in (self.check_value(inner, v) for v in value) if p), "")
         if type_name in self.enums:
-            members = self.enums[type_name]["members"]
+            members = self._enum_names(type_name)
             names = value.split(",") if isinstance(value, str) else [value]
-            bad = next((n for n in names if not isinstance(n, str) or n.strip() not in members), None)
+            bad = next((n for n in names if not isinstance(n, str) or n.strip().casefold() not in members), None)
             return f"Requested value '{bad}' was not found." if bad is not None else ""
         if type_name in self.types:
             if not isinstance(value, dict):
