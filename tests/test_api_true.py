@@ -2,6 +2,7 @@
 themselves, a believable default tenant, and the services' own semantics, through a running demo
 with real clients."""
 
+import pytest
 import requests
 
 G = "https://graph.microsoft.com/v1.0"
@@ -45,3 +46,62 @@ def test_segments_query_options_and_enum_values_are_read_in_any_casing(demo):
     assert len(s.get(f"{G}/users", params={"$TOP": "2"}).json()["value"]) == 2
     bad = s.post(f"{G}/me/messages", json={"importance": "urgent"})
     assert bad.status_code == 400 and "urgent" in bad.json()["error"]["message"]
+
+
+# -- 4. Box semantics apps depend on -----------------------------------------------------------------
+def test_box_sdk_gen_downscopes_a_token_that_then_does_only_what_its_scopes_allow_and_revokes(demo, monkeypatch):
+    """box-sdk-gen's own calls, as its integration suite makes them (test/auth.py): token exchange
+    for a downscoped token, then `/oauth2/revoke` with the app's id and secret."""
+    from box_sdk_gen import BoxCCGAuth, BoxClient, BoxDeveloperTokenAuth, CCGConfig
+    from box_sdk_gen.box.errors import BoxAPIError
+    from box_sdk_gen.networking.network import NetworkSession
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", demo.ca)
+    network = NetworkSession().with_proxy(ProxyConfig(url=demo.url))
+    auth = BoxCCGAuth(CCGConfig(client_id="app-id", client_secret="app-secret", enterprise_id="818181"))
+    parent = BoxClient(auth, network_session=network)
+    folder = parent.folders.create_folder("Downscoped", parent=_box_parent("0"))
+    resource = f"https://api.box.com/2.0/folders/{folder.id}"
+    token = auth.downscope_token(["item_rename", "item_preview"], resource=resource, network_session=network)
+    assert token.access_token and _text(token.issued_token_type) == "urn:ietf:params:oauth:token-type:access_token"
+    assert [(_text(r.scope), r.object.id) for r in token.restricted_to] == [
+        ("item_rename", folder.id),
+        ("item_preview", folder.id),
+    ]
+    narrow = BoxClient(BoxDeveloperTokenAuth(token=token.access_token), network_session=network)
+    assert narrow.folders.update_folder_by_id(folder.id, name="Renamed").name == "Renamed"
+    with pytest.raises(BoxAPIError) as refused:
+        narrow.folders.delete_folder_by_id(folder.id)
+    assert refused.value.response_info.status_code == 403
+    assert refused.value.response_info.code == "insufficient_scope"
+    with pytest.raises(BoxAPIError) as elsewhere:  # only the resource the token was made for
+        narrow.folders.get_folder_by_id("0")
+    assert elsewhere.value.response_info.status_code == 403
+    readonly = auth.downscope_token(["root_readonly"], network_session=network)
+    reader = BoxClient(BoxDeveloperTokenAuth(token=readonly.access_token), network_session=network)
+    assert reader.folders.get_folder_by_id(folder.id).name == "Renamed"
+    with pytest.raises(BoxAPIError):
+        reader.folders.create_folder("Not allowed", parent=_box_parent("0"))
+
+    before = auth.retrieve_token(network_session=network).access_token
+    auth.revoke_token(network_session=network)
+    after = auth.retrieve_token(network_session=network).access_token
+    assert after != before
+    s = session(demo)
+    gone = s.get(f"{B}/users/me", headers={"Authorization": f"Bearer {before}"})
+    assert gone.status_code == 401  # a revoked token is refused from then on
+    assert s.get(f"{B}/users/me", headers={"Authorization": f"Bearer {after}"}).status_code == 200
+    bad = s.post("https://api.box.com/oauth2/revoke", data={"token": after})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
+
+
+def _box_parent(folder_id: str):
+    from box_sdk_gen.managers.folders import CreateFolderParent
+
+    return CreateFolderParent(id=folder_id)
+
+
+def _text(value) -> str:
+    """An SDK model's enum member or plain string, as the string on the wire."""
+    return getattr(value, "value", value)

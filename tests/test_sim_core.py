@@ -1,6 +1,8 @@
 """The simulated world's pure pieces, in-process: a request in, a reply out (the end-to-end tests
 through a running proxy are test_simulation.py, test_files_*.py)."""
 
+import json
+
 from tapeproxy.sim.drive_items import DriveItems
 from tapeproxy.sim.store import Store
 
@@ -139,3 +141,39 @@ def test_blob_disk_removes_unneeded_content_unless_a_record_took_it_since_the_sa
     look, unneeded = disk.unneeded(set())  # the record is gone: removed after the next save
     disk.remove(digests.sha256, look)
     assert not (tmp_path / digests.sha256).exists()
+
+
+def test_a_downscoped_box_token_does_what_its_scopes_allow_and_a_revoked_one_nothing():
+    from tapeproxy.sim import auth
+    from tapeproxy.sim.http import ApiError, SimRequest
+
+    def exchanged(scope: str, resource: str = "") -> str:
+        form = f"grant_type={auth.TOKEN_EXCHANGE}&subject_token=app&subject_token_type={auth.ACCESS_TOKEN_TYPE}"
+        form += f"&scope={scope}" + (f"&resource={resource}" if resource else "")
+        reply = auth.box_token(SimRequest.make("POST", "api.box.com", "/oauth2/token", body=form.encode()))
+        assert reply.status == 200, reply.body
+        return json.loads(reply.body)["access_token"]
+
+    def refusal(token: str, method: str, path: str) -> int:
+        req = SimRequest.make(method, "api.box.com", path, [("Authorization", f"Bearer {token}")])
+        try:
+            auth.check_box(req)
+        except ApiError as e:
+            return e.status or 401
+        return 0
+
+    preview = exchanged("item_preview item_delete", "https://api.box.com/2.0/files/12")
+    assert refusal(preview, "GET", "/2.0/files/12") == 0 and refusal(preview, "DELETE", "/2.0/files/12") == 0
+    assert refusal(preview, "PUT", "/2.0/files/12") == 403  # no rename
+    assert refusal(preview, "GET", "/2.0/files/13") == 403  # another file
+    reader = exchanged("root_readonly")
+    assert refusal(reader, "GET", "/2.0/folders/0/items") == 0 and refusal(reader, "POST", "/2.0/folders") == 403
+    assert refusal("1!not-ours", "DELETE", "/2.0/files/12") == 0  # a token it cannot read: opaque
+    wider = f"grant_type={auth.TOKEN_EXCHANGE}&subject_token={reader}&subject_token_type={auth.ACCESS_TOKEN_TYPE}"
+    wider += "&scope=root_readwrite"
+    assert auth.box_token(SimRequest.make("POST", "api.box.com", "/oauth2/token", body=wider.encode())).status == 401
+    revoke = SimRequest.make(
+        "POST", "api.box.com", "/oauth2/revoke", body=f"client_id=a&client_secret=b&token={reader}".encode()
+    )
+    assert auth.box_revoke(revoke).status == 200
+    assert refusal(reader, "GET", "/2.0/folders/0/items") == 401

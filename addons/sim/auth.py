@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
+from ..core.profiles import box as box_profile
 from .http import ApiError, Reply, SimRequest, json_reply
 
 PRINT_ROLE = "PrintTaskDefinition.ReadWrite.All"
@@ -72,8 +75,101 @@ def check_bearer(req: SimRequest) -> None:
 
 
 def check_box(req: SimRequest) -> None:
-    if bearer(req) is None:
+    """A token there must be, not revoked; a downscoped one may do only what its scopes allow, on
+    the item it was made for."""
+    token = bearer(req)
+    if token is None or _revoked.has(token):
         raise ApiError("unauthorized")
+    limits = _downscoped(token)
+    if limits is None:
+        return
+    scopes, item = limits
+    action = _box_action(req)
+    allowed = any(action in box_profile.DOWNSCOPE_ACTIONS.get(s, ()) for s in scopes)
+    named = _box_item(req.path)
+    if not allowed or (item and named and named != item):
+        raise ApiError(
+            "forbidden",
+            box_profile.INSUFFICIENT_SCOPE,
+            [
+                (
+                    "WWW-Authenticate",
+                    f'Bearer realm="Service", error="insufficient_scope", '
+                    f'error_description="{box_profile.INSUFFICIENT_SCOPE}"',
+                )
+            ],
+            code="insufficient_scope",
+            status=403,
+        )
+
+
+DOWNSCOPED = "1!"  # how Box's downscoped tokens begin; what follows here says what the token may do
+
+
+def _downscoped(token: str) -> tuple[list[str], tuple[str, str] | None] | None:
+    """The scopes and the item ((kind, id), or None) of a downscoped token this simulation issued,
+    or None for any other token (one it cannot read does all its app may)."""
+    if not token.startswith(DOWNSCOPED):
+        return None
+    payload = token[len(DOWNSCOPED) :].partition(".")[0]
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("s"), list):
+        return None
+    item = data.get("r")
+    parsed = tuple(item.split("/", 1)) if isinstance(item, str) and "/" in item else None
+    return [str(s) for s in data["s"]], parsed  # type: ignore[return-value]
+
+
+def _box_item(path: str) -> tuple[str, str] | None:
+    """The file or folder a Box path is about (`/2.0/files/12/...` -> (files, 12))."""
+    parts = [p for p in path.split("/") if p]
+    if "2.0" in parts:
+        parts = parts[parts.index("2.0") + 1 :]
+    if len(parts) >= 2 and parts[0] in ("files", "folders") and parts[1] != "content":
+        return parts[0], parts[1]
+    return None
+
+
+def _box_action(req: SimRequest) -> str:
+    parts = [p for p in req.path.split("/") if p]
+    if req.method in ("GET", "HEAD", "OPTIONS"):
+        return "read"
+    if req.method == "DELETE":
+        return "delete"
+    if req.method == "PUT" and parts[-2:-1] in (["files"], ["folders"]):
+        return "share" if b"shared_link" in req.body and b'"name"' not in req.body else "rename"
+    if req.method == "POST":
+        if parts[-1:] == ["comments"]:
+            return "comment"
+        if parts[-1:] in (["content"], ["folders"], ["copy"], ["upload_sessions"]) or "upload_sessions" in parts:
+            return "upload"
+    return "write"
+
+
+class _Revoked:
+    """Tokens revoked with /oauth2/revoke, refused from then on (the last REVOKED_KEPT of them)."""
+
+    KEPT = 10_000
+
+    def __init__(self) -> None:
+        self._tokens: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, token: str) -> None:
+        with self._lock:
+            self._tokens[token] = None
+            while len(self._tokens) > self.KEPT:
+                self._tokens.popitem(last=False)
+
+    def has(self, token: str) -> bool:
+        with self._lock:
+            return token in self._tokens
+
+
+_revoked = _Revoked()
 
 
 def app_token(tenant: str, client_id: str, roles: list[str], lifetime: int = 3599) -> str:
@@ -175,11 +271,14 @@ def identity_metadata(req: SimRequest, tenant: str) -> Reply | None:
     return None
 
 
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 BOX_GRANTS = {
     "client_credentials",
     "refresh_token",
     "authorization_code",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    TOKEN_EXCHANGE,
 }
 
 
@@ -202,6 +301,8 @@ def box_token(req: SimRequest) -> Reply:
     }.get(grant)
     if needed and not form.get(needed):
         return json_reply(400, {"error": "invalid_request", "error_description": f"Missing {needed} parameter"})
+    if grant == TOKEN_EXCHANGE:
+        return _box_token_exchange(form)
     if grant != "refresh_token" and not form.get("client_id"):
         return json_reply(400, {"error": "invalid_client", "error_description": "The client credentials are invalid"})
     body: dict[str, Any] = {
@@ -216,3 +317,53 @@ def box_token(req: SimRequest) -> Reply:
             4
         )
     return json_reply(200, body)
+
+
+def _box_token_exchange(form: dict[str, str]) -> Reply:
+    """A downscoped token: the subject token's rights narrowed to `scope`, on `resource` if named."""
+    subject, scopes = form.get("subject_token", ""), form.get("scope", "").split()
+    if not subject or form.get("subject_token_type") != ACCESS_TOKEN_TYPE:
+        return _oauth_error(400, "invalid_request", f"A subject_token of subject_token_type {ACCESS_TOKEN_TYPE}")
+    if _revoked.has(subject):
+        return _oauth_error(401, "invalid_grant", "The subject_token is not valid: it was revoked")
+    if not scopes:
+        return _oauth_error(400, "invalid_scope", "The scope parameter is missing")
+    unknown = [s for s in scopes if s not in box_profile.DOWNSCOPE_ACTIONS]
+    held = _downscoped(subject)
+    if unknown or (held is not None and not set(scopes) <= set(held[0])):
+        wrong = unknown or sorted(set(scopes) - set(held[0] if held else ()))
+        return _oauth_error(401, "invalid_scope", f"The requested scope is not valid: {' '.join(wrong)}")
+    item = _box_item(form.get("resource", "").partition("?")[0].removeprefix("https://api.box.com"))
+    if form.get("resource") and item is None:
+        return _oauth_error(400, "invalid_resource", "The resource is not the URL of a Box file or folder")
+    payload = json.dumps({"s": scopes, "r": "/".join(item) if item else None}, separators=(",", ":"))
+    token = DOWNSCOPED + _b64(payload.encode()) + "." + secrets.token_hex(8)
+    restricted = [
+        {"scope": s, "object": {"id": item[1], "type": item[0][:-1], "etag": "0", "sequence_id": "0"}}
+        for s in scopes
+        if item
+    ]
+    return json_reply(
+        200,
+        {
+            "access_token": token,
+            "expires_in": 3600,
+            "issued_token_type": ACCESS_TOKEN_TYPE,
+            "restricted_to": restricted,
+            "token_type": "bearer",
+        },
+    )
+
+
+def box_revoke(req: SimRequest) -> Reply:
+    """api.box.com/oauth2/revoke: the app's id and secret, and the token, refused from then on."""
+    form = req.form()
+    if not form.get("client_id") or not form.get("client_secret"):
+        return _oauth_error(400, "invalid_client", "The client credentials are invalid")
+    if form.get("token"):
+        _revoked.add(form["token"])
+    return Reply(200, [], b"")
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    return json_reply(status, {"error": error, "error_description": description})

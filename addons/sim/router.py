@@ -35,6 +35,8 @@ def sign_in(req: SimRequest) -> Reply | None:
         return None
     if req.host == "api.box.com" and req.path.rstrip("/") == "/oauth2/token" and req.method == "POST":
         return auth.box_token(req)
+    if req.host == "api.box.com" and req.path.rstrip("/") == "/oauth2/revoke" and req.method == "POST":
+        return auth.box_revoke(req)
     return None
 
 

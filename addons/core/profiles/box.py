@@ -94,6 +94,35 @@ CATALOGUE = {
     "gateway_timeout": (504, "gateway_timeout", "Gateway Timeout", ()),
     "insufficient_storage": (507, "insufficient_storage", "Insufficient Storage", ()),
 }
+# Downscoped tokens (token exchange): what each scope Box grants lets the token do. A request is a
+# read (GET), a rename or share (PUT), an upload (POST of content, folders, copies), a comment or a
+# delete; root_readwrite does all of them, and a write outside these only root_readwrite does.
+DOWNSCOPE_ACTIONS: dict[str, frozenset[str]] = {
+    "root_readwrite": frozenset({"read", "rename", "share", "upload", "comment", "delete", "write"}),
+    "root_readonly": frozenset({"read"}),
+    **{
+        s: frozenset({"read"})
+        for s in (
+            "item_read",
+            "item_preview",
+            "item_download",
+            "base_explorer",
+            "base_picker",
+            "base_preview",
+            "base_sidebar",
+            "annotation_view_all",
+            "annotation_view_self",
+        )
+    },
+    "item_rename": frozenset({"rename"}),
+    "item_share": frozenset({"share"}),
+    "item_upload": frozenset({"upload"}),
+    "base_upload": frozenset({"upload"}),
+    "item_comment": frozenset({"comment"}),
+    "annotation_edit": frozenset({"comment"}),
+    "item_delete": frozenset({"delete"}),
+}
+INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
 # Box answers a bad or expired token with an empty body and only WWW-Authenticate.
 EMPTY_BODY_ERRORS = frozenset({"unauthorized", "token_expired"})
 
