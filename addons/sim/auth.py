@@ -119,8 +119,8 @@ def _downscoped(token: str) -> tuple[list[str], tuple[str, str] | None] | None:
     if not isinstance(data, dict) or not isinstance(data.get("s"), list):
         return None
     item = data.get("r")
-    parsed = tuple(item.split("/", 1)) if isinstance(item, str) and "/" in item else None
-    return [str(s) for s in data["s"]], parsed  # type: ignore[return-value]
+    kind, _, key = item.partition("/") if isinstance(item, str) else ("", "", "")
+    return [str(s) for s in data["s"]], ((kind, key) if key else None)
 
 
 def _box_item(path: str) -> tuple[str, str] | None:
