@@ -105,3 +105,43 @@ def _box_parent(folder_id: str):
 def _text(value) -> str:
     """An SDK model's enum member or plain string, as the string on the wire."""
     return getattr(value, "value", value)
+
+
+def test_msgraph_sdk_sends_derived_types_in_bodies_and_reads_directory_objects_as_what_they_are(demo):
+    """msgraph-sdk writes `@odata.type` for a derived value (an API connector's basic authentication)
+    and picks its model class by `@odata.type` in answers: a directory object read or listed is the
+    user or group it is."""
+    import asyncio
+
+    from helpers import graph_client
+    from msgraph.generated.models.basic_authentication import BasicAuthentication
+    from msgraph.generated.models.group import Group
+    from msgraph.generated.models.identity_api_connector import IdentityApiConnector
+    from msgraph.generated.models.user import User
+
+    async def flow():
+        client, transport = graph_client(demo)
+        try:
+            made = await client.identity.api_connectors.post(
+                IdentityApiConnector(
+                    display_name="Validate sign-up",
+                    target_url="https://api.contoso.com/validate",
+                    authentication_configuration=BasicAuthentication(username="svc", password="s3cret"),
+                )
+            )
+            read = await client.identity.api_connectors.by_identity_api_connector_id(made.id).get()
+            group = await client.groups.post(
+                Group(display_name="Finance", mail_enabled=False, mail_nickname="finance", security_enabled=True)
+            )
+            me = await client.me.get()
+            as_object = await client.directory_objects.by_directory_object_id(me.id).get()
+            group_object = await client.directory_objects.by_directory_object_id(group.id).get()
+            return read, me, as_object, group_object
+        finally:
+            await transport.aclose()
+
+    read, me, as_object, group_object = asyncio.run(flow())
+    assert isinstance(read.authentication_configuration, BasicAuthentication)
+    assert read.authentication_configuration.username == "svc"
+    assert isinstance(as_object, User) and as_object.display_name == me.display_name
+    assert isinstance(group_object, Group) and group_object.display_name == "Finance"

@@ -179,3 +179,20 @@ def test_graph_names_query_options_and_enum_values_are_taken_in_any_casing():
     assert bad is None and data == {"importance": "high", "body": {"contentType": "html"}}
     _, bad = spec.check_body("microsoft.graph.message", b'{"importance": "urgent"}')
     assert bad is not None and bad.status == 400
+
+
+def test_graph_checks_a_value_against_the_derived_type_its_odata_type_names():
+    from tapeproxy.core.spec import loaded
+
+    spec = loaded.graph()
+    connector = b'{"displayName": "x", "authenticationConfiguration": {"@odata.type": "#microsoft.graph.%s", %s}}'
+    _, bad = spec.check_body(
+        "microsoft.graph.identityApiConnector", connector % (b"basicAuthentication", b'"username": "u"')
+    )
+    assert bad is None
+    _, bad = spec.check_body(
+        "microsoft.graph.identityApiConnector", connector % (b"BASICAUTHENTICATION", b'"username": "u"')
+    )
+    assert bad is None  # the type's name in any casing
+    _, bad = spec.check_body("microsoft.graph.identityApiConnector", connector % (b"user", b'"username": "u"'))
+    assert bad is not None and "username" in bad.message  # not derived from the property's type: ignored

@@ -39,6 +39,7 @@ GENERATED_MEMBERS = 3  # what a collection nobody wrote to holds, as the spec an
 PAGE = 100
 MAX_PAGE = 999
 DIRECTORY_OBJECT = "microsoft.graph.directoryObject"
+DIRECTORY_OBJECTS = PREFIX + "directoryObjects"
 EVENT_RESPONSES = {"accept": "accepted", "decline": "declined", "tentativelyAccept": "tentativelyAccepted"}
 
 
@@ -57,6 +58,7 @@ class Node:
     action: str = ""
     cast: str = ""  # a type cast on a collection: /members/microsoft.graph.user
     folder: str = ""  # a mail folder's messages are the user's messages with this parentFolderId
+    declared: str = ""  # the type the path declares, where the record is of a type derived from it
 
     @property
     def address(self) -> str:
@@ -218,6 +220,8 @@ class GraphWorld:
             if ref is None:
                 raise self._not_found(node.type, key)
             return Node("entity", node.type, ref["ref"], key, reference=True, owner=node.owner, nav=node.nav)
+        if node.collection == DIRECTORY_OBJECTS:
+            return self._directory_object(tx, key)
         if "@" in key and self.spec.derives(node.type, "microsoft.graph.user") and not tx.has(node.collection, key):
             key = self._by_principal_name(tx, node.collection, key)
         child = Node("entity", node.type, node.collection, key, owner=node.owner, nav=node.nav, folder=node.folder)
@@ -226,6 +230,16 @@ class GraphWorld:
             record = tx.get(child.collection, key) or {}
             if record.get("parentFolderId") not in (None, node.folder):
                 raise self._not_found(node.type, key)
+        return child
+
+    def _directory_object(self, tx: Transaction, key: str) -> Node:
+        """/directoryObjects/{id}: the user, group, device, service principal... that id is (an
+        unknown id is made up as a user, as `$ref` targets are)."""
+        for name in self.sets_for(DIRECTORY_OBJECT):
+            if tx.has(PREFIX + name, key):
+                return Node("entity", self.spec.sets[name], PREFIX + name, key, declared=DIRECTORY_OBJECT)
+        child = Node("entity", self.spec.sets["users"], PREFIX + "users", key, declared=DIRECTORY_OBJECT)
+        self._ensure(tx, child)
         return child
 
     def _by_principal_name(self, tx: Transaction, collection: str, name: str) -> str:
@@ -352,7 +366,7 @@ class GraphWorld:
     # -- one record --------------------------------------------------------------------------------
     def _entity_reply(self, req: SimRequest, record: dict, context: str, node: Node, status: int = 200) -> Reply:
         select = _select(req.query)
-        if node.reference:
+        if node.reference or node.declared:  # Graph names the type where it is not the one the path declares
             record.setdefault("@odata.type", "#" + self._set_type(node.collection))
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
         body = {"@odata.context": _context(context, select) + "/$entity", **_selected(record, select, keep_id)}

@@ -485,14 +485,21 @@ class GraphSpec:
             )
         if not isinstance(data, dict):
             return None, _error(400, "BadRequest", "Unable to read JSON request payload.", "")
-        declared = data.get("@odata.type")
-        if isinstance(declared, str) and declared.lstrip("#") in self.types:
-            type_name = declared.lstrip("#")
-        problem = self.check_object(type_name, data)
+        problem = self.check_object(self.declared(data, type_name), data)
         if problem:
             code, message = problem
             return None, _error(400, code, message, "")
         return data, None
+
+    def declared(self, data: dict, type_name: str) -> str:
+        """The type a value says it is with `@odata.type` (`#microsoft.graph.basicAuthentication`,
+        any casing), where that derives from the type expected; else the type expected."""
+        named = data.get("@odata.type")
+        if isinstance(named, str):
+            derived = self._name(named.lstrip("#"), "types")
+            if derived is not None and self.derives(derived, type_name):
+                return derived
+        return type_name
 
     def check_object(self, type_name: str, data: dict, writing: bool = True) -> tuple[str, str] | None:
         """Graph's refusal of an object of this type, or None; `writing=False` (a world file's
@@ -561,7 +568,7 @@ class GraphSpec:
         if type_name in self.types:
             if not isinstance(value, dict):
                 return f"Cannot convert the literal '{value}' to the expected type '{type_name}'."
-            problem = self.check_object(type_name, value)
+            problem = self.check_object(self.declared(value, type_name), value)
             return problem[1] if problem else ""
         ok = {
             "Edm.String": lambda v: isinstance(v, str),
