@@ -145,3 +145,54 @@ def test_msgraph_sdk_sends_derived_types_in_bodies_and_reads_directory_objects_a
     assert read.authentication_configuration.username == "svc"
     assert isinstance(as_object, User) and as_object.display_name == me.display_name
     assert isinstance(group_object, Group) and group_object.display_name == "Finance"
+
+
+# -- 5. Graph semantics apps depend on --------------------------------------------------------------
+def test_graph_answers_creates_updates_and_mail_moves_with_the_status_its_reference_pages_give(demo):
+    """POST /teams is 202 with where the team will be; PATCH of a team or a directory policy is 204;
+    a message moved or copied is 201 and in its new folder; a user's calendar has its id."""
+    import asyncio
+
+    from helpers import graph_client
+    from msgraph.generated.models.message import Message
+    from msgraph.generated.models.team import Team
+    from msgraph.generated.users.item.messages.item.copy.copy_post_request_body import CopyPostRequestBody
+    from msgraph.generated.users.item.messages.item.move.move_post_request_body import MovePostRequestBody
+
+    s = session(demo)
+    team = s.post(
+        f"{G}/teams",
+        json={"template@odata.bind": f"{G}/teamsTemplates('standard')", "displayName": "Launch", "description": "Q1"},
+    )
+    assert team.status_code == 202 and team.content == b"", team.text
+    assert team.headers["Location"].startswith("/teams('") and "/operations('" in team.headers["Location"]
+    made = s.get("https://graph.microsoft.com/v1.0" + team.headers["Content-Location"])
+    assert made.status_code == 200 and made.json()["displayName"] == "Launch"
+    policy = s.patch(f"{G}/identity/conditionalAccess/policies/p1", json={"displayName": "Block legacy auth"})
+    assert policy.status_code == 204, policy.text
+    assert s.get(f"{G}/identity/conditionalAccess/policies/p1").json()["displayName"] == "Block legacy auth"
+    calendar = s.get(f"{G}/me/calendar").json()
+    assert calendar.get("id") and s.get(f"{G}/me/calendar").json()["id"] == calendar["id"]
+
+    async def flow():
+        client, transport = graph_client(demo)
+        try:
+            draft = await client.me.messages.post(Message(subject="Quarterly numbers"))
+            moved = await client.me.messages.by_message_id(draft.id).move.post(
+                MovePostRequestBody(destination_id="archive")
+            )
+            copied = await client.me.messages.by_message_id(moved.id).copy.post(
+                CopyPostRequestBody(destination_id="inbox")
+            )
+            await client.teams.by_team_id(made.json()["id"]).patch(Team(description="Q2"))
+            archive = await client.me.mail_folders.by_mail_folder_id("archive").messages.get()
+            inbox = await client.me.mail_folders.by_mail_folder_id("inbox").messages.get()
+            return draft, moved, copied, archive, inbox
+        finally:
+            await transport.aclose()
+
+    draft, moved, copied, archive, inbox = asyncio.run(flow())
+    assert moved.subject == "Quarterly numbers" and moved.parent_folder_id == "archive"
+    assert copied.id not in (draft.id, moved.id) and copied.parent_folder_id == "inbox"
+    assert moved.id in [m.id for m in archive.value] and copied.id in [m.id for m in inbox.value]
+    assert s.get(f"{G}/teams/{made.json()['id']}").json()["description"] == "Q2"

@@ -170,6 +170,11 @@ def graph_problems(type_name: str, value, where: str = "") -> list[str]:
     if type_name in types:
         if not isinstance(value, dict):
             return [f"{where}: not an object"]
+        named = str(value.get("@odata.type") or "").lstrip("#")
+        t = named if named in types else ""
+        while t and t != type_name:  # a value of a type derived from the one expected is checked as that
+            t = types[t][0]
+        type_name = named if t else type_name
         props, t = {}, type_name
         while t:
             base, own = types[t]

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote
 
 from ..core import numbers
 from ..core.profiles import graph as graph_profile
-from ..core.spec.graph import ROOT, GraphSpec
+from ..core.spec.graph import ROOT, GraphSpec, later
 from . import api, auth, odata
 from .http import ApiError, Reply, SimRequest
 from .store import Store, Transaction
@@ -260,6 +260,8 @@ class GraphWorld:
         record = self.made_up(node.type, node.key, f"{node.collection}|{node.key}")
         if node.collection == SINGLETONS:
             record.pop("id", None)
+        elif node.key == "~" and node.nav in graph_profile.OWNER_ID_ENTITIES and "id" in record:
+            record["id"] = node.owner[1]
         if node.folder:
             record["parentFolderId"] = node.folder
         if node.key in graph_profile.WELL_KNOWN_FOLDERS and node.type == "microsoft.graph.mailFolder":
@@ -267,11 +269,9 @@ class GraphWorld:
         tx.put(node.collection, node.key, record)
 
     def made_up(self, type_name: str, key: str, seed: str) -> dict:
-        """A record of this type as the spec's generator builds it: the same for the same seed."""
-        record = self.spec.entity(type_name, key, hashlib.sha256(seed.encode()).hexdigest())
-        if key == "~":
-            record.pop("id", None)
-        return record
+        """A record of this type as the spec's generator builds it: the same for the same seed (a single
+        contained entity, key ~, such as a user's calendar, with an id of its own)."""
+        return self.spec.entity(type_name, "" if key == "~" else key, hashlib.sha256(seed.encode()).hexdigest())
 
     # -- lists -------------------------------------------------------------------------------------
     def _members(self, tx: Transaction, node: Node, where: Callable[[dict], bool] | None = None) -> list[dict]:
@@ -385,6 +385,8 @@ class GraphWorld:
         tx.put(node.collection, key, record)
         tx.put(LISTED, f"{PREFIX}{address(node.collection, key)}/", {})  # its own collections start empty
         self._bind(tx, node.collection, key, kind, data)
+        if kind in graph_profile.CREATED_LATER:
+            return api.graph_reply(req, 202, None, later(node.collection[len(PREFIX) :], key, key))
         location = f"{ROOT}/{path.split('/', 2)[2]}/{key}"
         body = {"@odata.context": f"{ROOT}/$metadata#{context}/$entity", **record}
         return api.graph_reply(req, 201, body, [("Location", location)])
@@ -400,7 +402,7 @@ class GraphWorld:
         self._stamp(record, kind, created=False)
         tx.put(node.collection, node.key, record)
         self._bind(tx, node.collection, node.key, kind, data)
-        if self.spec.derives(kind, DIRECTORY_OBJECT):
+        if self.spec.updated_without_content(kind):
             return api.graph_reply(req, 204)
         return self._entity_reply(req, record, context, node)
 
@@ -568,10 +570,32 @@ class GraphWorld:
             record.update(isDraft=False, parentFolderId="sentitems", sentDateTime=api.graph_now())
             tx.put(node.collection, node.key, record)
             return api.graph_reply(req, 202)
+        if node.action in ("move", "copy") and self.spec.derives(node.type, "microsoft.graph.message"):
+            return self._move_message(tx, req, node, record)
         return None
 
+    def _move_message(self, tx: Transaction, req: SimRequest, node: Node, record: dict) -> Reply:
+        """A message moved (a new id, as Exchange gives one) or copied into the folder named: 201."""
+        folder = self._parameters(req).get("destinationid")
+        if not isinstance(folder, str) or not folder.strip():
+            raise _api_error(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+        folder = folder.lower() if folder.lower() in graph_profile.WELL_KNOWN_FOLDERS else folder
+        key = str(uuid.uuid4())
+        if node.action == "move":
+            tx.delete(node.collection, node.key)
+            tx.put(DELETED, f"{node.collection}|{node.key}", {})
+        made = {**record, "id": key, "parentFolderId": folder, "lastModifiedDateTime": api.graph_now()}
+        tx.put(node.collection, key, made)
+        context = f"{ROOT}/$metadata#{node.collection[len(PREFIX) :].split('/', 1)[0]}/messages/$entity"
+        return api.graph_reply(req, 201, {"@odata.context": context, **made})
+
+    def _parameters(self, req: SimRequest) -> dict:
+        """An action's parameters by casefolded name: Graph reads them in any casing (msgraph-sdk
+        sends DestinationId)."""
+        return {k.casefold(): v for k, v in self._body_json(req).items()}
+
     def _send_mail(self, tx: Transaction, req: SimRequest, node: Node, user: dict) -> Reply:
-        data = self._body_json(req)
+        data = self._parameters(req)
         message = data.get("message")
         if not isinstance(message, dict):
             raise _api_error(400, "ErrorInvalidParameter", "The value of the parameter 'Message' is empty.")
@@ -582,7 +606,7 @@ class GraphWorld:
         sender = {"emailAddress": {"name": user.get("displayName", ""), "address": user.get("mail", "")}}
         sent = {**_plain(message), "from": sender, "sender": sender, "isDraft": False, "sentDateTime": now}
         mine = f"{PREFIX}{node.address}/messages"
-        if data.get("saveToSentItems", True) not in (False, "false"):
+        if data.get("savetosentitems", True) not in (False, "false"):
             key = str(uuid.uuid4())
             tx.put(mine, key, {"id": key, **sent, "parentFolderId": "sentitems", "createdDateTime": now})
         recipients = [

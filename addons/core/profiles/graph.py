@@ -41,6 +41,41 @@ ACCEPTED_ACTIONS: dict[str, frozenset[str]] = {
     "microsoft.graph.driveItem": frozenset({"copy"}),
     "microsoft.graph.team": frozenset({"archive", "unarchive", "clone"}),
 }
+# Types whose PATCH Graph answers 204 No Content (the directory, identity and policy resources,
+# teams and channels, by their reference pages); the workloads (Outlook, To Do, Planner, files,
+# print, education) answer 200 with the entity.
+UPDATED_WITHOUT_CONTENT = (
+    "microsoft.graph.directoryObject",
+    "microsoft.graph.policyBase",
+    "microsoft.graph.policyDeletableItem",
+    "microsoft.graph.identityProviderBase",
+    "microsoft.graph.identityApiConnector",
+    "microsoft.graph.identityUserFlow",
+    "microsoft.graph.identityUserFlowAttribute",
+    "microsoft.graph.identityUserFlowAttributeAssignment",
+    "microsoft.graph.organizationalBrandingProperties",
+    "microsoft.graph.authenticationMethodConfiguration",
+    "microsoft.graph.featureRolloutPolicy",
+    "microsoft.graph.domain",
+    "microsoft.graph.groupSetting",
+    "microsoft.graph.oAuth2PermissionGrant",
+    "microsoft.graph.schemaExtension",
+    "microsoft.graph.accessReviewInstanceDecisionItem",
+    "microsoft.graph.shiftPreferences",
+    "microsoft.graph.team",
+    "microsoft.graph.channel",
+)
+# Creates Graph does asynchronously: 202 Accepted, no body, Location the operation that makes it and
+# Content-Location what it makes (POST /teams).
+CREATED_LATER = frozenset({"microsoft.graph.team"})
+# Actions that make or move an entity and answer it 201 Created (a message moved, copied, or the
+# draft of a reply), by the type they are bound to.
+CREATED_BY_ACTIONS: dict[str, frozenset[str]] = {
+    "microsoft.graph.message": frozenset({"move", "copy", "createReply", "createReplyAll", "createForward"}),
+    "microsoft.graph.mailFolder": frozenset({"move", "copy"}),
+}
+# Single contained entities whose id is their owner's (a user's presence).
+OWNER_ID_ENTITIES = frozenset({"presence"})
 # Types whose `$value` (raw content) Graph documents though the CSDL does not mark them HasStream.
 VALUE_TYPES = frozenset({"microsoft.graph.attachment"})
 # Usage reports: their functions answer 302 to a CSV on REPORTS_HOST. The CSV's columns where

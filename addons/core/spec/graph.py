@@ -118,6 +118,15 @@ class GraphSpec:
     def derives(self, name: str, base: str) -> bool:
         return base in self.lineage(name)
 
+    def creates(self, binding: str, op: dict) -> bool:
+        """Does this action make or move an entity, answered 201 (a message's move, copy, createReply)?"""
+        short = op.get("name", "").rsplit(".", 1)[-1]
+        return any(short in graph_profile.CREATED_BY_ACTIONS.get(t, ()) for t in self.lineage(binding))
+
+    def updated_without_content(self, name: str) -> bool:
+        """Does Graph answer a PATCH of this type 204 (the directory's way), not 200 with the entity?"""
+        return any(self.derives(name, base) for base in graph_profile.UPDATED_WITHOUT_CONTENT)
+
     def operation(self, name: str, binding: str, collection: bool) -> dict | None:
         for t in self.lineage(binding):
             ops = self.bound.get(f"Collection({t})" if collection else t, {})
@@ -322,6 +331,8 @@ class GraphSpec:
             # what is created differs with what is sent (two users posted are two ids), the same each time
             seed = hashlib.sha256(f"{seed}|{hashlib.sha256(body).hexdigest()}".encode()).hexdigest()
             made = {**self.entity(at.type, "", seed), **(data or {})}
+            if at.type in graph_profile.CREATED_LATER and "id" in made:
+                return Answer(202, None, label, headers=later(at.context, made["id"], seed))
             made = {"@odata.context": f"{ROOT}/$metadata#{at.context}/$entity", **made}
             location = [("Location", f"{ROOT}/{path.split('/', 2)[2]}/{made['id']}")] if "id" in made else []
             return Answer(201, made, label, headers=location)
@@ -329,7 +340,7 @@ class GraphSpec:
             data, bad = self.check_body(at.type, body)
             if bad:
                 return bad
-            if self.derives(at.type, DIRECTORY_OBJECT) or at.kind == "complex":
+            if self.updated_without_content(at.type) or at.kind == "complex":
                 return Answer(204, None, label)
             updated = {"@odata.context": f"{ROOT}/$metadata#{at.context}/$entity", **self.entity(at.type, at.key, seed)}
             return Answer(200, {**updated, **(data or {})}, label)
@@ -410,7 +421,7 @@ class GraphSpec:
             made = (
                 self.entity(inner, "", seed) if self.types[inner]["kind"] == "entity" else self.complex(inner, seed, 0)
             )
-            return Answer(200, {"@odata.context": context, **made}, label)
+            return Answer(201 if self.creates(at.type, op) else 200, {"@odata.context": context, **made}, label)
         return Answer(200, {"@odata.context": context, "value": self.value(inner, "value", seed, 0)}, label)
 
     def _stream(self, at: At, seed: str, label: str) -> Answer:
@@ -619,6 +630,15 @@ class GraphSpec:
 
 
 _SKIP = object()
+
+
+def later(collection: str, key: str, seed: str) -> list[tuple[str, str]]:
+    """The headers of Graph's 202 to an asynchronous create: the operation, and what it makes."""
+    operation = _guid(seed, "operation")
+    return [
+        ("Location", f"/{collection}('{key}')/operations('{operation}')"),
+        ("Content-Location", f"/{collection}('{key}')"),
+    ]
 
 
 def _split_key(segment: str) -> tuple[str, str | None]:
