@@ -14,6 +14,9 @@ import uuid
 
 from ..matching import header_value
 
+# The tenant the simulation's generated records belong to (names, mail, SharePoint hosts).
+TENANT_NAME = "Contoso"
+TENANT_DOMAIN = "contoso.com"
 # Error code of a replay miss, in this API's own spelling of codes.
 MISS_CODE = "tapeproxyNoRecordedInteraction"
 # The API; print documents' uploads; usage reports' CSV downloads (the 302 of GET /reports/get...()).

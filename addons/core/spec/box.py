@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import jsonbody, numbers, profiles
-from . import PIXEL_GIF
+from . import PIXEL_GIF, plausible
 
 BASE_PATH = "/2.0"
 MAX_DEPTH = 6  # nested objects deeper than this get their required properties only
@@ -401,11 +401,11 @@ def _default(kind: str | None, fmt: str | None, name: str, seed: str, schema: di
     if kind == "boolean":
         return False
     if fmt == "date-time":
-        return "2026-01-15T10:00:00-08:00"
+        return plausible.moment(name, seed).strftime("%Y-%m-%dT%H:%M:%S-00:00")
     if fmt == "date":
-        return "2026-01-15"
+        return plausible.moment(name, seed).date().isoformat()
     if fmt == "email":
-        return f"{name or 'user'}.{seed[:4]}@example.com"
+        return plausible.string("email", seed)
     if fmt in ("uri", "url"):
         return f"https://app.box.com/{name or 'item'}/{seed}"
-    return f"{name or 'value'}-{seed}"
+    return plausible.string(name or "name", seed)

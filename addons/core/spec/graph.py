@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 
 from .. import jsonbody, numbers
 from ..profiles import graph as graph_profile
-from . import PIXEL_GIF
+from . import PIXEL_GIF, plausible
 
 ROOT = "https://graph.microsoft.com/v1.0"
 COLLECTION_SIZE = 3  # entities in any collection
@@ -32,7 +32,6 @@ QUERY_OPTIONS = frozenset(
     "$select $expand $filter $orderby $top $skip $count $search $format $skiptoken $deltatoken $levels".split()
 )
 NOT_SUPPORTED = "The OData request is not supported."
-GENERATED = "content generated from the Graph v1.0 spec"
 
 
 @dataclass(slots=True)
@@ -429,9 +428,11 @@ class GraphSpec:
         if self.derives(at.type, "microsoft.graph.profilePhoto"):
             return Answer(200, PIXEL_GIF, label, content_type="image/gif")
         if self.derives(at.type, "microsoft.graph.message"):
-            mime = f"Subject: Message {seed[:6]}\r\nContent-Type: text/plain\r\n\r\n{GENERATED}\r\n"
+            subject, text = plausible.string("subject", seed), plausible.string("content", seed)
+            mime = f"Subject: {subject}\r\nContent-Type: text/plain\r\n\r\n{text}\r\n"
             return Answer(200, mime.encode(), label, content_type="text/plain")
-        return Answer(200, f"tapeproxy: {GENERATED}\n".encode(), label, content_type="application/octet-stream")
+        text = f"{plausible.string('title', seed)}\n{plausible.string('content', seed)}\n"
+        return Answer(200, text.encode(), label, content_type="application/octet-stream")
 
     def _stream_operation(self, at: At, op: dict, seed: str, label: str) -> Answer:
         """A function returning a stream. Usage reports answer as Graph does: 302 to a CSV on a
@@ -607,17 +608,17 @@ class GraphSpec:
     def complex(self, type_name: str, seed: str, depth: int) -> dict:
         out: dict[str, Any] = {}
         for name, (t, _nullable) in self.props(type_name).items():
-            v = self.value(t, name, seed, depth)
+            v = self.value(t, name, seed, depth, type_name)
             if v is not _SKIP:
                 out[name] = v
         return out
 
-    def value(self, type_name: str, name: str, seed: str, depth: int) -> Any:
+    def value(self, type_name: str, name: str, seed: str, depth: int, owner: str = "") -> Any:
         if type_name.startswith("Collection("):
             inner = _element(type_name)
             if inner in self.types and depth >= MAX_DEPTH:
                 return []
-            v = self.value(inner, name, seed, depth)
+            v = self.value(inner, name, seed, depth, owner)
             return [] if v is _SKIP else [v]
         if type_name in self.enums:
             members = [m for m in self.enums[type_name]["members"] if m != "unknownFutureValue"]
@@ -625,8 +626,8 @@ class GraphSpec:
         if type_name in self.types:
             if depth >= MAX_DEPTH:
                 return _SKIP
-            return self.complex(type_name, seed, depth + 1)
-        return _primitive(type_name, name, seed)
+            return self.complex(type_name, f"{seed}.{name}", depth + 1)  # its own: a sender is not the recipient
+        return _primitive(type_name, name, seed, owner)
 
 
 _SKIP = object()
@@ -685,32 +686,31 @@ def _guid(seed: str, name: str) -> uuid.UUID:
     return uuid.UUID(hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()[:32])
 
 
-def _primitive(type_name: str, name: str, seed: str) -> Any:
-    lowered = name.lower()
+def _primitive(type_name: str, name: str, seed: str, owner: str = "") -> Any:
+    """A value a person would believe for the property (core/spec/plausible.py); a live object is
+    not deleted."""
     if type_name == "Edm.String":
-        if lowered in ("mail", "userprincipalname") or lowered.endswith(("address", "email")):
-            return f"adele.vance.{seed[:4]}@contoso.com"
-        if lowered == "displayname":
-            return f"Adele Vance {seed[:4]}"
-        return f"{name} {seed[:6]}"
+        return plausible.string(name, seed, owner)
+    if name == "deletedDateTime":
+        return None
     if type_name == "Edm.Guid":
         return str(_guid(seed, name))
     if type_name == "Edm.DateTimeOffset":
-        return "2026-01-15T10:00:00Z"
+        return plausible.moment(name, seed).strftime("%Y-%m-%dT%H:%M:%SZ")
     if type_name == "Edm.Date":
-        return "2026-01-15"
+        return plausible.moment(name, seed).date().isoformat()
     if type_name == "Edm.TimeOfDay":
         return "10:00:00.0000000"
     if type_name == "Edm.Duration":
         return "PT1H"
     if type_name in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"):
-        return 1
+        return plausible.integer(name, seed) if type_name != "Edm.Byte" else 1
     if type_name in ("Edm.Double", "Edm.Single", "Edm.Decimal"):
         return 1.5
     if type_name == "Edm.Boolean":
-        return False
+        return plausible.boolean(name)
     if type_name == "Edm.Binary":
         return base64.b64encode(seed[:6].encode()).decode()
     if type_name == "Edm.Stream" or type_name.startswith("Edm.Geo"):
         return _SKIP
-    return f"{name} {seed[:6]}"
+    return plausible.string(name, seed, owner)
