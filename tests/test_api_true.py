@@ -2,6 +2,8 @@
 themselves, a believable default tenant, and the services' own semantics, through a running demo
 with real clients."""
 
+import re
+
 import pytest
 import requests
 
@@ -196,3 +198,107 @@ def test_graph_answers_creates_updates_and_mail_moves_with_the_status_its_refere
     assert copied.id not in (draft.id, moved.id) and copied.parent_folder_id == "inbox"
     assert moved.id in [m.id for m in archive.value] and copied.id in [m.id for m in inbox.value]
     assert s.get(f"{G}/teams/{made.json()['id']}").json()["description"] == "Q2"
+
+
+# -- 3. A believable tenant and enterprise ----------------------------------------------------------
+PLACEHOLDER = re.compile(r"^\S+[ -][0-9a-f]{4,8}$")  # a property's name plus a hex tag
+
+
+def _placeholders(value, where=""):
+    """Every string in an answer that is a placeholder or names tapeproxy."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _placeholders(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _placeholders(v, f"{where}[{i}]")]
+    if isinstance(value, str) and (PLACEHOLDER.match(value) or "tapeproxy" in value.lower()):
+        return [f"{where}: {value!r}"]
+    return []
+
+
+def test_the_default_world_is_a_believable_tenant_and_enterprise_that_names_no_tool(start_cli):
+    import asyncio
+
+    demo = start_cli("demo")  # its own: what the other tests create is not the default world
+
+    from helpers import graph_client
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+    async def flow():
+        client, transport = graph_client(demo)
+        try:
+            query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(top=999)
+            users = await client.users.get(RequestConfiguration(query_parameters=query))
+            me = await client.me.get()
+            reports = await client.users.by_user_id(me.id).manager.get()
+            groups = await client.groups.get()
+            members = {g.display_name: await client.groups.by_group_id(g.id).members.get() for g in groups.value}
+            inbox = await client.me.mail_folders.by_mail_folder_id("inbox").messages.get()
+            events = await client.me.events.get()
+            lists = await client.me.todo.lists.get()
+            return users, me, reports, groups, members, inbox, events, lists
+        finally:
+            await transport.aclose()
+
+    users, me, manager, groups, members, inbox, events, lists = asyncio.run(flow())
+    people = {u.user_principal_name.lower(): u for u in users.value}
+    assert len(people) >= 15 and all(upn.endswith("@contoso.com") for upn in people)
+    assert all(u.department and u.job_title and u.office_location and u.usage_location for u in users.value)
+    assert me.account_enabled is True and me.deleted_date_time is None and manager.display_name
+    assert len([u for u in users.value if u.department == me.department]) >= 2
+    kinds = {("Unified" in (g.group_types or [])) or g.security_enabled is False for g in groups.value}
+    assert kinds == {True, False}  # Microsoft 365 groups and security groups
+    assert all(m.value for m in members.values())
+    assert len(inbox.value) >= 3
+    senders = {m.from_.email_address.address.lower() for m in inbox.value}
+    assert senders <= set(people), senders - set(people)  # mail between people who exist
+    assert events.value and all(e.attendees for e in events.value)
+    assert {a.email_address.address.lower() for e in events.value for a in e.attendees} <= set(people)
+    assert lists.value and any(lst.display_name != "Tasks" for lst in lists.value)
+
+    s = session(demo)
+    box_me = s.get(f"{B}/users/me").json()
+    assert box_me["login"].lower() == me.user_principal_name.lower()  # the same person, in Box
+    made_up = s.get(f"{B}/folders/77665544").json()  # one nobody seeded
+    assert made_up["trashed_at"] is None and made_up["shared_link"] is None and made_up.get("classification") is None
+    assert made_up["created_by"]["login"].lower() in people
+    box_people = s.get(f"{B}/users", params={"limit": "100"}).json()["entries"]
+    assert {u["login"].lower() for u in box_people} <= set(people) and len(box_people) >= 5
+    root = s.get(f"{B}/folders/0/items", params={"limit": "100"}).json()["entries"]
+    assert {"folder"} <= {e["type"] for e in root} and "Contract.pdf" in _box_names(s, "0")
+    collaborations = s.get(f"{B}/folders/5000/collaborations").json()["entries"]
+    assert collaborations and all(c["accessible_by"]["login"].lower() in people for c in collaborations)
+    comments = s.get(f"{B}/files/12345/comments").json()["entries"]
+    assert comments and all(c["created_by"]["login"].lower() in people for c in comments)
+    shared = s.get(f"{B}/files/12345", params={"fields": "shared_link,trashed_at,name"}).json()
+    assert shared["shared_link"]["url"].startswith("https://") and shared["trashed_at"] is None
+
+    seen = [
+        me.additional_data,
+        *(s.get(f"{G}{p}").json() for p in ("/me", "/users", "/groups", "/me/messages", "/me/events")),
+        *(s.get(f"{G}{p}").json() for p in ("/me/drive", "/me/drive/root/children", "/organization")),
+        s.post(
+            f"{G}/groups",
+            json={
+                "displayName": "Field Sales",
+                "mailNickname": "fieldsales",
+                "mailEnabled": False,
+                "securityEnabled": True,
+            },
+        ).json(),
+        box_me,
+        *(s.get(f"{B}{p}").json() for p in ("/folders/0/items", "/files/12345", "/folders/5000", "/users")),
+        s.get(f"{B}/files/99887766").json(),  # one nobody seeded: made up
+        made_up,
+    ]
+    problems = [p for answer in seen for p in _placeholders(answer)]
+    assert not problems, problems[:10]
+
+
+def _box_names(s, folder: str) -> list[str]:
+    entries = s.get(f"{B}/folders/{folder}/items", params={"limit": "1000"}).json()["entries"]
+    names = [e["name"] for e in entries]
+    for e in entries:
+        if e["type"] == "folder":
+            names += _box_names(s, e["id"])
+    return names

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import Any
 
 from ..core import numbers
 from ..core.profiles import box as box_profile
@@ -61,6 +62,8 @@ class BoxWorld:
         template = route.op["path"]
         parts = template.strip("/").split("/")
         query = list(req.query.items())
+        if template == "/users/me" and req.method == "GET":
+            return self._checked(req, sub, lambda: self._me(req))
         if template == "/search" and req.method == "GET":
             return self._checked(req, sub, lambda: self._search(req))
         if template in box_profile.CHILD_LISTS and req.method == "GET":
@@ -118,6 +121,7 @@ class BoxWorld:
         if not isinstance(record, dict):
             return None
         record["id"] = key
+        self._lived_in(record, self.acting(None))
         if collection == "folders":
             record["parent"] = None if key == ROOT_ID else _mini(self._root())
             if key == ROOT_ID:
@@ -125,6 +129,45 @@ class BoxWorld:
             record.pop("path_collection", None)
             record.pop("item_collection", None)
         return record
+
+    def acting(self, req: SimRequest | None) -> dict:
+        """Who a request acts as, as a user mini: the user its As-User header names, else the
+        enterprise's first user (the app's service account stands for it)."""
+        with self.store.transaction() as tx:
+            wanted = (req.header("as-user") or "").strip() if req is not None else ""
+            key = wanted or tx.first_key(PREFIX + "users") or ""
+            user = tx.get(PREFIX + "users", key) if key else None
+            if user is None and wanted:
+                user = self.get(tx, "users", wanted)  # made up (or Box's 404 when strict)
+        if user is None:
+            return {"type": "user", "id": key, "name": "", "login": ""}
+        return {"type": "user", "id": user["id"], "name": user.get("name", ""), "login": user.get("login", "")}
+
+    def _me(self, req: SimRequest) -> Reply:
+        me = self.acting(req)
+        with self.store.transaction() as tx:
+            record = self.get(tx, "users", me["id"]) if me["id"] else self.made_up("users", "0") or {}
+            return api.box_reply(200, self.view(tx, "users", record, req.query))
+
+    @staticmethod
+    def _lived_in(record: dict, user: dict) -> None:
+        """A made-up record as a live one in this enterprise: not in the trash, not shared, classified
+        or locked until someone does it, and by the people who are here (not the spec example's)."""
+        for k in ("trashed_at", "purged_at", "shared_link", "lock", "expires_at", "classification"):
+            if record.get(k) is not None:
+                record[k] = None
+        if record.get("item_status"):
+            record["item_status"] = "active"
+        for k in ("created_by", "modified_by", "owned_by"):
+            if isinstance(record.get(k), dict) and user.get("id"):
+                record[k] = dict(user)
+        for k, v in box_profile.LIVED_IN.items():
+            if k in record:
+                record[k] = v
+        if isinstance(record.get("enterprise"), dict):
+            record["enterprise"] = dict(box_profile.ENTERPRISE)
+        for k, v in record.items():
+            record[k] = _renamed(v)
 
     @staticmethod
     def _root() -> dict:
@@ -199,11 +242,11 @@ class BoxWorld:
                 return None  # type: ignore[return-value]  # not a record (an action): the spec answers
             record = self._merge(op, params, record, sent)
             record["id"] = self.new_id()
-            self._created(tx, collection, record, sent)
+            self._created(tx, collection, record, sent, self.acting(req))
             tx.put(PREFIX + collection, record["id"], record)
             return api.box_reply(op["status"], self.view(tx, collection, record, req.query))
 
-    def _created(self, tx: Transaction, collection: str, record: dict, sent: dict) -> None:
+    def _created(self, tx: Transaction, collection: str, record: dict, sent: dict, acting: dict) -> None:
         now = api.now()
         for k in ("created_at", "modified_at", "content_created_at", "content_modified_at"):
             if k in record:
@@ -211,9 +254,12 @@ class BoxWorld:
         for k in ("etag", "sequence_id"):
             if k in record:
                 record[k] = "0"
-        for k in ("trashed_at", "purged_at", "shared_link", "lock"):  # not the spec example's
+        for k in ("trashed_at", "purged_at", "shared_link", "lock", "classification"):  # not the spec example's
             if k in record and k not in sent:
                 record[k] = None
+        for k in ("created_by", "modified_by", "owned_by"):  # whoever the request acts as
+            if isinstance(record.get(k), dict) and k not in sent:
+                record[k] = dict(acting)
         if record.get("item_status"):
             record["item_status"] = "active"
         if isinstance(record.get("parent"), dict):
@@ -244,7 +290,7 @@ class BoxWorld:
             record["id"] = self.new_id()
             if isinstance(sent.get("parent"), dict):
                 record["parent"] = dict(sent["parent"])
-            self._created(tx, collection, record, sent)
+            self._created(tx, collection, record, sent, self.acting(req))
             tx.put(PREFIX + collection, record["id"], record)
             if collection == "folders":  # a folder's copy holds copies of what it holds
                 self._copy_items(tx, key, record["id"])
@@ -465,6 +511,19 @@ def _fields(record: dict, args: dict[str, str]) -> dict:
     if not wanted:
         return record
     return {k: v for k, v in record.items() if k in MINI_FIELDS or k in wanted}
+
+
+def _renamed(value: Any) -> Any:
+    """The spec example's company and domain (Acme, example.com) as the enterprise's, throughout."""
+    if isinstance(value, str):
+        for old, new in box_profile.EXAMPLE_NAMES.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {k: _renamed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v) for v in value]
+    return value
 
 
 def _mini(record: dict) -> dict:

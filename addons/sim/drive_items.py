@@ -20,7 +20,7 @@ from .store import Store
 
 PREFIX = "graph:drive/"
 ABOUT, ITEMS = PREFIX + "about", PREFIX + "items"
-DEFAULT = {"id": "b!tapeproxy-demo-drive", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
+DEFAULT = {"id": "b!TWVnYW4gQm93ZW4ncyBPbmVEcml2ZQ", "name": "OneDrive", "owner": "Megan Bowen", "rootId": "01ROOT"}
 
 
 def _children_of(folder: str) -> str:

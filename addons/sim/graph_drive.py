@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .world import World
 
 HOST = "graph.microsoft.com"
-TENANT = "tapeproxy-my.sharepoint.com"  # uploadUrl and downloadUrl point here, as at a real tenant
+TENANT = "contoso-my.sharepoint.com"  # uploadUrl and downloadUrl point here, as at a real tenant
 # The drive, however it is addressed; then an item's address, which OneDrive's grammar gives
 # (`/root`, `/items/{id}`, either with `:/relative/path:`, then an action): _ITEM reads it.
 ROUTES = Routes(

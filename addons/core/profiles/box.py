@@ -94,6 +94,19 @@ CATALOGUE = {
     "gateway_timeout": (504, "gateway_timeout", "Gateway Timeout", ()),
     "insufficient_storage": (507, "insufficient_storage", "Insufficient Storage", ()),
 }
+# The enterprise the simulation's made-up records belong to, and what of the spec's examples (Acme,
+# example.com, one example user's settings) a live record of that enterprise has instead.
+ENTERPRISE = {"type": "enterprise", "id": "818181", "name": "Contoso"}
+EXAMPLE_NAMES = {"Acme Inc.": "Contoso", "ACME": "Contoso", "acme": "contoso", "example.com": "contoso.com"}
+LIVED_IN: dict[str, object] = {
+    "external_app_user_id": None,
+    "hostname": "https://contoso.app.box.com/",
+    "my_tags": [],
+    "tracking_codes": [],
+    "notification_email": None,
+    "avatar_url": None,
+    "is_platform_access_only": False,
+}
 # Downscoped tokens (token exchange): what each scope Box grants lets the token do. A request is a
 # read (GET), a rename or share (PUT), an upload (POST of content, folders, copies), a comment or a
 # delete; root_readwrite does all of them, and a write outside these only root_readwrite does.
