@@ -302,3 +302,83 @@ def _box_names(s, folder: str) -> list[str]:
         if e["type"] == "folder":
             names += _box_names(s, e["id"])
     return names
+
+
+def test_box_sdk_gen_metadata_instances_follow_their_path_and_take_json_patch(demo, monkeypatch):
+    """Box's metadata instances as box-sdk-gen's suite uses them (test/file_metadata.py): the
+    template is the path's, an update is a JSON Patch (add, replace, remove, test, move, copy)."""
+    from box_sdk_gen.box.errors import BoxAPIError
+    from box_sdk_gen.managers.file_metadata import (
+        CreateFileMetadataByIdScope,
+        DeleteFileMetadataByIdScope,
+        GetFileMetadataByIdScope,
+        UpdateFileMetadataByIdRequestBody,
+        UpdateFileMetadataByIdRequestBodyOpField,
+        UpdateFileMetadataByIdScope,
+    )
+    from box_sdk_gen.managers.folder_metadata import CreateFolderMetadataByIdScope
+
+    client = _box(demo, monkeypatch)
+    assert client.file_metadata.get_file_metadata("12346").entries == []
+    made = client.file_metadata.create_file_metadata_by_id(
+        "12346",
+        CreateFileMetadataByIdScope.ENTERPRISE,
+        "contract",
+        {"client": "Fabrikam", "value": 1200, "tags": ["a"]},
+    )
+    assert (made.template, made.scope, made.version, made.parent) == ("contract", "enterprise_818181", 0, "file_12346")
+    with pytest.raises(BoxAPIError) as twice:
+        client.file_metadata.create_file_metadata_by_id("12346", CreateFileMetadataByIdScope.ENTERPRISE, "contract", {})
+    assert twice.value.response_info.status_code == 409
+    op = UpdateFileMetadataByIdRequestBodyOpField
+    updated = client.file_metadata.update_file_metadata_by_id(
+        "12346",
+        UpdateFileMetadataByIdScope.ENTERPRISE,
+        "contract",
+        [
+            UpdateFileMetadataByIdRequestBody(op=op.TEST, path="/client", value="Fabrikam"),
+            UpdateFileMetadataByIdRequestBody(op=op.REPLACE, path="/value", value=1500),
+            UpdateFileMetadataByIdRequestBody(op=op.ADD, path="/tags/-", value="b"),
+            UpdateFileMetadataByIdRequestBody(op=op.COPY, from_="/client", path="/billTo"),
+            UpdateFileMetadataByIdRequestBody(op=op.MOVE, from_="/billTo", path="/shipTo"),
+            UpdateFileMetadataByIdRequestBody(op=op.REMOVE, path="/client"),
+        ],
+    )
+    assert updated.version == 1 and updated.template == "contract"
+    assert {k: updated.extra_data[k] for k in ("value", "tags", "shipTo")} == {
+        "value": 1500,
+        "tags": ["a", "b"],
+        "shipTo": "Fabrikam",
+    }
+    assert "client" not in updated.extra_data
+    with pytest.raises(BoxAPIError) as failed_test:  # a failed test changes nothing
+        client.file_metadata.update_file_metadata_by_id(
+            "12346",
+            UpdateFileMetadataByIdScope.ENTERPRISE,
+            "contract",
+            [
+                UpdateFileMetadataByIdRequestBody(op=op.REPLACE, path="/value", value=1),
+                UpdateFileMetadataByIdRequestBody(op=op.TEST, path="/value", value=2),
+            ],
+        )
+    assert failed_test.value.response_info.status_code == 400
+    read = client.file_metadata.get_file_metadata_by_id("12346", GetFileMetadataByIdScope.ENTERPRISE, "contract")
+    assert read.extra_data["value"] == 1500 and read.version == 1
+    on_folder = client.folder_metadata.create_folder_metadata_by_id(
+        "5001", CreateFolderMetadataByIdScope.GLOBAL, "properties", {"team": "Marketing"}
+    )
+    assert (on_folder.template, on_folder.scope, on_folder.parent) == ("properties", "global", "folder_5001")
+    client.file_metadata.delete_file_metadata_by_id("12346", DeleteFileMetadataByIdScope.ENTERPRISE, "contract")
+    with pytest.raises(BoxAPIError) as gone:
+        client.file_metadata.get_file_metadata_by_id("12346", GetFileMetadataByIdScope.ENTERPRISE, "contract")
+    assert gone.value.response_info.status_code == 404 and gone.value.response_info.code == "instance_not_found"
+
+
+def _box(proxy, monkeypatch):
+    from box_sdk_gen import BoxClient, BoxDeveloperTokenAuth
+    from box_sdk_gen.networking.network import NetworkSession
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)
+    network = NetworkSession().with_proxy(ProxyConfig(url=proxy.url))
+    return BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token"), network_session=network)

@@ -177,3 +177,36 @@ def test_a_downscoped_box_token_does_what_its_scopes_allow_and_a_revoked_one_not
     )
     assert auth.box_revoke(revoke).status == 200
     assert refusal(reader, "GET", "/2.0/folders/0/items") == 401
+
+
+def test_json_patch_applies_rfc_6902_all_or_nothing():
+    import pytest
+
+    from tapeproxy.core import jsonpatch
+
+    doc = {"a": 1, "list": ["x"], "o": {"k~/": 1}}
+    patched = jsonpatch.apply(
+        doc,
+        [
+            {"op": "add", "path": "/list/0", "value": "w"},
+            {"op": "add", "path": "/list/-", "value": "y"},
+            {"op": "replace", "path": "/a", "value": 2},
+            {"op": "copy", "from": "/o/k~0~1", "path": "/b"},
+            {"op": "move", "from": "/b", "path": "/c"},
+            {"op": "test", "path": "/c", "value": 1},
+            {"op": "remove", "path": "/list/2"},
+        ],
+    )
+    assert patched == {"a": 2, "list": ["w", "x"], "o": {"k~/": 1}, "c": 1}
+    assert doc == {"a": 1, "list": ["x"], "o": {"k~/": 1}}  # the document is left as it was
+    for bad in (
+        [{"op": "test", "path": "/a", "value": 9}],
+        [{"op": "replace", "path": "/missing", "value": 1}],
+        [{"op": "remove", "path": "/list/5"}],
+        [{"op": "move", "from": "/o", "path": "/o/inner"}],
+        [{"op": "frobnicate", "path": "/a"}],
+        [{"op": "add", "path": "a", "value": 1}],
+        {"op": "add"},
+    ):
+        with pytest.raises(jsonpatch.PatchError):
+            jsonpatch.apply(doc, bad)

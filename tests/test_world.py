@@ -88,7 +88,7 @@ def test_graph_groups_users_members_flow_with_requests(demo_proxy):
 def test_graph_mail_events_and_todo_flow_with_requests(demo_proxy):
     s = session(demo_proxy)
     inbox = s.get(f"{G}/me/mailFolders/inbox/messages", params={"$select": "subject"}).json()["value"]
-    assert [m["subject"] for m in inbox] == ["Q4 launch plan"]  # the default world's
+    assert [m["subject"] for m in inbox][0] == "Q4 launch plan" and len(inbox) == 4  # the default world's
     assert set(inbox[0]) == {"id", "subject"}  # Outlook keeps the id of what it lists, selected or not
     sent = s.post(
         f"{G}/me/sendMail",
@@ -156,7 +156,7 @@ def test_box_folders_comments_collaborations_shared_links_flow_with_curl(demo_pr
     assert [e["id"] for e in items["entries"]] == [sub["id"], link["id"]] and items["total_count"] == 2
     assert sub["path_collection"]["entries"][-1]["id"] == fid
     _, comment = curl("POST", "/comments", {"message": "Looks good", "item": {"type": "file", "id": "12345"}})
-    assert [c["message"] for c in curl("GET", "/files/12345/comments")[1]["entries"]] == ["Looks good"]
+    assert [c["message"] for c in curl("GET", "/files/12345/comments")[1]["entries"]][-1] == "Looks good"
     _, collab = curl(
         "POST",
         "/collaborations",
@@ -186,7 +186,8 @@ def test_box_folders_comments_collaborations_shared_links_flow_with_curl(demo_pr
         code, err = curl("GET", gone)
         assert code == 404 and err["code"] == "not_found", gone
     code, err = curl("DELETE", f"/comments/{comment['id']}")
-    assert code == 204 and curl("GET", "/files/12345/comments")[1]["entries"] == []
+    left = [c["id"] for c in curl("GET", "/files/12345/comments")[1]["entries"]]
+    assert code == 204 and comment["id"] not in left and left == ["8000", "8001"]  # the default world's stay
 
 
 def test_box_sdk_gen_groups_memberships_webhooks_and_uploads_into_new_folders(demo_proxy, monkeypatch):
@@ -530,6 +531,7 @@ def test_each_request_of_a_resource_module_is_answered_by_that_module_alone():
         "OneDrive file(s)": ("GET", "graph.microsoft.com", "/v1.0/me/drive/root/children"),
         "Box task(s)": ("GET", "api.box.com", "/2.0/tasks/11446498"),
         "Box file(s)": ("GET", "api.box.com", "/2.0/files/12345"),
+        "Box metadata instance(s)": ("GET", "api.box.com", "/2.0/files/12345/metadata"),
     }
     assert set(requests_by_module) == {m.name for m in registry.MODULES}  # a module added gets a line here
     for owner, (method, host, path) in requests_by_module.items():
