@@ -382,3 +382,35 @@ def _box(proxy, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)
     network = NetworkSession().with_proxy(ProxyConfig(url=proxy.url))
     return BoxClient(BoxDeveloperTokenAuth(token="offline-demo-token"), network_session=network)
+
+
+def test_box_sdk_gen_collaborations_are_accepted_for_people_here_pending_for_others_and_204_to_owner(demo, monkeypatch):
+    """As box-sdk-gen's suite has it (test/user_collaborations.py): a user of the enterprise is
+    collaborating at once, an address nobody here has is invited (pending), and a role change to
+    owner answers 204 with no body."""
+    from box_sdk_gen.managers.user_collaborations import (
+        CreateCollaborationAccessibleBy,
+        CreateCollaborationAccessibleByTypeField,
+        CreateCollaborationItem,
+        CreateCollaborationItemTypeField,
+        CreateCollaborationRole,
+        UpdateCollaborationByIdRole,
+    )
+
+    client = _box(demo, monkeypatch)
+    folder = CreateCollaborationItem(type=CreateCollaborationItemTypeField.FOLDER, id="5002")
+    user = CreateCollaborationAccessibleByTypeField.USER
+    inside = client.user_collaborations.create_collaboration(
+        folder, CreateCollaborationAccessibleBy(type=user, id="11446502"), CreateCollaborationRole.EDITOR
+    )
+    outside = client.user_collaborations.create_collaboration(
+        folder, CreateCollaborationAccessibleBy(type=user, login="kim@fabrikam.com"), CreateCollaborationRole.VIEWER
+    )
+    read = client.user_collaborations.get_collaboration_by_id(inside.id)
+    assert _text(read.status) == "accepted" and read.invite_email is None
+    assert read.accessible_by.login == "LynneR@contoso.com"
+    invited = client.user_collaborations.get_collaboration_by_id(outside.id)
+    assert _text(invited.status) == "pending" and invited.invite_email == "kim@fabrikam.com"
+    handed = client.user_collaborations.update_collaboration_by_id(inside.id, role=UpdateCollaborationByIdRole.OWNER)
+    assert handed is None  # 204: the SDK returns nothing
+    assert _text(client.user_collaborations.get_collaboration_by_id(inside.id).role) == "owner"

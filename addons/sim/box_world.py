@@ -199,6 +199,8 @@ class BoxWorld:
                 self._unused_name(tx, updated, key)
             _bump(updated)
             tx.put(PREFIX + collection, key, updated)
+            if collection == "collaborations" and sent.get("role") == "owner":
+                return api.box_reply(204)  # ownership handed over: Box answers no content
             return api.box_reply(200, self.view(tx, collection, updated, req.query))
 
     def _merge(self, op: dict, params, record: dict, sent: dict) -> dict:
@@ -272,6 +274,8 @@ class BoxWorld:
         if collection == "folders":
             self._unused_name(tx, record, None)
             record.pop("item_collection", None)
+        if collection == "collaborations":
+            self._invited(tx, record, sent)
         for field in ("item", "group", "user"):  # what it is on: the real record's mini
             target = record.get(field)
             if isinstance(target, dict) and target.get("type") and target.get("id"):
@@ -281,6 +285,23 @@ class BoxWorld:
                         record[field] = {**target, **_mini(self.get(tx, owner, str(target["id"])))}
                     except ApiError:
                         raise ApiError("not_found", f"Could not find the specified resource ({field})") from None
+
+    def _invited(self, tx: Transaction, record: dict, sent: dict) -> None:
+        """A collaboration with a user of the enterprise is accepted; one with a login nobody here has
+        is an invitation, pending until accepted, to that address."""
+        who = sent.get("accessible_by")
+        if not isinstance(who, dict) or who.get("type") != "user":
+            return
+        login = str(who.get("login") or "").casefold()
+        found = tx.get(PREFIX + "users", str(who.get("id"))) if who.get("id") else None
+        if found is None and login:
+            found = next(iter(tx.scan(PREFIX + "users", lambda u: str(u.get("login", "")).casefold() == login)), None)
+        if found is not None:
+            record["accessible_by"] = {k: found.get(k) for k in ("type", "id", "name", "login")} | {"type": "user"}
+            record["status"], record["invite_email"] = "accepted", None
+        elif login:
+            record["accessible_by"] = {"type": "user", "name": "", "login": who.get("login")}
+            record["status"], record["invite_email"] = "pending", who.get("login")
 
     def _copy(self, req: SimRequest, op: dict, collection: str, key: str, params, query) -> Reply:
         sent = req.json() if req.body.strip() else {}
