@@ -414,3 +414,39 @@ def test_box_sdk_gen_collaborations_are_accepted_for_people_here_pending_for_oth
     handed = client.user_collaborations.update_collaboration_by_id(inside.id, role=UpdateCollaborationByIdRole.OWNER)
     assert handed is None  # 204: the SDK returns nothing
     assert _text(client.user_collaborations.get_collaboration_by_id(inside.id).role) == "owner"
+
+
+def test_msgraph_sdk_gets_the_directorys_object_conflict_for_a_repeated_principal_name_or_nickname(demo):
+    """Graph answers a user whose userPrincipalName another has (any casing), or a group whose
+    mailNickname is taken, with 400 Request_BadRequest and an ObjectConflict detail naming it."""
+    import asyncio
+
+    from helpers import graph_client
+    from msgraph.generated.models.group import Group
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.models.user import User
+
+    async def flow():
+        client, transport = graph_client(demo)
+        errors = []
+        try:
+            for post in (
+                client.users.post(User(display_name="M", user_principal_name="meganb@CONTOSO.com", mail_nickname="m2")),
+                client.groups.post(Group(display_name="Mk", mail_nickname="Marketing", mail_enabled=False)),
+            ):
+                try:
+                    await post
+                    errors.append(None)
+                except ODataError as e:
+                    errors.append(e)
+            fine = await client.users.post(User(display_name="New Hire", user_principal_name="NewH@contoso.com"))
+            return errors, fine
+        finally:
+            await transport.aclose()
+
+    (user, group), fine = asyncio.run(flow())
+    for error, target in ((user, "userPrincipalName"), (group, "mailNickname")):
+        assert error is not None and error.response_status_code == 400 and error.error.code == "Request_BadRequest"
+        assert f"property {target} already exists" in error.error.message
+        assert [(d.code, d.target) for d in error.error.details] == [("ObjectConflict", target)]
+    assert fine.id and fine.user_principal_name == "NewH@contoso.com"

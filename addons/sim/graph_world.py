@@ -376,6 +376,7 @@ class GraphWorld:
         data = self._body(req, node.type)
         self._generate(tx, node)
         kind = type_of(data, node.type)
+        self._unique(tx, node.collection, kind, data, "")
         key = str(uuid.uuid4())
         record = {**self.made_up(kind, key, f"{node.collection}|{key}"), **_plain(data)}
         record["id"] = key
@@ -395,6 +396,7 @@ class GraphWorld:
         kind = type_of(tx.get(node.collection, node.key) or {}, node.type)
         data = self._body(req, kind)
         current = tx.get(node.collection, node.key) or {}
+        self._unique(tx, node.collection, kind, data, node.key)
         if req.method == "PUT":
             record = {**({"id": current["id"]} if "id" in current else {}), **_plain(data)}
         else:
@@ -405,6 +407,25 @@ class GraphWorld:
         if self.spec.updated_without_content(kind):
             return api.graph_reply(req, 204)
         return self._entity_reply(req, record, context, node)
+
+    def _unique(self, tx: Transaction, collection: str, type_name: str, data: dict, key: str) -> None:
+        """The directory's unique properties (a user's userPrincipalName, a group's mailNickname) are
+        not another record's: Graph's 400 with an ObjectConflict detail, as the service answers."""
+        for t in self.spec.lineage(type_name):
+            for name in graph_profile.UNIQUE_PROPERTIES.get(t, ()):
+                value = data.get(name)
+                if not isinstance(value, str) or not value:
+                    continue
+                wanted = value.casefold()
+                taken = tx.scan(collection, functools.partial(_holds, name, wanted, key))
+                if taken:
+                    raise ApiError(
+                        "bad_request",
+                        f"Another object with the same value for property {name} already exists.",
+                        code="Request_BadRequest",
+                        status=400,
+                        context={"details": [{"code": "ObjectConflict", "target": name}]},
+                    )
 
     def _body(self, req: SimRequest, type_name: str) -> dict:
         data, bad = self.spec.check_body(type_name, req.body)
@@ -648,6 +669,11 @@ def _split_key(segment: str) -> tuple[str, str | None]:
             inner = value
         return name, inner.strip().strip("'")
     return segment, None
+
+
+def _holds(name: str, folded: str, but: str, record: dict) -> bool:
+    """Does a record other than `but` hold this value (casefolded) of the property?"""
+    return record.get("id") != but and str(record.get(name, "")).casefold() == folded
 
 
 def type_of(record: dict, default: str) -> str:

@@ -44,6 +44,12 @@ ACCEPTED_ACTIONS: dict[str, frozenset[str]] = {
     "microsoft.graph.driveItem": frozenset({"copy"}),
     "microsoft.graph.team": frozenset({"archive", "unarchive", "clone"}),
 }
+# Properties the directory keeps unique, by the type whose records hold them: a create or update that
+# repeats one is Graph's 400 Request_BadRequest with an ObjectConflict detail naming the property.
+UNIQUE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "microsoft.graph.user": ("userPrincipalName", "mailNickname"),
+    "microsoft.graph.group": ("mailNickname",),
+}
 # Types whose PATCH Graph answers 204 No Content (the directory, identity and policy resources,
 # teams and channels, by their reference pages); the workloads (Outlook, To Do, Planner, files,
 # print, education) answer 200 with the entity.
@@ -188,5 +194,7 @@ def error(
     inner = {"date": date, "request-id": ids["request-id"], "client-request-id": ids["client-request-id"]}
     if context and context.get("inner_code"):
         inner = {"code": str(context["inner_code"]), **inner}
-    body = {"error": {"code": code, "message": message, "innerError": inner}}
+    body: dict = {"error": {"code": code, "message": message, "innerError": inner}}
+    if context and isinstance(context.get("details"), list):  # the directory's ObjectConflict and the like
+        body["error"]["details"] = context["details"]
     return [("Content-Type", "application/json"), *headers], json.dumps(body).encode()
