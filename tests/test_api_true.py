@@ -133,7 +133,9 @@ def test_msgraph_sdk_sends_derived_types_in_bodies_and_reads_directory_objects_a
             )
             read = await client.identity.api_connectors.by_identity_api_connector_id(made.id).get()
             group = await client.groups.post(
-                Group(display_name="Finance", mail_enabled=False, mail_nickname="finance", security_enabled=True)
+                Group(
+                    display_name="Finance EMEA", mail_enabled=False, mail_nickname="finance-emea", security_enabled=True
+                )
             )
             me = await client.me.get()
             as_object = await client.directory_objects.by_directory_object_id(me.id).get()
@@ -146,7 +148,7 @@ def test_msgraph_sdk_sends_derived_types_in_bodies_and_reads_directory_objects_a
     assert isinstance(read.authentication_configuration, BasicAuthentication)
     assert read.authentication_configuration.username == "svc"
     assert isinstance(as_object, User) and as_object.display_name == me.display_name
-    assert isinstance(group_object, Group) and group_object.display_name == "Finance"
+    assert isinstance(group_object, Group) and group_object.display_name == "Finance EMEA"
 
 
 # -- 5. Graph semantics apps depend on --------------------------------------------------------------
@@ -450,3 +452,67 @@ def test_msgraph_sdk_gets_the_directorys_object_conflict_for_a_repeated_principa
         assert f"property {target} already exists" in error.error.message
         assert [(d.code, d.target) for d in error.error.details] == [("ObjectConflict", target)]
     assert fine.id and fine.user_principal_name == "NewH@contoso.com"
+
+
+def test_msgraph_sdk_advanced_queries_need_consistency_level_and_prefer_and_etags_change_answers(demo):
+    """Directory queries Graph runs only as advanced queries ($search, $count, endswith) are refused
+    without ConsistencyLevel: eventual and answered with it; Prefer: return=minimal answers 204 and
+    outlook.body-content-type="text" answers a message's HTML body as text; Outlook items carry an
+    @odata.etag that changes when they do."""
+    import asyncio
+
+    from helpers import graph_client
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+    params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters
+
+    async def flow():
+        client, transport = graph_client(demo)
+        refused = []
+        try:
+            for query in (
+                params(search='"displayName:Megan"'),
+                params(count=True),
+                params(filter="endswith(mail,'@contoso.com')"),
+            ):
+                try:
+                    await client.users.get(RequestConfiguration(query_parameters=query))
+                    refused.append(None)
+                except ODataError as e:
+                    refused.append(e)
+            eventual = RequestConfiguration(
+                headers={"ConsistencyLevel": "eventual"},
+                query_parameters=params(
+                    search='"displayName:Megan"', count=True, filter="endswith(mail,'@contoso.com')"
+                ),
+            )
+            found = await client.users.get(eventual)
+            return refused, found
+        finally:
+            await transport.aclose()
+
+    refused, found = asyncio.run(flow())
+    assert [(e.response_status_code, e.error.code) for e in refused] == [
+        (400, "Request_UnsupportedQuery"),
+        (400, "Request_BadRequest"),
+        (400, "Request_UnsupportedQuery"),
+    ]
+    assert "ConsistencyLevel" in refused[0].error.message and "'mail'" in refused[2].error.message
+    assert [u.display_name for u in found.value] == ["Megan Bowen"] and found.odata_count == 1
+
+    s = session(demo)
+    html_body = {"subject": "Agenda", "body": {"contentType": "html", "content": "<p>Item <b>one</b> &amp; two</p>"}}
+    quiet = s.post(f"{G}/me/messages", json=html_body, headers={"Prefer": "return=minimal"})
+    assert quiet.status_code == 204 and quiet.content == b"" and quiet.headers["Preference-Applied"] == "return=minimal"
+    made = s.get(quiet.headers["Location"])
+    assert made.status_code == 200 and made.json()["subject"] == "Agenda"
+    etag = made.json()["@odata.etag"]
+    assert etag.startswith('W/"') and s.get(quiet.headers["Location"]).json()["@odata.etag"] == etag
+    as_text = s.get(quiet.headers["Location"], headers={"Prefer": 'outlook.body-content-type="text"'})
+    assert as_text.json()["body"] == {"contentType": "text", "content": "Item one & two"}
+    assert as_text.headers["Preference-Applied"] == 'outlook.body-content-type="text"'
+    assert s.patch(quiet.headers["Location"], json={"subject": "Agenda v2"}).json()["@odata.etag"] != etag
+    minimal = s.patch(quiet.headers["Location"], json={"isRead": True}, headers={"Prefer": "return=minimal"})
+    assert minimal.status_code == 204

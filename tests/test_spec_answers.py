@@ -64,7 +64,8 @@ def box_spec() -> dict:
 @cache
 def openapi_validator():
     """JSON Schema draft 4 as OpenAPI 3.0 reads it: `nullable: true` lets null through, also where Box
-    says it as one part of an allOf (`allOf: [{$ref: ...}, {nullable: true}]`)."""
+    says it as one part of an allOf (`allOf: [{$ref: ...}, {nullable: true}]`) or beside one; and a
+    required property the schema does not define is not required."""
     import jsonschema
 
     draft4 = jsonschema.Draft4Validator.VALIDATORS
@@ -75,11 +76,22 @@ def openapi_validator():
         yield from draft4["type"](validator, types, instance, schema)
 
     def all_of(validator, parts, instance, schema):
-        if instance is None and any(isinstance(p, dict) and p.get("nullable") is True for p in parts):
+        if instance is None and (
+            schema.get("nullable") is True or any(isinstance(p, dict) and p.get("nullable") is True for p in parts)
+        ):
             return
         yield from draft4["allOf"](validator, parts, instance, schema)
 
-    return jsonschema.validators.extend(jsonschema.Draft4Validator, {"type": type_, "allOf": all_of})
+    def required(validator, names, instance, schema):
+        # a name the schema requires but never defines (Box's shared link requires "accessed") is the
+        # spec's slip, not something an answer can have
+        defined = schema.get("properties")
+        names = [n for n in names if defined is None or n in defined]
+        yield from draft4["required"](validator, names, instance, schema)
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft4Validator, {"type": type_, "allOf": all_of, "required": required}
+    )
 
 
 def box_problems(op: dict, status: int, body) -> list[str]:
@@ -255,6 +267,8 @@ def test_box_get_operations_of_the_spec_answer_200_with_spec_valid_bodies(demo):
     failures = []
     for path, op, url in sample:
         r = s.get(BOX + url)
+        if r.status_code == 404 and "X-Tapeproxy-Source" not in r.headers and "instance_not_found" in r.text:
+            continue  # the simulation keeps metadata instances: one nobody created is Box's 404
         problems = [] if r.status_code == 200 else [f"status {r.status_code}: {r.text[:200]}"]
         if not problems and "json" in r.headers.get("Content-Type", ""):
             problems = box_problems(op, 200, r.json())

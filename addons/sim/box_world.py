@@ -121,7 +121,7 @@ class BoxWorld:
         if not isinstance(record, dict):
             return None
         record["id"] = key
-        self._lived_in(record, self.acting(None))
+        self._lived_in(record, self.acting(None), self.spec.flat(route.op["response"]).get("properties", {}))
         if collection == "folders":
             record["parent"] = None if key == ROOT_ID else _mini(self._root())
             if key == ROOT_ID:
@@ -149,13 +149,16 @@ class BoxWorld:
             record = self.get(tx, "users", me["id"]) if me["id"] else self.made_up("users", "0") or {}
             return api.box_reply(200, self.view(tx, "users", record, req.query))
 
-    @staticmethod
-    def _lived_in(record: dict, user: dict) -> None:
+    def _lived_in(self, record: dict, user: dict, props: dict) -> None:
         """A made-up record as a live one in this enterprise: not in the trash, not shared, classified
-        or locked until someone does it, and by the people who are here (not the spec example's)."""
+        or locked until someone does it, and by the people who are here (not the spec example's).
+        What is not so is null where the spec lets it be, else left out."""
         for k in ("trashed_at", "purged_at", "shared_link", "lock", "expires_at", "classification"):
             if record.get(k) is not None:
-                record[k] = None
+                if self.spec.flat(props.get(k) or {}).get("nullable"):
+                    record[k] = None
+                else:
+                    record.pop(k)
         if record.get("item_status"):
             record["item_status"] = "active"
         for k in ("created_by", "modified_by", "owned_by"):
@@ -164,6 +167,8 @@ class BoxWorld:
         for k, v in box_profile.LIVED_IN.items():
             if k in record:
                 record[k] = v
+                if v is None and not self.spec.flat(props.get(k) or {}).get("nullable"):
+                    record.pop(k)
         if isinstance(record.get("enterprise"), dict):
             record["enterprise"] = dict(box_profile.ENTERPRISE)
         for k, v in record.items():

@@ -15,8 +15,12 @@ created: that one starts empty); a deleted record answers Graph's 404 for good. 
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import html
+import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -327,9 +331,11 @@ class GraphWorld:
         known = self._known(node.cast or node.type)
         try:
             where = None
-            if "$filter" in args:
-                tree = odata.parse_filter(args["$filter"], known)
+            tree = odata.parse_filter(args["$filter"], known) if "$filter" in args else None
+            if tree is not None:
                 where = functools.partial(odata.matches, tree)
+            if self.spec.derives(node.type, DIRECTORY_OBJECT) and not graph_profile.eventual(req.headers):
+                self._simple_query(node, args, tree)
             records = self._members(tx, node, where)
             if "$search" in args:
                 records = odata.search(records, args["$search"])
@@ -353,8 +359,33 @@ class GraphWorld:
                 f"{k}={quote(v, safe=',$()')}" for k, v in rest
             )
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
-        body["value"] = [_selected(r, select, keep_id) for r in page]
-        return api.graph_reply(req, 200, body)
+        shown = [self._shown(req, r, node.type) for r in page]
+        body["value"] = [_selected(r, select, keep_id) for r, _ in shown]
+        return api.graph_reply(req, 200, body, shown[0][1] if shown else [])
+
+    @staticmethod
+    def _simple_query(node: Node, args: dict[str, str], tree: tuple | None) -> None:
+        """What the directory answers without ConsistencyLevel: eventual: only its simple queries."""
+        if "$search" in args:
+            raise _api_error(
+                400,
+                "Request_UnsupportedQuery",
+                "Request with $search query parameter only works through MSGraph with a special request header: "
+                "'ConsistencyLevel: eventual'",
+            )
+        if args.get("$count", "").lower() == "true":
+            raise _api_error(400, "Request_BadRequest", "$count is not currently supported.")
+        prop = odata.uses(tree, graph_profile.ADVANCED_FILTERS) if tree is not None else None
+        if prop is not None:
+            resource = (node.cast or node.type).rsplit(".", 1)[-1]
+            resource = resource[:1].upper() + resource[1:]
+            raise _api_error(
+                400,
+                "Request_UnsupportedQuery",
+                f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.",
+            )
+        if tree is not None and "$orderby" in args:
+            raise _api_error(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
 
     def _known(self, type_name: str):
         props, navs = self.spec.props(type_name), self.spec.navs(type_name)
@@ -369,8 +400,30 @@ class GraphWorld:
         if node.reference or node.declared:  # Graph names the type where it is not the one the path declares
             record.setdefault("@odata.type", "#" + self._set_type(node.collection))
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
-        body = {"@odata.context": _context(context, select) + "/$entity", **_selected(record, select, keep_id)}
-        return api.graph_reply(req, status, body)
+        shown, applied = self._shown(req, record, node.type)
+        body = {"@odata.context": _context(context, select) + "/$entity", **_selected(shown, select, keep_id)}
+        return api.graph_reply(req, status, body, applied)
+
+    def _shown(self, req: SimRequest, record: dict, type_name: str) -> tuple[dict, list[tuple[str, str]]]:
+        """A record as Graph shows it: with its @odata.etag where the type has one, and its body in
+        the content type the Prefer header asks for; and the Preference-Applied header that says so."""
+        kind = type_of(record, type_name)
+        out, applied = record, []
+        if any(self.spec.derives(kind, t) for t in graph_profile.ETAG_TYPES):
+            out = {"@odata.etag": _etag(record), **record}
+        wanted = next(
+            (
+                p.split("=", 1)[1]
+                for p in graph_profile.preferences(req.headers)
+                if p.startswith("outlook.body-content-type=")
+            ),
+            "",
+        )
+        body = out.get("body")
+        if wanted in ("text", "html") and isinstance(body, dict) and "contentType" in body:
+            out = {**out, "body": _body_as(body, wanted)}
+            applied = [("Preference-Applied", f'outlook.body-content-type="{wanted}"')]
+        return out, applied
 
     def _create(self, tx: Transaction, req: SimRequest, node: Node, context: str, path: str) -> Reply:
         data = self._body(req, node.type)
@@ -389,6 +442,9 @@ class GraphWorld:
         if kind in graph_profile.CREATED_LATER:
             return api.graph_reply(req, 202, None, later(node.collection[len(PREFIX) :], key, key))
         location = f"{ROOT}/{path.split('/', 2)[2]}/{key}"
+        if "return=minimal" in graph_profile.preferences(req.headers):
+            minimal = [("Location", location), ("OData-EntityId", location), ("Preference-Applied", "return=minimal")]
+            return api.graph_reply(req, 204, None, minimal)
         body = {"@odata.context": f"{ROOT}/$metadata#{context}/$entity", **record}
         return api.graph_reply(req, 201, body, [("Location", location)])
 
@@ -406,6 +462,8 @@ class GraphWorld:
         self._bind(tx, node.collection, node.key, kind, data)
         if self.spec.updated_without_content(kind):
             return api.graph_reply(req, 204)
+        if "return=minimal" in graph_profile.preferences(req.headers):
+            return api.graph_reply(req, 204, None, [("Preference-Applied", "return=minimal")])
         return self._entity_reply(req, record, context, node)
 
     def _unique(self, tx: Transaction, collection: str, type_name: str, data: dict, key: str) -> None:
@@ -671,6 +729,24 @@ def _split_key(segment: str) -> tuple[str, str | None]:
     return segment, None
 
 
+def _etag(record: dict) -> str:
+    """A weak etag of the record's content: the same until the record changes."""
+    plain = {k: v for k, v in record.items() if not k.startswith("@")}
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).digest()
+    return 'W/"' + base64.b64encode(digest[:18]).decode() + '"'
+
+
+def _body_as(body: dict, wanted: str) -> dict:
+    """An itemBody in the content type asked for: HTML's text without its tags, or text as HTML."""
+    content = str(body.get("content") or "")
+    if body.get("contentType") == wanted:
+        return body
+    if wanted == "text":
+        text = html.unescape(re.sub(r"<[^>]{0,2000}>", " ", content))
+        return {**body, "contentType": "text", "content": re.sub(r"[ \t]+", " ", text).strip()}
+    return {**body, "contentType": "html", "content": f"<html><body>{html.escape(content)}</body></html>"}
+
+
 def _holds(name: str, folded: str, but: str, record: dict) -> bool:
     """Does a record other than `but` hold this value (casefolded) of the property?"""
     return record.get("id") != but and str(record.get(name, "")).casefold() == folded
@@ -695,7 +771,7 @@ def _selected(record: dict, select: list[str], keep_id: bool) -> dict:
     have no id), the workloads (mail, calendar, files) their id as well."""
     if not select or "*" in select:
         return record
-    return {k: v for k, v in record.items() if k in select or (keep_id and k == "id") or k == "@odata.type"}
+    return {k: v for k, v in record.items() if k in select or (keep_id and k == "id") or k.startswith("@odata.")}
 
 
 def _context(context: str, select: list[str]) -> str:

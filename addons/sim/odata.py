@@ -199,6 +199,41 @@ def parse_filter(text: str, known: Callable[[str], bool] = lambda name: True) ->
     return _Parser(text, known).parse()
 
 
+def uses(tree: tuple, operators: tuple[str, ...]) -> str | None:
+    """The first property an operator or function of these is applied to in a parsed filter (for
+    `ne`, `not`, `endswith`...), or None when the filter uses none of them."""
+    kind = tree[0]
+    if kind in operators or (kind == "call" and tree[1] in operators):
+        found = _first_path(tree)
+        return found if found is not None else kind
+    children = tree[2] if kind in ("call", "in") else tree[1:]
+    if kind == "in":
+        children = [tree[1], *tree[2]]
+    if kind == "lambda":
+        children = [tree[4]]
+    for child in children:
+        if isinstance(child, tuple) and child and isinstance(child[0], str):
+            found = uses(child, operators)
+            if found is not None:
+                return found
+    return None
+
+
+def _first_path(tree: tuple) -> str | None:
+    if tree[0] == "path":
+        return "/".join(tree[1])
+    if tree[0] == "lambda":
+        return "/".join(tree[2])
+    for child in tree[1:]:
+        items = child if isinstance(child, list) else [child]
+        for item in items:
+            if isinstance(item, tuple) and item and isinstance(item[0], str):
+                found = _first_path(item)
+                if found is not None:
+                    return found
+    return None
+
+
 def matches(tree: tuple, record: dict) -> bool:
     return bool(_eval(tree, record, {}))
 

@@ -50,6 +50,30 @@ UNIQUE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "microsoft.graph.user": ("userPrincipalName", "mailNickname"),
     "microsoft.graph.group": ("mailNickname",),
 }
+# Directory queries Graph runs only as "advanced queries", with ConsistencyLevel: eventual: these
+# filter operators and functions, $search, $count=true, and $orderby with $filter.
+ADVANCED_FILTERS = ("ne", "not", "endswith")
+
+
+def eventual(headers) -> bool:
+    """Does the request ask for Graph's advanced queries (ConsistencyLevel: eventual)?"""
+    return any(k.lower() == "consistencylevel" and v.strip().lower() == "eventual" for k, v in headers)
+
+
+# Types whose records Graph answers with an @odata.etag (W/"..."), changing with every change.
+ETAG_TYPES = ("microsoft.graph.outlookItem", "microsoft.graph.todoTask", "microsoft.graph.todoTaskList")
+
+
+def preferences(headers) -> set[str]:
+    """The Prefer header's preferences, lower-cased, quotes dropped: {"return=minimal",
+    "outlook.body-content-type=text"}."""
+    out = set()
+    for k, v in headers:
+        if k.lower() == "prefer":
+            out |= {p.strip().lower().replace('"', "") for p in v.split(",") if p.strip()}
+    return out
+
+
 # Types whose PATCH Graph answers 204 No Content (the directory, identity and policy resources,
 # teams and channels, by their reference pages); the workloads (Outlook, To Do, Planner, files,
 # print, education) answer 200 with the entity.

@@ -406,6 +406,6 @@ def _default(kind: str | None, fmt: str | None, name: str, seed: str, schema: di
         return plausible.moment(name, seed).date().isoformat()
     if fmt == "email":
         return plausible.string("email", seed)
-    if fmt in ("uri", "url"):
-        return f"https://app.box.com/{name or 'item'}/{seed}"
+    if fmt in ("uri", "url") or name.lower().endswith(("url", "uri", "link")):
+        return f"https://app.box.com/{name or 'item'}/{seed}"  # a host tapeproxy answers, as Box's links are
     return plausible.string(name or "name", seed)

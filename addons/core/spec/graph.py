@@ -305,7 +305,7 @@ class GraphSpec:
         problem = self._check_query(at, query)
         if problem:
             return at, _error(400, "BadRequest", problem, label)
-        if at.kind == "count" and self.derives(at.type, DIRECTORY_OBJECT) and not _eventual(headers):
+        if at.kind == "count" and self.derives(at.type, DIRECTORY_OBJECT) and not graph_profile.eventual(headers):
             # directory objects count only with advanced queries (Graph's "Advanced query capabilities")
             return at, _error(400, "Request_BadRequest", "$count is not currently supported.", label)
         return at, Answer(200, None, label)
@@ -660,10 +660,6 @@ def _key(args: str) -> str:
 
 def _element(type_name: str) -> str:
     return type_name[11:-1] if type_name.startswith("Collection(") else type_name
-
-
-def _eventual(headers) -> bool:
-    return any(k.lower() == "consistencylevel" and v.strip().lower() == "eventual" for k, v in headers)
 
 
 def _error(status: int, code: str, message: str, label: str) -> Answer:
