@@ -118,11 +118,11 @@ def error(proxy, method, url, **kwargs) -> tuple[int, str]:
 
 
 def test_uploads_refused_as_box_refuses_them(demo_proxy):
-    def attrs(name):
-        return {"attributes": (None, json.dumps({"name": name, "parent": {"id": "0"}})), "file": ("f", b"x")}
+    def attrs(name, parent="0"):
+        return {"attributes": (None, json.dumps({"name": name, "parent": {"id": parent}})), "file": ("f", b"x")}
 
     url = f"{UPLOAD}/files/content"
-    assert error(demo_proxy, "POST", url, files=attrs("Contract.pdf")) == (409, "item_name_in_use")
+    assert error(demo_proxy, "POST", url, files=attrs("Contract.pdf", "5000")) == (409, "item_name_in_use")
     assert error(demo_proxy, "POST", url, files=attrs("a/b")) == (400, "item_name_invalid")
     no_parent = {"attributes": (None, '{"name": "x", "parent": {"id": "999"}}'), "file": ("f", b"x")}
     assert error(demo_proxy, "POST", url, files=no_parent)[0] == 404

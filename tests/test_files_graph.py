@@ -71,7 +71,7 @@ def test_an_upload_session_takes_fragments_and_answers_as_graph_does(demo_proxy)
             await transport.aclose()
 
     session = asyncio.run(create())
-    assert session.upload_url.startswith("https://tapeproxy-my.sharepoint.com/")
+    assert session.upload_url.startswith("https://contoso-my.sharepoint.com/")
     assert session.next_expected_ranges == ["0-"]
     data = os.urandom(3 * 327680 + 1234)
     fragment = 2 * 327680  # a multiple of 320 KiB, as Graph asks

@@ -82,7 +82,7 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
             "headers": AUTH,
         }
         assert requests.get(BOX_TASK_URL, **kw).status_code == 200
-        assert requests.get("https://api.box.com/2.0/users/me", **kw).status_code == 200  # from the spec
+        assert requests.get("https://api.box.com/2.0/collections", **kw).status_code == 200  # from the spec
         assert requests.get("https://upload.box.com/api/2.0/users/me", **kw).status_code == 404  # a miss
         base = urlsplit(web.group(1))
         flows = requests.get(
@@ -90,8 +90,8 @@ def test_tapeproxy_web_shows_what_served_each_flow(confdir):
         ).json()
         comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
         assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
-        assert comments["/2.0/users/me"][0] == (
-            "tapeproxy: spec: Box GET /users/me (generated from the official spec, not recorded)"
+        assert comments["/2.0/collections"][0] == (
+            "tapeproxy: spec: Box GET /collections (generated from the official spec, not recorded)"
         )
         miss = comments["/api/2.0/users/me"]
         assert miss[0].startswith("tapeproxy: MISS:") and miss[1]

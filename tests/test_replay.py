@@ -97,7 +97,7 @@ def matching_cassette(tmp_path):
             # a form that is not a token request (in those, credential fields never count)
             interaction(
                 "POST",
-                "https://api.box.com/oauth2/revoke",
+                "https://api.box.com/2.0/forms",
                 body={"ok": "form"},
                 req_body="grant_type=client_credentials&box_subject_type=enterprise&box_subject_id=1",
                 req_headers={"Content-Type": ["application/x-www-form-urlencoded"]},
@@ -129,11 +129,11 @@ def test_form_bodies_match_as_fields_and_others_as_bytes(start_cli, matching_cas
     proxy = start_cli("replay", str(matching_cassette))
     s = session(proxy)
     r = s.post(
-        "https://api.box.com/oauth2/revoke",
+        "https://api.box.com/2.0/forms",
         data=[("box_subject_id", "1"), ("grant_type", "client_credentials"), ("box_subject_type", "enterprise")],
     )
     assert r.json() == {"ok": "form"}
-    r = s.post("https://api.box.com/oauth2/revoke", data={"grant_type": "client_credentials"})
+    r = s.post("https://api.box.com/2.0/forms", data={"grant_type": "client_credentials"})
     assert r.status_code == 404 and "body field box_subject_id is missing" in r.json()["message"]
     assert s.post("https://api.box.com/2.0/files/content", data=b"raw\x00bytes?").json() == {"ok": "bytes"}
     r = s.post("https://api.box.com/2.0/files/content", data=b"raw\x00bytes!")

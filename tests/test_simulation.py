@@ -137,7 +137,7 @@ def test_state_file_keeps_changes_and_ctl_resets_the_world(start_cli, tmp_path):
     assert done.stdout.startswith("world reset: back to its world file (4 Graph print task definition(s), "), (
         done.stdout
     )
-    assert "6 Box task(s);" in done.stdout and " record(s) in " in done.stdout, done.stdout
+    assert "6 Box task(s)," in done.stdout and " record(s) in " in done.stdout, done.stdout
     assert session(proxy).get(BOX_TASK_URL).json()["message"] == "Legal review"
     proxy.stop()
     proxy = start_cli("demo", "--state", str(state))  # the reset reached the state: tasks are its store's

@@ -26,7 +26,7 @@ ROUTES = Routes(
     ("folder_instances", "/2.0/folders/{item_id}/metadata"),
     ("folder_instance", "/2.0/folders/{item_id}/metadata/{scope}/{template}"),
 )
-INSTANCES = "box:metadata"  # by "{files|folders}|{item id}|{scope}|{template}"
+INSTANCES = "box:metadata+instances"  # by "{files|folders}|{item id}|{scope}|{template}"
 SCOPES = ("global", "enterprise")
 PATCH_TYPE = "application/json-patch+json"
 
