@@ -516,3 +516,41 @@ def test_msgraph_sdk_advanced_queries_need_consistency_level_and_prefer_and_etag
     assert s.patch(quiet.headers["Location"], json={"subject": "Agenda v2"}).json()["@odata.etag"] != etag
     minimal = s.patch(quiet.headers["Location"], json={"isRead": True}, headers={"Prefer": "return=minimal"})
     assert minimal.status_code == 204
+
+
+def test_msgraph_sdk_expand_inlines_navigations_one_level_with_their_select(demo):
+    """`$expand` as Graph applies it: a single navigation (manager) and collections (members,
+    attachments) inlined, each with the `$select` in its parentheses."""
+    import asyncio
+
+    from helpers import graph_client
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+    async def flow():
+        client, transport = graph_client(demo)
+        try:
+            query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                expand=["manager($select=id,displayName)"], select=["displayName"]
+            )
+            return await client.users.by_user_id("5f6b7c0e-1f2a-4b3c-9d4e-000000000001").get(
+                RequestConfiguration(query_parameters=query)
+            )
+        finally:
+            await transport.aclose()
+
+    megan = asyncio.run(flow())
+    assert megan.display_name == "Megan Bowen" and megan.manager.display_name == "Alex Wilber"
+    s = session(demo)
+    group = s.get(
+        f"{G}/groups/02bd9fd6-8f93-4758-87c3-1fb73740a315", params={"$expand": "members($select=displayName)"}
+    )
+    members = group.json()["members"]
+    assert sorted(m["displayName"] for m in members) == ["Alex Wilber", "Megan Bowen"]
+    assert all(
+        set(m) <= {"@odata.type", "id", "displayName"} and m["@odata.type"] == "#microsoft.graph.user" for m in members
+    )
+    listed = s.get(f"{G}/me/messages", params={"$expand": "attachments", "$top": "2"}).json()["value"]
+    assert len(listed) == 2 and all(m["attachments"] == [] for m in listed)
+    bad = s.get(f"{G}/me", params={"$expand": "nosuchthing"})
+    assert bad.status_code == 400 and "nosuchthing" in bad.json()["error"]["message"]

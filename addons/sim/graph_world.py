@@ -42,6 +42,7 @@ SINGLETONS = "graph:~singletons"
 GENERATED_MEMBERS = 3  # what a collection nobody wrote to holds, as the spec answers always did
 PAGE = 100
 MAX_PAGE = 999
+EXPAND_LIMIT = 20  # the items of a collection Graph inlines for $expand
 DIRECTORY_OBJECT = "microsoft.graph.directoryObject"
 DIRECTORY_OBJECTS = PREFIX + "directoryObjects"
 EVENT_RESPONSES = {"accept": "accepted", "decline": "declined", "tentativelyAccept": "tentativelyAccepted"}
@@ -119,10 +120,12 @@ class GraphWorld:
             return Reply(200, [("Content-Type", "text/plain")], str(len(records)).encode())
         if node.kind == "single" and m == "GET":
             node = self._followed(tx, node)
-            return self._entity_reply(req, tx.get(node.collection, node.key) or {}, context, node)
+            record = self._expanded(tx, req, node, tx.get(node.collection, node.key) or {})
+            return self._entity_reply(req, record, context, node)
         if node.kind == "entity":
             if m == "GET":
-                return self._entity_reply(req, tx.get(node.collection, node.key) or {}, context, node)
+                record = self._expanded(tx, req, node, tx.get(node.collection, node.key) or {})
+                return self._entity_reply(req, record, context, node)
             if m in ("PATCH", "PUT") and not node.single:
                 return self._update(tx, req, node, context)
             if m == "DELETE" and not node.reference and not node.single:
@@ -359,8 +362,12 @@ class GraphWorld:
                 f"{k}={quote(v, safe=',$()')}" for k, v in rest
             )
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
+        if "$expand" in args:
+            member = replace(node, kind="entity", reference=False, single=False)
+            page = [self._expanded(tx, req, replace(member, key=str(r.get("id", ""))), r) for r in page]
         shown = [self._shown(req, r, node.type) for r in page]
-        body["value"] = [_selected(r, select, keep_id) for r, _ in shown]
+        kept = _with_expanded(select, args)
+        body["value"] = [_selected(r, kept, keep_id) for r, _ in shown]
         return api.graph_reply(req, 200, body, shown[0][1] if shown else [])
 
     @staticmethod
@@ -401,8 +408,51 @@ class GraphWorld:
             record.setdefault("@odata.type", "#" + self._set_type(node.collection))
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
         shown, applied = self._shown(req, record, node.type)
-        body = {"@odata.context": _context(context, select) + "/$entity", **_selected(shown, select, keep_id)}
+        body = {
+            "@odata.context": _context(context, select) + "/$entity",
+            **_selected(shown, _with_expanded(select, req.query), keep_id),
+        }
         return api.graph_reply(req, status, body, applied)
+
+    def _expanded(self, tx: Transaction, req: SimRequest, node: Node, record: dict) -> dict:
+        """The record with the navigations `$expand` names inlined, one level deep, each with the
+        `$select` in its parentheses (`manager($select=id,displayName)`); a collection up to the
+        EXPAND_LIMIT items Graph inlines."""
+        wanted = req.query.get("$expand", "")
+        if not wanted.strip():
+            return record
+        kind = type_of(record, node.type)
+        navs = {n.casefold(): n for n in self.spec.navs(kind)}
+        out = dict(record)
+        try:
+            expansions = odata.expansions(wanted)
+        except odata.QueryError as e:
+            raise _api_error(400, "BadRequest", str(e)) from None
+        for name, options in expansions:
+            if name == "*":
+                continue
+            nav = navs.get(name.casefold())
+            if nav is None:
+                raise _api_error(400, "BadRequest", f"Could not find a property named '{name}' on type '{kind}'.")
+            select = [s.strip() for s in options.get("$select", "").split(",") if s.strip()]
+            entity = replace(node, kind="entity", type=kind)
+            try:
+                child = self._step(tx, entity, nav, True, "GET")
+                if child is None:
+                    continue
+                if child.kind == "collection":
+                    items = self._members(tx, child)[:EXPAND_LIMIT]
+                    out[nav] = [_selected(r, select, True) for r in items]
+                elif child.kind == "single":
+                    target = self._followed(tx, child)
+                    found = dict(tx.get(target.collection, target.key) or {})
+                    found.setdefault("@odata.type", "#" + self._set_type(target.collection))
+                    out[nav] = _selected(found, select, True)
+                else:
+                    out[nav] = _selected(tx.get(child.collection, child.key) or {}, select, True)
+            except ApiError:
+                continue  # nothing there (no manager): Graph leaves the navigation out
+        return out
 
     def _shown(self, req: SimRequest, record: dict, type_name: str) -> tuple[dict, list[tuple[str, str]]]:
         """A record as Graph shows it: with its @odata.etag where the type has one, and its body in
@@ -764,6 +814,16 @@ def _plain(data: dict) -> dict:
 
 def _select(args: dict[str, str]) -> list[str]:
     return [s.strip() for s in args.get("$select", "").split(",") if s.strip()]
+
+
+def _with_expanded(select: list[str], args: dict[str, str]) -> list[str]:
+    """A `$select` with the navigations `$expand` inlines: they show beside what was selected."""
+    if not select or "$expand" not in args:
+        return select
+    try:
+        return [*select, *(name for name, _ in odata.expansions(args["$expand"]))]
+    except odata.QueryError:
+        return select
 
 
 def _selected(record: dict, select: list[str], keep_id: bool) -> dict:

@@ -199,6 +199,30 @@ def parse_filter(text: str, known: Callable[[str], bool] = lambda name: True) ->
     return _Parser(text, known).parse()
 
 
+def expansions(text: str) -> list[tuple[str, dict[str, str]]]:
+    """`$expand`'s items with their options: "manager($select=id,displayName),memberOf" ->
+    [("manager", {"$select": "id,displayName"}), ("memberOf", {})]."""
+    if len(text) > MAX_FILTER:
+        raise QueryError(f"The $expand is longer than tapeproxy reads ({MAX_FILTER:,} characters).")
+    items, depth, start = [], 0, 0
+    for i, c in enumerate(text + ","):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    out = []
+    for item in items[:MAX_TERMS]:
+        name, _, rest = item.partition("(")
+        options = {}
+        for part in rest.removesuffix(")").split(";") if rest else []:
+            key, _, value = part.partition("=")
+            if key.strip():
+                options[key.strip().lower()] = value.strip()
+        if name.strip():
+            out.append((name.strip(), options))
+    return out
+
+
 def uses(tree: tuple, operators: tuple[str, ...]) -> str | None:
     """The first property an operator or function of these is applied to in a parsed filter (for
     `ne`, `not`, `endswith`...), or None when the filter uses none of them."""
