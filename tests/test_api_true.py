@@ -554,3 +554,22 @@ def test_msgraph_sdk_expand_inlines_navigations_one_level_with_their_select(demo
     assert len(listed) == 2 and all(m["attachments"] == [] for m in listed)
     bad = s.get(f"{G}/me", params={"$expand": "nosuchthing"})
     assert bad.status_code == 400 and "nosuchthing" in bad.json()["error"]["message"]
+
+
+def test_box_sdk_gen_if_match_and_if_none_match_hold_for_folders_as_for_files(demo, monkeypatch):
+    """Box's conditional requests on any item with an etag: a change under a stale If-Match is 412
+    precondition_failed, a read under the current If-None-Match is 304."""
+    from box_sdk_gen.box.errors import BoxAPIError
+
+    client = _box(demo, monkeypatch)
+    folder = client.folders.create_folder("Board decks", parent=_box_parent("0"))
+    with pytest.raises(BoxAPIError) as stale:
+        client.folders.update_folder_by_id(folder.id, name="Decks", if_match="not-the-etag")
+    assert stale.value.response_info.status_code == 412 and stale.value.response_info.code == "precondition_failed"
+    renamed = client.folders.update_folder_by_id(folder.id, name="Decks", if_match=folder.etag)
+    assert renamed.name == "Decks" and renamed.etag != folder.etag
+    s = session(demo)
+    assert s.get(f"{B}/folders/{folder.id}", headers={"If-None-Match": renamed.etag}).status_code == 304
+    assert s.get(f"{B}/folders/{folder.id}", headers={"If-None-Match": folder.etag}).status_code == 200
+    assert s.delete(f"{B}/folders/{folder.id}", headers={"If-Match": folder.etag}).status_code == 412
+    assert s.get(f"{B}/files/12345", headers={"If-None-Match": "1"}).status_code == 304  # files, as before

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.profiles import box as box_profile
 from ..core.profiles import graph as graph_profile
-from .http import Reply, SimRequest, json_reply
+from .http import ApiError, Reply, SimRequest, json_reply
 
 
 def now() -> str:
@@ -32,6 +32,19 @@ def graph_reply(req: SimRequest, status: int, data: Any = None, headers=()) -> R
     r = json_reply(status, data)
     r.headers = [("Content-Type", graph_profile.JSON_CONTENT_TYPE), *base]
     return r
+
+
+def box_unchanged(req: SimRequest, etag: Any) -> bool:
+    """Box's conditional requests on an item of this etag: a change whose If-Match names another
+    is refused (412); a read whose If-None-Match names this one is unchanged (True: answer 304)."""
+    current = str(etag if etag is not None else "0")
+    if req.method == "GET":
+        wanted = req.header("if-none-match")
+        return wanted is not None and wanted.strip().strip('"') == current
+    wanted = req.header("if-match")
+    if wanted is not None and wanted.strip().strip('"') != current:
+        raise ApiError("precondition_failed", "The resource has been modified. Please retrieve the resource again")
+    return False
 
 
 def box_reply(status: int, data: Any = None, headers=()) -> Reply:

@@ -171,16 +171,13 @@ def _known(world: World, file_id: str) -> str:
 
 
 def _if_match(req: SimRequest, world: World, file_id: str) -> None:
-    wanted = req.header("if-match")
-    if wanted is not None and wanted.strip().strip('"') != str(_record(world, file_id).get("etag", "0")):
-        raise ApiError("precondition_failed", "The resource has been modified. Please retrieve the resource again")
+    api.box_unchanged(req, _record(world, file_id).get("etag", "0"))
 
 
 def _file(world: World, req: SimRequest, file_id: str) -> Reply:
     f = _record(world, file_id)
     if req.method == "GET":
-        wanted = req.header("if-none-match")
-        if wanted is not None and wanted.strip().strip('"') == str(f.get("etag", "0")):
+        if api.box_unchanged(req, f.get("etag", "0")):
             return api.box_reply(304)
         return api.box_reply(200, file_full(world, file_id))
     if req.method == "PUT":

@@ -181,6 +181,8 @@ class BoxWorld:
     def _record(self, req: SimRequest, op: dict, collection: str, key: str, params, query) -> Reply:
         with self.store.transaction() as tx:
             record = self.get(tx, collection, key)
+            if "etag" in record and api.box_unchanged(req, record.get("etag")):  # If-Match, If-None-Match
+                return api.box_reply(304)
             if req.method == "GET":
                 return api.box_reply(200, self.view(tx, collection, record, req.query))
             if req.method == "DELETE":
