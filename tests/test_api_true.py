@@ -573,3 +573,48 @@ def test_box_sdk_gen_if_match_and_if_none_match_hold_for_folders_as_for_files(de
     assert s.get(f"{B}/folders/{folder.id}", headers={"If-None-Match": folder.etag}).status_code == 200
     assert s.delete(f"{B}/folders/{folder.id}", headers={"If-Match": folder.etag}).status_code == 412
     assert s.get(f"{B}/files/12345", headers={"If-None-Match": "1"}).status_code == 304  # files, as before
+
+
+def test_box_sdk_gen_delete_moves_files_folders_and_web_links_to_the_trash_to_restore_or_purge(demo, monkeypatch):
+    """As Box does it (box-sdk-gen's test/trashed_*.py): a deleted item is in the trash, where it
+    is read, restored or deleted for good; a trashed file still reads, as trashed; a trashed folder
+    does not, and takes what it holds with it."""
+    import io
+
+    from box_sdk_gen.box.errors import BoxAPIError
+    from box_sdk_gen.managers.uploads import UploadFileAttributes, UploadFileAttributesParentField
+    from box_sdk_gen.managers.web_links import CreateWebLinkParent
+
+    client = _box(demo, monkeypatch)
+    folder = client.folders.create_folder("Old campaigns", parent=_box_parent("0"))
+    link = client.web_links.create_web_link("https://contoso.com/2025", CreateWebLinkParent(id=folder.id), name="2025")
+    file = client.uploads.upload_file(
+        UploadFileAttributes(name="brief.txt", parent=UploadFileAttributesParentField(id="0")), io.BytesIO(b"brief")
+    ).entries[0]
+    client.files.delete_file_by_id(file.id)
+    assert client.trashed_files.get_trashed_file_by_id(file.id).name == "brief.txt"
+    assert _text(client.files.get_file_by_id(file.id).item_status) == "trashed"
+    assert "brief.txt" not in [e.name for e in client.folders.get_folder_items("0").entries]
+    restored = client.trashed_files.restore_file_from_trash(file.id)
+    assert restored.id == file.id and _text(client.files.get_file_by_id(file.id).item_status) == "active"
+
+    client.folders.delete_folder_by_id(folder.id, recursive=True)
+    assert client.trashed_folders.get_trashed_folder_by_id(folder.id).name == "Old campaigns"
+    for read in (
+        lambda: client.folders.get_folder_by_id(folder.id),
+        lambda: client.web_links.get_web_link_by_id(link.id),
+    ):
+        with pytest.raises(BoxAPIError) as trashed:
+            read()
+        assert trashed.value.response_info.status_code == 404 and trashed.value.response_info.code == "trashed"
+    client.trashed_folders.restore_folder_from_trash(folder.id)
+    assert client.web_links.get_web_link_by_id(link.id).name == "2025"  # back with its folder
+    client.folders.delete_folder_by_id(folder.id, recursive=True)
+    client.trashed_folders.delete_trashed_folder_by_id(folder.id)
+    with pytest.raises(BoxAPIError) as purged:
+        client.trashed_folders.get_trashed_folder_by_id(folder.id)
+    assert purged.value.response_info.status_code == 404
+    client.files.delete_file_by_id(file.id)
+    client.trashed_files.delete_trashed_file_by_id(file.id)
+    with pytest.raises(BoxAPIError):
+        client.trashed_files.get_trashed_file_by_id(file.id)

@@ -289,7 +289,8 @@ def test_content_nothing_names_is_freed_and_a_deleted_files_urls_answer_404(star
     by_digest = f"https://dl.boxcloud.com/d/1/{hashlib.sha256(versions[-1]).hexdigest()}/download"
     assert s.get(by_digest).status_code == 404
     assert s.delete(f"https://api.box.com/2.0/files/{file_id}").status_code == 204
-    assert s.get(url).status_code == 404
+    assert s.get(url).status_code == 404  # in the trash: not downloaded
+    assert s.delete(f"https://api.box.com/2.0/files/{file_id}/trash").status_code == 204  # and for good
     assert hashlib.sha256(versions[-1]).hexdigest() not in {p.name for p in blobs.iterdir()}
 
 

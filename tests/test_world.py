@@ -176,7 +176,12 @@ def test_box_folders_comments_collaborations_shared_links_flow_with_curl(demo_pr
     assert curl("PUT", f"/comments/{comment['id']}", {"message": "Approved"})[1]["message"] == "Approved"
     code, full = curl("DELETE", f"/folders/{fid}")  # Box deletes a folder with items only when told to
     assert code == 400 and full["code"] == "folder_not_empty"
-    assert curl("DELETE", f"/folders/{fid}?recursive=true")[0] == 204
+    assert curl("DELETE", f"/folders/{fid}?recursive=true")[0] == 204  # to the trash, with what it holds
+    for trashed in (f"/folders/{fid}", f"/folders/{sub['id']}", f"/web_links/{link['id']}"):
+        code, err = curl("GET", trashed)
+        assert code == 404 and err["code"] == "trashed", trashed
+    assert curl("GET", f"/folders/{fid}/trash")[1]["item_status"] == "trashed"
+    assert curl("DELETE", f"/folders/{fid}/trash")[0] == 204  # and out of it, for good
     for gone in (
         f"/folders/{fid}",
         f"/folders/{sub['id']}",
@@ -587,6 +592,7 @@ def test_deleting_a_folder_or_a_file_deletes_what_it_holds_across_the_modules_an
     task = s.post(f"{B}/tasks", json={"item": {"type": "file", "id": inside["id"]}, "message": "review"}).json()
     assert [c["id"] for c in s.get(f"{B}/files/{inside['id']}/comments").json()["entries"]] == [comment["id"]]
     assert s.delete(f"{B}/folders/{folder['id']}", params={"recursive": "True"}).status_code == 204  # box-sdk-gen's
+    assert s.delete(f"{B}/folders/{folder['id']}/trash").status_code == 204  # out of the trash, for good
     assert s.get(f"{B}/files/{inside['id']}").status_code == 404
     assert s.get(f"{B}/comments/{comment['id']}").status_code == 404
     assert s.get(f"{B}/tasks/{task['id']}").status_code == 404
@@ -596,6 +602,8 @@ def test_deleting_a_folder_or_a_file_deletes_what_it_holds_across_the_modules_an
     alone_id = alone.json()["entries"][0]["id"]
     said = s.post(f"{B}/comments", json={"item": {"type": "file", "id": alone_id}, "message": "bye"}).json()
     assert s.delete(f"{B}/files/{alone_id}").status_code == 204
+    assert s.get(f"{B}/files/{alone_id}").json()["item_status"] == "trashed"  # Box keeps it, in the trash
+    assert s.delete(f"{B}/files/{alone_id}/trash").status_code == 204
     assert s.get(f"{B}/comments/{said['id']}").status_code == 404
 
 

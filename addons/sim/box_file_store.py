@@ -26,13 +26,21 @@ def put(tx: Transaction, record: dict) -> None:
 
 
 def in_folder(tx: Transaction, folder: str) -> list[dict]:
-    return tx.scan(FILES, lambda f: f.get("parent", "0") == folder)
+    """The files a folder holds (not those in the trash)."""
+    return tx.scan(FILES, lambda f: f.get("parent", "0") == folder and f.get("item_status") != "trashed")
 
 
 def named(tx: Transaction, folder: str, name: str) -> list[dict]:
     """The files in a folder with this name (Box's names ignore case): a walk, copying only those."""
     lowered = name.lower()
-    return tx.scan(FILES, lambda f: f.get("parent", "0") == folder and f.get("name", "").lower() == lowered)
+    return tx.scan(
+        FILES,
+        lambda f: (
+            f.get("parent", "0") == folder
+            and f.get("name", "").lower() == lowered
+            and f.get("item_status") != "trashed"
+        ),
+    )
 
 
 def mini(tx: Transaction, file_id: str) -> dict:

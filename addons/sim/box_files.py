@@ -42,6 +42,7 @@ API_ROUTES = Routes(
     ("file", "/2.0/files/{file_id}"),
     ("content", "/2.0/files/{file_id}/content"),
     ("copy", "/2.0/files/{file_id}/copy"),
+    ("trash", "/2.0/files/{file_id}/trash"),
 )
 UPLOAD_ROUTES = Routes(  # literal segments before the file id that would take them
     ("session", "/api/2.0/files/upload_sessions/{session_id}"),
@@ -71,6 +72,8 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
             known = _known(world, params["file_id"])
             if route == "copy":
                 return _copy(world, req, known)
+            if route == "trash":
+                return _trash(world, req, known)
             return _content_redirect(world, req, known) if route == "content" else _file(world, req, known)
     if not box_profile.is_upload_host(req.host):  # upload.box.com, or the host a preflight check named
         return None
@@ -131,7 +134,7 @@ def _full(world: World, f: dict) -> dict:
         # Box always has these dates; a world file that gives none gets the documentation's example date
         "created_at": f.get("created_at") or EXAMPLE_DATE,
         "modified_at": f.get("modified_at") or f.get("created_at") or EXAMPLE_DATE,
-        "trashed_at": None,
+        "trashed_at": f.get("trashed_at"),
         "purged_at": None,
         "content_created_at": f.get("content_created_at") or f.get("created_at") or EXAMPLE_DATE,
         "content_modified_at": f.get("content_modified_at") or f.get("modified_at") or EXAMPLE_DATE,
@@ -140,7 +143,7 @@ def _full(world: World, f: dict) -> dict:
         "owned_by": owner,
         "shared_link": f.get("shared_link"),
         "parent": world.box.folder_mini(f.get("parent", "0")),
-        "item_status": "active",
+        "item_status": f.get("item_status", "active"),
         **({"lock": f["lock"]} if f.get("lock") else {}),  # a file nobody locked: Box's answer has none
     }
 
@@ -201,8 +204,28 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
         _bump(changed)
         _put(world, changed)
         return api.box_reply(200, _full(world, changed))
-    if req.method == "DELETE":
+    if req.method == "DELETE":  # to the trash, as Box does; DELETE .../trash deletes it for good
         _if_match(req, world, file_id)
+        _put(world, {**f, "item_status": "trashed", "trashed_at": api.now()})
+        return api.box_reply(204)
+    if req.method == "POST":  # a restore from the trash
+        if f.get("item_status") != "trashed":
+            raise ApiError("method_not_allowed", "Only a file in the trash can be restored")
+        restored = {**f, "item_status": "active", "trashed_at": None}
+        _unused_name(world, restored.get("name", ""), file_id, restored.get("parent", "0"))
+        _put(world, restored)
+        return api.box_reply(201, _full(world, restored))
+    raise ApiError("method_not_allowed")
+
+
+def _trash(world: World, req: SimRequest, file_id: str) -> Reply:
+    """A file in the trash: read, or deleted for good; one that is not there is Box's 404."""
+    f = _record(world, file_id)
+    if f.get("item_status") != "trashed":
+        raise ApiError("not_found", f"Could not find the specified resource (file {file_id} in the trash)")
+    if req.method == "GET":
+        return api.box_reply(200, _full(world, f))
+    if req.method == "DELETE":
         delete_file(world, file_id)
         return api.box_reply(204)
     raise ApiError("method_not_allowed")
@@ -250,6 +273,8 @@ def _copy(world: World, req: SimRequest, file_id: str) -> Reply:
 def _content_redirect(world: World, req: SimRequest, file_id: str) -> Reply:
     if req.method != "GET":
         raise ApiError("method_not_allowed")
+    if _record(world, file_id).get("item_status") == "trashed":
+        raise ApiError("not_found", "Item is trashed", code="trashed", status=404)
     token = downloads.token(world, file_id, _record(world, file_id)["blob"])
     reply = api.box_reply(302)
     reply.headers.append(("Location", f"https://{DOWNLOAD}/d/1/b1!{file_id}-{token}/download"))
@@ -267,8 +292,8 @@ def _download(world: World, req: SimRequest, credential: str) -> Reply:
     file_id, token = m.groups()
     with world.lock, world.store.transaction() as tx:
         f = box_file_store.get(tx, file_id)
-        if f is None or not downloads.valid(world, file_id, f["blob"], token):
-            raise ApiError("not_found", "Not Found")
+        if f is None or f.get("item_status") == "trashed" or not downloads.valid(world, file_id, f["blob"], token):
+            raise ApiError("not_found", "Not Found")  # a file in the trash is not downloaded either
         content, name, key = world.blobs[f["blob"]], f.get("name", ""), f["blob"]
     disposition = f"attachment;filename=\"{name}\";filename*=UTF-8''{quote(name, safe='')}"
     return content_reply(req, content, name, key[:32], [("Content-Disposition", disposition)])
@@ -686,6 +711,8 @@ WORLD_SCHEMA: dict = {
                 "parent": {**worldfile.ID, "description": "a folder id; 0 is All Files"},
                 "description": worldfile.TEXT,
                 "shared_link": {"type": ["object", "null"], "description": "as Box answers it"},
+                "item_status": {"enum": ["active", "trashed"], "description": "trashed: in the trash"},
+                "trashed_at": {"type": ["string", "null"], "description": "when it went to the trash"},
                 "created_at": {**worldfile.TEXT, "description": "a date and time, ISO 8601"},
                 "modified_at": {**worldfile.TEXT, "description": "a date and time, ISO 8601"},
                 "content": worldfile.CONTENT,

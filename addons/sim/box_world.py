@@ -32,7 +32,11 @@ MAX_PAGE = 1000
 # What a folder's items show of each entry without `fields` (Box's mini representations).
 ITEM_MINI = ("type", "id", "sequence_id", "etag", "name", "sha1", "file_version", "url")
 SORTS = {"id": "id", "name": "name", "date": "modified_at", "size": "size"}
-ITEM_ORDER = {"folder": 0, "file": 1, "web_link": 2}  # Box lists folders, then files, then web links
+ITEM_ORDER = {"folder": 0, "file": 1, "web_link": 2}
+TRASHABLE = (
+    "folders",
+    "web_links",
+)  # what DELETE moves to the trash here (files: sim/box_files.py)  # Box lists folders, then files, then web links
 
 
 class BoxWorld:
@@ -75,6 +79,12 @@ class BoxWorld:
         if len(parts) == 2 and parts[1].startswith("{") and req.method in ("GET", "PUT", "DELETE"):
             key = params[parts[1][1:-1]]
             return self._checked(req, sub, lambda: self._record(req, route.op, parts[0], key, params, query))
+        if len(parts) == 3 and parts[2] == "trash" and parts[0] in TRASHABLE and req.method in ("GET", "DELETE"):
+            key = params[parts[1][1:-1]]
+            return self._checked(req, sub, lambda: self._in_trash(req, parts[0], key))
+        if len(parts) == 2 and parts[1].startswith("{") and parts[0] in TRASHABLE and req.method == "POST":
+            key = params[parts[1][1:-1]]
+            return self._checked(req, sub, lambda: self._restore(req, parts[0], key))
         if len(parts) == 3 and parts[2] == "copy" and req.method == "POST":
             key = params[parts[1][1:-1]]
             return self._checked(req, sub, lambda: self._copy(req, route.op, parts[0], key, params, query))
@@ -99,9 +109,11 @@ class BoxWorld:
             return work()
 
     # -- records -----------------------------------------------------------------------------------
-    def get(self, tx: Transaction, collection: str, key: str) -> dict:
+    def get(self, tx: Transaction, collection: str, key: str, in_trash: bool = False) -> dict:
         """The record, made up on first read (unless strict or deleted), else Box's 404."""
         record = tx.get(PREFIX + collection, key)
+        if record is not None and record.get("item_status") == "trashed" and not in_trash:
+            raise ApiError("not_found", "Item is trashed", code="trashed", status=404)
         if record is not None:
             return record
         if self.strict or tx.has(DELETED, f"{collection}|{key}") or collection == "files":
@@ -194,7 +206,10 @@ class BoxWorld:
                         code="folder_not_empty",
                         status=400,
                     )
-                self.delete(tx, collection, key)
+                if collection in TRASHABLE:  # to the trash, with what it holds; DELETE .../trash for good
+                    self._trashed(tx, collection, key, True)
+                else:
+                    self.delete(tx, collection, key)
                 return api.box_reply(204)
             sent = req.json() if req.body.strip() else {}
             if not isinstance(sent, dict):
@@ -293,6 +308,40 @@ class BoxWorld:
                     except ApiError:
                         raise ApiError("not_found", f"Could not find the specified resource ({field})") from None
 
+    def _trashed(self, tx: Transaction, collection: str, key: str, trashed: bool) -> None:
+        """An item into the trash (or back), a folder with the folders and web links it holds."""
+        record = tx.get(PREFIX + collection, key) or {}
+        now = api.now()
+        record.update(item_status="trashed" if trashed else "active", trashed_at=now if trashed else None)
+        tx.put(PREFIX + collection, key, record)
+        if collection == "folders":
+            for child in ("folders", "web_links"):
+                for held in tx.scan(PREFIX + child, lambda r: (r.get("parent") or {}).get("id") == key):
+                    self._trashed(tx, child, held["id"], trashed)
+
+    def _in_trash(self, req: SimRequest, collection: str, key: str) -> Reply:
+        with self.store.transaction() as tx:
+            record = self.get(tx, collection, key, in_trash=True)
+            if record.get("item_status") != "trashed":
+                raise ApiError(
+                    "not_found", f"Could not find the specified resource ({collection[:-1]} {key} in the trash)"
+                )
+            if req.method == "DELETE":
+                self.delete(tx, collection, key)
+                return api.box_reply(204)
+            return api.box_reply(200, self.view(tx, collection, record, req.query))
+
+    def _restore(self, req: SimRequest, collection: str, key: str) -> Reply:
+        with self.store.transaction() as tx:
+            record = self.get(tx, collection, key, in_trash=True)
+            if record.get("item_status") != "trashed":
+                raise ApiError("method_not_allowed", f"Only a {collection[:-1]} in the trash can be restored")
+            self._trashed(tx, collection, key, False)
+            restored = tx.get(PREFIX + collection, key) or record
+            if collection == "folders":
+                self._unused_name(tx, restored, key)
+            return api.box_reply(201, self.view(tx, collection, restored, req.query))
+
     def _invited(self, tx: Transaction, record: dict, sent: dict) -> None:
         """A collaboration with a user of the enterprise is accepted; one with a login nobody here has
         is an invitation, pending until accepted, to that address."""
@@ -347,7 +396,9 @@ class BoxWorld:
 
     def _holds_items(self, tx: Transaction, folder: str) -> bool:
         items = (r for c in ("folders", "web_links") for r in tx.scan(PREFIX + c))
-        return any((r.get("parent") or {}).get("id") == folder for r in items) or bool(self.files(folder))
+        return any(
+            (r.get("parent") or {}).get("id") == folder and r.get("item_status") != "trashed" for r in items
+        ) or bool(self.files(folder))
 
     def delete(self, tx: Transaction, collection: str, key: str) -> None:
         """The record and what it holds: a folder's items, an item's comments, collaborations..."""
@@ -437,7 +488,7 @@ class BoxWorld:
             r
             for collection in ("folders", "web_links")
             for r in tx.scan(PREFIX + collection)
-            if str((r.get("parent") or {}).get("id")) == folder
+            if str((r.get("parent") or {}).get("id")) == folder and r.get("item_status") != "trashed"
         ]
         return out + self.files(folder)
 
@@ -510,6 +561,8 @@ class BoxWorld:
                 *(f for folder in self._folder_ids(tx) for f in self.files(folder)),
             ]
             for record in pool:
+                if record.get("item_status") == "trashed":  # Box's search leaves the trash out by default
+                    continue
                 if types and record.get("type") not in types:
                     continue
                 text = " ".join(str(record.get(s) or "") for s in scopes if s in ("name", "description"))
