@@ -618,3 +618,23 @@ def test_box_sdk_gen_delete_moves_files_folders_and_web_links_to_the_trash_to_re
     client.trashed_files.delete_trashed_file_by_id(file.id)
     with pytest.raises(BoxAPIError):
         client.trashed_files.get_trashed_file_by_id(file.id)
+
+
+def test_box_sdk_gen_acts_as_the_user_its_token_is_for_or_as_user_names(demo, monkeypatch):
+    """box-sdk-gen's CCG sign-in with a user subject (test/auth.py) and its As-User header
+    (test/client.py): /users/me is that user, and what the request creates is theirs."""
+    from box_sdk_gen import BoxCCGAuth, BoxClient, CCGConfig
+    from box_sdk_gen.networking.network import NetworkSession
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", demo.ca)
+    network = NetworkSession().with_proxy(ProxyConfig(url=demo.url))
+    auth = BoxCCGAuth(CCGConfig(client_id="app-id", client_secret="app-secret", enterprise_id="818181"))
+    as_lynne = BoxClient(auth.with_user_subject("11446502"), network_session=network)
+    assert as_lynne.users.get_user_me().login == "LynneR@contoso.com"
+    made = as_lynne.folders.create_folder("Pipeline review", parent=_box_parent("0"))
+    assert made.created_by.id == "11446502" and made.owned_by.login == "LynneR@contoso.com"
+    service = BoxClient(auth, network_session=network)
+    assert service.users.get_user_me().id == "11446498"  # the enterprise's token: its service account
+    as_miriam = service.with_as_user_header("11446503")
+    assert as_miriam.users.get_user_me().name == "Miriam Graham"

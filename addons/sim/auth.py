@@ -83,7 +83,7 @@ def check_box(req: SimRequest) -> None:
     limits = _downscoped(token)
     if limits is None:
         return
-    scopes, item = limits
+    scopes, item, _ = limits
     action = _box_action(req)
     allowed = any(action in box_profile.DOWNSCOPE_ACTIONS.get(s, ()) for s in scopes)
     named = _box_item(req.path)
@@ -106,9 +106,9 @@ def check_box(req: SimRequest) -> None:
 DOWNSCOPED = "1!"  # how Box's downscoped tokens begin; what follows here says what the token may do
 
 
-def _downscoped(token: str) -> tuple[list[str], tuple[str, str] | None] | None:
-    """The scopes and the item ((kind, id), or None) of a downscoped token this simulation issued,
-    or None for any other token (one it cannot read does all its app may)."""
+def _downscoped(token: str) -> tuple[list[str], tuple[str, str] | None, str] | None:
+    """The scopes, the item ((kind, id), or None) and the user ("" for none) of a downscoped token
+    this simulation issued, or None for any other token (one it cannot read does all its app may)."""
     if not token.startswith(DOWNSCOPED):
         return None
     payload = token[len(DOWNSCOPED) :].partition(".")[0]
@@ -120,7 +120,7 @@ def _downscoped(token: str) -> tuple[list[str], tuple[str, str] | None] | None:
         return None
     item = data.get("r")
     kind, _, key = item.partition("/") if isinstance(item, str) else ("", "", "")
-    return [str(s) for s in data["s"]], ((kind, key) if key else None)
+    return [str(s) for s in data["s"]], ((kind, key) if key else None), str(data.get("u") or "")
 
 
 def _box_item(path: str) -> tuple[str, str] | None:
@@ -305,8 +305,9 @@ def box_token(req: SimRequest) -> Reply:
         return _box_token_exchange(form)
     if grant != "refresh_token" and not form.get("client_id"):
         return json_reply(400, {"error": "invalid_client", "error_description": "The client credentials are invalid"})
+    user = _box_user_subject(form, grant)
     body: dict[str, Any] = {
-        "access_token": "T9cE5asGnuyYCCqIZFoWjFHvNbvVqHjl" + secrets.token_hex(8),
+        "access_token": "T9cE5asGnuyYCCqIZFoWjFHvNbvVqHjl" + secrets.token_hex(8) + (f".u{user}" if user else ""),
         "expires_in": 3600,
         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
         "restricted_to": [],
@@ -317,6 +318,32 @@ def box_token(req: SimRequest) -> Reply:
             4
         )
     return json_reply(200, body)
+
+
+def _box_user_subject(form: dict[str, str], grant: str) -> str:
+    """The user a token is for: a client-credentials grant's box_subject_id (box_subject_type user),
+    or a JWT assertion's sub (box_sub_type user); "" for the enterprise's service account."""
+    if grant == "client_credentials" and form.get("box_subject_type") == "user":
+        subject = form.get("box_subject_id", "")
+    elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+        claims = jwt_claims(form.get("assertion", "")) or {}
+        subject = str(claims.get("sub", "")) if claims.get("box_sub_type") == "user" else ""
+    else:
+        subject = ""
+    return subject if subject.isdigit() else ""
+
+
+def box_subject(req: SimRequest) -> str:
+    """The Box user a request's token was issued for ("" for the enterprise, or a token from elsewhere)."""
+    return _token_user(bearer(req) or "")
+
+
+def _token_user(token: str) -> str:
+    limits = _downscoped(token)
+    if limits is not None:
+        return limits[2]
+    user = token.rpartition(".u")[2] if ".u" in token else ""
+    return user if user.isdigit() else ""
 
 
 def _box_token_exchange(form: dict[str, str]) -> Reply:
@@ -336,7 +363,8 @@ def _box_token_exchange(form: dict[str, str]) -> Reply:
     item = _box_item(form.get("resource", "").partition("?")[0].removeprefix("https://api.box.com"))
     if form.get("resource") and item is None:
         return _oauth_error(400, "invalid_resource", "The resource is not the URL of a Box file or folder")
-    payload = json.dumps({"s": scopes, "r": "/".join(item) if item else None}, separators=(",", ":"))
+    user = _token_user(subject)
+    payload = json.dumps({"s": scopes, "r": "/".join(item) if item else None, "u": user}, separators=(",", ":"))
     token = DOWNSCOPED + _b64(payload.encode()) + "." + secrets.token_hex(8)
     restricted = [
         {"scope": s, "object": {"id": item[1], "type": item[0][:-1], "etag": "0", "sequence_id": "0"}}

@@ -143,10 +143,10 @@ class BoxWorld:
         return record
 
     def acting(self, req: SimRequest | None) -> dict:
-        """Who a request acts as, as a user mini: the user its As-User header names, else the
-        enterprise's first user (the app's service account stands for it)."""
+        """Who a request acts as, as a user mini: the user its As-User header names, else the user its
+        token was issued for, else the enterprise's first user (the app's service account stands for it)."""
         with self.store.transaction() as tx:
-            wanted = (req.header("as-user") or "").strip() if req is not None else ""
+            wanted = ((req.header("as-user") or "").strip() or auth.box_subject(req)) if req is not None else ""
             key = wanted or tx.first_key(PREFIX + "users") or ""
             user = tx.get(PREFIX + "users", key) if key else None
             if user is None and wanted:
@@ -298,6 +298,12 @@ class BoxWorld:
             record.pop("item_collection", None)
         if collection == "collaborations":
             self._invited(tx, record, sent)
+        for field, shown in box_profile.SENT_AS.get(collection, {}).items():
+            value = sent.get(field)
+            if isinstance(value, str):  # an id alone (policy_id): the answer's object of that id
+                value = {"id": value}
+            if isinstance(value, dict) and shown in record:
+                record[shown] = {**(record[shown] if isinstance(record[shown], dict) else {}), **value}
         for field in ("item", "group", "user"):  # what it is on: the real record's mini
             target = record.get(field)
             if isinstance(target, dict) and target.get("type") and target.get("id"):

@@ -107,6 +107,13 @@ LIVED_IN: dict[str, object] = {
     "avatar_url": None,
     "is_platform_access_only": False,
 }
+# What a create's body names under one name and Box's answer shows under another, by collection:
+# the answer holds what was sent (an invite is to the enterprise sent, an assignment is to the item).
+SENT_AS: dict[str, dict[str, str]] = {
+    "invites": {"enterprise": "invited_to"},
+    "retention_policy_assignments": {"assign_to": "assigned_to", "policy_id": "retention_policy"},
+    "legal_hold_policy_assignments": {"assign_to": "assigned_to", "policy_id": "legal_hold_policy"},
+}
 # Downscoped tokens (token exchange): what each scope Box grants lets the token do. A request is a
 # read (GET), a rename or share (PUT), an upload (POST of content, folders, copies), a comment or a
 # delete; root_readwrite does all of them, and a write outside these only root_readwrite does.
