@@ -75,7 +75,7 @@ class SpecAnswers:
         query, body = list(req.query.items(multi=True)), req.get_content(strict=False) or b""
         why = ""
         if host == "api.box.com":
-            box = self.box.refusal(req.method, path, query, body)
+            box = self.box.refusal(req.method, path, query, body, req.headers.get("box-version", ""))
             if box is not None:
                 why = f"{box.status} {box.error}: " + _box_errors(box)
         elif host == "graph.microsoft.com" and path.startswith("/v1.0/"):
@@ -127,7 +127,7 @@ class SpecAnswers:
             responses.served_by(flow, "spec", f"spec: {reply.status} without a usable bearer token")
             return
         if is_box:
-            a = self.box.answer(req.method, path, query, body)
+            a = self.box.answer(req.method, path, query, body, version=signed.header("box-version") or "")
             flow.response = _box_response(a, headers, profiles.box.standard_headers())
             label = f"spec: Box {a.label}"
         else:

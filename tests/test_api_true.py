@@ -638,3 +638,19 @@ def test_box_sdk_gen_acts_as_the_user_its_token_is_for_or_as_user_names(demo, mo
     assert service.users.get_user_me().id == "11446498"  # the enterprise's token: its service account
     as_miriam = service.with_as_user_header("11446503")
     assert as_miriam.users.get_user_me().name == "Miriam Graham"
+
+
+def test_box_sdk_gen_reaches_the_endpoints_box_serves_under_box_version_2025_0(demo, monkeypatch):
+    """Archives and shield lists are in Box's versioned spec (box-version: 2025.0), not its main one:
+    box-sdk-gen's managers send the header and get the world's records; without it, Box's 404."""
+    client = _box(demo, monkeypatch)
+    archive = client.archives.create_archive_v2025_r0("Closed deals 2025")
+    listed = client.archives.get_archives_v2025_r0()
+    assert archive.name == "Closed deals 2025" and archive.id in [a.id for a in listed.entries]
+    client.archives.delete_archive_by_id_v2025_r0(archive.id)
+    assert archive.id not in [a.id for a in client.archives.get_archives_v2025_r0().entries]
+    s = session(demo)
+    plain = s.get(f"{B}/archives")
+    assert plain.status_code == 404 and "box-version: 2025.0" in plain.json()["message"]
+    later = s.get(f"{B}/archives", headers={"box-version": "2026.0"})
+    assert later.status_code == 200  # a later version serves what came before it

@@ -60,7 +60,7 @@ class BoxWorld:
         if req.host != HOST or not req.path.startswith("/2.0/"):
             return None
         sub = req.path[len("/2.0") :].rstrip("/") or "/"
-        route, params, _ = self.spec.find(req.method, sub)
+        route, params, _ = self.spec.find(req.method, sub, req.header("box-version") or "")
         if route is None:
             return None
         template = route.op["path"]
@@ -102,7 +102,8 @@ class BoxWorld:
     def _checked(self, req: SimRequest, sub: str, work: Callable[[], Reply]) -> Reply:
         """Box's refusal of the request (its parameters, its body), else the world's answer."""
         auth.check_box(req)
-        refusal = self.spec.refusal(req.method, "/2.0" + sub, list(req.query.items()), req.body)
+        version = req.header("box-version") or ""
+        refusal = self.spec.refusal(req.method, "/2.0" + sub, list(req.query.items()), req.body, version)
         if refusal is not None:
             raise ApiError(refusal.error, refusal.message or None, context=refusal.context)
         with self.store.transaction():

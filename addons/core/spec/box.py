@@ -64,14 +64,18 @@ class BoxSpec:
         self.version = model.get("spec_version", "")
         self._branches: dict[int, int] = {}  # id(oneOf list) -> the branch values are built from
 
-    def find(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], list[str]]:
+    def find(
+        self, method: str, path: str, version: str | None = None
+    ) -> tuple[_Route | None, dict[str, str], list[str]]:
         """The route for this method and path (below /2.0), its path parameters, and the methods the
-        path has (to tell a wrong method from an unknown path)."""
+        path has (to tell a wrong method from an unknown path). `version`: the request's box-version
+        header ("" for none), which the versioned endpoints need; None takes any (the world's own
+        lookups of what it holds)."""
         methods: list[str] = []
         best: tuple[_Route | None, dict[str, str]] = (None, {})
         for route in self.routes:
             m = route.pattern.fullmatch(path)
-            if not m:
+            if not m or not _served(route.op.get("version", ""), version):
                 continue
             if route.op["method"] not in methods:
                 methods.append(route.op["method"])
@@ -79,17 +83,37 @@ class BoxSpec:
                 best = (route, dict(zip(route.names, m.groups(), strict=True)))
         return best[0], best[1], methods
 
-    def refusal(self, method: str, path: str, query: list[tuple[str, str]], body: bytes) -> Answer | None:
+    def refusal(
+        self, method: str, path: str, query: list[tuple[str, str]], body: bytes, version: str = ""
+    ) -> Answer | None:
         """Box's error for a request it would refuse (unknown path or method, a bad parameter or body),
         or None; nothing is generated (replay --validate)."""
-        answer = self.answer(method, path, query, body, build=False)
+        answer = self.answer(method, path, query, body, build=False, version=version)
         return answer if answer.error and answer.error != "too_large" else None  # tapeproxy's limit, not Box's
 
-    def answer(self, method: str, path: str, query: list[tuple[str, str]], body: bytes, build: bool = True) -> Answer:
+    def answer(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        build: bool = True,
+        version: str = "",
+    ) -> Answer:
+        """Box's answer; `version`: the request's box-version header, which its versioned endpoints need."""
         if not path.startswith(BASE_PATH + "/"):
             return Answer(404, error="not_found", label=f"{method} {path}")
-        route, params, methods = self.find(method, path[len(BASE_PATH) :])
+        route, params, methods = self.find(method, path[len(BASE_PATH) :], version)
         if route is None:
+            needed, _, _ = self.find(method, path[len(BASE_PATH) :], None)
+            if needed is not None:
+                wanted = needed.op.get("version", "")
+                return Answer(
+                    404,
+                    error="not_found",
+                    label=f"{method} {path}",
+                    message=f"Not Found: {needed.op['path']} is served under the header box-version: {wanted}",
+                )
             if methods:
                 return Answer(
                     405, error="method_not_allowed", label=f"{method} {path}", headers=[("Allow", ", ".join(methods))]
@@ -384,6 +408,17 @@ def _fits(value: Any, kind: str | None) -> bool:
         "object": lambda v: isinstance(v, dict),
         "array": lambda v: isinstance(v, list),
     }.get(kind, lambda v: True)(value)
+
+
+def _served(needs: str, asked: str | None) -> bool:
+    """Is an endpoint of version `needs` ("" for the unversioned API) served to a request that asked
+    for `asked` (its box-version header; None: any)? A version serves what came before it."""
+    if not needs or asked is None:
+        return True
+    try:
+        return float(asked) >= float(needs)
+    except ValueError:
+        return False
 
 
 def _merged(generated: Any, sent: Any) -> Any:

@@ -3,7 +3,8 @@
     python -m tapeproxy.core.spec.derive [SPECS_DIR]     (default: ../shared/specs beside the repo)
 
 Box: every operation of Box's OpenAPI (method, path template, parameters, request body, success
-status and response schema) and the schemas they use, without descriptions. Graph: from the v1.0
+status and response schema) and the schemas they use, without descriptions, and those of its
+versioned specs the main one lacks (served under `box-version`). Graph: from the v1.0
 CSDL, the entity and complex types (properties, navigation properties, base types, open and
 abstract), enum members, entity sets, singletons and bound actions and functions. Each is written
 as gzipped JSON beside this file; the spec files themselves are not shipped.
@@ -22,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 BOX_MODEL = HERE / "box.json.gz"
 GRAPH_MODEL = HERE / "graph.json.gz"
 BOX_SPEC = "box-openapi.json"
+# Box's versioned specs: the endpoints it serves only under a `box-version` header (2025.0 and on).
+BOX_VERSIONED_SPECS = ("box-openapi-v2025.0.json", "box-openapi-v2026.0.json")
 GRAPH_SPEC = "graph-v1.0-csdl.xml"
 METHODS = ("get", "post", "put", "patch", "delete", "options", "head")
 
@@ -55,7 +58,22 @@ def _json_content(content: dict | None) -> tuple[str | None, Any]:
     return ctype, _schema((content[ctype] or {}).get("schema"))
 
 
-def derive_box(spec: dict) -> dict:
+def derive_box(spec: dict, versioned: tuple[dict, ...] = ()) -> dict:
+    """The model of Box's API; `versioned`: its versioned specs, whose operations the main one lacks
+    are added with the version (`"version": "2025.0"`) they are served under, and their schemas
+    where the main spec has none of that name."""
+    ops = _box_ops(spec)
+    schemas = {name: _schema(s) for name, s in sorted(spec["components"]["schemas"].items())}
+    for extra in versioned:
+        known = {(op["method"], op["path"]) for op in ops}
+        version = str(extra["info"]["version"])
+        ops += [{**op, "version": version} for op in _box_ops(extra) if (op["method"], op["path"]) not in known]
+        for name, s in sorted(extra["components"]["schemas"].items()):
+            schemas.setdefault(name, _schema(s))
+    return {"spec_version": spec["info"]["version"], "base": spec["servers"][0]["url"], "ops": ops, "schemas": schemas}
+
+
+def _box_ops(spec: dict) -> list[dict]:
     ops = []
     for path, item in sorted(spec["paths"].items()):
         shared = item.get("parameters", [])
@@ -91,8 +109,7 @@ def derive_box(spec: dict) -> dict:
                     "response": rschema,
                 }
             )
-    schemas = {name: _schema(s) for name, s in sorted(spec["components"]["schemas"].items())}
-    return {"spec_version": spec["info"]["version"], "base": spec["servers"][0]["url"], "ops": ops, "schemas": schemas}
+    return ops
 
 
 _EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -191,7 +208,10 @@ def derive_graph(csdl: str) -> dict:
 def derived(specs: Path) -> dict[Path, dict]:
     """Each model file and what it should hold, from the specs in `specs`."""
     return {
-        BOX_MODEL: derive_box(json.loads((specs / BOX_SPEC).read_text("utf-8"))),
+        BOX_MODEL: derive_box(
+            json.loads((specs / BOX_SPEC).read_text("utf-8")),
+            tuple(json.loads((specs / name).read_text("utf-8")) for name in BOX_VERSIONED_SPECS),
+        ),
         GRAPH_MODEL: derive_graph((specs / GRAPH_SPEC).read_text("utf-8")),
     }
 
