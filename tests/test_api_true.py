@@ -654,3 +654,17 @@ def test_box_sdk_gen_reaches_the_endpoints_box_serves_under_box_version_2025_0(d
     assert plain.status_code == 404 and "box-version: 2025.0" in plain.json()["message"]
     later = s.get(f"{B}/archives", headers={"box-version": "2026.0"})
     assert later.status_code == 200  # a later version serves what came before it
+
+
+def test_box_sdk_gen_gets_a_thumbnail_once_box_has_made_it_202_first(demo, monkeypatch):
+    """Box's thumbnail: 202 with a placeholder's Location and Retry-After until it is made, then the
+    image; box-sdk-gen's get_file_thumbnail_by_id reads it."""
+    from box_sdk_gen.managers.files import GetFileThumbnailByIdExtension
+
+    s = session(demo)
+    first = s.get(f"{B}/files/12347/thumbnail.png", allow_redirects=False)
+    assert first.status_code == 202 and first.headers["Retry-After"] == "1" and first.headers["Location"]
+    client = _box(demo, monkeypatch)
+    image = client.files.get_file_thumbnail_by_id("12347", GetFileThumbnailByIdExtension.PNG).read()
+    assert image.startswith(b"\x89PNG\r\n\x1a\n")
+    assert s.get(f"{B}/files/12347/thumbnail.gif").status_code == 400

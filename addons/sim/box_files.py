@@ -20,6 +20,7 @@ from urllib.parse import quote
 from ..core import jsonbody, multipart, yamlfile
 from ..core.paths import Routes
 from ..core.profiles import box as box_profile
+from ..core.spec import PIXEL_PNG
 from . import api, auth, box_file_store, downloads, upload_session, worldfile
 from .blobs import Digests
 from .box_tasks import acting_user, delete_tasks_on, user_mini
@@ -43,6 +44,7 @@ API_ROUTES = Routes(
     ("content", "/2.0/files/{file_id}/content"),
     ("copy", "/2.0/files/{file_id}/copy"),
     ("trash", "/2.0/files/{file_id}/trash"),
+    ("thumbnail", "/2.0/files/{file_id}/thumbnail.{extension}"),
 )
 UPLOAD_ROUTES = Routes(  # literal segments before the file id that would take them
     ("session", "/api/2.0/files/upload_sessions/{session_id}"),
@@ -53,6 +55,9 @@ UPLOAD_ROUTES = Routes(  # literal segments before the file id that would take t
     ("content", "/api/2.0/files/{file_id}/content"),
     ("upload_sessions", "/api/2.0/files/{file_id}/upload_sessions"),
 )
+THUMBNAILS = "box:files+thumbnails"  # the files whose thumbnail Box has made (asked for once)
+THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
+THUMBNAIL_PLACEHOLDER = "https://app.box.com/static/images/thumbnail-placeholder.png"
 DOWNLOAD_ROUTES = Routes(("download", "/d/1/{credential}/download"))
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _TOKEN = re.compile(r"b1!(\d+)-([0-9a-f]{40})")  # the file's id, the token of its content
@@ -74,6 +79,8 @@ def handle(world: World, req: SimRequest) -> Reply | Later | None:
                 return _copy(world, req, known)
             if route == "trash":
                 return _trash(world, req, known)
+            if route == "thumbnail":
+                return _thumbnail(world, req, known, params["extension"])
             return _content_redirect(world, req, known) if route == "content" else _file(world, req, known)
     if not box_profile.is_upload_host(req.host):  # upload.box.com, or the host a preflight check named
         return None
@@ -216,6 +223,23 @@ def _file(world: World, req: SimRequest, file_id: str) -> Reply:
         _put(world, restored)
         return api.box_reply(201, _full(world, restored))
     raise ApiError("method_not_allowed")
+
+
+def _thumbnail(world: World, req: SimRequest, file_id: str, extension: str) -> Reply:
+    """A file's thumbnail as Box makes it: not there on the first ask (202, a placeholder's Location,
+    Retry-After), the image from then on (a PNG; a JPEG is one this simulation cannot make: 302 to
+    the placeholder, as Box answers for those)."""
+    if req.method != "GET":
+        raise ApiError("method_not_allowed")
+    if extension not in THUMBNAIL_TYPES:
+        raise ApiError("bad_request", f"Bad Request: a thumbnail is {' or '.join(THUMBNAIL_TYPES)}, not {extension!r}")
+    with world.store.transaction() as tx:
+        if not tx.has(THUMBNAILS, file_id):
+            tx.put(THUMBNAILS, file_id, {"made": api.now()})
+            return api.box_reply(202, None, [("Location", THUMBNAIL_PLACEHOLDER), ("Retry-After", "1")])
+    if extension != "png":  # one it cannot make: Box's 302 to the placeholder
+        return api.box_reply(302, None, [("Location", THUMBNAIL_PLACEHOLDER)])
+    return Reply(200, [("Content-Type", "image/png"), *box_profile.standard_headers()], PIXEL_PNG)
 
 
 def _trash(world: World, req: SimRequest, file_id: str) -> Reply:
@@ -733,7 +757,7 @@ MODULE = ResourceModule(
     schema=WORLD_SCHEMA,
     load=load,
     dump=dump,
-    collections=(box_file_store.FILES,),
+    collections=(box_file_store.FILES, THUMBNAILS),
     blobs=_named,
     count=lambda world: world.store.count(box_file_store.FILES),
 )
