@@ -668,3 +668,37 @@ def test_box_sdk_gen_gets_a_thumbnail_once_box_has_made_it_202_first(demo, monke
     image = client.files.get_file_thumbnail_by_id("12347", GetFileThumbnailByIdExtension.PNG).read()
     assert image.startswith(b"\x89PNG\r\n\x1a\n")
     assert s.get(f"{B}/files/12347/thumbnail.gif").status_code == 400
+
+
+def test_filters_and_orders_read_property_names_in_any_casing_casts_and_isof(demo):
+    """Microsoft's examples filter on `VideoTeleconferenceId`, on a cast
+    (`microsoft.graph.aadUserConversationMember/userId`) and with `isof(...)`."""
+    s = session(demo)
+    made = [
+        s.post(
+            f"{G}/identity/conditionalAccess/namedLocations",
+            json={
+                "@odata.type": "#microsoft.graph.countryNamedLocation",
+                "displayName": "Blocked",
+                "countriesAndRegions": ["KP"],
+            },
+        ),
+        s.post(
+            f"{G}/identity/conditionalAccess/namedLocations",
+            json={
+                "@odata.type": "#microsoft.graph.ipNamedLocation",
+                "displayName": "HQ",
+                "isTrusted": True,
+                "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "12.34.221.11/22"}],
+            },
+        ),
+    ]
+    assert [m.status_code for m in made] == [201, 201], [m.text for m in made]
+    names = f"{G}/identity/conditionalAccess/namedLocations"
+    countries = s.get(names, params={"$filter": "isof('microsoft.graph.countryNamedLocation')"}).json()["value"]
+    assert [c["displayName"] for c in countries] == ["Blocked"]
+    trusted = s.get(names, params={"$filter": "microsoft.graph.ipNamedLocation/isTrusted eq true"}).json()["value"]
+    assert [t["displayName"] for t in trusted] == ["HQ"]
+    shouted = s.get(names, params={"$filter": "DISPLAYNAME eq 'hq'", "$orderby": "DisplayName desc"})
+    assert shouted.status_code == 200 and [t["displayName"] for t in shouted.json()["value"]] == ["HQ"]
+    assert s.get(names, params={"$filter": "nosuch eq 1"}).status_code == 400

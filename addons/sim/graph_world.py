@@ -395,11 +395,22 @@ class GraphWorld:
             raise _api_error(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
 
     def _known(self, type_name: str):
-        props, navs = self.spec.props(type_name), self.spec.navs(type_name)
+        """What a filter or an order names: a property (in any casing: its name in the model's), a
+        cast to a derived type, an annotation."""
+        names = {n.casefold(): n for n in (*self.spec.props(type_name), *self.spec.navs(type_name))}
         # a directory object may be any of its kinds: Graph takes a user's or a group's properties
         # (an open type's dynamic properties are not filtered on: Graph refuses an unknown name)
         open_type = type_name == DIRECTORY_OBJECT
-        return lambda name: name in props or name in navs or name.startswith("@") or open_type
+
+        def known(name: str) -> bool | str:
+            if name.startswith("@") or open_type:
+                return True
+            if name.casefold().startswith("microsoft.graph."):
+                cast = next((t for t in self.spec.types if t.casefold() == name.casefold()), None)
+                return cast if cast is not None and self.spec.derives(cast, type_name) else False
+            return names.get(name.casefold(), False)
+
+        return known
 
     # -- one record --------------------------------------------------------------------------------
     def _entity_reply(self, req: SimRequest, record: dict, context: str, node: Node, status: int = 200) -> Reply:

@@ -30,7 +30,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
-FUNCTIONS = {"startswith": 2, "endswith": 2, "contains": 2, "tolower": 1, "toupper": 1, "length": 1}
+FUNCTIONS = {"startswith": 2, "endswith": 2, "contains": 2, "tolower": 1, "toupper": 1, "length": 1, "isof": 1}
 
 
 class QueryError(Exception):
@@ -70,7 +70,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
 
 
 class _Parser:
-    def __init__(self, text: str, known: Callable[[str], bool]) -> None:
+    def __init__(self, text: str, known: Callable[[str], bool | str | None]) -> None:
         self.text = text
         self.tokens = _tokens(text)
         self.pos = 0
@@ -171,9 +171,10 @@ class _Parser:
 
     def path(self) -> tuple:
         first = self.take("name")
-        if first not in self.variables and not self.known(first):
+        named = True if first in self.variables else self.known(first)
+        if not named:
             raise QueryError(f"Could not find a property named '{first}' on the type of this collection.")
-        steps = [first]
+        steps = [named if isinstance(named, str) else first]  # the name in the model's casing, if told
         while self.peek() == ("punct", "/"):
             self.pos += 1
             name = self.take("name")
@@ -193,7 +194,9 @@ class _Parser:
         return ("path", steps)
 
 
-def parse_filter(text: str, known: Callable[[str], bool] = lambda name: True) -> tuple:
+def parse_filter(text: str, known: Callable[[str], bool | str | None] = lambda name: True) -> tuple:
+    """The filter's tree; `known(name)` says whether a property (or a cast's type) is the records'
+    (True), or gives its name in the model's casing (a string: what the tree names), or not (falsy)."""
     if len(text) > MAX_FILTER:
         raise QueryError(f"The $filter is longer than tapeproxy reads ({MAX_FILTER:,} characters).")
     return _Parser(text, known).parse()
@@ -263,10 +266,18 @@ def matches(tree: tuple, record: dict) -> bool:
 
 
 def _resolve(steps: list[str], record: dict, scope: dict) -> Any:
+    if "." in steps[0] and steps[0] not in scope:  # a type cast: microsoft.graph.x/prop, on records of it
+        return _resolve(steps[1:], record, scope) if _is_of(record, steps[0]) and steps[1:] else None
     value: Any = scope[steps[0]] if steps[0] in scope else record.get(steps[0])
     for step in steps[1:]:
         value = value.get(step) if isinstance(value, dict) else None
     return value
+
+
+def _is_of(record: Any, type_name: Any) -> bool:
+    declared = record.get("@odata.type") if isinstance(record, dict) else None
+    wanted = str(type_name).lstrip("#").casefold()
+    return isinstance(declared, str) and declared.lstrip("#").casefold() == wanted
 
 
 def _fold(v: Any) -> Any:
@@ -317,6 +328,8 @@ def _eval(node: tuple, record: dict, scope: dict) -> Any:
             return args[0].lower() if name == "tolower" else args[0].upper()
         if name == "length":
             return len(args[0]) if isinstance(args[0], (str, list)) else None
+        if name == "isof":  # isof('microsoft.graph.x'): the record is of that type
+            return _is_of(record, args[0])
         a, b = (_fold(x) for x in args)
         if not isinstance(a, str) or not isinstance(b, str):
             return False
@@ -335,7 +348,9 @@ def _ordering(steps: list[str], record: dict) -> Any:
     return _sort_key(_resolve(steps, record, {}))
 
 
-def order(records: list[dict], orderby: str, known: Callable[[str], bool] = lambda name: True) -> list[dict]:
+def order(
+    records: list[dict], orderby: str, known: Callable[[str], bool | str | None] = lambda name: True
+) -> list[dict]:
     """`$orderby=displayName desc,createdDateTime`: stable sorts, last key first; nulls sort first
     ascending, as Graph's do."""
     keys = []
@@ -348,8 +363,11 @@ def order(records: list[dict], orderby: str, known: Callable[[str], bool] = lamb
         if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise QueryError(f"Syntax error at position {len(orderby)} in '{orderby}'.")
         steps = words[0].split("/")
-        if not known(steps[0]):
+        named = known(steps[0])
+        if not named:
             raise QueryError(f"Could not find a property named '{steps[0]}' on the type of this collection.")
+        if isinstance(named, str):
+            steps[0] = named
         keys.append((steps, len(words) == 2 and words[1].lower() == "desc"))
     out = list(records)
     for steps, descending in reversed(keys):  # stable sorts, last key first: several keys in order
