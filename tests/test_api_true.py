@@ -145,6 +145,9 @@ def test_msgraph_sdk_sends_derived_types_in_bodies_and_reads_directory_objects_a
             await transport.aclose()
 
     read, me, as_object, group_object = asyncio.run(flow())
+    bare = {"displayName": "Essay", "grading": {"@odata.type": "educationAssignmentPointsGradeType", "maxPoints": 50}}
+    made = session(demo).post(f"{G}/education/classes/c1/assignments", json=bare)  # as Microsoft's example writes it
+    assert made.status_code == 201 and made.json()["grading"]["maxPoints"] == 50, made.text
     assert isinstance(read.authentication_configuration, BasicAuthentication)
     assert read.authentication_configuration.username == "svc"
     assert isinstance(as_object, User) and as_object.display_name == me.display_name

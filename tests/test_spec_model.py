@@ -194,5 +194,9 @@ def test_graph_checks_a_value_against_the_derived_type_its_odata_type_names():
         "microsoft.graph.identityApiConnector", connector % (b"BASICAUTHENTICATION", b'"username": "u"')
     )
     assert bad is None  # the type's name in any casing
+    bare = (
+        b'{"displayName": "x", "authenticationConfiguration": {"@odata.type": "basicAuthentication", "username": "u"}}'
+    )
+    assert spec.check_body("microsoft.graph.identityApiConnector", bare)[1] is None  # as the docs write it
     _, bad = spec.check_body("microsoft.graph.identityApiConnector", connector % (b"user", b'"username": "u"'))
     assert bad is not None and "username" in bad.message  # not derived from the property's type: ignored

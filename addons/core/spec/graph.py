@@ -505,10 +505,14 @@ class GraphSpec:
 
     def declared(self, data: dict, type_name: str) -> str:
         """The type a value says it is with `@odata.type` (`#microsoft.graph.basicAuthentication`,
-        any casing), where that derives from the type expected; else the type expected."""
+        any casing, the namespace left out as Microsoft's examples do), where that derives from the
+        type expected; else the type expected."""
         named = data.get("@odata.type")
         if isinstance(named, str):
-            derived = self._name(named.lstrip("#"), "types")
+            named = named.lstrip("#")
+            if "." not in named:  # Microsoft's examples write the bare name: the service takes it
+                named = f"microsoft.graph.{named}"
+            derived = self._name(named, "types")
             if derived is not None and self.derives(derived, type_name):
                 return derived
         return type_name
