@@ -705,3 +705,57 @@ def test_filters_and_orders_read_property_names_in_any_casing_casts_and_isof(dem
     shouted = s.get(names, params={"$filter": "DISPLAYNAME eq 'hq'", "$orderby": "DisplayName desc"})
     assert shouted.status_code == 200 and [t["displayName"] for t in shouted.json()["value"]] == ["HQ"]
     assert s.get(names, params={"$filter": "nosuch eq 1"}).status_code == 400
+
+
+def test_msgraph_sdk_removes_a_member_by_ref_id_moves_and_renames_drive_items_and_streams_content(demo):
+    """`DELETE .../members/$ref?@id=` (msgraph-sdk's form; the docs write $id), OneDrive's move and
+    rename by PATCH (409 nameAlreadyExists on a taken name), and a OneNote page's content as a
+    stream: HTML read, PATCH written."""
+    import asyncio
+
+    from helpers import graph_client
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.groups.item.members.ref.ref_request_builder import RefRequestBuilder
+    from msgraph.generated.models.drive_item import DriveItem
+    from msgraph.generated.models.item_reference import ItemReference
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    marketing, alex = "02bd9fd6-8f93-4758-87c3-1fb73740a315", "5f6b7c0e-1f2a-4b3c-9d4e-000000000003"
+
+    async def flow():
+        client, transport = graph_client(demo)
+        try:
+            query = RefRequestBuilder.RefRequestBuilderDeleteQueryParameters(id=f"{G}/directoryObjects/{alex}")
+            await client.groups.by_group_id(marketing).members.ref.delete(RequestConfiguration(query_parameters=query))
+            members = await client.groups.by_group_id(marketing).members.get()
+            drive = await client.me.drive.get()
+            items = client.drives.by_drive_id(drive.id).items
+            root = await client.drives.by_drive_id(drive.id).root.get()
+            children = (await items.by_drive_item_id(root.id).children.get()).value
+            folder = next(c for c in children if c.folder is not None)
+            budget = next(c for c in children if c.name == "Budget.csv")
+            moved = await items.by_drive_item_id(budget.id).patch(
+                DriveItem(name="Budget 2026.csv", parent_reference=ItemReference(id=folder.id))
+            )
+            inside = (await items.by_drive_item_id(folder.id).children.get()).value
+            try:
+                await items.by_drive_item_id(moved.id).patch(DriveItem(name="Welcome.txt"))
+                clash = None
+            except ODataError as e:
+                clash = e
+            return members, budget, moved, inside, clash
+        finally:
+            await transport.aclose()
+
+    members, budget, moved, inside, clash = asyncio.run(flow())
+    assert alex not in [m.id for m in members.value]
+    assert moved.id == budget.id and moved.name == "Budget 2026.csv" and moved.e_tag != budget.e_tag
+    assert "Budget 2026.csv" in [i.name for i in inside]
+    assert clash is not None and clash.response_status_code == 409 and clash.error.code == "nameAlreadyExists"
+    s = session(demo)
+    page = s.get(f"{G}/me/onenote/pages/p1/content")
+    assert (
+        page.status_code == 200 and page.headers["Content-Type"].startswith("text/html") and b"<body>" in page.content
+    )
+    edit = [{"target": "body", "action": "append", "content": "<p>Next steps</p>"}]
+    assert s.patch(f"{G}/me/onenote/pages/p1/content", json=edit).status_code == 204

@@ -85,6 +85,15 @@ class DriveItems(Mapping[str, dict]):
         with self.store.transaction() as tx:
             tx.put(ITEMS, item["id"], item)
 
+    def move(self, item: dict, name: str, parent: str) -> None:
+        """An item renamed or moved (its name free in the folder it goes to: the caller checked)."""
+        with self.store.transaction() as tx:
+            old = tx.get(ITEMS, item["id"]) or item
+            tx.delete(_children_of(old["parent"]), old["name"].lower())
+            moved = {**item, "name": name, "parent": parent}
+            tx.put(ITEMS, item["id"], moved)
+            tx.put(_children_of(parent), name.lower(), {"id": item["id"]})
+
     def remove(self, item_id: str) -> list[str]:
         """The item and everything under it, gone; their ids."""
         with self.store.transaction() as tx:

@@ -123,7 +123,7 @@ def item_view(world: World, item_id: str) -> dict:
     out: dict[str, Any] = {
         "id": item_id,
         "name": item["name"],
-        "eTag": f'"{{{item_id}}},{item.get("version", 1)}"',
+        "eTag": f'"{{{item_id}}},{item.get("version", 1) + item.get("edits", 0)}"',  # a rename changes it
         "cTag": f'"c:{{{item_id}}},{item.get("version", 1)}"',
         "createdDateTime": item.get("created", "2026-01-01T00:00:00Z"),
         "lastModifiedDateTime": item.get("modified", item.get("created", "2026-01-01T00:00:00Z")),
@@ -293,7 +293,44 @@ def _item(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
         world.graph_drive.remove(item_id)
         world.changed()
         return api.graph_reply(req, 204)
+    if req.method == "PATCH":
+        return _update(world, req, base, item_id)
     raise ApiError("method_not_allowed")
+
+
+def _update(world: World, req: SimRequest, base: str, item_id: str) -> Reply:
+    """PATCH of an item: a rename (`name`), a move (`parentReference`), a description; a name taken
+    in the folder it goes to is Graph's 409 nameAlreadyExists, as OneDrive answers."""
+    data = req.json()
+    if not isinstance(data, dict):
+        raise ApiError("bad_request", "The request body must be a JSON object.", code="invalidRequest")
+    drive, item = world.graph_drive, dict(world.graph_drive[item_id])
+    if item_id == drive.about()["rootId"] and ("name" in data or "parentReference" in data):
+        raise ApiError("forbidden", "The root folder cannot be renamed or moved.", code="accessDenied")
+    name = _check_name(str(data["name"])) if "name" in data else item["name"]
+    parent = item.get("parent")
+    reference = data.get("parentReference")
+    if isinstance(reference, dict) and (reference.get("id") or reference.get("path")):
+        if reference.get("id"):
+            parent = str(reference["id"])
+        else:
+            path = str(reference["path"]).split("root:", 1)[-1].strip("/")
+            parent = _walk(world, drive.about()["rootId"], [p for p in path.split("/") if p]) or ""
+        if parent not in drive or not drive[parent].get("folder"):
+            raise ApiError("not_found", "The parent folder does not exist.", code="itemNotFound")
+        if parent == item_id or any(d["id"] == parent for d in drive.descendants(item_id)):
+            raise ApiError("bad_request", "An item cannot be moved into itself.", code="invalidRequest")
+    taken = drive.child(str(parent), name)
+    if taken is not None and taken != item_id:
+        raise ApiError(
+            "conflict", "An item with the same name already exists under the parent", code="nameAlreadyExists"
+        )
+    if "description" in data:
+        item["description"] = data["description"]
+    item.update(modified=api.graph_now(), edits=item.get("edits", 0) + 1)
+    drive.move(item, name, str(parent))
+    world.changed()
+    return api.graph_reply(req, 200, _entity(base, world, item_id))
 
 
 def _children(world: World, req: SimRequest, base: str, folder: str) -> Reply:

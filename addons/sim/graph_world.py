@@ -592,6 +592,13 @@ class GraphWorld:
                 raise self._not_found(node.type, node.nav)
             self._unlink(tx, owner_collection, owner_key, node.nav, refs[0]["id"])
             return api.graph_reply(req, 204)
+        named = req.query.get("$id") or req.query.get("@id")  # msgraph-sdk sends @id, Microsoft's docs $id
+        if req.method == "DELETE" and named:  # DELETE .../members/$ref?$id={url of one}
+            url = named.split("?")[0].rstrip("/")
+            key = unquote(url.rsplit("/", 1)[-1]).removesuffix("')").rpartition("('")[2]
+            if not self._unlink(tx, owner_collection, owner_key, node.nav, key):
+                raise self._not_found(node.type, key)
+            return api.graph_reply(req, 204)
         if req.method != ("PUT" if node.single else "POST"):
             return None  # the spec answers Graph's refusal
         data = self._body_json(req)

@@ -29,7 +29,7 @@ PAGE = 100  # Graph's usual page size when $top is not given
 MAX_DEPTH = 2  # complex values nested deeper are left out
 DIRECTORY_OBJECT = "microsoft.graph.directoryObject"
 QUERY_OPTIONS = frozenset(
-    "$select $expand $filter $orderby $top $skip $count $search $format $skiptoken $deltatoken $levels".split()
+    "$select $expand $filter $orderby $top $skip $count $search $format $skiptoken $deltatoken $levels $id".split()
 )
 NOT_SUPPORTED = "The OData request is not supported."
 
@@ -268,6 +268,9 @@ class GraphSpec:
                     return At("entity", _element(target), context, f"{pattern}/{{id}}", key=_key(_args), navigated=True)
                 return At("collection", _element(target), context, pattern, navigated=True)
             prop = self.props(at.type).get(name)
+            if prop is not None and prop[0] == "Edm.Stream" and at.kind == "entity":
+                # a stream property (a OneNote page's content): bytes, read and written as such
+                return At("stream", at.type, f"{at.keyed}/{name}", f"{at.pattern}/{name}", key=at.key)
             if prop is not None:
                 inner = _element(prop[0])
                 kind = "complex" if inner in self.types and not prop[0].startswith("Collection(") else "value"
@@ -335,6 +338,8 @@ class GraphSpec:
             made = {"@odata.context": f"{ROOT}/$metadata#{at.context}/$entity", **made}
             location = [("Location", f"{ROOT}/{path.split('/', 2)[2]}/{made['id']}")] if "id" in made else []
             return Answer(201, made, label, headers=location)
+        if method in ("PATCH", "PUT") and at.kind == "stream":
+            return Answer(204, None, label)  # content written (a OneNote page's PATCH .../content)
         if method in ("PATCH", "PUT") and at.kind in ("entity", "complex"):
             data, bad = self.check_body(at.type, body)
             if bad:
@@ -427,6 +432,10 @@ class GraphSpec:
         """A media entity's content or a stream property's: bytes, typed as Graph types them."""
         if self.derives(at.type, "microsoft.graph.profilePhoto"):
             return Answer(200, PIXEL_GIF, label, content_type="image/gif")
+        if self.derives(at.type, "microsoft.graph.onenotePage"):
+            title, text = plausible.string("title", seed), plausible.string("content", seed)
+            page = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
+            return Answer(200, page.encode(), label, content_type="text/html")
         if self.derives(at.type, "microsoft.graph.message"):
             subject, text = plausible.string("subject", seed), plausible.string("content", seed)
             mime = f"Subject: {subject}\r\nContent-Type: text/plain\r\n\r\n{text}\r\n"
