@@ -177,9 +177,10 @@ def test_box_folders_comments_collaborations_shared_links_flow_with_curl(demo_pr
     code, full = curl("DELETE", f"/folders/{fid}")  # Box deletes a folder with items only when told to
     assert code == 400 and full["code"] == "folder_not_empty"
     assert curl("DELETE", f"/folders/{fid}?recursive=true")[0] == 204  # to the trash, with what it holds
-    for trashed in (f"/folders/{fid}", f"/folders/{sub['id']}", f"/web_links/{link['id']}"):
+    for trashed in (f"/folders/{fid}", f"/folders/{sub['id']}"):
         code, err = curl("GET", trashed)
         assert code == 404 and err["code"] == "trashed", trashed
+    assert curl("GET", f"/web_links/{link['id']}")[1]["item_status"] == "trashed"
     assert curl("GET", f"/folders/{fid}/trash")[1]["item_status"] == "trashed"
     assert curl("DELETE", f"/folders/{fid}/trash")[0] == 204  # and out of it, for good
     for gone in (

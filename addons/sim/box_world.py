@@ -113,8 +113,8 @@ class BoxWorld:
     def get(self, tx: Transaction, collection: str, key: str, in_trash: bool = False) -> dict:
         """The record, made up on first read (unless strict or deleted), else Box's 404."""
         record = tx.get(PREFIX + collection, key)
-        if record is not None and record.get("item_status") == "trashed" and not in_trash:
-            raise ApiError("not_found", "Item is trashed", code="trashed", status=404)
+        if record is not None and record.get("item_status") == "trashed" and not in_trash and collection == "folders":
+            raise ApiError("not_found", "Item is trashed", code="trashed", status=404)  # a web link reads, as trashed
         if record is not None:
             return record
         if self.strict or tx.has(DELETED, f"{collection}|{key}") or collection == "files":
