@@ -273,6 +273,8 @@ def test_the_default_world_is_a_believable_tenant_and_enterprise_that_names_no_t
     assert {"folder"} <= {e["type"] for e in root} and "Contract.pdf" in _box_names(s, "0")
     collaborations = s.get(f"{B}/folders/5000/collaborations").json()["entries"]
     assert collaborations and all(c["accessible_by"]["login"].lower() in people for c in collaborations)
+    templates = s.get(f"{B}/metadata_templates/enterprise").json()["entries"]
+    assert "Contract" in [t["displayName"] for t in templates]
     comments = s.get(f"{B}/files/12345/comments").json()["entries"]
     assert comments and all(c["created_by"]["login"].lower() in people for c in comments)
     shared = s.get(f"{B}/files/12345", params={"fields": "shared_link,trashed_at,name"}).json()
@@ -756,3 +758,65 @@ def test_msgraph_sdk_removes_a_member_by_ref_id_moves_and_renames_drive_items_an
     )
     edit = [{"target": "body", "action": "append", "content": "<p>Next steps</p>"}]
     assert s.patch(f"{G}/me/onenote/pages/p1/content", json=edit).status_code == 204
+
+
+def test_box_sdk_gen_metadata_templates_are_kept_changed_by_operations_and_name_their_instances(demo, monkeypatch):
+    """As box-sdk-gen's suite uses them (test/metadata_templates.py): a template created reads back
+    by scope and key and by id, lists, takes Box's operations, answers which template an instance
+    is of, and is gone once deleted."""
+    from box_sdk_gen.box.errors import BoxAPIError
+    from box_sdk_gen.managers.file_metadata import CreateFileMetadataByIdScope
+    from box_sdk_gen.managers.metadata_templates import (
+        CreateMetadataTemplateFields,
+        CreateMetadataTemplateFieldsOptionsField,
+        CreateMetadataTemplateFieldsTypeField,
+        DeleteMetadataTemplateScope,
+        GetMetadataTemplateScope,
+        UpdateMetadataTemplateRequestBody,
+        UpdateMetadataTemplateRequestBodyOpField,
+        UpdateMetadataTemplateScope,
+    )
+
+    client = _box(demo, monkeypatch)
+    kind = CreateMetadataTemplateFieldsTypeField
+    made = client.metadata_templates.create_metadata_template(
+        "enterprise",
+        "Invoice",
+        template_key="invoice",
+        fields=[
+            CreateMetadataTemplateFields(type=kind.STRING, key="vendor", display_name="Vendor"),
+            CreateMetadataTemplateFields(
+                type=kind.ENUM,
+                key="state",
+                display_name="State",
+                options=[CreateMetadataTemplateFieldsOptionsField(key="Open")],
+            ),
+        ],
+    )
+    assert made.template_key == "invoice" and [f.key for f in made.fields] == ["vendor", "state"]
+    op = UpdateMetadataTemplateRequestBodyOpField
+    updated = client.metadata_templates.update_metadata_template(
+        UpdateMetadataTemplateScope.ENTERPRISE,
+        "invoice",
+        [
+            UpdateMetadataTemplateRequestBody(
+                op=op.ADDFIELD, field_key="total", data={"type": "float", "displayName": "Total"}
+            ),
+            UpdateMetadataTemplateRequestBody(op=op.ADDENUMOPTION, field_key="state", data={"key": "Paid"}),
+            UpdateMetadataTemplateRequestBody(op=op.EDITTEMPLATE, data={"displayName": "Invoices"}),
+        ],
+    )
+    assert updated.display_name == "Invoices" and [f.key for f in updated.fields] == ["vendor", "state", "total"]
+    assert [o.key for o in updated.fields[1].options] == ["Open", "Paid"]
+    assert client.metadata_templates.get_metadata_template_by_id(made.id).display_name == "Invoices"
+    listed = client.metadata_templates.get_enterprise_metadata_templates()
+    assert {"contract", "invoice"} <= {t.template_key for t in listed.entries}
+    instance = client.file_metadata.create_file_metadata_by_id(
+        "12347", CreateFileMetadataByIdScope.ENTERPRISE, "invoice", {"vendor": "Fabrikam"}
+    )
+    of = client.metadata_templates.get_metadata_templates_by_instance_id(instance.id)
+    assert [t.template_key for t in of.entries] == ["invoice"]
+    client.metadata_templates.delete_metadata_template(DeleteMetadataTemplateScope.ENTERPRISE, "invoice")
+    with pytest.raises(BoxAPIError) as gone:
+        client.metadata_templates.get_metadata_template(GetMetadataTemplateScope.ENTERPRISE, "invoice")
+    assert gone.value.response_info.status_code == 404

@@ -267,9 +267,12 @@ def test_box_get_operations_of_the_spec_answer_200_with_spec_valid_bodies(demo):
     failures = []
     for path, op, url in sample:
         r = s.get(BOX + url)
-        kept = ("instance_not_found", "in the trash)")
-        if r.status_code == 404 and "X-Tapeproxy-Source" not in r.headers and any(k in r.text for k in kept):
-            continue  # the simulation keeps metadata instances and the trash: one nobody made is Box's 404
+        kept = ("instance_not_found", "in the trash)", "(metadata template ")
+        simulated = "X-Tapeproxy-Source" not in r.headers
+        if simulated and r.status_code == 404 and any(k in r.text for k in kept):
+            continue  # the simulation keeps metadata and the trash: one nobody made is Box's 404
+        if simulated and r.status_code == 202 and "/thumbnail." in url:
+            continue  # a thumbnail not made yet: Box's 202, as the simulation answers the first ask
         problems = [] if r.status_code == 200 else [f"status {r.status_code}: {r.text[:200]}"]
         if not problems and "json" in r.headers.get("Content-Type", ""):
             problems = box_problems(op, 200, r.json())

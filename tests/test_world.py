@@ -538,6 +538,7 @@ def test_each_request_of_a_resource_module_is_answered_by_that_module_alone():
         "Box task(s)": ("GET", "api.box.com", "/2.0/tasks/11446498"),
         "Box file(s)": ("GET", "api.box.com", "/2.0/files/12345"),
         "Box metadata instance(s)": ("GET", "api.box.com", "/2.0/files/12345/metadata"),
+        "Box metadata template(s)": ("GET", "api.box.com", "/2.0/metadata_templates/enterprise"),
     }
     assert set(requests_by_module) == {m.name for m in registry.MODULES}  # a module added gets a line here
     for owner, (method, host, path) in requests_by_module.items():

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import box_files, box_metadata, box_tasks, graph_drive, graph_print, graph_print_jobs, seeds
+from . import (
+    box_files,
+    box_metadata,
+    box_metadata_templates,
+    box_tasks,
+    graph_drive,
+    graph_print,
+    graph_print_jobs,
+    seeds,
+)
 from .module import ResourceModule
 
 if TYPE_CHECKING:
@@ -25,6 +34,7 @@ MODULES: tuple[ResourceModule, ...] = (
     box_files.MODULE,
     box_tasks.MODULE,  # after the files: a task is on one
     box_metadata.MODULE,  # metadata instances, on files and folders
+    box_metadata_templates.MODULE,  # the templates they are of
 )
 
 
