@@ -365,7 +365,8 @@ class GraphWorld:
         if "$expand" in args:
             member = replace(node, kind="entity", reference=False, single=False)
             page = [self._expanded(tx, req, replace(member, key=str(r.get("id", ""))), r) for r in page]
-        shown = [self._shown(req, r, node.type) for r in page]
+        wanted = _body_type(req)  # read once, not per record
+        shown = [self._shown(wanted, r, node.type) for r in page]
         kept = _with_expanded(select, args)
         body["value"] = [_selected(r, kept, keep_id) for r, _ in shown]
         return api.graph_reply(req, 200, body, shown[0][1] if shown else [])
@@ -406,7 +407,7 @@ class GraphWorld:
             if name.startswith("@") or open_type:
                 return True
             if name.casefold().startswith("microsoft.graph."):
-                cast = next((t for t in self.spec.types if t.casefold() == name.casefold()), None)
+                cast = self.spec.type_named(name)
                 return cast if cast is not None and self.spec.derives(cast, type_name) else False
             return names.get(name.casefold(), False)
 
@@ -418,7 +419,7 @@ class GraphWorld:
         if node.reference or node.declared:  # Graph names the type where it is not the one the path declares
             record.setdefault("@odata.type", "#" + self._set_type(node.collection))
         keep_id = not self.spec.derives(node.type, DIRECTORY_OBJECT)
-        shown, applied = self._shown(req, record, node.type)
+        shown, applied = self._shown(_body_type(req), record, node.type)
         body = {
             "@odata.context": _context(context, select) + "/$entity",
             **_selected(shown, _with_expanded(select, req.query), keep_id),
@@ -465,21 +466,14 @@ class GraphWorld:
                 continue  # nothing there (no manager): Graph leaves the navigation out
         return out
 
-    def _shown(self, req: SimRequest, record: dict, type_name: str) -> tuple[dict, list[tuple[str, str]]]:
+    def _shown(self, wanted: str, record: dict, type_name: str) -> tuple[dict, list[tuple[str, str]]]:
         """A record as Graph shows it: with its @odata.etag where the type has one, and its body in
-        the content type the Prefer header asks for; and the Preference-Applied header that says so."""
+        the content type `wanted` (_body_type: what the Prefer header asks for); and the
+        Preference-Applied header that says so."""
         kind = type_of(record, type_name)
         out, applied = record, []
         if any(self.spec.derives(kind, t) for t in graph_profile.ETAG_TYPES):
             out = {"@odata.etag": _etag(record), **record}
-        wanted = next(
-            (
-                p.split("=", 1)[1]
-                for p in graph_profile.preferences(req.headers)
-                if p.startswith("outlook.body-content-type=")
-            ),
-            "",
-        )
         body = out.get("body")
         if wanted in ("text", "html") and isinstance(body, dict) and "contentType" in body:
             out = {**out, "body": _body_as(body, wanted)}
@@ -795,6 +789,14 @@ def _split_key(segment: str) -> tuple[str, str | None]:
             inner = value
         return name, inner.strip().strip("'")
     return segment, None
+
+
+def _body_type(req: SimRequest) -> str:
+    """The body content type Prefer: outlook.body-content-type asks for ("" for none)."""
+    for p in graph_profile.preferences(req.headers):
+        if p.startswith("outlook.body-content-type="):
+            return p.split("=", 1)[1]
+    return ""
 
 
 def _etag(record: dict) -> str:

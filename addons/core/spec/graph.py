@@ -512,6 +512,10 @@ class GraphSpec:
             return None, _error(400, code, message, "")
         return data, None
 
+    def type_named(self, name: str) -> str | None:
+        """The model's type that `name` is in another casing (`Microsoft.Graph.User`), or None."""
+        return self._name(name, "types")
+
     def declared(self, data: dict, type_name: str) -> str:
         """The type a value says it is with `@odata.type` (`#microsoft.graph.basicAuthentication`,
         any casing, the namespace left out as Microsoft's examples do), where that derives from the
@@ -521,7 +525,7 @@ class GraphSpec:
             named = named.lstrip("#")
             if "." not in named:  # Microsoft's examples write the bare name: the service takes it
                 named = f"microsoft.graph.{named}"
-            derived = self._name(named, "types")
+            derived = self.type_named(named)
             if derived is not None and self.derives(derived, type_name):
                 return derived
         return type_name
