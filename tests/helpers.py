@@ -236,6 +236,19 @@ class FakeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def proxied_session(proxy, token: str = "demo"):
+    """A requests session through the proxy, trusting its CA, with a bearer token (the environment's
+    proxy settings not read)."""
+    import requests
+
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy.url, "http": proxy.url}
+    s.verify = proxy.ca
+    s.headers["Authorization"] = f"Bearer {token}"
+    return s
+
+
 def graph_client(proxy):
     """msgraph-sdk's GraphServiceClient through the proxy (default middleware, a static token), and its
     httpx transport to close."""

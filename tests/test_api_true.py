@@ -6,19 +6,14 @@ import re
 
 import pytest
 import requests
+from helpers import proxied_session
 
 G = "https://graph.microsoft.com/v1.0"
 B = "https://api.box.com/2.0"
-AUTH = {"Authorization": "Bearer demo"}
 
 
 def session(proxy) -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"https": proxy.url, "http": proxy.url}
-    s.verify = proxy.ca
-    s.headers.update(AUTH)
-    return s
+    return proxied_session(proxy)
 
 
 # -- 1. OData as Graph speaks it ---------------------------------------------------------------------

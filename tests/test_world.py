@@ -9,21 +9,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import graph_client
+from helpers import graph_client, proxied_session
 
 G = "https://graph.microsoft.com/v1.0"
 B = "https://api.box.com/2.0"
-AUTH = {"Authorization": "Bearer demo"}
 MEGAN = "5f6b7c0e-1f2a-4b3c-9d4e-000000000001"  # /me in the default world
 
 
 def session(proxy) -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    s.proxies = {"https": proxy.url, "http": proxy.url}
-    s.verify = proxy.ca
-    s.headers.update(AUTH)
-    return s
+    return proxied_session(proxy)
 
 
 @pytest.fixture
