@@ -15,6 +15,7 @@ from .batch import GraphBatch
 from .control import Control
 from .exposure import Exposure
 from .guard import OfflineGuard
+from .harness import RuntimeRecording
 from .hosts import Intercept
 from .journal import Journal
 from .limits import Limits
@@ -49,7 +50,8 @@ class Tapeproxy(Chain):
         self.journal = Journal(self.intercept)
         self.guard = OfflineGuard(self.intercept, self.mode)
         self.limits = Limits(self.mode)
-        self.control = Control(self.scenarios, self.simulation)
+        self.recording = RuntimeRecording(self.recorder)
+        self.control = Control(self.scenarios, self.simulation, self.journal, self.intercept, self.recording)
         batch, signin = GraphBatch(self.simulation), SignIn(self.mode)
         self.spec = SpecAnswers(self.mode)
         # The answer order: the first that answers a request wins (docs/request-flow.md).
@@ -87,6 +89,7 @@ class Tapeproxy(Chain):
                 self.guard,
                 self.pipeline,
                 self.control,
+                self.recording,
                 self.watch,
                 self.scenarios,
                 batch,

@@ -8,6 +8,7 @@ handshake without contacting the server, which is what makes offline replay poss
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Sequence  # mitmproxy parses --set only for this spelling
 
@@ -17,6 +18,7 @@ from mitmproxy.proxy.layer import NextLayer
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.tls import ClientHelloData, TlsData
 
+from .core.control_api import CONTROL_HOST
 from .core.profiles import DEFAULT_HOST_SUFFIXES, DEFAULT_HOSTS
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class Intercept:
     def __init__(self) -> None:
         self.hosts = intercepted_hosts()
         self._recorded: frozenset[str] = frozenset()  # hosts the loaded cassettes name
+        self.blocking = False
+        self.allowed: tuple[str, ...] = ()  # globs of hosts let through while blocking
 
     def load(self, loader):
         loader.add_option(
@@ -42,10 +46,25 @@ class Intercept:
             [],
             "Hosts to intercept besides the API hosts and those the cassettes name.",
         )
+        loader.add_option(
+            "tapeproxy_block_unknown_hosts",
+            bool,
+            False,
+            "Refuse hosts tapeproxy does not answer (a 403 naming the host) instead of tunnelling them.",
+        )
+        loader.add_option(
+            "tapeproxy_allowed_hosts",
+            Sequence[str],
+            [],
+            "With tapeproxy_block_unknown_hosts: hosts (globs, e.g. *.example.com) let through to the network.",
+        )
 
     def configure(self, updated):
         if "tapeproxy_hosts" in updated:
             self.recorded_hosts(self._recorded)
+        if updated & {"tapeproxy_block_unknown_hosts", "tapeproxy_allowed_hosts"}:
+            self.blocking = ctx.options.tapeproxy_block_unknown_hosts
+            self.allowed = tuple(h.lower().rstrip(".") for h in ctx.options.tapeproxy_allowed_hosts if h)
         if ctx.options.connection_strategy != "lazy":
             logger.info("tapeproxy: setting connection_strategy=lazy, so no upstream is contacted at CONNECT")
             ctx.options.update(connection_strategy="lazy")
@@ -59,8 +78,10 @@ class Intercept:
         if ctx.options.ignore_hosts or ctx.options.allow_hosts:
             return
         address = data.context.server.address
-        if not (self.intercepts(data.client_hello.sni or "") or (address and self.intercepts(address[0]))):
-            data.ignore_connection = True
+        sni = data.client_hello.sni or ""
+        if not (self.intercepts(sni) or (address and self.intercepts(address[0]))):
+            # a blocked host is answered (its 403, over TLS with tapeproxy's CA), not tunnelled
+            data.ignore_connection = not self.blocks(sni or (address[0] if address else ""))
 
     def next_layer(self, nextlayer: NextLayer) -> None:
         """Inside an intercepted tunnel everything is HTTP: Graph and Box speak nothing else.
@@ -77,6 +98,7 @@ class Intercept:
             and (
                 self.intercepts(context.client.sni or "")
                 or (context.server.address and self.intercepts(context.server.address[0]))
+                or (context.server.address and self.blocks(context.server.address[0]))
             )
         ):
             nextlayer.layer = layers.HttpLayer(context, HTTPMode.transparent)
@@ -102,6 +124,15 @@ class Intercept:
     def intercepts(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         return host in self.hosts or host.endswith(DEFAULT_HOST_SUFFIXES)
+
+    def blocks(self, host: str) -> bool:
+        """Whether tapeproxy_block_unknown_hosts refuses this host (one it neither answers nor allows)."""
+        if not self.blocking:
+            return False
+        host = host.lower().rstrip(".")
+        if not host or host == CONTROL_HOST or self.intercepts(host):
+            return False
+        return not any(fnmatch.fnmatchcase(host, allowed) for allowed in self.allowed)
 
     def recorded_hosts(self, hosts: frozenset[str]) -> None:
         """Intercept every host the loaded cassettes name: what a cassette holds never goes out."""

@@ -1,5 +1,7 @@
-"""The journal: what each intercepted request got and what served it, bounded in memory; a live
-line per request if asked (the CLI does), and the summary and report at exit."""
+"""The journal: what each intercepted request got and what served it, bounded in memory (the last
+tapeproxy_journal_size requests, their bodies capped); a live line per request if asked (the CLI
+does, as text or as JSON objects), and the summary and report at exit. The control API reads it
+(GET /requests) and the pytest plugin asserts on it."""
 
 from __future__ import annotations
 
@@ -7,22 +9,27 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
 from .core.control_api import CONTROL_HOST
-from .core.redact import Redactor
+from .core.journal_filter import Filter
+from .core.redact import Redactor, is_token_exchange
 from .hosts import Intercept
 from .runtime.flowstate import served, state_of
 
 logger = logging.getLogger(__name__)
 
-MAX_ENTRIES = 10_000
+MAX_ENTRIES = 5_000
+BODY_CAP = 4096  # bytes of each body a journal entry keeps: enough to see what was sent
+LOG_FORMATS = ("text", "json")
 MAX_LISTED = 100  # misses and early retries kept for the summary
 _COLOURS = {
     "cassette": "32",
@@ -47,6 +54,24 @@ class Call:
     source: str  # cassette, scenario, simulation, signin, batch, spec, miss, upstream, error, killed
     label: str  # what served it, e.g. "cassette box-tasks.yaml #3 (1 of 1)"
     duration_ms: int | None
+    time: float = 0.0  # when the request came, seconds since the epoch
+    request_headers: tuple[tuple[str, str], ...] = ()
+    request_body: bytes = b""  # the first BODY_CAP bytes; none of a token exchange
+    request_size: int = 0
+    response_headers: tuple[tuple[str, str], ...] = ()
+    response_body: bytes = b""
+    response_size: int = 0
+    closest: str = ""  # a miss: the closest recording, and what differed from it
+    differences: tuple[str, ...] = ()
+
+    @property
+    def when(self) -> str:
+        return datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    @property
+    def reason(self) -> str:
+        """Why it missed, for a miss; "" otherwise."""
+        return self.label.removeprefix("MISS: ") if self.source == "miss" else ""
 
 
 class Journal:
@@ -65,16 +90,39 @@ class Journal:
         self.misses: list[Call] = []
         self.early: list[tuple[Call, float]] = []
         self.live_lines = False
+        self.as_json = False
         self.colour = False
 
     def load(self, loader):
         loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
+        loader.add_option(
+            "tapeproxy_log_format",
+            str,
+            "text",
+            "The line per request: text, or json (one object per line, for CI to parse).",
+            choices=list(LOG_FORMATS),
+        )
+        loader.add_option(
+            "tapeproxy_journal_size",
+            int,
+            MAX_ENTRIES,
+            "Requests the journal keeps (the control API's GET /requests): the newest this many.",
+        )
         loader.add_option("tapeproxy_report", str, "", "At exit, write the summary to this file (.json or .md).")
 
     def configure(self, updated):
-        if "tapeproxy_journal" in updated:
+        if "tapeproxy_journal" in updated or "tapeproxy_log_format" in updated:
             self.live_lines = ctx.options.tapeproxy_journal
-            self.colour = sys.stdout.isatty()
+            self.as_json = ctx.options.tapeproxy_log_format == "json"
+            self.colour = sys.stdout.isatty() and not self.as_json
+        if "tapeproxy_journal_size" in updated:
+            size = ctx.options.tapeproxy_journal_size
+            if size < 1:
+                from mitmproxy import exceptions
+
+                raise exceptions.OptionsError(f"tapeproxy_journal_size {size}: keep at least 1 request")
+            with self._lock:
+                self.entries = deque(self.entries, maxlen=size)
 
     def done(self) -> None:
         path = ctx.options.tapeproxy_report
@@ -86,16 +134,36 @@ class Journal:
         state = state_of(flow)
         original = state.original_url  # sent upstream, perhaps to a mapped server
         host = (urlsplit(original).hostname or "") if original else req.host.lower()
-        if host == CONTROL_HOST or not self.intercept.intercepts(host):
+        if host == CONTROL_HOST or not (self.intercept.intercepts(host) or source == "blocked"):
             return
         end = flow.response.timestamp_end if flow.response else None
         duration = round((end - req.timestamp_start) * 1000) if end and req.timestamp_start else None
         url = original or req.url  # the URL matched and recorded (pretty_url re-parses the Host header)
         if state.batch_step:
             label = f"{label} [$batch step {state.batch_step}]"
+        resp = flow.response
+        secret = is_token_exchange(url)  # credentials both ways: no body kept
+        miss = state.miss if source == "miss" else None
         with self._lock:
             self.total += 1
-            call = Call(self.total, req.method, self._scrub(url), status, source, label, duration)
+            call = Call(
+                self.total,
+                req.method,
+                self._scrub(url),
+                status,
+                source,
+                label,
+                duration,
+                req.timestamp_start or time.time(),
+                tuple(req.headers.items(multi=True)),
+                b"" if secret else (req.raw_content or b"")[:BODY_CAP],
+                len(req.raw_content or b""),
+                tuple(resp.headers.items(multi=True)) if resp else (),
+                b"" if secret or not resp else (resp.raw_content or b"")[:BODY_CAP],
+                len(resp.raw_content or b"") if resp else 0,
+                miss.closest.label if miss and miss.closest else "",
+                tuple(miss.differences) if miss else (),
+            )
             self.entries.append(call)
             self.counts[(source, host)] += 1
             if source == "miss" and len(self.misses) < MAX_LISTED:
@@ -106,6 +174,21 @@ class Journal:
             self.write_line(self._line(call))
 
     def _line(self, c: Call) -> str:
+        if self.as_json:
+            return json.dumps(
+                {
+                    "event": "request",
+                    "time": c.when,
+                    "id": c.seq,
+                    "method": c.method,
+                    "url": c.url,
+                    "status": c.status,
+                    "source": c.source,
+                    "served_by": c.label,
+                    "latency_ms": c.duration_ms,
+                    "miss_reason": c.reason or None,
+                }
+            )
         status = "---" if c.status is None else str(c.status)
         took = f" {c.duration_ms}ms" if c.duration_ms is not None else ""
         text = f"{c.method} {c.url} -> {status} {c.label}{took}"
@@ -128,6 +211,27 @@ class Journal:
     def since(self, seq: int) -> list[Call]:
         with self._lock:
             return [c for c in self.entries if c.seq > seq]
+
+    def find(self, wanted: Filter) -> list[Call]:
+        with self._lock:
+            kept = list(self.entries)
+        return [c for c in kept if wanted.matches(c)]
+
+    def get(self, seq: int) -> Call | None:
+        with self._lock:
+            first = self.entries[0].seq if self.entries else 0
+            # ids are consecutive within the deque, unless cleared in between: look up, then check
+            at = seq - first
+            if 0 <= at < len(self.entries) and self.entries[at].seq == seq:
+                return self.entries[at]
+            return next((c for c in self.entries if c.seq == seq), None)
+
+    def clear(self) -> int:
+        """Forget the requests kept (the exit summary's counts stay); how many were forgotten."""
+        with self._lock:
+            n = len(self.entries)
+            self.entries.clear()
+            return n
 
     def summary_table(self) -> list[str]:
         """The table the CLI prints at exit."""

@@ -61,6 +61,8 @@ class Pipeline:
         if host.lower().rstrip(".") == CONTROL_HOST:
             return self._offer(flow, self.control, 0)
         if not self.intercept.intercepts(host):
+            if self.intercept.blocks(host):
+                responses.blocked(flow, host)
             return None
         _notify(self.on_request, flow)
         return self._offer(flow, self.answerers, 0)

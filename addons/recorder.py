@@ -129,6 +129,7 @@ class Recorder:
         opts = ctx.options
         try:
             self.upstreams = parse_upstreams(opts.tapeproxy_upstreams)
+            self.mode.upstream_targets = frozenset((h.lower(), p) for _, h, p in self.upstreams.values())
             match_on = matching.parse_match_on(opts.tapeproxy_match_on)
             match_headers = matching.parse_match_headers(opts.tapeproxy_match_headers)
             over = limits.parse_size(opts.tapeproxy_body_files, "--body-files") if opts.tapeproxy_body_files else 0

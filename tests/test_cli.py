@@ -29,7 +29,9 @@ def test_ca_prints_the_certificate_path_and_creates_it(tmp_path):
 
 def test_startup_line_points_clients_at_the_proxy(start_cli, confdir):
     proxy = start_cli("demo")
-    assert proxy.banner.startswith(f"tapeproxy demo: proxy {proxy.url} | CA {confdir}/mitmproxy-ca-cert.pem | export ")
+    assert proxy.banner.startswith(
+        f"tapeproxy demo: proxy {proxy.url} | CA {confdir}/mitmproxy-ca-cert.pem | control http://127.0.0.1:"
+    )
     env = dict(item.split("=", 1) for item in shlex.split(proxy.banner.split("| export ", 1)[1]))
     assert env["HTTPS_PROXY"] == proxy.url and env["NODE_EXTRA_CA_CERTS"] == proxy.ca
     # The printed environment alone makes curl work, and the bundle still trusts the system roots.

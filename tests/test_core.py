@@ -444,3 +444,41 @@ def test_multipart_delimiters_are_a_line_break_then_the_boundary_so_the_boundary
     lf = body.replace(b"\r\n", b"\n")  # a lenient client's bare line feeds
     assert multipart.fields(lf, "multipart/form-data; boundary=XyZ")[1][2] == content.replace(b"\r\n", b"\n")
     assert multipart.fields(b"preamble--XyZ\r\n\r\nx\r\n--XyZ--", "multipart/form-data; boundary=XyZ") is None
+
+
+def test_journal_filters_are_checked_once_and_match_as_documented():
+    from tapeproxy.core import journal_filter
+    from tapeproxy.journal import Call
+
+    def call(seq, method, url, status, source, headers=(), body=b"", at=0.0):
+        return Call(seq, method, url, status, source, source, 1, at, headers, body)
+
+    calls = [
+        call(1, "GET", "https://api.box.com/2.0/tasks/1?fields=id", 200, "simulation", at=100.0),
+        call(2, "POST", "https://graph.microsoft.com/v1.0/me/sendMail", 202, "simulation", (("X-Id", "a"),), b"hi"),
+        call(3, "GET", "https://api.box.com/2.0/folders/0", 404, "miss", at=200.0),
+    ]
+
+    def ids(**given):
+        wanted = journal_filter.parse(given)
+        return [c.seq for c in calls if wanted.matches(c)]
+
+    assert ids() == [1, 2, 3]
+    assert ids(method="get") == [1, 3] and ids(method=["POST", "GET"]) == [1, 2, 3]
+    assert ids(host="*.box.com") == [1, 3] and ids(host="API.box.com") == [1, 3]
+    assert ids(path="/2.0/*") == [1, 3] and ids(path="/2.0/tasks/*") == [1]
+    assert ids(status="2xx") == [1, 2] and ids(status=404) == [3] and ids(status="202,404") == [2, 3]
+    assert ids(source="miss") == [3] and ids(since="1") == [2, 3]
+    assert ids(since="1970-01-01T00:02:30Z") == [3]  # 150 s after the epoch: only the one at 200
+    assert ids(query={"fields": "i*"}) == [1] and ids(headers={"x-id": "a"}, body="h") == [2]
+    for bad, why in [
+        ({"verb": "GET"}, r"unknown filter\(s\) verb"),
+        ({"status": "teapot"}, "expected a status code"),
+        ({"since": "yesterday"}, "expected an entry id"),
+        ({"since": "2026-12-02T10:00:00"}, "give the time zone"),
+        ({"query": ["a"]}, "expected an object of name: glob"),
+    ]:
+        with pytest.raises(InputError, match=why):
+            journal_filter.parse(bad)
+    with pytest.raises(InputError, match="between 1 and"):
+        journal_filter.limit_of({"limit": "0"})

@@ -168,3 +168,20 @@ def test_the_scenario_docs_name_every_error_name():
 
     text = (DOCS / "scenarios.md").read_text().split("Error names:", 1)[1].split("\n\n", 1)[0]
     assert [n for n in ERROR_NAMES if f"`{n}`" not in text] == []
+
+
+def test_every_control_api_route_has_a_curl_example():
+    from tapeproxy.control import ROUTES
+
+    text = (DOCS / "control-api.md").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("curl ")]
+    for route in ROUTES:
+        method, path = route.split()
+        path = re.sub(r"\[/NAME\]$", "", path).replace("ID", "7")
+        shown = [
+            line
+            for line in lines
+            if re.search(rf"\$C{re.escape(path)}(\"|\?| |$)", line)
+            and (("-X " + method) in line or (method == "GET" and "-X " not in line))
+        ]
+        assert shown, f"{route}: no curl example in docs/control-api.md"

@@ -142,7 +142,7 @@ class Redactor:
 
     def body(self, url: str, content_type: str, body: bytes) -> bytes:
         """Token fields of OAuth exchanges, and the user's JSON paths, in a form or JSON body."""
-        token_exchange = bool(_TOKEN_PATH.search(urlsplit(url).path))
+        token_exchange = is_token_exchange(url)
         if not body or not (token_exchange or self.json_paths):
             return body
         looks_json = body.lstrip()[:1] in (b"{", b"[")
@@ -181,7 +181,7 @@ class Redactor:
             or kind.endswith(("/json", "+json", "/xml", "+xml", "/x-www-form-urlencoded", "/javascript"))
         )
         encoded = content_encoding.strip().lower() not in ("", "identity")
-        return not (texty or encoded or _TOKEN_PATH.search(urlsplit(url).path))
+        return not (texty or encoded or is_token_exchange(url))
 
     def _redact_path(self, node, path: tuple[str, ...]) -> None:
         if not path:
@@ -197,6 +197,11 @@ class Redactor:
                 self._redact_path(parent[k], rest)
             elif parent[k] is not None and not is_placeholder(parent[k]):
                 parent[k] = self.placeholder(str(path[-1] if head != "*" else "item"), json.dumps(parent[k]))
+
+
+def is_token_exchange(url: str) -> bool:
+    """An OAuth token or revoke endpoint: its bodies are credentials, both ways."""
+    return bool(_TOKEN_PATH.search(urlsplit(url).path))
 
 
 def scrub(text: str, secrets: set[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import shlex
 import signal
@@ -42,6 +43,51 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="let non-loopback callers use the control API with this token (X-Tapeproxy-Token)",
     )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the control API on this port too, in every mode (default: 0, a free one; -1: none; "
+        "it is always at http://tapeproxy/ through the proxy)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        metavar="PATH",
+        help="once listening, write JSON here (proxy URL, control URL, CA, pid, version); removed at exit",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="the line per request: text, or json (one object per line on stdout, the log on stderr)",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="requests the control API's journal keeps, the newest (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--block-unknown-hosts",
+        action="store_true",
+        help="refuse hosts tapeproxy does not answer (403 naming the host) instead of tunnelling them",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="with --block-unknown-hosts, let this host (or *.example.com) through to the network (repeatable)",
+    )
+    parser.add_argument(
+        "--record-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the control API may record cassettes to (POST /recording, ctl record start); repeatable",
+    )
     parser.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
     parser.add_argument(
         "--reverse",
@@ -274,23 +320,73 @@ def build_parser() -> argparse.ArgumentParser:
     _world(web)
     web.add_argument("--web-port", type=int, default=8081, help="mitmweb's port (default: 8081; 0 picks one)")
     web.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    ctl = sub.add_parser("ctl", help="switch, add, clear and reset scenarios of a running tapeproxy")
+    ctl = sub.add_parser(
+        "ctl", help="a running tapeproxy: scenarios, the world, the request journal, health and recording"
+    )
     ctl.add_argument(
         "action",
-        choices=["status", "use", "add", "remove", "clear", "reset", "reset-world", "export-world"],
+        choices=[
+            "status",
+            "use",
+            "add",
+            "remove",
+            "clear",
+            "reset",
+            "reset-world",
+            "export-world",
+            "health",
+            "requests",
+            "record",
+        ],
         help="status; use NAME|PATH... (exactly these); add NAME|PATH; remove NAME; clear; "
         "reset (counters, sequences, states and time windows start again); "
         "reset-world (the simulation back to its world file); "
-        "export-world [FILE] (the simulated world now, as a world file: to FILE, or printed)",
+        "export-world [FILE] (the simulated world now, as a world file: to FILE, or printed); "
+        "health; requests [list | show ID | unmatched | count | clear] (with the filters below); "
+        "record start CASSETTE | stop | status",
     )
-    ctl.add_argument("names", nargs="*", metavar="NAME|PATH")
+    ctl.add_argument("names", nargs="*", metavar="ARG")
     ctl.add_argument(
-        "--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)"
+        "--proxy", metavar="URL", help="the running tapeproxy (default: $TAPEPROXY_URL, else the newest running one)"
     )
+    ctl.add_argument("--ready-file", metavar="PATH", help="the running tapeproxy's --ready-file")
+    ctl.add_argument("--confdir", help="the confdir the running tapeproxy uses (default: ~/.mitmproxy)")
     ctl.add_argument(
         "--token",
         help="the proxy's --control-token, for a tapeproxy on another host (default: $TAPEPROXY_CONTROL_TOKEN)",
     )
+    ctl.add_argument("--json", action="store_true", help="print the control API's JSON answer")
+    journal = ctl.add_argument_group("requests filters")
+    journal.add_argument("--method", help="e.g. GET, or GET,POST")
+    journal.add_argument("--host", help="a glob, e.g. api.box.com")
+    journal.add_argument("--path", help="a glob, e.g. /2.0/tasks/*")
+    journal.add_argument("--status", help="e.g. 404, or 4xx,5xx")
+    journal.add_argument("--source", help="what served it: simulation, cassette, scenario, spec, miss, ...")
+    journal.add_argument("--since", help="after this request id, or from this ISO 8601 time")
+    journal.add_argument("--limit", type=int, help="the newest this many (default 100)")
+    recording = ctl.add_argument_group("record start")
+    recording.add_argument("--record-mode", choices=["once", "new_episodes", "all"], help="default: new_episodes")
+    recording.add_argument("--upstream", action="append", default=[], metavar="HOST=URL")
+    start = sub.add_parser("start", help="run demo, replay or record under a name, in the background with --detach")
+    start.add_argument("--detach", action="store_true", help="in the background: return once it is ready")
+    start.add_argument("--name", default="default", help="what stop, status and logs call it (default: default)")
+    start.add_argument("--log", metavar="FILE", help="its output (default: <confdir>/tapeproxy-logs/NAME.log)")
+    start.add_argument("--wait", type=float, default=60, metavar="SECONDS", help="for it to be ready (default: 60)")
+    start.add_argument("serve", choices=["demo", "replay", "record"], metavar="COMMAND", help="demo, replay or record")
+    start.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS", help="that command's arguments")
+    stop = sub.add_parser("stop", help="stop a tapeproxy that tapeproxy start started (it prints its summary)")
+    stop.add_argument("--name", help="which (default: the only one running)")
+    stop.add_argument("--timeout", type=float, default=30, metavar="SECONDS", help="then it is killed (default: 30)")
+    stop.add_argument("--confdir", help="the confdir it was started with (default: ~/.mitmproxy)")
+    status = sub.add_parser("status", help="the running tapeproxies: name, pid, URLs, requests so far")
+    status.add_argument("--name", help="only this one (exit status 1 if it is not running)")
+    status.add_argument("--json", action="store_true", help="as JSON")
+    status.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
+    logs = sub.add_parser("logs", help="the log of a tapeproxy started with start --detach")
+    logs.add_argument("--name", help="which (default: default)")
+    logs.add_argument("-n", "--lines", type=int, metavar="N", help="only the last N lines")
+    logs.add_argument("-f", "--follow", action="store_true", help="then follow it until it stops")
+    logs.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     lint = sub.add_parser("lint", help="check cassettes, scenarios and world files; print file:line problems")
     lint.add_argument("paths", nargs="+", metavar="FILE|DIR")
     env = sub.add_parser("env", help="print the lines that point a shell's clients at a running tapeproxy")
@@ -300,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="bash",
         help="syntax of the lines (default: bash, also right for zsh and sh)",
     )
-    env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL or http://127.0.0.1:8080)")
+    env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL, else the newest running one)")
+    env.add_argument("--ready-file", metavar="PATH", help="the running tapeproxy's --ready-file")
     env.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
@@ -405,6 +502,13 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_max_upload_sessions": getattr(args, "max_upload_sessions", limits.DEFAULT_MAX_UPLOAD_SESSIONS),
         "tapeproxy_strict_ids": getattr(args, "strict_ids", False),
         "tapeproxy_journal": not args.quiet,
+        "tapeproxy_log_format": args.log_format,
+        "tapeproxy_journal_size": args.journal_size,
+        "tapeproxy_control_port": args.control_port,
+        "tapeproxy_block_unknown_hosts": args.block_unknown_hosts,
+        "tapeproxy_allowed_hosts": args.allow_host,
+        "tapeproxy_record_dirs": [str(Path(d).resolve()) for d in args.record_dir]
+        + ([str(Path(args.cassette).resolve().parent)] if getattr(args, "cassette", None) else []),
         "tapeproxy_report": args.report or "",
         "tapeproxy_allow_remote": args.allow_remote,
         "tapeproxy_allow_local_targets": args.allow_local_targets,
@@ -433,8 +537,8 @@ def settings_from(args, cassettes: list[str]) -> dict:
             tapeproxy_redact_json=args.redact_json,
             tapeproxy_body_files=args.body_files,
         )
-        if args.upstream_ca:
-            settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
+    if getattr(args, "upstream_ca", None):  # also for recording started later, over the control API
+        settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
     return settings
 
 
@@ -443,16 +547,17 @@ def _url(addr: tuple[str, int]) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _banner(command: str, args, bound) -> str:
+def _banner(command: str, args, bound, control: str | None) -> str:
     from ..runtime.ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
 
     ca = ensure_ca(args.confdir)
+    control_part = f" | control {control}" if control else ""
     if args.reverse:  # a server may report one address twice (dual-stack): each target once
         where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
-        return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}"
+        return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}{control_part}"
     url = _url(bound[0][1])
     exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in client_env(url, args.confdir).items())
-    return f"tapeproxy {command}: proxy {url} | CA {ca} | {exports}"
+    return f"tapeproxy {command}: proxy {url} | CA {ca}{control_part} | {exports}"
 
 
 def _run(command: str, args, cassettes: list[str]) -> int:
@@ -469,9 +574,28 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     announced: list[Path] = []
 
     def ready(bound):
-        print(_banner(command, args, bound), flush=True)
-        if not args.reverse:  # findable by env and ctl, whatever port it got
-            announced.append(instances.announce(_url(bound[0][1]), args.confdir, command))
+        from mitmproxy import ctx
+
+        from ..runtime.ca import ensure_ca
+
+        info = {
+            "proxy": None if args.reverse else _url(bound[0][1]),
+            "reverse": [{"target": str(m.data), "url": _url(a)} for m, a in bound] if args.reverse else [],
+            "control": ctx.master.addons.get("tapeproxy_control").url,
+            "ca": str(ensure_ca(args.confdir)),
+            "pid": os.getpid(),
+            "version": __version__,
+            "command": command,
+        }
+        if args.log_format == "json":
+            print(json.dumps({"event": "listening", **info}), flush=True)
+        else:
+            print(_banner(command, args, bound, info["control"]), flush=True)
+        # findable by env and ctl, whatever port it got: the ready file asked for, and the confdir's
+        announced.append(instances.announce(info, args.confdir))
+        if args.ready_file:
+            writer.replace_atomic(args.ready_file, json.dumps(info, indent=2).encode() + b"\n")
+            announced.append(Path(args.ready_file))
 
     from mitmproxy import exceptions
 
@@ -526,6 +650,12 @@ def _run(command: str, args, cassettes: list[str]) -> int:
             f"; recorded {recorder.recorded} interaction(s), {recorder.redactor.count} value(s) redacted, "
             f"in {master.options.tapeproxy_record_to}"
         )
+    if args.log_format == "json":
+        from ..journal import summary as journal_summary
+
+        done = {"event": "stopped", "status": status, "text": f"stopped{summary}", **journal_summary(tp.journal)}
+        print(json.dumps(done), flush=True)
+        return status
     table = tp.journal.summary_table()
     if table:
         print("\n".join([f"tapeproxy {command}: summary", *table]), flush=True)
@@ -569,11 +699,7 @@ def _web(args) -> int:
 def _ctl(args) -> int:
     from . import ctl
 
-    wanted = {"use": (1, None), "add": (1, 1), "remove": (1, 1), "export-world": (0, 1)}.get(args.action, (0, 0))
-    if len(args.names) < wanted[0] or (wanted[1] is not None and len(args.names) > wanted[1]):
-        takes = {"use": "one or more NAME|PATH", "add": "one NAME|PATH", "remove": "one NAME"}
-        takes["export-world"] = "at most one FILE"
-        raise InputError(f"ctl {args.action} takes " + takes.get(args.action, "no arguments"))
+    ctl.check(args)
     if args.action == "export-world":
         text = ctl.export_world(args)
         if args.names:
@@ -582,7 +708,8 @@ def _ctl(args) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    print("\n".join(ctl.describe(ctl.run(args))))
+    answer = ctl.run(args)
+    print(json.dumps(answer, indent=2) if args.json else "\n".join(ctl.describe(answer)))
     return 0
 
 
@@ -633,10 +760,17 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "env":
             from ..runtime.ca import shell_lines
 
-            print("\n".join(shell_lines(instances.proxy_url(args.proxy, args.confdir), args.confdir, args.shell)))
+            url = instances.proxy_url(args.proxy, args.confdir, args.ready_file)
+            print("\n".join(shell_lines(url, args.confdir, args.shell)))
             return 0
         if args.command == "ctl":
             return _ctl(args)
+        if args.command in ("start", "stop", "status", "logs"):
+            from . import daemon
+
+            if args.command == "start":
+                return daemon.start(args, build_parser())
+            return {"stop": daemon.stop, "status": daemon.status, "logs": daemon.logs}[args.command](args)
         if args.command == "import":
             return _import(args)
         if args.command == "demo":

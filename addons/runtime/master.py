@@ -91,17 +91,26 @@ def make_master(
         from mitmproxy.addons.proxyauth import ProxyAuth  # passlib and ldap3: a tenth of start-up otherwise
 
         extra.insert(0, ProxyAuth())
+    json_lines = settings.get("tapeproxy_log_format") == "json"
     if termlog:
-        master.termlog = TermLog()
+        # --log-format json: stdout holds only the JSON objects, the log goes to stderr
+        master.termlog = TermLog(sys.stderr if json_lines else None)
         extra.insert(0, master.termlog)
     tapeproxy = Tapeproxy(extra)
-    if master.termlog:
+    if json_lines:
+        tapeproxy.journal.write_line = print_flushed
+    elif master.termlog:
         tapeproxy.journal.write_line = TermLines(master.termlog.logger, tapeproxy.journal.logger)
     master.addons.add(tapeproxy)
     master.options.update(**settings)
     if set_specs:
         master.options.set(*set_specs)
     return master
+
+
+def print_flushed(line: str) -> None:
+    """A line on stdout, at once: a CI step reading it sees each request as it happens."""
+    print(line, flush=True)
 
 
 class FreezeAfterStart:

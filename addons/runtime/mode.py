@@ -20,3 +20,4 @@ class Mode:
     body_file_over: int = 0
     largest_recorded_request: int = 0  # bytes: replay lets a request body this big in, whatever --max-*-body says
     file_server: tuple[str, int] | None = None  # where replay streams body files from (the guard lets it be)
+    upstream_targets: frozenset[tuple[str, int]] = frozenset()  # --upstream servers recording talks to

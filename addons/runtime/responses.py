@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -126,3 +127,19 @@ def internal_error(flow: http.HTTPFlow, where: str, exc: BaseException) -> None:
         [(ERROR_HEADER, where)],
     )
     served_by(flow, "error", f"internal error in {where}")
+
+
+BLOCKED_HEADER = "X-Tapeproxy-Blocked"
+
+
+def blocked(flow: http.HTTPFlow, host: str) -> None:
+    """Refuse a host tapeproxy does not answer, under tapeproxy_block_unknown_hosts: a 403 naming
+    the host and the option that lets it through, never the network."""
+    message = (
+        f"tapeproxy: {host} is not a host tapeproxy answers, and --block-unknown-hosts keeps it off the "
+        f"network; --allow-host {host} lets it through (pytest: tapeproxy_allowed_hosts, or --allowed-hosts)"
+    )
+    body = json.dumps({"error": {"code": "tapeproxyBlockedHost", "host": host, "message": message}}).encode()
+    flow.response = sized(403, [("Content-Type", "application/json"), (BLOCKED_HEADER, "1")], body)
+    served_by(flow, "blocked", f"blocked: {host} (--block-unknown-hosts)")
+    logger.warning(f"tapeproxy BLOCKED {flow.request.method} {scrubbed(flow, flow.request.pretty_url)}: {host}")
