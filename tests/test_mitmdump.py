@@ -1,6 +1,5 @@
 """mitmproxy users load the same addons with `mitmdump -s` / `mitmweb -s` and `--set` options."""
 
-import re
 import socket
 import sys
 from pathlib import Path
@@ -60,47 +59,32 @@ def test_mitm_tools_serve_cassettes_with_set_options(tool, extra, confdir):
         proc.stop()
 
 
-def test_tapeproxy_web_shows_what_served_each_flow(confdir):
+def test_tapeproxy_web_shows_what_served_each_flow_in_a_column_and_says_what_demo_says(start_cli):
     from urllib.parse import urlsplit, urlunsplit
 
-    from helpers import AUTH, tapeproxy_cmd
+    from helpers import AUTH
 
-    with socket.socket() as s:  # mitmweb logs "port 0" as it is: pick a free one here
-        s.bind(("127.0.0.1", 0))
-        web_port = s.getsockname()[1]
-    command = [*tapeproxy_cmd(), "web", "--port", "0", "--web-port", str(web_port), "--no-browser"]
-    proc = ReadyProcess([*command, "--confdir", str(confdir)], r"Web server listening at (http://\S+)")
-    try:
-        web = proc.match
-        assert web is not None and proc.wait_for("proxy listening at", 30), proc.output
-        proxy = re.search(LISTENING, proc.output)
-        assert proxy, proc.output
-        kw = {
-            "proxies": {"https": f"http://127.0.0.1:{proxy.group(1)}"},
-            "verify": str(confdir / "mitmproxy-ca-cert.pem"),
-            "timeout": 10,
-            "headers": AUTH,
-        }
-        assert requests.get(BOX_TASK_URL, **kw).status_code == 200
-        assert requests.get("https://api.box.com/2.0/collections", **kw).status_code == 200  # from the spec
-        assert requests.get("https://upload.box.com/api/2.0/users/me", **kw).status_code == 404  # a miss
-        base = urlsplit(web.group(1))
-        flows = requests.get(
-            urlunsplit(base._replace(path="/flows")), timeout=10, proxies={"http": None, "https": None}
-        ).json()
-        comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
-        assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
-        assert comments["/2.0/collections"][0] == (
-            "tapeproxy: spec: Box GET /collections (generated from the official spec, not recorded)"
-        )
-        miss = comments["/api/2.0/users/me"]
-        assert miss[0].startswith("tapeproxy: MISS:") and miss[1]
-        pid = proc.proc.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        assert children, "tapeproxy web runs mitmweb as a child"
-        assert proc.stop(timeout=15) == 0, proc.output  # SIGTERM stops it cleanly, as the README promises
-        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "mitmweb was left running"
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", web_port))  # its port is free again
-    finally:
-        proc.stop()
+    proxy = start_cli("web", "--web-port", "0", "--no-browser")
+    assert proxy.banner.startswith(f"tapeproxy web: proxy {proxy.url} | CA {proxy.ca} | control http://127.0.0.1:")
+    web = proxy.banner.split(" | web ", 1)[1].split()[0]
+    kw = {"proxies": {"https": proxy.url}, "verify": proxy.ca, "timeout": 10, "headers": AUTH}
+    assert requests.get(BOX_TASK_URL, **kw).status_code == 200
+    assert requests.get("https://api.box.com/2.0/collections", **kw).status_code == 200  # from the spec
+    assert requests.get("https://upload.box.com/api/2.0/users/me", **kw).status_code == 404  # a miss
+    base = urlsplit(web)
+    direct = {"timeout": 10, "proxies": {"http": None, "https": None}}
+    columns = requests.get(urlunsplit(base._replace(path="/options")), **direct).json()["web_columns"]["value"]
+    assert "comment" in columns  # the flow list's column of what served each flow
+    flows = requests.get(urlunsplit(base._replace(path="/flows")), **direct).json()
+    comments = {f["request"]["path"]: (f["comment"], f["marked"]) for f in flows}
+    assert comments["/2.0/tasks/11446498"][0] == "tapeproxy: simulation GET /2.0/tasks/11446498"
+    assert comments["/2.0/collections"][0] == (
+        "tapeproxy: spec: Box GET /collections (generated from the official spec, not recorded)"
+    )
+    miss = comments["/api/2.0/users/me"]
+    assert miss[0].startswith("tapeproxy: MISS:") and miss[1]
+    assert proxy.stop() == 0, proxy.output  # SIGTERM stops it cleanly, as the README promises
+    assert "tapeproxy web: summary" in proxy.output
+    assert "tapeproxy web: stopped; 1 request(s) missed" in proxy.output
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", base.port))  # its port is free again

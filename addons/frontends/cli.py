@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import shlex
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -547,11 +546,11 @@ def _url(addr: tuple[str, int]) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _banner(command: str, args, bound, control: str | None) -> str:
+def _banner(command: str, args, bound, control: str | None, web: str | None = None) -> str:
     from ..runtime.ca import client_env, ensure_ca  # mitmproxy's certs: only the commands that serve need them
 
     ca = ensure_ca(args.confdir)
-    control_part = f" | control {control}" if control else ""
+    control_part = (f" | control {control}" if control else "") + (f" | web {web}" if web else "")
     if args.reverse:  # a server may report one address twice (dual-stack): each target once
         where = ", ".join(dict.fromkeys(f"{mode.data} at {_url(addr)}" for mode, addr in bound))
         return f"tapeproxy {command}: reverse proxy for {where} | CA {ca}{control_part}"
@@ -567,6 +566,14 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     from ..runtime.master import Ready, serve
 
     settings = settings_from(args, cassettes)
+    web = command == "web"
+    if web:
+        settings.update(
+            web_host=args.host,
+            web_port=args.web_port,
+            web_open_browser=not args.no_browser,
+            web_columns=WEB_COLUMNS,
+        )
     for mode in settings["mode"]:
         port = int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port
         _check_port_free(args.host, port, bool(args.allow_remote or args.proxy_auth))
@@ -587,10 +594,12 @@ def _run(command: str, args, cassettes: list[str]) -> int:
             "version": __version__,
             "command": command,
         }
+        if web:
+            info["web"] = f"{_url((args.host, args.web_port))}/"
         if args.log_format == "json":
             print(json.dumps({"event": "listening", **info}), flush=True)
         else:
-            print(_banner(command, args, bound, info["control"]), flush=True)
+            print(_banner(command, args, bound, info["control"], info.get("web")), flush=True)
         # findable by env and ctl, whatever port it got: the ready file asked for, and the confdir's
         announced.append(instances.announce(info, args.confdir))
         if args.ready_file:
@@ -600,7 +609,7 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     from mitmproxy import exceptions
 
     try:
-        master = serve(settings, [Ready(ready)], args.set)
+        master = serve(settings, [Ready(ready)], args.set, web=web)
     except exceptions.OptionsError as e:  # bad cassettes or options, already worded file:line
         raise InputError(str(e)) from None
     finally:
@@ -663,37 +672,16 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     return status
 
 
+WEB_COLUMNS = ["icon", "method", "path", "status", "comment", "size", "time"]  # comment: what served it
+
+
 def _web(args) -> int:
-    """mitmweb with tapeproxy's addons and these settings as --set options."""
-    import subprocess
-
+    """mitmweb's UI in this process, tapeproxy in it: the demo's start-up line and exit summary,
+    and a column saying what served each flow (its comment: the source, or why it missed)."""
     cassettes = cassette_files(args.cassettes) if args.cassettes else cassette_files([bundled("cassettes")])
-    settings = settings_from(args, cassettes)
-    sets = [f"web_port={args.web_port}", f"web_open_browser={'false' if args.no_browser else 'true'}"]
-    for key, value in settings.items():
-        for item in value if isinstance(value, list) else [value]:
-            sets.append(f"{key}={str(item).lower() if isinstance(item, bool) else item}")
-    command = [
-        sys.executable,
-        "-c",
-        "from mitmproxy.tools.main import mitmweb; mitmweb()",
-        "-s",
-        str(Path(__file__).resolve().parent.parent / "mitm_addon.py"),
-    ]
-    for spec in [*sets, *args.set]:
-        command += ["--set", spec]
-    child = subprocess.Popen(command)
-    stopping = []
-
-    def forward(signum, _frame):  # mitmweb stops cleanly on either; we wait for it, never leave it
-        stopping.append(signum)
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, forward)
-    rc = child.wait()
-    return 0 if stopping else rc
+    if args.web_port == 0:  # mitmweb would say "port 0": pick the port here, so the start-up line is true
+        args.web_port = _free_port(args.host)
+    return _run("web", args, cassettes)
 
 
 def _ctl(args) -> int:

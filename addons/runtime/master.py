@@ -123,8 +123,24 @@ class FreezeAfterStart:
         gc.freeze()
 
 
-async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str]) -> LeanMaster:
-    master = make_master(settings, [*extra_addons, FreezeAfterStart()], set_specs)
+def make_web_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()) -> Master:
+    """mitmweb's master (its default addons, its UI and terminal log) with tapeproxy in it: the same
+    start-up line, journal and exit summary as the lean master's, and every flow in the UI."""
+    from mitmproxy.tools.web.master import WebMaster
+
+    _quiet_cancellations(asyncio.get_running_loop())
+    master = WebMaster(options.Options(), with_termlog=True)
+    master.options.update(connection_strategy="lazy")
+    master.addons.add(Tapeproxy(list(extra_addons)))
+    master.options.update(**settings)
+    if set_specs:
+        master.options.set(*set_specs)
+    return master
+
+
+async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str], web: bool) -> Master:
+    extra = [*extra_addons, FreezeAfterStart()]
+    master = make_web_master(settings, extra, set_specs) if web else make_master(settings, extra, set_specs)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -133,18 +149,18 @@ async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str
     try:
         await master.run()
     finally:
-        if termlog := master.termlog:
+        if termlog := getattr(master, "termlog", None):
             termlog.uninstall()  # after done(), as mitmproxy does with its own
     return master
 
 
-def serve(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()) -> Master:
-    """Run until Ctrl-C or SIGTERM; returns the stopped master."""
+def serve(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = (), web: bool = False) -> Master:
+    """Run until Ctrl-C or SIGTERM (in mitmweb's master if web); returns the stopped master."""
     logging.getLogger().setLevel(logging.INFO)
     # Per-connection chatter and mitmproxy's own "listening at" line: the start-up line says it all.
     for noisy in ("hpack", "asyncio", "mitmproxy.proxy.mode_servers", "mitmproxy.proxy.server"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return asyncio.run(_serve(settings, extra_addons, set_specs))
+        return asyncio.run(_serve(settings, extra_addons, set_specs, web))
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         sys.exit(130)
