@@ -82,6 +82,8 @@ def counted(journal: Journal, matcher: dict) -> dict:
 class RuntimeRecording:
     """POST, GET and DELETE /recording: the recorder's options, set while the proxy runs."""
 
+    name = "tapeproxy_runtime_recording"
+
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
 
