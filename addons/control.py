@@ -53,7 +53,7 @@ from mitmproxy import ctx, http
 from . import __version__, harness
 from .core import scenario as model
 from .core.addresses import ip_of, loopback_peer
-from .core.control_api import CONTROL_HOST, CONTROL_TOKEN_HEADER
+from .core.control_api import CONTROL_HEADERS, CONTROL_HOST, CONTROL_TOKEN_HEADER
 from .core.errors import InputError
 from .core.profiles import DEFAULT_HOST_SUFFIXES
 from .hosts import Intercept
@@ -184,7 +184,7 @@ class Control:
             on_port=False,
         )
         status, ctype, data = await self.respond(req)
-        flow.response = responses.sized(status, [("Content-Type", ctype)], data)
+        flow.response = responses.sized(status, [("Content-Type", ctype), *CONTROL_HEADERS], data)
         responses.served_by(flow, "control", f"control {r.method} {r.path}")
 
     async def _on_port(self, method: str, target: str, headers: dict, body: bytes, peer) -> tuple[int, str, bytes]:

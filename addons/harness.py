@@ -86,6 +86,7 @@ class RuntimeRecording:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self._upstreams_before: list[str] = []  # put back when recording stops
 
     def load(self, loader):
         loader.add_option(
@@ -121,7 +122,9 @@ class RuntimeRecording:
         if mode not in RECORD_MODES:
             raise InputError(f"record_mode {mode!r}: one of {', '.join(RECORD_MODES)}")
         target = _allowed_cassette(body.get("cassette"), [Path(d) for d in opts.tapeproxy_record_dirs])
-        upstream = body.get("upstream") or {}
+        upstream = body.get("upstream")
+        if upstream is None:  # the mapping set at start-up (--upstream, --set) stays
+            upstream = list(opts.tapeproxy_upstreams)
         if isinstance(upstream, dict):
             specs = [f"{host}={url}" for host, url in upstream.items()]
         elif isinstance(upstream, list) and all(isinstance(u, str) for u in upstream):
@@ -132,6 +135,7 @@ class RuntimeRecording:
         cassettes = list(opts.tapeproxy_cassettes)
         if target.is_file() and str(target) not in cassettes:
             cassettes.append(str(target))  # what it holds is replayed while recording adds to it
+        self._upstreams_before = list(opts.tapeproxy_upstreams)
         try:
             opts.update(
                 tapeproxy_record_mode=mode,
@@ -156,7 +160,10 @@ class RuntimeRecording:
         if flushed and Path(target).is_file() and target not in cassettes:
             cassettes.append(target)  # what was just recorded is replayed from now on
         opts.update(
-            tapeproxy_record_mode="none", tapeproxy_record_to="", tapeproxy_upstreams=[], tapeproxy_cassettes=cassettes
+            tapeproxy_record_mode="none",
+            tapeproxy_record_to="",
+            tapeproxy_upstreams=self._upstreams_before,
+            tapeproxy_cassettes=cassettes,
         )
         logger.info(f"tapeproxy: recording to {target} stopped: {saved} of {recorded} interaction(s) saved")
         answer = {

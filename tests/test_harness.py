@@ -55,6 +55,8 @@ def test_reverse_mode_has_a_control_port_that_ctl_and_curl_reach_through_the_rea
     assert r.status_code == 200 and r.json()["id"] == "11446498"
 
     health = curl(f"{info['control']}/health")
+    head = subprocess.run(["curl", "-sSI", f"{info['control']}/ui"], capture_output=True, text=True, timeout=30).stdout
+    assert "X-Frame-Options: DENY" in head and "frame-ancestors 'none'" in head  # no other site frames it
     port = int(base.rsplit(":", 1)[1])
     assert health["ready"] is True and health["mode"] == ["reverse:https://api.box.com@127.0.0.1:0"]
     assert health["listening"] == [{"mode": "reverse:https://api.box.com@127.0.0.1:0", "address": ["127.0.0.1", port]}]
@@ -150,6 +152,8 @@ def test_recording_starts_and_stops_at_run_time_confined_to_its_folders(start_cl
         str(tapes),
         "--upstream-ca",
         str(api.cert),
+        "--upstream",
+        f"graph.microsoft.com={local}",  # kept for recording started later
         "--ready-file",
         str(ready),
     )
@@ -165,7 +169,8 @@ def test_recording_starts_and_stops_at_run_time_confined_to_its_folders(start_cl
         "notes.txt": "a cassette is a .yaml file",
     }.items():
         assert why in curl(*post, json.dumps({"cassette": where}))["error"]
-    started = curl(*post, json.dumps({"cassette": "seq.yaml", "upstream": {"graph.microsoft.com": local}}))
+    started = curl(*post, json.dumps({"cassette": "seq.yaml"}))
+    assert started["upstreams"] == [f"graph.microsoft.com={local}"]
     assert started["recording"] is True and started["cassette"] == str(tapes / "seq.yaml")
     assert "already recording" in curl(*post, json.dumps({"cassette": "other.yaml"}))["error"]
     assert [s.get(f"{g}/seq").json() for _ in range(2)] == [{"n": 1}, {"n": 2}]
@@ -190,6 +195,7 @@ def test_recording_starts_and_stops_at_run_time_confined_to_its_folders(start_cl
     api.close()  # offline again: what was recorded is replayed
     assert [s.get(f"{g}/seq").json() for _ in range(2)] == [{"n": 1}, {"n": 2}]
     assert "not recording" in curl("-X", "DELETE", f"{control}/recording")["error"]
+    assert curl(f"{control}/recording")["upstreams"] == [f"graph.microsoft.com={local}"]  # as it was
 
 
 def test_ready_file_and_json_log_lines_for_ci(confdir, tmp_path):
@@ -298,3 +304,45 @@ def test_block_unknown_hosts_refuses_with_the_host_and_the_option_and_allow_host
 
     allowed = start_cli("demo", "--block-unknown-hosts", "--allow-host", "127.0.0.*")
     assert session(allowed.url, allowed.ca).get(local_service).text == "local service\n"
+
+
+def test_the_ci_job_in_the_docs_runs_as_written(tmp_path):
+    """docs/ci.md's steps, in bash as a runner would run them: the app's tests are a curl here,
+    tapeproxy is installed already, and the cassette folder is one of this test's."""
+    import os
+    import re
+    import sys
+
+    import yaml
+
+    text = (Path(__file__).parent.parent / "docs" / "ci.md").read_text()
+    job = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+    steps = [step["run"] for step in job["jobs"]["test"]["steps"] if "run" in step]
+    tapes = tmp_path / "tests" / "cassettes"
+    tapes.mkdir(parents=True)
+    write_cassette(tapes / "box.yaml", [interaction("GET", "https://api.box.com/2.0/users/me", body={"id": "7"})])
+    app_test = (
+        'test "$(curl -sS -H "Authorization: Bearer demo" https://api.box.com/2.0/users/me)" = \'{"id": "7"}\'\n'
+        "curl -sS https://graph.microsoft.com/v1.0/nowhere >/dev/null\n"  # a miss, for ctl and the report
+        "test \"$(curl -s -o /dev/null -w '%{http_code}' https://unknown.example/)\" = 403\n"
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(tmp_path / "home"),
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    said = []
+    for step in steps:
+        script = step.replace("pip install tapeproxy\n", "").replace("npm test\n", app_test)
+        out = subprocess.run(
+            ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, f"{step}\n{out.stdout}\n{out.stderr}"
+        said.append(out.stdout)
+    assert "GET https://graph.microsoft.com/v1.0/nowhere -> 404 miss" in said[2]
+    assert "tapeproxy 'default' (pid " in said[3] and "stopped" in said[3]
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# tapeproxy summary") and "| cassette | api.box.com | 1 |" in summary
+    assert "| blocked | unknown.example | 1 |" in summary and "## Misses" in summary

@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(demo)
     _world(demo)
+    demo.add_argument(
+        "--upstream-ca", metavar="PEM", help="trust this CA for upstream servers (recording started at run time)"
+    )
     replay = sub.add_parser("replay", help="serve the given cassettes, offline")
     replay.add_argument("cassettes", nargs="+", metavar="CASSETTE", help="vcrpy cassette files, or directories of them")
     _common(replay)
@@ -524,18 +527,17 @@ def settings_from(args, cassettes: list[str]) -> dict:
         settings["proxyauth"] = args.proxy_auth
     if args.confdir:
         settings["confdir"] = args.confdir
-    mode = getattr(args, "record_mode", "none")
-    if mode != "none":
-        target = args.cassette or cassettes[0]
+    if hasattr(args, "upstream"):  # recording's settings: also for recording started at run time
         settings.update(
-            tapeproxy_record_mode=mode,
-            tapeproxy_record_to=target,
             tapeproxy_upstreams=args.upstream,
             tapeproxy_redact_headers=args.redact_header,
             tapeproxy_redact_query=args.redact_query,
             tapeproxy_redact_json=args.redact_json,
             tapeproxy_body_files=args.body_files,
         )
+    mode = getattr(args, "record_mode", "none")
+    if mode != "none":
+        settings.update(tapeproxy_record_mode=mode, tapeproxy_record_to=args.cassette or cassettes[0])
     if getattr(args, "upstream_ca", None):  # also for recording started later, over the control API
         settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
     return settings

@@ -14,6 +14,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from ..core.control_api import CONTROL_HEADERS
+
 logger = logging.getLogger(__name__)
 
 MAX_HEAD = 64 << 10
@@ -107,10 +109,10 @@ def _error(status: int, message: str) -> tuple[int, str, bytes]:
 
 
 async def _send(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes) -> None:
+    fields = "".join(f"{name}: {value}\r\n" for name, value in CONTROL_HEADERS)
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
-        f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-        "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+        f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{fields}Connection: close\r\n\r\n"
     )
     writer.write(head.encode() + body)
     await writer.drain()
