@@ -482,3 +482,37 @@ def test_journal_filters_are_checked_once_and_match_as_documented():
             journal_filter.parse(bad)
     with pytest.raises(InputError, match="between 1 and"):
         journal_filter.limit_of({"limit": "0"})
+
+
+def test_vcr_config_maps_to_tapeproxy_settings_as_pytest_recording_merges_it():
+    import warnings
+
+    from tapeproxy.frontends import recording_compat
+
+    class Marker:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    config = {"match_on": ["method", "path"], "filter_headers": ["authorization", ("x-key", "X")]}
+    # closest marker first, as iter_markers gives them: it wins
+    merged = recording_compat.merged(config, [Marker(record_mode="once"), Marker(record_mode="all", x=1)])
+    assert (
+        merged["record_mode"] == "once"
+        and merged["x"] == 1
+        and config
+        == {
+            "match_on": ["method", "path"],
+            "filter_headers": ["authorization", ("x-key", "X")],
+        }
+    )
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        options = recording_compat.knobs_of({**config, "filter_query_parameters": ["access_token"], "nope": 1})
+    assert options == {
+        "tapeproxy_match_on": ["method", "path"],
+        "tapeproxy_redact_headers": ["authorization", "x-key"],
+        "tapeproxy_redact_query": ["access_token"],
+        "tapeproxy_repeat_last": False,  # vcrpy plays a recording once unless allow_playback_repeats
+    }
+    assert len(said) == 1 and "vcr_config keys not applied: nope" in str(said[0].message)
+    assert recording_compat.knobs_of({"allow_playback_repeats": True})["tapeproxy_repeat_last"] is True

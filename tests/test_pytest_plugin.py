@@ -353,3 +353,38 @@ def test_each_test_gets_its_own_options_and_its_cassette_as_the_file_is_now(pyte
     pytester.makepyfile(test_same=SAME_CASSETTE_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=7)
+
+
+BLOCKING = """
+import pytest
+import requests
+
+
+def get(tp, url):
+    s = requests.Session()
+    s.trust_env = False
+    return s.get(url, proxies={"https": tp.url}, verify=tp.ca_path, timeout=10)
+
+
+@pytest.mark.tapeproxy(cassette="box.yaml", block_unknown_hosts=True)
+def test_unknown_hosts_are_refused(tapeproxy):
+    refused = get(tapeproxy, "https://unknown.example/")
+    assert refused.status_code == 403 and "unknown.example" in refused.json()["error"]["message"]
+    assert get(tapeproxy, "https://api.box.com/2.0/users/me").json() == {"id": "7"}
+    assert [c.source for c in tapeproxy.calls] == ["blocked", "cassette"]
+
+
+@pytest.mark.tapeproxy(cassette="box.yaml")
+def test_blocking_is_per_test(tapeproxy):
+    tapeproxy.configure(block_unknown_hosts=True, allowed_hosts="*.example")
+    assert tapeproxy.calls == []
+"""
+
+
+def test_the_plugin_blocks_unknown_hosts_when_a_test_asks(pytester):
+    write_cassette(
+        pytester.path / "box.yaml", [interaction("GET", "https://api.box.com/2.0/users/me", body={"id": "7"})]
+    )
+    pytester.makepyfile(test_blocking=BLOCKING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

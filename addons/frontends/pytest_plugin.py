@@ -39,6 +39,12 @@ KNOBS = {
     "world": ("tapeproxy_world", "string", "world file the simulation starts from (--world)"),
     "spec": ("tapeproxy_spec", "bool", "answer what the cassette lacks from Box's and Graph's specs (replay --spec)"),
     "validate": ("tapeproxy_validate", "bool", "flag requests the real API would refuse (replay --validate)"),
+    "block_unknown_hosts": (
+        "tapeproxy_block_unknown_hosts",
+        "bool",
+        "refuse hosts tapeproxy does not answer, instead of tunnelling them (--block-unknown-hosts)",
+    ),
+    "allowed_hosts": ("tapeproxy_allowed_hosts", "args", "hosts let through when blocking (--allow-host)"),
     "body_files": (
         "tapeproxy_body_files",
         "string",
@@ -50,7 +56,17 @@ KNOBS = {
 QUIET_MODULES = ("mitmproxy", "mitmproxy_rs", "ldap3", "passlib", "pyparsing")
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser, pluginmanager):
+    from . import recording_compat
+
+    if not recording_compat.recording_plugin_active(pluginmanager):  # else its options are pytest-recording's
+        recording_compat.add_options(parser)
+    parser.addini(
+        "tapeproxy_recording_compat",
+        "tapeproxy: serve @pytest.mark.vcr tests even where pytest-recording is installed (it is, where it is not)",
+        type="bool",
+        default=False,
+    )
     group = parser.getgroup("tapeproxy")
     group.addoption(
         "--tapeproxy-record-mode",
@@ -71,6 +87,14 @@ def pytest_configure(config):
     )
     for module in QUIET_MODULES:
         config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}(\\..*)?$")
+    from . import recording_compat
+
+    if config.getini("tapeproxy_recording_compat") or not recording_compat.recording_plugin_active(
+        config.pluginmanager
+    ):
+        # registered after pytest-recording (if it is there): these fixtures take the place of its own
+        config.pluginmanager.register(recording_compat, "tapeproxy-recording-compat")
+        recording_compat.configure(config)
 
 
 def default_cassette(request) -> Path:
@@ -87,7 +111,7 @@ def _options(knobs: dict) -> dict:
         raise TypeError(f"tapeproxy: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(KNOBS)}")
     out = {}
     for knob, value in knobs.items():
-        if knob in ("match_on", "match_headers", "intercept_hosts") and isinstance(value, str):
+        if knob in ("match_on", "match_headers", "intercept_hosts", "allowed_hosts") and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         elif knob == "miss_status":
             value = int(value)
@@ -113,6 +137,7 @@ class TapeproxyHandle:
         self._defaults = defaults or {}
         self._mark = 0
         self._missing: str | None = None  # the default cassette, when it does not exist
+        self._record_with = "--tapeproxy-record-mode=once"
 
     # -- what a test uses ---------------------------------------------------------------------------
     @property
@@ -233,6 +258,39 @@ class TapeproxyHandle:
             options["tapeproxy_scenarios"] = [self._scenario_ref(s) for s in scenarios]
         self._reset(**options)
 
+    def begin(self, **options) -> None:
+        """A test starts: every option back to the suite's defaults, then these (the compatibility
+        layer for pytest-recording suites sets its cassettes this way)."""
+        self._missing, self._record_with = None, "--tapeproxy-record-mode=once"
+        self._reset(**options)
+
+    def knob_options(self, knobs: dict) -> dict:
+        """mitmproxy options for knobs (KNOBS), relative paths from the test file's folder."""
+        return self._knob_options(knobs)
+
+    def expect_cassette(self, path: str, record_with: str = "--tapeproxy-record-mode=once") -> None:
+        """A cassette the test asked for that does not exist: said, with how to record it, when the test misses."""
+        self._missing = path
+        self._record_with = record_with
+
+    def finish(self, request) -> None:
+        """A test ends: what was recorded is saved, and a request nothing matched fails it."""
+        missing = self._missing
+        misses, unsaved = self._end()
+        if unsaved:
+            pytest.fail(f"tapeproxy: could not save the recorded cassette: {unsaved}", pytrace=False)
+        if misses:
+            # An app's retries ask again: each distinct miss is listed once, with how often it came.
+            seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
+            lines = "\n".join(f"  {text}" + (f" ({n} times)" if n > 1 else "") for text, n in seen.items())
+            why = f"no such cassette: {missing} (record it with {self._record_with}); " if missing else ""
+            text = f"tapeproxy: {why}{len(misses)} request(s) matched nothing:\n{lines}"
+            failed = getattr(request.node, CALL_REPORT, None)
+            if failed is not None and failed.failed:  # the miss is why the test failed: said there, counted once
+                failed.sections.append(("tapeproxy", text))
+            else:
+                pytest.fail(text, pytrace=False)
+
     def _reset(self, **options) -> None:
         """Every option back to the suite's defaults (then `options`), sequences and world from the start."""
 
@@ -298,21 +356,7 @@ def tapeproxy(tapeproxy_server, request):
         request.config.getoption("--tapeproxy-record-mode"),
     )
     yield handle
-    missing = handle._missing
-    misses, unsaved = handle._end()
-    if unsaved:
-        pytest.fail(f"tapeproxy: could not save the recorded cassette: {unsaved}", pytrace=False)
-    if misses:
-        # An app's retries ask again: each distinct miss is listed once, with how often it came.
-        seen = Counter(f"{c.method} {c.url}: {c.label.removeprefix('MISS: ')}" for c in misses)
-        lines = "\n".join(f"  {text}" + (f" ({n} times)" if n > 1 else "") for text, n in seen.items())
-        why = f"no such cassette: {missing} (record it with --tapeproxy-record-mode=once); " if missing else ""
-        text = f"tapeproxy: {why}{len(misses)} request(s) matched nothing:\n{lines}"
-        failed = getattr(request.node, CALL_REPORT, None)
-        if failed is not None and failed.failed:  # the miss is why the test failed: said there, counted once
-            failed.sections.append(("tapeproxy", text))
-        else:
-            pytest.fail(text, pytrace=False)
+    handle.finish(request)
 
 
 CALL_REPORT = "_tapeproxy_call_report"
