@@ -346,3 +346,33 @@ def test_the_ci_job_in_the_docs_runs_as_written(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert summary.startswith("# tapeproxy summary") and "| cassette | api.box.com | 1 |" in summary
     assert "| blocked | unknown.example | 1 |" in summary and "## Misses" in summary
+
+
+def test_the_control_port_answers_hostile_input_in_bounds_and_stalls_no_one(start_cli, tmp_path):
+    import socket
+
+    ready = tmp_path / "ready.json"
+    proxy = start_cli("demo", "--ready-file", str(ready))
+    host, port = ready_info(ready)["control"].removeprefix("http://").split(":")
+
+    def exchange(data: bytes) -> bytes:
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(data)
+            return b"".join(iter(lambda: s.recv(65536), b""))
+
+    stalled = socket.create_connection((host, int(port)), timeout=30)  # half a request, then nothing
+    stalled.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    try:
+        assert curl(f"http://{host}:{port}/health")["ready"] is True  # answered meanwhile
+        assert exchange(b"GET /health HTTP/1.1\r\nX: " + b"a" * (70 << 10) + b"\r\n\r\n").startswith(b"HTTP/1.1 413 ")
+        assert exchange(b"POST /scenarios HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").startswith(
+            b"HTTP/1.1 411 "
+        )
+        assert exchange(b"POST /scenarios HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").startswith(b"HTTP/1.1 413 ")
+        assert exchange(b"\x16\x03\x01 not http\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        rebound = exchange(b"GET /requests HTTP/1.1\r\nHost: evil.example:80\r\n\r\n")  # DNS rebinding
+        assert rebound.startswith(b"HTTP/1.1 403 ") and b"not 'evil.example:80'" in rebound
+    finally:
+        stalled.close()
+    assert proxy.stop() == 0
+    assert "Traceback" not in proxy.output
