@@ -28,21 +28,10 @@ RECORD_MODES = ("once", "new_episodes", "all")
 
 
 def summary_of(c: Call) -> dict:
-    return {
-        "id": c.seq,
-        "time": c.when,
-        "method": c.method,
-        "url": c.url,
-        "status": c.status,
-        "source": c.source,
-        "served_by": c.label,
-        "latency_ms": c.duration_ms,
-        **(
-            {"miss": {"reason": c.reason, "closest": c.closest or None, "differences": list(c.differences)}}
-            if c.source == "miss"
-            else {}
-        ),
-    }
+    if c.source != "miss":
+        return c.as_json()
+    miss = {"reason": c.reason, "closest": c.closest or None, "differences": list(c.differences)}
+    return {**c.as_json(), "miss": miss}
 
 
 def _body(data: bytes, size: int) -> dict:

@@ -73,6 +73,19 @@ class Call:
         """Why it missed, for a miss; "" otherwise."""
         return self.label.removeprefix("MISS: ") if self.source == "miss" else ""
 
+    def as_json(self) -> dict:
+        """The entry as the control API and the JSON log show it."""
+        return {
+            "id": self.seq,
+            "time": self.when,
+            "method": self.method,
+            "url": self.url,
+            "status": self.status,
+            "source": self.source,
+            "served_by": self.label,
+            "latency_ms": self.duration_ms,
+        }
+
 
 class Journal:
     name = "tapeproxy_journal"
@@ -175,20 +188,7 @@ class Journal:
 
     def _line(self, c: Call) -> str:
         if self.as_json:
-            return json.dumps(
-                {
-                    "event": "request",
-                    "time": c.when,
-                    "id": c.seq,
-                    "method": c.method,
-                    "url": c.url,
-                    "status": c.status,
-                    "source": c.source,
-                    "served_by": c.label,
-                    "latency_ms": c.duration_ms,
-                    "miss_reason": c.reason or None,
-                }
-            )
+            return json.dumps({"event": "request", **c.as_json(), "miss_reason": c.reason or None})
         status = "---" if c.status is None else str(c.status)
         took = f" {c.duration_ms}ms" if c.duration_ms is not None else ""
         text = f"{c.method} {c.url} -> {status} {c.label}{took}"
