@@ -55,10 +55,11 @@ class Call:
     label: str  # what served it, e.g. "cassette box-tasks.yaml #3 (1 of 1)"
     duration_ms: int | None
     time: float = 0.0  # when the request came, seconds since the epoch
-    request_headers: tuple[tuple[str, str], ...] = ()
+    # headers as they came, undecoded: kept by reference, decoded only when someone asks
+    request_fields: tuple[tuple[bytes, bytes], ...] = ()
     request_body: bytes = b""  # the first BODY_CAP bytes; none of a token exchange
     request_size: int = 0
-    response_headers: tuple[tuple[str, str], ...] = ()
+    response_fields: tuple[tuple[bytes, bytes], ...] = ()
     response_body: bytes = b""
     response_size: int = 0
     closest: str = ""  # a miss: the closest recording, and what differed from it
@@ -73,6 +74,14 @@ class Call:
         """Why it missed, for a miss; "" otherwise."""
         return self.label.removeprefix("MISS: ") if self.source == "miss" else ""
 
+    @property
+    def request_headers(self) -> list[tuple[str, str]]:
+        return _decoded(self.request_fields)
+
+    @property
+    def response_headers(self) -> list[tuple[str, str]]:
+        return _decoded(self.response_fields)
+
     def as_json(self) -> dict:
         """The entry as the control API and the JSON log show it."""
         return {
@@ -85,6 +94,10 @@ class Call:
             "served_by": self.label,
             "latency_ms": self.duration_ms,
         }
+
+
+def _decoded(fields: tuple[tuple[bytes, bytes], ...]) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for k, v in fields]
 
 
 class Journal:
@@ -168,10 +181,10 @@ class Journal:
                 label,
                 duration,
                 req.timestamp_start or time.time(),
-                tuple(req.headers.items(multi=True)),
+                req.headers.fields,
                 b"" if secret else (req.raw_content or b"")[:BODY_CAP],
                 len(req.raw_content or b""),
-                tuple(resp.headers.items(multi=True)) if resp else (),
+                resp.headers.fields if resp else (),
                 b"" if secret or not resp else (resp.raw_content or b"")[:BODY_CAP],
                 len(resp.raw_content or b"") if resp else 0,
                 miss.closest.label if miss and miss.closest else "",

@@ -455,7 +455,7 @@ def test_journal_filters_are_checked_once_and_match_as_documented():
 
     calls = [
         call(1, "GET", "https://api.box.com/2.0/tasks/1?fields=id", 200, "simulation", at=100.0),
-        call(2, "POST", "https://graph.microsoft.com/v1.0/me/sendMail", 202, "simulation", (("X-Id", "a"),), b"hi"),
+        call(2, "POST", "https://graph.microsoft.com/v1.0/me/sendMail", 202, "simulation", ((b"X-Id", b"a"),), b"hi"),
         call(3, "GET", "https://api.box.com/2.0/folders/0", 404, "miss", at=200.0),
     ]
 
