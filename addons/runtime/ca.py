@@ -15,11 +15,12 @@ from mitmproxy import certs
 from mitmproxy.options import CONF_BASENAME, CONF_DIR
 from OpenSSL import crypto
 
-from ..core import writer
+from ..core import jks, writer
 
 CA_FILE = f"{CONF_BASENAME}-ca-cert.pem"
 BUNDLE_FILE = "tapeproxy-ca-bundle.pem"
 CA_DIR_PREFIX = "tapeproxy-ca-dir-"
+JAVA_STORE_FILE = "tapeproxy-java-truststore.jks"
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", re.DOTALL)
 
 
@@ -146,6 +147,23 @@ def _write_ca_dir(folder: Path, content: bytes) -> Path:
     return final
 
 
+def _write_java_store(folder: Path, content: bytes) -> Path:
+    """The bundle's certificates as a Java trust store, rewritten only when the bundle changed."""
+    store = folder / JAVA_STORE_FILE
+    marker = folder / f"{JAVA_STORE_FILE}.sha256"  # the bundle it was made from (a JKS holds a date)
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        current = marker.read_text()
+    except FileNotFoundError:
+        current = ""
+    if current != digest or not store.is_file():
+        ders = [ssl.PEM_cert_to_DER_cert(pem.decode("ascii")) for pem in _PEM.findall(content)]
+        mtime_ms = int(os.stat(folder / CA_FILE).st_mtime * 1000) if (folder / CA_FILE).exists() else 0
+        writer.replace_atomic(store, jks.trust_store(ders, mtime_ms))
+        writer.replace_atomic(marker, digest.encode())
+    return store
+
+
 def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
     """Environment that points common clients (Python, curl, Node, Go, Java, OpenSSL) at the proxy,
     and tapeproxy ctl at this instance."""
@@ -154,7 +172,7 @@ def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
     folder, content = _bundle_content(confdir)  # the CA and what was trusted before, read once
     bundle = str(_write_bundle(folder, content))
     parts = urlsplit(proxy_url)
-    p12 = folder / f"{CONF_BASENAME}-ca-cert.p12"
+    java_store = _write_java_store(folder, content)
     return {
         "HTTPS_PROXY": proxy_url,
         "HTTP_PROXY": proxy_url,
@@ -164,11 +182,12 @@ def client_env(proxy_url: str, confdir: str | None) -> dict[str, str]:
         "NODE_EXTRA_CA_CERTS": str(folder / CA_FILE),
         # Node 22.21+ and 24.5+ route fetch and https through HTTPS_PROXY with this (docs/clients.md)
         "NODE_USE_ENV_PROXY": "1",
-        # Java reads neither HTTPS_PROXY nor PEM bundles: system properties and a PKCS12 trust store.
+        # Java reads neither HTTPS_PROXY nor PEM bundles: system properties, and a trust store of
+        # the bundle (mitmproxy's .p12 is not one Java trusts anything in; core/jks.py says why).
         "JAVA_TOOL_OPTIONS": (
             f"-Dhttps.proxyHost={parts.hostname} -Dhttps.proxyPort={parts.port} "
             f"-Dhttp.proxyHost={parts.hostname} -Dhttp.proxyPort={parts.port} "
-            f"-Djavax.net.ssl.trustStore={p12} -Djavax.net.ssl.trustStoreType=PKCS12"
+            f"-Djavax.net.ssl.trustStore={java_store} -Djavax.net.ssl.trustStoreType=JKS"
         ),
         "TAPEPROXY_URL": proxy_url,  # what tapeproxy ctl talks to
     }
