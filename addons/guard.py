@@ -57,19 +57,19 @@ class OfflineGuard:
             data.server.error = f"tapeproxy is offline (record mode '{mode}'): refused to connect to {host}:{port}"
             logger.warning(data.server.error)
             return
-        client = data.client
-        if not ctx.options.tapeproxy_allow_local_targets and not loopback_peer(client.peername):
-            await _refuse_local_target(data, (host, port), client.sockname)
-            if data.server.error:
-                return
         if self.intercept.blocks(host) and (host.lower(), port) not in self.mode.upstream_targets:
-            # the pipeline answered every HTTP request to it; this is what is not HTTP
+            # before any DNS lookup; the pipeline answered every HTTP request to it, this is what is not HTTP
             data.server.error = (
                 f"tapeproxy: refused to connect to {host}:{port}: not a host tapeproxy answers, and "
                 f"--block-unknown-hosts is on (--allow-host {host} lets it through)"
             )
             logger.warning(data.server.error)
             return
+        client = data.client
+        if not ctx.options.tapeproxy_allow_local_targets and not loopback_peer(client.peername):
+            await _refuse_local_target(data, (host, port), client.sockname)
+            if data.server.error:
+                return
         if self.mode.live:
             return
         if host not in self.tunnelled:
