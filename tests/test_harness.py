@@ -376,3 +376,14 @@ def test_the_control_port_answers_hostile_input_in_bounds_and_stalls_no_one(star
         stalled.close()
     assert proxy.stop() == 0
     assert "Traceback" not in proxy.output
+
+
+def test_a_control_port_in_use_is_said_before_start_up(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(["demo", "--port", "0", "--control-port", str(port), "--confdir", str(tmp_path)])
+    assert done.returncode == 2 and f"127.0.0.1:{port} is already in use" in done.stderr, done.stderr

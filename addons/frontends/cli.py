@@ -579,6 +579,8 @@ def _run(command: str, args, cassettes: list[str]) -> int:
     for mode in settings["mode"]:
         port = int(mode.rsplit(":", 1)[1]) if "@" in mode else args.port
         _check_port_free(args.host, port, bool(args.allow_remote or args.proxy_auth))
+    if args.control_port > 0:  # said now, in tapeproxy's words, not as an addon error once running
+        _check_port_free(args.host, args.control_port, bool(args.allow_remote or args.proxy_auth))
 
     announced: list[Path] = []
 
