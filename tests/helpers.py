@@ -249,7 +249,7 @@ def proxied_session(proxy, token: str = "demo"):
     return s
 
 
-def graph_client(proxy):
+def graph_client(proxy, token: str = "offline-demo-token"):
     """msgraph-sdk's GraphServiceClient through the proxy (default middleware, a static token), and its
     httpx transport to close."""
     import httpx
@@ -264,7 +264,7 @@ def graph_client(proxy):
 
     class StaticToken(AccessTokenProvider):
         async def get_authorization_token(self, uri, additional_authentication_context=None):
-            return "offline-demo-token"
+            return token
 
         def get_allowed_hosts_validator(self):
             return AllowedHostsValidator(["graph.microsoft.com"])
@@ -332,6 +332,8 @@ SPECS = Path(os.environ.get("TAPEPROXY_SPECS") or ROOT.parent / "shared" / "spec
 SPEC_FILES = {
     "box-openapi.json": "Box's OpenAPI (openapi.json of github.com/box/box-openapi)",
     "graph-v1.0-csdl.xml": "Graph's v1.0 CSDL (schemas/ of github.com/microsoftgraph/msgraph-metadata)",
+    "graph-permissions.json": "Graph's permissions reference (permissions/new/permissions.json of "
+    "github.com/microsoftgraph/microsoft-graph-devx-content)",
 }
 
 

@@ -6,7 +6,8 @@ Box: every operation of Box's OpenAPI (method, path template, parameters, reques
 status and response schema) and the schemas they use, without descriptions, and those of its
 versioned specs the main one lacks (served under `box-version`). Graph: from the v1.0
 CSDL, the entity and complex types (properties, navigation properties, base types, open and
-abstract), enum members, entity sets, singletons and bound actions and functions. Each is written
+abstract), enum members, entity sets, singletons and bound actions and functions; from Graph's
+permissions reference, which permissions allow each method and path (permissions_model.py). Each is written
 as gzipped JSON beside this file; the spec files themselves are not shipped.
 """
 
@@ -19,9 +20,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from . import permissions_model
+
 HERE = Path(__file__).resolve().parent
 BOX_MODEL = HERE / "box.json.gz"
 GRAPH_MODEL = HERE / "graph.json.gz"
+PERMISSIONS_MODEL = HERE / "permissions.json.gz"
 BOX_SPEC = "box-openapi.json"
 # Box's versioned specs: the endpoints it serves only under a `box-version` header (2025.0 and on).
 BOX_VERSIONED_SPECS = ("box-openapi-v2025.0.json", "box-openapi-v2026.0.json")
@@ -213,6 +217,7 @@ def derived(specs: Path) -> dict[Path, dict]:
             tuple(json.loads((specs / name).read_text("utf-8")) for name in BOX_VERSIONED_SPECS),
         ),
         GRAPH_MODEL: derive_graph((specs / GRAPH_SPEC).read_text("utf-8")),
+        PERMISSIONS_MODEL: permissions_model.derive(json.loads((specs / permissions_model.SPEC).read_text("utf-8"))),
     }
 
 
