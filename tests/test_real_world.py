@@ -202,7 +202,7 @@ def test_sign_in_hosts_are_intercepted_without_a_cassette_naming_them(start_cli,
     r = s.get("https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration")
     assert r.json()["token_endpoint"] == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     # another sign-in endpoint is a miss in the identity platform's own error shape
-    r = s.get("https://login.microsoftonline.com/common/oauth2/v2.0/authorize")
+    r = s.get("https://login.microsoftonline.com/common/oauth2/v2.0/logout")
     assert r.status_code == 404 and r.json()["error"] == "tapeproxy_no_recorded_interaction"
 
 

@@ -83,7 +83,7 @@ def test_misses_log_no_secret_the_request_carried(start_cli, tmp_path):
             # not a token endpoint (those fall back on simulated sign-in, and their credentials never count)
             interaction(
                 "POST",
-                "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/logout",
                 req_body="grant_type=client_credentials&client_secret=REDACTED-client_secret-1",
                 req_headers={"Content-Type": ["application/x-www-form-urlencoded"]},
                 body={"ok": 1},
@@ -97,7 +97,7 @@ def test_misses_log_no_secret_the_request_carried(start_cli, tmp_path):
     assert r.status_code == 404
     r = get(
         proxy,
-        "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode",
+        "https://login.microsoftonline.com/t/oauth2/v2.0/logout",
         method="POST",
         headers=headers,
         data={

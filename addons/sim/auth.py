@@ -1,21 +1,33 @@
 """Auth as the services do it: who may call, and the token endpoints that hand out tokens.
 
 Graph print tasks accept only the application permission PrintTaskDefinition.ReadWrite.All:
-a delegated token (a JWT with `scp`) or an app token without that role gets 403. An opaque token
-is accepted (tapeproxy cannot see inside it). No Authorization header: 401 in each API's shape.
+a delegated token (a JWT with `scp`) or an app token without that role gets 403 (every other
+Graph call is checked by addons/permissions.py). An opaque token is accepted (tapeproxy cannot see
+inside it). No Authorization header: 401 in each API's shape. Microsoft identity's sign-in is
+simulated whole, offline: client credentials, authorization code with PKCE, device code, refresh.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
+import hashlib
+import hmac
+import html
 import json
+import re
 import secrets
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from ..core import jwt, permissions, yamlfile
 from ..core.profiles import box as box_profile
 from .http import ApiError, Reply, SimRequest, json_reply
 
@@ -25,18 +37,6 @@ GRAPH_RESOURCE = "00000003-0000-0000-c000-000000000000"
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwt_claims(token: str) -> dict | None:
-    """The payload of a JWT (unverified: this is a simulation), or None for an opaque token."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 def bearer(req: SimRequest) -> str | None:
@@ -49,7 +49,7 @@ def check_graph_print(req: SimRequest) -> None:
     token = bearer(req)
     if token is None:
         raise ApiError("unauthorized")
-    claims = jwt_claims(token)
+    claims = jwt.claims(token)
     if claims is None:
         return
     if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < time.time():
@@ -69,7 +69,7 @@ def check_bearer(req: SimRequest) -> None:
     token = bearer(req)
     if token is None:
         raise ApiError("unauthorized")
-    claims = jwt_claims(token)
+    claims = jwt.claims(token)
     if claims and isinstance(claims.get("exp"), (int, float)) and claims["exp"] < time.time():
         raise ApiError("token_expired")
 
@@ -172,11 +172,117 @@ class _Revoked:
 _revoked = _Revoked()
 
 
-def app_token(tenant: str, client_id: str, roles: list[str], lifetime: int = 3599) -> str:
-    """An app-only Graph access token, shaped like Microsoft identity's (unsigned: offline use only)."""
-    now = int(time.time())
+# --- Microsoft identity (Entra ID) -----------------------------------------------------------------
+# Every registration is taken as consented to everything: client credentials get every application
+# permission, a delegated sign-in every delegated one it asks for, and the user signs in at once
+# (no page, no pending device code), so that a test drives the real flows without a person.
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+GRAPH_URI = "https://graph.microsoft.com/"
+DEVICE_LOGIN = "https://microsoft.com/devicelogin"
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")  # answered by the identity platform itself
+TOKEN_LIFETIME = 3599
+CODE_LIFETIME = 600  # Entra's authorization codes last 10 minutes
+DEVICE_CODE_LIFETIME = 900
+REFRESH_LIFETIME = 90 * 24 * 3600
+DEFAULT_WORLD = Path(__file__).resolve().parent / "default-world.yaml"
+# The global cloud's hosts all issue tokens as login.microsoftonline.com; a national cloud as itself.
+GLOBAL_HOSTS = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net")
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    id: str
+    upn: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DelegatedGrant:
+    """What a user consented to, for one app: carried by an authorization code, a device code or a
+    refresh token until it is redeemed."""
+
+    tenant: str
+    client_id: str
+    user: SignedInUser
+    scopes: tuple[str, ...]  # Graph's delegated permission names, without the resource prefix
+    oidc: frozenset[str]  # of OIDC_SCOPES, those asked for
+    issuer_host: str
+    redirect_uri: str = ""
+    code_challenge: str = ""
+    challenge_method: str = ""
+    nonce: str = ""
+
+
+class SignInRefused(Exception):
+    """An identity-platform error: `error` is OAuth's code, the description begins with AADSTS."""
+
+    def __init__(self, error: str, description: str, status: int = 400):
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+class _Issued:
+    """Codes and refresh tokens this simulation handed out, each with its grant until it expires:
+    the last KEPT of them, so that a long run does not grow without end. A redeemed single-use code
+    is kept as redeemed, so that using it again is told apart from a code never issued."""
+
+    KEPT = 10_000
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, DelegatedGrant | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: str, grant: DelegatedGrant, lifetime: int) -> None:
+        with self._lock:
+            self._items[key] = (time.time() + lifetime, grant)
+            while len(self._items) > self.KEPT:
+                self._items.popitem(last=False)
+
+    def state(self, key: str, *, redeem: bool) -> DelegatedGrant | str:
+        """The grant, or why there is none: "unknown", "redeemed" or "expired". `redeem`: single use."""
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return "unknown"
+            expires, grant = entry
+            if grant is None:
+                return "redeemed"
+            if expires < time.time():
+                del self._items[key]
+                return "expired"
+            if redeem:
+                self._items[key] = (expires, None)
+            return grant
+
+
+_codes = _Issued()  # authorization codes and device codes
+_refresh_tokens = _Issued()
+
+
+def _b64json(data: dict) -> str:
+    return _b64(json.dumps(data, separators=(",", ":")).encode())
+
+
+def _jwt(claims: dict) -> str:
+    """A JWT as Microsoft identity shapes them, unsigned (offline use only): no one here verifies."""
     header = {"typ": "JWT", "alg": "RS256", "kid": "tapeproxy-simulation"}
-    claims = {
+    return ".".join([_b64json(header), _b64json(claims), _b64(b"tapeproxy-simulation-signature")])
+
+
+def graph_access_token(
+    tenant: str,
+    client_id: str,
+    *,
+    roles: list[str] | None = None,
+    user: SignedInUser | None = None,
+    scopes: tuple[str, ...] = (),
+    lifetime: int = TOKEN_LIFETIME,
+) -> str:
+    """A Graph access token: app-only with `roles`, or delegated for `user` with `scp` (the
+    permission names, space-separated, as Graph's v1 tokens carry them)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
         "aud": "https://graph.microsoft.com",
         "iss": f"https://sts.windows.net/{tenant}/",
         "iat": now,
@@ -184,28 +290,235 @@ def app_token(tenant: str, client_id: str, roles: list[str], lifetime: int = 359
         "exp": now + lifetime,
         "appid": client_id,
         "azp": client_id,
-        "idtyp": "app",
-        "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id)),
-        "roles": roles,
-        "sub": client_id,
-        "tid": tenant,
-        "ver": "1.0",
     }
-    return ".".join(
-        [_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(b"tapeproxy-simulation-signature")]
+    if user is None:
+        oid = str(uuid.uuid5(uuid.NAMESPACE_URL, client_id))
+        claims |= {"idtyp": "app", "oid": oid, "roles": roles or [], "sub": client_id}
+    else:
+        claims |= {
+            "amr": ["pwd"],
+            "idtyp": "user",
+            "name": user.name,
+            "oid": user.id,
+            "scp": " ".join(scopes),
+            "sub": _pairwise_subject(user, client_id),
+            "unique_name": user.upn,
+            "upn": user.upn,
+        }
+    claims |= {"tid": tenant, "ver": "1.0"}
+    return _jwt(claims)
+
+
+def _id_token(grant: DelegatedGrant, lifetime: int = TOKEN_LIFETIME) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "aud": grant.client_id,
+        "iss": f"https://{grant.issuer_host}/{grant.tenant}/v2.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "name": grant.user.name,
+        "oid": grant.user.id,
+        "preferred_username": grant.user.upn,
+        "sub": _pairwise_subject(grant.user, grant.client_id),
+        "tid": grant.tenant,
+        "ver": "2.0",
+    }
+    if grant.nonce:
+        claims["nonce"] = grant.nonce
+    if "email" in grant.oidc:
+        claims["email"] = grant.user.upn
+    return _jwt(claims)
+
+
+def _pairwise_subject(user: SignedInUser, client_id: str) -> str:
+    """`sub` differs per app for one user, as Entra's does (oid is the same for all apps)."""
+    return _b64(hashlib.sha256(f"{user.id}/{client_id}".encode()).digest())
+
+
+@functools.cache
+def _directory() -> tuple[SignedInUser, dict[str, SignedInUser]]:
+    """The default world's Graph users by UPN, and the one /me is: sign-in needs no world, but the
+    user it signs in is the one the demo's /me answers with."""
+    data, _ = yamlfile.load(DEFAULT_WORLD)
+    graph = data.get("graph") or {}
+    users = {
+        str(u["userPrincipalName"]).lower(): SignedInUser(
+            str(u["id"]), str(u["userPrincipalName"]), str(u.get("displayName") or u["userPrincipalName"])
+        )
+        for u in graph.get("users") or []
+        if isinstance(u, dict) and u.get("id") and u.get("userPrincipalName")
+    }
+    me = next(u for u in users.values() if u.id == str(graph.get("me")))
+    return me, users
+
+
+def signed_in_user(login_hint: str) -> SignedInUser:
+    """Who signs in: the default world's user of that UPN, a made-up one for an unknown hint
+    (a stable id, so that the same hint is the same user), or the world's /me without a hint."""
+    me, users = _directory()
+    if not login_hint:
+        return me
+    known = users.get(login_hint.lower())
+    if known:
+        return known
+    local = login_hint.partition("@")[0]
+    return SignedInUser(str(uuid.uuid5(uuid.NAMESPACE_URL, login_hint.lower())), login_hint, local)
+
+
+def _requested_scopes(scope: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The Graph delegated permissions and the OIDC scopes a `scope` parameter asks for: Graph's
+    given with or without its resource prefix, `.default` for every delegated permission."""
+    known = {name.lower(): name for name in permissions.delegated_names() if name not in OIDC_SCOPES}
+    graph: list[str] = []
+    oidc: set[str] = set()
+    for item in scope.split():
+        if item.lower() in OIDC_SCOPES:
+            oidc.add(item.lower())
+            continue
+        name = item
+        for prefix in (GRAPH_URI, GRAPH_RESOURCE + "/"):
+            if name.lower().startswith(prefix):
+                name = name[len(prefix) :]
+        wanted = sorted(known.values()) if name == ".default" else [known.get(name.lower(), "")]
+        if not all(wanted):
+            raise SignInRefused(
+                "invalid_scope",
+                f"AADSTS70011: The provided request must include a 'scope' input parameter. The provided value "
+                f"for the input parameter 'scope' is not valid. The scope '{item}' does not exist.",
+            )
+        graph += [w for w in wanted if w not in graph]
+    if not graph and not oidc:
+        raise _missing("scope")
+    return tuple(graph), frozenset(oidc)
+
+
+def _missing(parameter: str) -> SignInRefused:
+    return SignInRefused(
+        "invalid_request", f"AADSTS900144: The request body must contain the following parameter: '{parameter}'."
+    )
+
+
+def _issuer_host(req: SimRequest) -> str:
+    return "login.microsoftonline.com" if req.host in GLOBAL_HOSTS else req.host
+
+
+def identity_authorize(req: SimRequest, tenant: str) -> Reply:
+    """GET /{tenant}/oauth2/v2.0/authorize: the user signs in and consents at once; the browser is
+    sent back to redirect_uri with a single-use code (or the error, once redirect_uri is known)."""
+    q = req.query
+    try:
+        for parameter in ("client_id", "redirect_uri", "response_type"):
+            if not q.get(parameter):
+                raise _missing(parameter)
+        if q["response_type"] != "code":
+            raise SignInRefused(
+                "unsupported_response_type",
+                f"AADSTS700054: response_type '{q['response_type']}' is not enabled for the application; "
+                "the simulation answers response_type=code.",
+            )
+    except SignInRefused as e:
+        return _aad_error(e.error, e.description, e.status)
+    answer = {"state": q["state"]} if "state" in q else {}
+    try:
+        method = q.get("code_challenge_method") or ("plain" if q.get("code_challenge") else "")
+        if method not in ("", "S256", "plain"):
+            raise SignInRefused(
+                "invalid_request", f"AADSTS501491: The code_challenge_method '{method}' is not supported."
+            )
+        scopes, oidc = _requested_scopes(q.get("scope", ""))
+    except SignInRefused as e:
+        return _redirect(q, {"error": e.error, "error_description": e.description, **answer})
+    grant = DelegatedGrant(
+        tenant,
+        q["client_id"],
+        signed_in_user(q.get("login_hint", "")),
+        scopes,
+        oidc,
+        _issuer_host(req),
+        redirect_uri=q["redirect_uri"],
+        code_challenge=q.get("code_challenge", ""),
+        challenge_method=method,
+        nonce=q.get("nonce", ""),
+    )
+    code = "1.A" + secrets.token_urlsafe(96)
+    _codes.add(code, grant, CODE_LIFETIME)
+    return _redirect(q, {"code": code, **answer, "session_state": str(uuid.uuid4())})
+
+
+def _redirect(query: dict[str, str], answer: dict[str, str]) -> Reply:
+    """The authorization response, sent back as response_mode asks: in the query (the default for
+    code), the fragment, or a form the browser posts."""
+    uri, mode = query["redirect_uri"], query.get("response_mode", "query")
+    headers = [("Cache-Control", "no-store, no-cache")]
+    if mode == "form_post":
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>' for k, v in answer.items()
+        )
+        page = (
+            f'<html><body onload="document.forms[0].submit()"><form method="POST" action="{html.escape(uri)}">'
+            f"{fields}</form></body></html>"
+        )
+        return Reply(200, [("Content-Type", "text/html; charset=utf-8"), *headers], page.encode())
+    separator = "#" if mode == "fragment" else ("&" if "?" in uri else "?")
+    return Reply(302, [("Location", uri + separator + urlencode(answer)), *headers], b"")
+
+
+def identity_devicecode(req: SimRequest, tenant: str) -> Reply:
+    """POST /{tenant}/oauth2/v2.0/devicecode: a device code the user has already approved, so the
+    SDK's first poll gets the tokens (interval 1, so that it polls soon)."""
+    form = req.form()
+    try:
+        if not form.get("client_id"):
+            raise _missing("client_id")
+        scopes, oidc = _requested_scopes(form.get("scope", ""))
+    except SignInRefused as e:
+        return _aad_error(e.error, e.description, e.status)
+    user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
+    device_code = "DAQABIQEAAAB" + secrets.token_urlsafe(96)
+    grant = DelegatedGrant(tenant, form["client_id"], signed_in_user(""), scopes, oidc, _issuer_host(req))
+    _codes.add(device_code, grant, DEVICE_CODE_LIFETIME)
+    return json_reply(
+        200,
+        {
+            "user_code": user_code,
+            "device_code": device_code,
+            "verification_uri": DEVICE_LOGIN,
+            "expires_in": DEVICE_CODE_LIFETIME,
+            "interval": 1,
+            "message": f"To sign in, use a web browser to open the page {DEVICE_LOGIN} "
+            f"and enter the code {user_code} to authenticate.",
+        },
+        [("Cache-Control", "no-store, no-cache")],
     )
 
 
 def identity_token(req: SimRequest, tenant: str) -> Reply:
-    """login.microsoftonline.com/{tenant}/oauth2/v2.0/token: client credentials for Graph."""
+    """POST /{tenant}/oauth2/v2.0/token: client credentials for Graph, and the delegated grants
+    (authorization code with PKCE, device code, refresh token)."""
     form = req.form()
-    if form.get("grant_type") != "client_credentials":
-        return _aad_error(
-            "unsupported_grant_type",
-            f"The grant type {form.get('grant_type')!r} is not supported by the simulation; use client_credentials.",
-        )
+    grants = {
+        "client_credentials": _client_credentials,
+        "authorization_code": _redeem_authorization_code,
+        DEVICE_CODE_GRANT: _redeem_device_code,
+        "refresh_token": _redeem_refresh_token,
+    }
+    grant_type = form.get("grant_type", "")
+    try:
+        if not grant_type:
+            raise _missing("grant_type")
+        if grant_type not in grants:
+            raise SignInRefused(
+                "unsupported_grant_type", f"AADSTS70003: The app requested an unsupported grant type '{grant_type}'."
+            )
+        return grants[grant_type](form, tenant)
+    except SignInRefused as e:
+        return _aad_error(e.error, e.description, e.status)
+
+
+def _client_credentials(form: dict[str, str], tenant: str) -> Reply:
     if not form.get("client_id") or not (form.get("client_secret") or form.get("client_assertion")):
-        return _aad_error(
+        raise SignInRefused(
             "invalid_client",
             "AADSTS7000216: 'client_assertion', 'client_secret' or "
             "'request' is required for the 'client_credentials' grant type.",
@@ -213,26 +526,122 @@ def identity_token(req: SimRequest, tenant: str) -> Reply:
         )
     scope = form.get("scope", "")
     if "graph.microsoft.com" not in scope and GRAPH_RESOURCE not in scope:
-        return _aad_error("invalid_scope", f"AADSTS70011: The provided value for scope {scope!r} is not valid.")
-    token = app_token(tenant, form["client_id"], [PRINT_ROLE])
+        raise SignInRefused("invalid_scope", f"AADSTS70011: The provided value for scope {scope!r} is not valid.")
+    roles = sorted(permissions.application_names())
+    token = graph_access_token(tenant, form["client_id"], roles=roles)
     return json_reply(
         200,
-        {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token},
+        {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "ext_expires_in": TOKEN_LIFETIME, "access_token": token},
         [("Cache-Control", "no-store, no-cache")],
     )
 
 
+def _redeemed(issued: _Issued, key: str, parameter: str, client_id: str, *, redeem: bool) -> DelegatedGrant:
+    """The grant a code or refresh token carries, or the identity platform's refusal."""
+    if not key:
+        raise _missing(parameter)
+    if not client_id:
+        raise _missing("client_id")
+    grant = issued.state(key, redeem=redeem)
+    if grant == "redeemed":
+        raise SignInRefused(
+            "invalid_grant",
+            "AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code "
+            "or use an existing refresh token.",
+        )
+    if grant == "expired":
+        raise SignInRefused(
+            "expired_token" if parameter == "device_code" else "invalid_grant",
+            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. "
+            "Send a new interactive authorization request for this user and resource.",
+        )
+    if not isinstance(grant, DelegatedGrant):
+        raise SignInRefused("invalid_grant", "AADSTS9002313: Invalid request. Request is malformed or invalid.")
+    if grant.client_id != client_id:
+        raise SignInRefused(
+            "invalid_grant", f"AADSTS70000: The provided '{parameter}' was issued to another application."
+        )
+    return grant
+
+
+def _redeem_authorization_code(form: dict[str, str], tenant: str) -> Reply:
+    grant = _redeemed(_codes, form.get("code", ""), "code", form.get("client_id", ""), redeem=True)
+    if form.get("redirect_uri", "") != grant.redirect_uri:
+        raise SignInRefused(
+            "invalid_grant",
+            f"AADSTS500112: The reply address '{form.get('redirect_uri', '')}' does not match the reply address "
+            f"'{grant.redirect_uri}' provided when requesting Authorization code.",
+        )
+    if grant.code_challenge and not _pkce_matches(form.get("code_verifier", ""), grant):
+        raise SignInRefused(
+            "invalid_grant",
+            "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        )
+    return _delegated_tokens(grant, form)
+
+
+def _pkce_matches(verifier: str, grant: DelegatedGrant) -> bool:
+    if grant.challenge_method == "S256":
+        verifier = _b64(hashlib.sha256(verifier.encode()).digest())
+    return bool(verifier) and hmac.compare_digest(verifier, grant.code_challenge)
+
+
+def _redeem_device_code(form: dict[str, str], tenant: str) -> Reply:
+    grant = _redeemed(_codes, form.get("device_code", ""), "device_code", form.get("client_id", ""), redeem=True)
+    return _delegated_tokens(grant, form)
+
+
+def _redeem_refresh_token(form: dict[str, str], tenant: str) -> Reply:
+    """Entra's refresh tokens are not single use; each use gives a new one too. `scope`, when given,
+    is what the new access token is for (consent covers every delegated permission)."""
+    grant = _redeemed(
+        _refresh_tokens, form.get("refresh_token", ""), "refresh_token", form.get("client_id", ""), redeem=False
+    )
+    if form.get("scope"):
+        scopes, oidc = _requested_scopes(form["scope"])
+        grant = dataclasses.replace(grant, scopes=scopes, oidc=oidc)
+    return _delegated_tokens(dataclasses.replace(grant, nonce=""), form)
+
+
+def _delegated_tokens(grant: DelegatedGrant, form: dict[str, str]) -> Reply:
+    """The token response: an access token for Graph, an id_token for openid, a refresh token for
+    offline_access, and client_info (the user's and tenant's ids MSAL keys its cache by) when asked."""
+    oidc = [s for s in OIDC_SCOPES if s in grant.oidc]
+    body: dict[str, Any] = {
+        "token_type": "Bearer",
+        "scope": " ".join([GRAPH_URI + s for s in grant.scopes] + oidc),
+        "expires_in": TOKEN_LIFETIME,
+        "ext_expires_in": TOKEN_LIFETIME,
+        "access_token": graph_access_token(
+            grant.tenant,
+            grant.client_id,
+            user=grant.user,
+            scopes=grant.scopes + tuple(s for s in oidc if s != "offline_access"),
+        ),
+    }
+    if "offline_access" in grant.oidc:
+        body["refresh_token"] = "1.AQ" + secrets.token_urlsafe(192)
+        _refresh_tokens.add(body["refresh_token"], grant, REFRESH_LIFETIME)
+    if "openid" in grant.oidc:
+        body["id_token"] = _id_token(grant)
+    if form.get("client_info") == "1":
+        body["client_info"] = _b64json({"uid": grant.user.id, "utid": grant.tenant})
+    return json_reply(200, body, [("Cache-Control", "no-store, no-cache")])
+
+
 def _aad_error(error: str, description: str, status: int = 400) -> Reply:
+    number = re.match(r"AADSTS(\d+)", description)
     return json_reply(
         status,
         {
             "error": error,
             "error_description": description,
-            "error_codes": [],
+            "error_codes": [int(number.group(1))] if number else [],
             "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
             "trace_id": str(uuid.uuid4()),
             "correlation_id": str(uuid.uuid4()),
         },
+        [("Cache-Control", "no-store, no-cache")],
     )
 
 
@@ -326,7 +735,7 @@ def _box_user_subject(form: dict[str, str], grant: str) -> str:
     if grant == "client_credentials" and form.get("box_subject_type") == "user":
         subject = form.get("box_subject_id", "")
     elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
-        claims = jwt_claims(form.get("assertion", "")) or {}
+        claims = jwt.claims(form.get("assertion", "")) or {}
         subject = str(claims.get("sub", "")) if claims.get("box_sub_type") == "user" else ""
     else:
         subject = ""
@@ -346,6 +755,13 @@ def _token_user(token: str) -> str:
     return user if user.isdigit() else ""
 
 
+def box_scoped_token(scopes: list[str], item: tuple[str, str] | None = None, user: str = "") -> str:
+    """A Box token that may do only what its scopes allow (on `item`, (kind, id), if named; as `user`,
+    a Box user id, if named): what a token exchange hands out and `tapeproxy token --api box` mints."""
+    payload = json.dumps({"s": scopes, "r": "/".join(item) if item else None, "u": user}, separators=(",", ":"))
+    return DOWNSCOPED + _b64(payload.encode()) + "." + secrets.token_hex(8)
+
+
 def _box_token_exchange(form: dict[str, str]) -> Reply:
     """A downscoped token: the subject token's rights narrowed to `scope`, on `resource` if named."""
     subject, scopes = form.get("subject_token", ""), form.get("scope", "").split()
@@ -363,9 +779,7 @@ def _box_token_exchange(form: dict[str, str]) -> Reply:
     item = _box_item(form.get("resource", "").partition("?")[0].removeprefix("https://api.box.com"))
     if form.get("resource") and item is None:
         return _oauth_error(400, "invalid_resource", "The resource is not the URL of a Box file or folder")
-    user = _token_user(subject)
-    payload = json.dumps({"s": scopes, "r": "/".join(item) if item else None, "u": user}, separators=(",", ":"))
-    token = DOWNSCOPED + _b64(payload.encode()) + "." + secrets.token_hex(8)
+    token = box_scoped_token(scopes, item, _token_user(subject))
     restricted = [
         {"scope": s, "object": {"id": item[1], "type": item[0][:-1], "etag": "0", "sequence_id": "0"}}
         for s in scopes

@@ -16,6 +16,8 @@ from .http import ApiError, Later, Reply, SimRequest, error_reply
 from .world import World
 
 _IDENTITY_TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
+_IDENTITY_AUTHORIZE = re.compile(r"^/([^/]+)/oauth2/v2\.0/authorize/?$")
+_IDENTITY_DEVICECODE = re.compile(r"^/([^/]+)/oauth2/v2\.0/devicecode/?$")
 _IDENTITY_META = re.compile(r"^/([^/]+)/(?:discovery/instance|v2\.0/\.well-known/openid-configuration)/?$")
 
 
@@ -29,6 +31,12 @@ def sign_in(req: SimRequest) -> Reply | None:
         m = _IDENTITY_TOKEN.match(req.path)
         if m and req.method == "POST":
             return auth.identity_token(req, m.group(1))
+        m = _IDENTITY_AUTHORIZE.match(req.path)
+        if m and req.method == "GET":
+            return auth.identity_authorize(req, m.group(1))
+        m = _IDENTITY_DEVICECODE.match(req.path)
+        if m and req.method == "POST":
+            return auth.identity_devicecode(req, m.group(1))
         m = _IDENTITY_META.match(req.path)
         if m and req.method == "GET":
             return auth.identity_metadata(req, m.group(1))
