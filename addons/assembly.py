@@ -21,6 +21,7 @@ from .journal import Journal
 from .limits import Limits
 from .malformed import MalformedHeaders
 from .miss import Miss
+from .permissions import Permissions
 from .pipeline import Pipeline
 from .recorder import Recorder
 from .reload import Reload
@@ -54,6 +55,8 @@ class Tapeproxy(Chain):
         self.control = Control(self.scenarios, self.simulation, self.journal, self.intercept, self.recording)
         batch, signin = GraphBatch(self.simulation), SignIn(self.mode)
         self.spec = SpecAnswers(self.mode)
+        self.permissions = Permissions(self.simulation, self.spec, self.mode)
+        self.journal.permissions = self.permissions.usage
         # The answer order: the first that answers a request wins (docs/request-flow.md).
         self.pipeline = Pipeline(
             self.intercept,
@@ -61,6 +64,7 @@ class Tapeproxy(Chain):
             [
                 self.scenarios,
                 batch,
+                self.permissions,
                 self.simulation,
                 self.replay,
                 signin,
@@ -75,6 +79,7 @@ class Tapeproxy(Chain):
                 self.scenarios.truncate,
                 self.recorder.record,
                 self.spec.validate,
+                self.permissions.observe,
                 self.journal.on_response,
             ],
             on_error=[self.recorder.dropped, self.journal.on_error],
@@ -93,6 +98,7 @@ class Tapeproxy(Chain):
                 self.watch,
                 self.scenarios,
                 batch,
+                self.permissions,
                 self.simulation,
                 self.replay,
                 signin,

@@ -240,6 +240,9 @@ class Control:
             return 200, self.health()
         if path.startswith("/requests"):
             return self._requests(req)
+        if path == "/permissions" and method == "GET":
+            usage = self.journal.permissions
+            return 200, usage.report() if usage is not None else {"calls": 0}
         if path == "/recording":
             if method == "GET":
                 return 200, self.recording.status()
@@ -367,6 +370,7 @@ ROUTES = [
     "GET /requests/unmatched",
     "POST /requests/count",
     "DELETE /requests",
+    "GET /permissions",
     "GET /recording",
     "POST /recording",
     "DELETE /recording",

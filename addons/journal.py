@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 from mitmproxy import ctx, http
 
+from .core import permission_report
 from .core.control_api import CONTROL_HOST
 from .core.journal_filter import Filter
+from .core.permission_report import PermissionUsage
 from .core.redact import Redactor, is_token_exchange
 from .hosts import Intercept
 from .runtime.flowstate import served, state_of
@@ -118,6 +120,7 @@ class Journal:
         self.live_lines = False
         self.as_json = False
         self.colour = False
+        self.permissions: PermissionUsage | None = None  # the Graph calls' permissions, for the report
 
     def load(self, loader):
         loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
@@ -264,6 +267,7 @@ def summary(j: Journal) -> dict:
         "by_source_and_host": [{"source": s, "host": h, "requests": n} for (s, h), n in j.counts.most_common()],
         "misses": [{"method": c.method, "url": c.url, "why": c.label.removeprefix("MISS: ")} for c in j.misses],
         "early_retries": [{"method": c.method, "url": c.url, "too_early_by_s": round(e, 3)} for c, e in j.early],
+        **({"graph_permissions": j.permissions.report()} if j.permissions and j.permissions.calls else {}),
     }
 
 
@@ -288,6 +292,8 @@ def report_markdown(j: Journal) -> str:
         lines += ["", "## Retries before Retry-After", ""] + [
             f"- `{e['method']} {e['url']}`: {e['too_early_by_s']}s too early" for e in s["early_retries"]
         ]
+    if "graph_permissions" in s:
+        lines += ["", *permission_report.markdown(s["graph_permissions"])]
     return "\n".join(lines) + "\n"
 
 
@@ -303,4 +309,6 @@ def summary_table(j: Journal) -> list[str]:
         out.append(f"  MISS {c.method} {c.url}: {c.label.removeprefix('MISS: ')}")
     for c, early in j.early[:10]:
         out.append(f"  EARLY RETRY {c.method} {c.url}: {early:.2f}s before its Retry-After")
+    if j.permissions and j.permissions.calls:
+        out += [f"  {line}" for line in permission_report.summary_lines(j.permissions.report())]
     return out

@@ -230,6 +230,12 @@ def _world(parser: argparse.ArgumentParser) -> None:
         help="unknown ids answer the API's 404, as the real services do (default: made up on first read, then kept)",
     )
     parser.add_argument(
+        "--strict-permissions",
+        action="store_true",
+        help="Graph calls whose token has no claims (Bearer demo) are refused as a token without permissions "
+        "(default: such tokens may do anything; tokens with scp or roles are always checked)",
+    )
+    parser.add_argument(
         "--max-upload-sessions",
         default=limits.DEFAULT_MAX_UPLOAD_SESSIONS,
         metavar="SIZE",
@@ -401,6 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--proxy", metavar="URL", help="the proxy (default: $TAPEPROXY_URL, else the newest running one)")
     env.add_argument("--ready-file", metavar="PATH", help="the running tapeproxy's --ready-file")
     env.add_argument("--confdir", help="mitmproxy confdir holding the CA (default: ~/.mitmproxy)")
+    perms = sub.add_parser(
+        "permissions", help="the least-privileged Graph permissions recorded calls need, offline (Markdown or JSON)"
+    )
+    perms.add_argument("paths", nargs="+", metavar="CASSETTE|HAR")
+    perms.add_argument("--json", action="store_true", help="the report as JSON")
+    token = sub.add_parser("token", help="print a token as the simulated sign-in issues them, for curl and tests")
+    token.add_argument("--scopes", nargs="+", default=[], metavar="NAME", help="delegated permissions (scp)")
+    token.add_argument("--roles", nargs="+", default=[], metavar="NAME", help="application permissions (roles)")
+    token.add_argument("--user", default="", metavar="UPN", help="who signed in (default: the world's /me)")
+    token.add_argument("--api", choices=["graph", "box"], default="graph", help="whose token (default: graph)")
+    token.add_argument("--client-id", default="", help="the app it is issued to (appid)")
+    token.add_argument("--tenant", default="", help="the tenant (tid)")
+    token.add_argument("--lifetime", type=int, default=3599, metavar="S", help="seconds until it expires")
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--confdir", help="mitmproxy confdir (default: ~/.mitmproxy)")
     return parser
@@ -503,6 +522,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_state": getattr(args, "state", None) or "",
         "tapeproxy_max_upload_sessions": getattr(args, "max_upload_sessions", limits.DEFAULT_MAX_UPLOAD_SESSIONS),
         "tapeproxy_strict_ids": getattr(args, "strict_ids", False),
+        "tapeproxy_strict_permissions": getattr(args, "strict_permissions", False),
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_log_format": args.log_format,
         "tapeproxy_journal_size": args.journal_size,
@@ -757,6 +777,26 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "ctl":
             return _ctl(args)
+        if args.command == "token":
+            from . import token_cli
+
+            print(
+                token_cli.mint(
+                    args.api,
+                    args.scopes,
+                    args.roles,
+                    args.user,
+                    args.client_id or token_cli.DEFAULT_CLIENT,
+                    args.tenant or token_cli.DEFAULT_TENANT,
+                    args.lifetime,
+                )
+            )
+            return 0
+        if args.command == "permissions":
+            from . import permissions_cli
+
+            print(permissions_cli.run(args.paths, args.json))
+            return 0
         if args.command in ("start", "stop", "status", "logs"):
             from . import daemon
 

@@ -188,6 +188,58 @@ CATALOGUE = {
 }
 EMPTY_BODY_ERRORS: frozenset[str] = frozenset()
 
+# A token without the permission a call needs: each workload refuses in its own words (the
+# directory's, Exchange's, OneDrive's and SharePoint's, Teams'), as Microsoft's docs show them.
+_DIRECTORY_DENIED = ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+_EXCHANGE_DENIED = ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+_FILES_DENIED = ("accessDenied", "Access denied")
+_WORKLOAD_BY_SEGMENT = {
+    **dict.fromkeys(
+        (
+            "messages",
+            "mailfolders",
+            "events",
+            "calendar",
+            "calendars",
+            "calendarview",
+            "calendargroups",
+            "contacts",
+            "contactfolders",
+            "mailboxsettings",
+            "inferenceclassification",
+            "outlook",
+            "sendmail",
+            "findmeetingtimes",
+            "todo",
+        ),
+        _EXCHANGE_DENIED,
+    ),
+    **dict.fromkeys(("drive", "drives", "sites", "shares", "onenote"), _FILES_DENIED),
+}
+_TEAMS_SEGMENTS = ("teams", "chats", "teamwork", "joinedteams", "appcatalogs")
+
+
+def permission_denied(path: str, needed: list[str], held: list[str], kind: str) -> tuple[str, str]:
+    """Graph's 403 code and message for a call the token's permissions do not allow: by the
+    workload the path belongs to (the first segment after /me or /users/{id} that names one)."""
+    parts = [p.lower().partition("(")[0] for p in path.split("/") if p and p.lower() not in ("v1.0", "beta")]
+    for segment in parts:
+        if segment in _TEAMS_SEGMENTS:  # Teams names what was missing and what was held
+            return "Forbidden", (
+                f"Missing {'scope' if kind == 'delegated' else 'role'} permissions on the request. API requires one "
+                f"of '{', '.join(needed)}'. {'Scopes' if kind == 'delegated' else 'Roles'} on the request "
+                f"'{', '.join(held)}'. Resource specific consent grants on the request ''."
+            )
+        if segment in _WORKLOAD_BY_SEGMENT:
+            return _WORKLOAD_BY_SEGMENT[segment]
+    if parts[:1] == ["print"]:  # Universal Print's own words
+        return "accessDenied", (
+            f"The token does not have a permission this operation allows: {' or '.join(needed)}."
+            if needed
+            else f"{kind.capitalize()} permissions are not supported by this API."
+        )
+    return _DIRECTORY_DENIED
+
 
 # Where the answer was served from, as Graph says it (the scale unit and instance are ours).
 AGS_DIAGNOSTIC = (
