@@ -226,3 +226,19 @@ def test_tapeproxy_token_refuses_unknown_names_with_a_suggestion():
     assert done.returncode == 2 and "User.Read" in done.stderr and "Traceback" not in done.stderr
     both = run_cli(["token", "--scopes", "User.Read", "--roles", "User.Read.All"])
     assert both.returncode == 2
+
+
+def test_box_sdk_gen_with_a_token_of_box_scopes_reads_and_is_refused_a_write(graph_demo, monkeypatch):
+    from box_sdk_gen import BoxAPIError, BoxClient, BoxDeveloperTokenAuth
+    from box_sdk_gen.managers.folders import CreateFolderParent
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", graph_demo.ca)
+    scoped = token("--api", "box", "--scopes", "root_readonly")
+    client = BoxClient(BoxDeveloperTokenAuth(token=scoped)).with_proxy(ProxyConfig(url=graph_demo.url))
+    assert client.folders.get_folder_by_id("0").id == "0"
+    with pytest.raises(BoxAPIError) as refused:
+        client.folders.create_folder("made with a read-only token", CreateFolderParent(id="0"))
+    assert refused.value.response_info.status_code == 403
+    assert refused.value.response_info.code == "insufficient_scope"
+    assert run_cli(["token", "--api", "box", "--scopes", "root_readwrite", "--user", "x"]).returncode == 2

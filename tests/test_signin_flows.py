@@ -309,3 +309,59 @@ def test_client_credentials_token_holds_every_application_permission():
     assert status == 200
     token = claims(body["access_token"])
     assert token["roles"] == sorted(permissions.application_names()) and "scp" not in token
+
+
+def test_a_delegated_sign_in_reads_me_and_is_refused_what_its_scopes_do_not_allow(through):
+    """msgraph-sdk on a device-code sign-in for User.Read: /me answers; listing users and the seed
+    operation (application permission only) are Graph's 403s."""
+    from azure.identity import DeviceCodeCredential
+    from helpers import GRAPH_DEF, GRAPH_TASK
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.models.print_task import PrintTask
+    from msgraph.generated.models.print_task_processing_state import PrintTaskProcessingState
+    from msgraph.generated.models.print_task_status import PrintTaskStatus
+
+    credential = DeviceCodeCredential(
+        client_id=CLIENT, tenant_id=TENANT, prompt_callback=lambda *_: None, disable_instance_discovery=True
+    )
+    client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/User.Read"])
+    task = client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF).tasks.by_print_task_id(GRAPH_TASK)
+
+    async def calls():
+        me = await client.me.get()
+        refused = []
+        for call in (
+            client.users.get(),
+            task.patch(PrintTask(status=PrintTaskStatus(state=PrintTaskProcessingState.Completed))),
+        ):
+            with pytest.raises(ODataError) as e:
+                await call
+            refused.append((e.value.response_status_code, e.value.error.code))
+        return me, refused
+
+    me, refused = asyncio.run(calls())
+    assert me.id == ME[0]
+    assert refused == [(403, "Authorization_RequestDenied"), (403, "accessDenied")]
+
+
+def test_an_app_signed_in_with_a_client_secret_updates_the_seed_task(through):
+    """ClientSecretCredential: the default registration's application token holds the print role."""
+    from azure.identity.aio import ClientSecretCredential
+    from helpers import GRAPH_DEF, GRAPH_TASK
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.print_task import PrintTask
+    from msgraph.generated.models.print_task_processing_state import PrintTaskProcessingState
+    from msgraph.generated.models.print_task_status import PrintTaskStatus
+
+    async def update():
+        credential = ClientSecretCredential(TENANT, CLIENT, "app-secret", connection_verify=str(through.ca))
+        try:
+            client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
+            task = client.print.task_definitions.by_print_task_definition_id(GRAPH_DEF)
+            body = PrintTask(status=PrintTaskStatus(state=PrintTaskProcessingState.Processing, description="x"))
+            return await task.tasks.by_print_task_id(GRAPH_TASK).patch(body)
+        finally:
+            await credential.close()
+
+    assert asyncio.run(update()).status.state == PrintTaskProcessingState.Processing
