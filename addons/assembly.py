@@ -15,6 +15,7 @@ from .batch import GraphBatch
 from .control import Control
 from .exposure import Exposure
 from .guard import OfflineGuard
+from .guidance import Guidance
 from .harness import RuntimeRecording
 from .hosts import Intercept
 from .journal import Journal
@@ -57,6 +58,7 @@ class Tapeproxy(Chain):
         self.spec = SpecAnswers(self.mode)
         self.permissions = Permissions(self.simulation, self.spec, self.mode)
         self.journal.permissions = self.permissions.usage
+        self.guidance = Guidance(self.journal)
         # The answer order: the first that answers a request wins (docs/request-flow.md).
         self.pipeline = Pipeline(
             self.intercept,
@@ -80,6 +82,7 @@ class Tapeproxy(Chain):
                 self.recorder.record,
                 self.spec.validate,
                 self.permissions.observe,
+                self.guidance.observe,
                 self.journal.on_response,
             ],
             on_error=[self.recorder.dropped, self.journal.on_error],
@@ -105,6 +108,7 @@ class Tapeproxy(Chain):
                 self.spec,
                 self.miss,
                 self.recorder,
+                self.guidance,  # before the journal: its last findings are in the journal's report
                 self.journal,
                 Reload(self.mode, self.replay, self.scenarios, self.simulation),
                 *extra,

@@ -21,6 +21,7 @@ from mitmproxy import ctx, http
 
 from .core import permission_report
 from .core.control_api import CONTROL_HOST
+from .core.guidance import RULES
 from .core.journal_filter import Filter
 from .core.permission_report import PermissionUsage
 from .core.redact import Redactor, is_token_exchange
@@ -121,6 +122,8 @@ class Journal:
         self.as_json = False
         self.colour = False
         self.permissions: PermissionUsage | None = None  # the Graph calls' permissions, for the report
+        self.guidance: Counter = Counter()  # guidance rule -> findings, over the proxy's whole life
+        self.guidance_lines: list[str] = []  # the first MAX_LISTED findings, for the summary
 
     def load(self, loader):
         loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
@@ -201,6 +204,17 @@ class Journal:
                 self.early.append((call, state.early_retry))
         if self.live_lines:
             self.write_line(self._line(call))
+        for rule, line in state.guidance:
+            self.add_guidance(rule, line)
+
+    def add_guidance(self, rule: str, line: str) -> None:
+        """A guidance finding (core/guidance.py): counted, kept for the summary, and a live line."""
+        with self._lock:
+            self.guidance[rule] += 1
+            if len(self.guidance_lines) < MAX_LISTED:
+                self.guidance_lines.append(line)
+        if self.live_lines:
+            self.write_line(json.dumps({"event": "guidance", "rule": rule, "line": line}) if self.as_json else line)
 
     def _line(self, c: Call) -> str:
         if self.as_json:
@@ -268,6 +282,10 @@ def summary(j: Journal) -> dict:
         "misses": [{"method": c.method, "url": c.url, "why": c.label.removeprefix("MISS: ")} for c in j.misses],
         "early_retries": [{"method": c.method, "url": c.url, "too_early_by_s": round(e, 3)} for c, e in j.early],
         **({"graph_permissions": j.permissions.report()} if j.permissions and j.permissions.calls else {}),
+        "guidance": {
+            rule: {"findings": n, "advice": RULES[rule].advice, "link": RULES[rule].link}
+            for rule, n in j.guidance.most_common()
+        },
     }
 
 
@@ -292,6 +310,9 @@ def report_markdown(j: Journal) -> str:
         lines += ["", "## Retries before Retry-After", ""] + [
             f"- `{e['method']} {e['url']}`: {e['too_early_by_s']}s too early" for e in s["early_retries"]
         ]
+    if s["guidance"]:
+        lines += ["", "## Guidance", "", "| rule | findings | what to do |", "|---|---|---|"]
+        lines += [f"| {r} | {g['findings']} | {g['advice']} ([docs]({g['link']})) |" for r, g in s["guidance"].items()]
     if "graph_permissions" in s:
         lines += ["", *permission_report.markdown(s["graph_permissions"])]
     return "\n".join(lines) + "\n"
@@ -309,6 +330,8 @@ def summary_table(j: Journal) -> list[str]:
         out.append(f"  MISS {c.method} {c.url}: {c.label.removeprefix('MISS: ')}")
     for c, early in j.early[:10]:
         out.append(f"  EARLY RETRY {c.method} {c.url}: {early:.2f}s before its Retry-After")
+    for rule, n in j.guidance.most_common():
+        out.append(f"  GUIDANCE {rule}: {n} finding(s); {RULES[rule].advice} ({RULES[rule].link})")
     if j.permissions and j.permissions.calls:
         out += [f"  {line}" for line in permission_report.summary_lines(j.permissions.report())]
     return out

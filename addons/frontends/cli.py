@@ -177,6 +177,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="FILE", help="at exit, write the summary here (.json, or Markdown)")
     parser.add_argument("--quiet", action="store_true", help="no line per request")
     parser.add_argument(
+        "--guidance-off",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a guidance rule not to apply (repeatable; all: none); see docs/permissions.md#guidance",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -523,6 +530,7 @@ def settings_from(args, cassettes: list[str]) -> dict:
         "tapeproxy_max_upload_sessions": getattr(args, "max_upload_sessions", limits.DEFAULT_MAX_UPLOAD_SESSIONS),
         "tapeproxy_strict_ids": getattr(args, "strict_ids", False),
         "tapeproxy_strict_permissions": getattr(args, "strict_permissions", False),
+        "tapeproxy_guidance_off": args.guidance_off,
         "tapeproxy_journal": not args.quiet,
         "tapeproxy_log_format": args.log_format,
         "tapeproxy_journal_size": args.journal_size,

@@ -747,6 +747,12 @@ def box_subject(req: SimRequest) -> str:
     return _token_user(bearer(req) or "")
 
 
+def box_subject_of(authorization: str) -> str:
+    """The same, from an Authorization header's value."""
+    scheme, _, token = authorization.partition(" ")
+    return _token_user(token.strip()) if scheme.lower() == "bearer" else ""
+
+
 def _token_user(token: str) -> str:
     limits = _downscoped(token)
     if limits is not None:

@@ -1,0 +1,241 @@
+"""Guidance: what an app does that Graph's and Box's documentation advise against, found in the
+traffic, one finding per rule and call, each naming what to do and where the docs say so. Pure:
+the guidance addon feeds it each exchange; the journal shows and counts the findings.
+
+Rules are switched off by id (`--guidance-off RULE`, or `all`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .profiles import box, graph
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    advice: str  # what to do, in one line
+    link: str  # where the API's docs say so
+
+
+RULES = {
+    r.id: r
+    for r in (
+        Rule(
+            "graph-select",
+            "ask only for the properties the app uses with $select",
+            "https://learn.microsoft.com/graph/query-parameters#select-parameter",
+        ),
+        Rule(
+            "graph-client-request-id",
+            "send a client-request-id header (a GUID) so that a call can be traced with Microsoft support",
+            "https://learn.microsoft.com/graph/best-practices-concept#reliability-and-support",
+        ),
+        Rule(
+            "graph-paging",
+            "follow @odata.nextLink until there is none: the collection had more pages",
+            "https://learn.microsoft.com/graph/paging",
+        ),
+        Rule(
+            "graph-beta",
+            "use /v1.0 in production: /beta APIs may change or go without notice",
+            "https://learn.microsoft.com/graph/versioning-and-support",
+        ),
+        Rule(
+            "graph-repeated",
+            "cache what was just read instead of asking again, or use delta queries and change notifications",
+            "https://learn.microsoft.com/graph/best-practices-concept#optimizations",
+        ),
+        Rule(
+            "graph-batch-size",
+            "send at most 20 requests in one $batch: Graph refuses more",
+            "https://learn.microsoft.com/graph/json-batching",
+        ),
+        Rule(
+            "graph-consistency-level",
+            "send ConsistencyLevel: eventual (with $count=true) for advanced queries on directory objects",
+            "https://learn.microsoft.com/graph/aad-advanced-queries",
+        ),
+        Rule(
+            "graph-retry-after",
+            "wait the seconds Retry-After says before retrying a throttled call",
+            "https://learn.microsoft.com/graph/throttling",
+        ),
+        Rule(
+            "box-fields",
+            "ask for the fields the app uses with `fields`: listings return the mini variant otherwise",
+            "https://developer.box.com/guides/api-calls/request-extra-fields/",
+        ),
+        Rule(
+            "box-as-user",
+            "send As-User only with an admin's or the service account's token of an app allowed to act as users",
+            "https://developer.box.com/guides/authentication/jwt/as-user/",
+        ),
+        Rule(
+            "box-events-stream-position",
+            "poll /events with the next_stream_position of the previous answer: without it Box starts again",
+            "https://developer.box.com/guides/events/pagination",
+        ),
+    )
+}
+
+SELECT_MIN_PROPERTIES = 20  # "a type with many properties": one with at least this many
+REPEAT_WINDOW_S = 5.0
+KEPT = 1_000  # next links, recent requests and event pollers remembered (the oldest forgotten)
+BODY_LIMIT = 1 << 20  # bodies larger than this are not parsed for guidance
+_DIRECTORY = {"users", "groups", "applications", "serviceprincipals", "devices", "directoryobjects", "me"}
+_ADVANCED = re.compile(r"\bne\b|\bnot\s*\(|\bendswith\s*\(|/\$count\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What guidance looks at in one request and its answer."""
+
+    method: str
+    host: str
+    path: str  # without the query
+    target: str  # the path and query as sent
+    query: dict[str, str]  # names as sent
+    headers: dict[str, str]  # lower-case names
+    status: int | None
+    request_body: bytes = b""
+    response_body: bytes = b""
+    response_type: str = ""
+    early_retry: bool = False
+    box_user_token: bool = False  # Box: the token was issued for a user (not the enterprise)
+    when: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    detail: str  # what was seen
+
+    @property
+    def line(self) -> str:
+        r = RULES[self.rule]
+        return f"GUIDANCE {self.rule}: {self.detail}; {r.advice} ({r.link})"
+
+
+@dataclass
+class Advisor:
+    """The rules with what they remember between calls (pages not followed, recent reads)."""
+
+    off: frozenset[str] = frozenset()
+    # The entity type a Graph path reads and how many properties it has (None: not entities):
+    # from the spec models, given by the caller.
+    entity_type: Callable[[str], tuple[str, int] | None] = lambda path: None
+    _next_links: OrderedDict[str, str] = field(default_factory=OrderedDict)  # nextLink -> the read that gave it
+    _recent: OrderedDict[tuple[str, str], tuple[float, int | None]] = field(default_factory=OrderedDict)
+    _event_polls: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self, x: Exchange) -> list[Finding]:
+        found: list[Finding] = []
+        if x.host == graph.HOSTS[0]:
+            self._graph(x, found)
+        elif x.host in box.HOSTS:
+            self._box(x, found)
+        return [f for f in found if f.rule not in self.off]
+
+    def unfollowed(self) -> list[Finding]:
+        """At the end: the collection reads that paged and whose next page nobody asked for."""
+        if "graph-paging" in self.off:
+            return []
+        with self._lock:
+            reads = list(dict.fromkeys(self._next_links.values()))
+        return [Finding("graph-paging", f"{read} had a next page that was never read") for read in reads]
+
+    # -- Graph --------------------------------------------------------------------------------
+    def _graph(self, x: Exchange, found: list[Finding]) -> None:
+        parts = [p for p in x.path.split("/") if p]
+        version, segments = (parts[0] if parts else ""), [p.lower().partition("(")[0] for p in parts[1:]]
+        if version not in graph.VERSIONS:
+            return
+        url = unquote(x.target)
+        with self._lock:
+            self._next_links.pop(f"https://{x.host}{url}", None)
+        if version == "beta":
+            found.append(Finding("graph-beta", f"{x.method} {x.path}"))
+        if "client-request-id" not in x.headers and segments[:1] != ["$batch"]:
+            found.append(Finding("graph-client-request-id", f"{x.method} {x.path} came without one"))
+        if x.early_retry:
+            found.append(Finding("graph-retry-after", f"{x.method} {x.path} came back before its Retry-After"))
+        query = {k.lower(): v for k, v in x.query.items()}
+        if segments and segments[0] in _DIRECTORY and not graph.eventual(x.headers.items()):
+            advanced = "$search" in query or query.get("$count", "").lower() == "true" or "$count" in segments
+            advanced = advanced or bool(_ADVANCED.search(query.get("$filter", "")))
+            if advanced:
+                found.append(Finding("graph-consistency-level", f"{x.method} {url} without ConsistencyLevel"))
+        if x.method == "POST" and segments == ["$batch"]:
+            steps = (_json(x.request_body) or {}).get("requests")
+            if isinstance(steps, list) and len(steps) > 20:
+                found.append(Finding("graph-batch-size", f"a $batch of {len(steps)} requests"))
+        if x.method == "GET" and x.status is not None and 200 <= x.status < 300:
+            self._graph_read(x, url, query, found)
+
+    def _graph_read(self, x: Exchange, url: str, query: dict[str, str], found: list[Finding]) -> None:
+        key = (x.method, url)
+        now = x.when or time.time()
+        with self._lock:
+            before = self._recent.get(key)
+            self._recent[key] = (now, x.status)
+            self._recent.move_to_end(key)
+            while len(self._recent) > KEPT:
+                self._recent.popitem(last=False)
+        if before is not None and now - before[0] < REPEAT_WINDOW_S:
+            found.append(Finding("graph-repeated", f"GET {url} again after {now - before[0]:.1f}s"))
+        if "json" not in x.response_type or len(x.response_body) > BODY_LIMIT:
+            return
+        body = _json(x.response_body)
+        if not isinstance(body, dict):
+            return
+        if "$select" not in query:
+            typed = self.entity_type(x.path)
+            if typed is not None and typed[1] >= SELECT_MIN_PROPERTIES:
+                found.append(
+                    Finding("graph-select", f"GET {x.path} without $select: {typed[0]} has {typed[1]} properties")
+                )
+        link = body.get("@odata.nextLink")
+        if isinstance(link, str):
+            with self._lock:
+                self._next_links[unquote(link)] = f"GET {url}"
+                while len(self._next_links) > KEPT:
+                    self._next_links.popitem(last=False)
+
+    # -- Box ----------------------------------------------------------------------------------
+    def _box(self, x: Exchange, found: list[Finding]) -> None:
+        if "as-user" in x.headers and x.box_user_token:
+            found.append(Finding("box-as-user", f"{x.method} {x.path} sent As-User with a user's token"))
+        if x.method != "GET" or x.status is None or not 200 <= x.status < 300:
+            return
+        query = {k.lower() for k in x.query}
+        if x.path.rstrip("/") == "/2.0/events" and "stream_position" not in query:
+            who = x.headers.get("authorization", "")[-16:]
+            with self._lock:
+                polls = self._event_polls.get(who, 0) + 1
+                self._event_polls[who] = polls
+                while len(self._event_polls) > KEPT:
+                    self._event_polls.popitem(last=False)
+            if polls > 1:
+                found.append(Finding("box-events-stream-position", f"GET /2.0/events polled {polls} times without it"))
+            return
+        if "fields" not in query and "json" in x.response_type and len(x.response_body) <= BODY_LIMIT:
+            body = _json(x.response_body)
+            if isinstance(body, dict) and isinstance(body.get("entries"), list) and body["entries"]:
+                found.append(Finding("box-fields", f"GET {x.path} listed {len(body['entries'])} entries"))
+
+
+def _json(raw: bytes):
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
