@@ -3,6 +3,7 @@ Graph's 403 for a token whose claims do not allow a call, opaque tokens unchange
 and the minimal-permissions report at exit, over the control API and from recordings."""
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -152,7 +153,7 @@ def test_the_report_of_a_scripted_session_over_the_control_api_and_at_exit(start
     proxy.stop()
     at_exit = json.loads(report_file.read_text())["graph_permissions"]
     assert at_exit == live
-    assert "GRAPH PERMISSIONS (delegated), least privileged: Calendars.ReadBasic, Mail.ReadBasic" in proxy.output
+    assert "Graph permissions (delegated), least privileged: Calendars.ReadBasic, Mail.ReadBasic" in proxy.output
 
 
 def test_strict_permissions_refuses_opaque_tokens_too(start_cli):
@@ -242,3 +243,90 @@ def test_box_sdk_gen_with_a_token_of_box_scopes_reads_and_is_refused_a_write(gra
     assert refused.value.response_info.status_code == 403
     assert refused.value.response_info.code == "insufficient_scope"
     assert run_cli(["token", "--api", "box", "--scopes", "root_readwrite", "--user", "x"]).returncode == 2
+
+
+# --- app registrations from the world file ---------------------------------------------------------
+
+REGISTERED = "7a3c1f2e-0b4d-4e5f-8a9b-0c1d2e3f4a5b"
+WORLD = f"""
+graph:
+  appRegistrations:
+    - appId: {REGISTERED}
+      displayName: Contoso Reader
+      applicationPermissions: [User.Read.All]
+      delegatedPermissions: [User.Read]
+box:
+  apps:
+    - clientId: box-reader-app
+      scopes: [root_readonly]
+"""
+
+
+@pytest.fixture
+def registered_world(start_cli, tmp_path, monkeypatch):
+    world = tmp_path / "world.yaml"
+    world.write_text(WORLD)
+    proxy = start_cli("demo", "--world", str(world))
+    for name, value in {"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url, "NO_PROXY": ""}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", proxy.ca)
+    monkeypatch.setenv("SSL_CERT_FILE", proxy.ca)
+    return proxy
+
+
+def test_a_registered_app_gets_only_its_granted_roles_and_consented_scopes(registered_world):
+    import msal
+    from azure.identity.aio import ClientSecretCredential
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    async def as_the_app():
+        credential = ClientSecretCredential(
+            "contoso.onmicrosoft.com", REGISTERED, "s", connection_verify=registered_world.ca
+        )
+        try:
+            client = GraphServiceClient(credentials=credential, scopes=["https://graph.microsoft.com/.default"])
+            users = await client.users.get()
+            with pytest.raises(ODataError) as refused:
+                await client.groups.get()
+            token = await credential.get_token("https://graph.microsoft.com/.default")
+            return users, refused.value, token.token
+        finally:
+            await credential.close()
+
+    users, refused, app_token = asyncio.run(as_the_app())
+    assert users.value is not None and refused.response_status_code == 403
+    claims = json.loads(base64.urlsafe_b64decode(app_token.split(".")[1] + "=="))
+    assert claims["roles"] == ["User.Read.All"] and claims["appid"] == REGISTERED
+    # delegated: what was consented is granted; what was not, Entra's AADSTS65001
+    app = msal.PublicClientApplication(
+        REGISTERED, authority="https://login.microsoftonline.com/contoso.onmicrosoft.com", instance_discovery=False
+    )
+    flow = app.initiate_device_flow(scopes=["User.Read"])
+    assert "user_code" in flow
+    assert app.acquire_token_by_device_flow(flow)["scope"].split() == ["https://graph.microsoft.com/User.Read"] or (
+        "https://graph.microsoft.com/User.Read"
+        in app.acquire_token_silent(["User.Read"], app.get_accounts()[0])["scope"]
+    )
+    refused_flow = app.initiate_device_flow(scopes=["Mail.Read"])
+    assert "AADSTS65001" in refused_flow.get("error_description", ""), refused_flow
+
+
+def test_a_registered_box_app_gets_tokens_of_its_scopes(registered_world, monkeypatch):
+    from box_sdk_gen import BoxAPIError, BoxCCGAuth, BoxClient, CCGConfig
+    from box_sdk_gen.managers.folders import CreateFolderParent
+    from box_sdk_gen.networking.proxy_config import ProxyConfig
+
+    auth = BoxCCGAuth(CCGConfig(client_id="box-reader-app", client_secret="s", enterprise_id="818181"))
+    client = BoxClient(auth).with_proxy(ProxyConfig(url=registered_world.url))
+    assert client.folders.get_folder_by_id("0").id == "0"
+    with pytest.raises(BoxAPIError) as refused:
+        client.folders.create_folder("not with a read-only app", CreateFolderParent(id="0"))
+    assert refused.value.response_info.status_code == 403
+
+
+def test_a_world_file_naming_an_unknown_permission_is_refused_at_its_line(tmp_path):
+    world = tmp_path / "world.yaml"
+    world.write_text(WORLD.replace("[User.Read.All]", "[User.Read.Al]"))
+    done = run_cli(["lint", str(world)])
+    assert done.returncode == 1 and f"{world}:6:" in done.stdout and "User.Read.All" in done.stdout, done.stdout

@@ -551,7 +551,7 @@ def test_each_request_of_a_resource_module_is_answered_by_that_module_alone():
     # what no module answers is the store's
     generic = SimRequest.make("GET", "graph.microsoft.com", f"/v1.0/users/{DEFAULT_ME}", auth)
     assert not [m.name for m in registry.MODULES if m.on_host(generic.host) and m.handle(world, generic)]
-    assert registry.world_keys("graph") == {"taskDefinitions", "printJobs", "drive"}
+    assert registry.world_keys("graph") == {"taskDefinitions", "printJobs", "drive", "appRegistrations"}
 
 
 def test_no_route_of_a_resource_module_is_another_modules_too():

@@ -106,10 +106,10 @@ def summary_lines(report: dict) -> list[str]:
     for kind in KINDS:
         r = report[kind]
         if r["minimal"]:
-            out.append(f"GRAPH PERMISSIONS ({kind}), least privileged: {', '.join(r['minimal'])}")
+            out.append(f"Graph permissions ({kind}), least privileged: {', '.join(r['minimal'])}")
         if r["excess"]:
-            out.append(f"GRAPH PERMISSIONS ({kind}), held but not needed: {', '.join(r['excess'])}")
+            out.append(f"Graph permissions ({kind}), held but not needed: {', '.join(r['excess'])}")
         for x in r["refused"][:10]:
             needs = " or ".join(x["least"]) or "a token of another kind"
-            out.append(f"GRAPH PERMISSIONS ({kind}), refused {x['call']}: needs {needs}")
+            out.append(f"Graph permissions ({kind}), refused {x['call']}: needs {needs}")
     return out

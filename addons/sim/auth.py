@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 from ..core import jwt, permissions, yamlfile
 from ..core.profiles import box as box_profile
+from . import app_registrations
 from .http import ApiError, Reply, SimRequest, json_reply
 
 PRINT_ROLE = "PrintTaskDefinition.ReadWrite.All"
@@ -366,9 +367,13 @@ def signed_in_user(login_hint: str) -> SignedInUser:
     return SignedInUser(str(uuid.uuid5(uuid.NAMESPACE_URL, login_hint.lower())), login_hint, local)
 
 
-def _requested_scopes(scope: str) -> tuple[tuple[str, ...], frozenset[str]]:
+def _requested_scopes(scope: str, client_id: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """The Graph delegated permissions and the OIDC scopes a `scope` parameter asks for: Graph's
-    given with or without its resource prefix, `.default` for every delegated permission."""
+    given with or without its resource prefix, `.default` for every delegated permission the app
+    may have (its registration's consented ones; for the default registration, all). A permission
+    the registration has no consent for is refused as Entra refuses it (AADSTS65001)."""
+    registered = app_registrations.graph_app(client_id)
+    consented = registered.delegated if registered else tuple(sorted(permissions.delegated_names()))
     known = {name.lower(): name for name in permissions.delegated_names() if name not in OIDC_SCOPES}
     graph: list[str] = []
     oidc: set[str] = set()
@@ -380,12 +385,19 @@ def _requested_scopes(scope: str) -> tuple[tuple[str, ...], frozenset[str]]:
         for prefix in (GRAPH_URI, GRAPH_RESOURCE + "/"):
             if name.lower().startswith(prefix):
                 name = name[len(prefix) :]
-        wanted = sorted(known.values()) if name == ".default" else [known.get(name.lower(), "")]
+        wanted = [n for n in consented if n not in OIDC_SCOPES] if name == ".default" else [known.get(name.lower(), "")]
         if not all(wanted):
             raise SignInRefused(
                 "invalid_scope",
                 f"AADSTS70011: The provided request must include a 'scope' input parameter. The provided value "
                 f"for the input parameter 'scope' is not valid. The scope '{item}' does not exist.",
+            )
+        if registered and not set(wanted) <= set(registered.delegated):
+            raise SignInRefused(
+                "invalid_grant",
+                f"AADSTS65001: The user or administrator has not consented to use the application with ID "
+                f"'{registered.client_id}' named '{registered.display_name}'. Send an interactive authorization "
+                "request for this user and resource.",
             )
         graph += [w for w in wanted if w not in graph]
     if not graph and not oidc:
@@ -426,7 +438,7 @@ def identity_authorize(req: SimRequest, tenant: str) -> Reply:
             raise SignInRefused(
                 "invalid_request", f"AADSTS501491: The code_challenge_method '{method}' is not supported."
             )
-        scopes, oidc = _requested_scopes(q.get("scope", ""))
+        scopes, oidc = _requested_scopes(q.get("scope", ""), q["client_id"])
     except SignInRefused as e:
         return _redirect(q, {"error": e.error, "error_description": e.description, **answer})
     grant = DelegatedGrant(
@@ -471,7 +483,7 @@ def identity_devicecode(req: SimRequest, tenant: str) -> Reply:
     try:
         if not form.get("client_id"):
             raise _missing("client_id")
-        scopes, oidc = _requested_scopes(form.get("scope", ""))
+        scopes, oidc = _requested_scopes(form.get("scope", ""), form["client_id"])
     except SignInRefused as e:
         return _aad_error(e.error, e.description, e.status)
     user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
@@ -527,7 +539,8 @@ def _client_credentials(form: dict[str, str], tenant: str) -> Reply:
     scope = form.get("scope", "")
     if "graph.microsoft.com" not in scope and GRAPH_RESOURCE not in scope:
         raise SignInRefused("invalid_scope", f"AADSTS70011: The provided value for scope {scope!r} is not valid.")
-    roles = sorted(permissions.application_names())
+    registered = app_registrations.graph_app(form["client_id"])
+    roles = list(registered.application) if registered else sorted(permissions.application_names())
     token = graph_access_token(tenant, form["client_id"], roles=roles)
     return json_reply(
         200,
@@ -598,7 +611,7 @@ def _redeem_refresh_token(form: dict[str, str], tenant: str) -> Reply:
         _refresh_tokens, form.get("refresh_token", ""), "refresh_token", form.get("client_id", ""), redeem=False
     )
     if form.get("scope"):
-        scopes, oidc = _requested_scopes(form["scope"])
+        scopes, oidc = _requested_scopes(form["scope"], grant.client_id)
         grant = dataclasses.replace(grant, scopes=scopes, oidc=oidc)
     return _delegated_tokens(dataclasses.replace(grant, nonce=""), form)
 
@@ -715,8 +728,13 @@ def box_token(req: SimRequest) -> Reply:
     if grant != "refresh_token" and not form.get("client_id"):
         return json_reply(400, {"error": "invalid_client", "error_description": "The client credentials are invalid"})
     user = _box_user_subject(form, grant)
+    app = app_registrations.box_app(form.get("client_id", ""))
+    if app is not None:  # the world's app: its tokens may do only what its scopes allow
+        access = box_scoped_token(list(app.scopes), None, user)
+    else:
+        access = "T9cE5asGnuyYCCqIZFoWjFHvNbvVqHjl" + secrets.token_hex(8) + (f".u{user}" if user else "")
     body: dict[str, Any] = {
-        "access_token": "T9cE5asGnuyYCCqIZFoWjFHvNbvVqHjl" + secrets.token_hex(8) + (f".u{user}" if user else ""),
+        "access_token": access,
         "expires_in": 3600,
         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
         "restricted_to": [],

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import (
+    app_registrations,
     box_files,
     box_metadata,
     box_metadata_templates,
@@ -36,6 +37,9 @@ MODULES: tuple[ResourceModule, ...] = (
     box_metadata.MODULE,  # metadata instances, on files and folders
     box_metadata_templates.MODULE,  # the templates they are of
 )
+# What a world file holds: the modules' parts, and those that answer no request themselves (what
+# the sign-in grants each client id).
+WORLD_PARTS: tuple[ResourceModule, ...] = (*MODULES, app_registrations.MODULE)
 
 
 def counts(world: World) -> dict[str, int]:
@@ -46,7 +50,7 @@ def counts(world: World) -> dict[str, int]:
 
 def world_keys(api: str) -> set[str]:
     """The keys under `graph:` or `box:` of a world file that the modules read (the rest seed the store)."""
-    return {key for m in MODULES for key in m.schema.get(api, {})}
+    return {key for m in WORLD_PARTS for key in m.schema.get(api, {})}
 
 
 def seedable(api: str) -> dict[str, Any]:

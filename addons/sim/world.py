@@ -47,6 +47,7 @@ class World:
         self.graph_drive: DriveItems = DriveItems(self.store)
         self.graph_me = DEFAULT_ME  # the user /me is
         self.strict = False  # unknown ids: 404 (as the services), or made up on first read (the default)
+        self.registrations: tuple[tuple, tuple] = ((), ())  # the world file's app registrations (Graph, Box)
         self.version = 0  # one more after every change: what a state file has saved is known by it
         self.url_secret = os.urandom(16)  # signs the download URLs handed out (downloads.py)
         # what upload sessions may hold together (upload_session.py); the simulation addon sets the option's
@@ -152,7 +153,7 @@ class World:
         if graph.get("me") is not None:
             w.graph_me = str(graph["me"])
         box = check.mapping(doc.get("box") or {}, ("box",), "box")
-        for module in registry.MODULES:
+        for module in registry.WORLD_PARTS:
             if module.load is not None:
                 module.load(check, w, {"graph": graph, "box": box}, blobs)
         graph_keys, box_keys = registry.world_keys("graph") | {"me"}, registry.world_keys("box")
@@ -167,7 +168,7 @@ class World:
         with `in_store` (a state file's database has them)."""
         with self.lock:
             doc: dict[str, dict[str, Any]] = {"graph": {"me": self.graph_me}, "box": {}}
-            for module in registry.MODULES:
+            for module in registry.WORLD_PARTS:
                 if module.dump is not None and (in_store or not module.collections):
                     for api_name, part in module.dump(self).items():
                         doc[api_name].update(part)

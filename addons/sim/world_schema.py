@@ -46,7 +46,7 @@ def build() -> dict:
                 "additionalProperties": False,
             },
         }
-    for module in registry.MODULES:  # a module's keys are its own, not the store's
+    for module in registry.WORLD_PARTS:  # a module's keys are its own, not the store's
         for api, parts in module.schema.items():
             (graph if api == "graph" else box).update(parts)
     return {
