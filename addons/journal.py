@@ -123,7 +123,7 @@ class Journal:
         self.colour = False
         self.permissions: PermissionUsage | None = None  # the Graph calls' permissions, for the report
         self.guidance: Counter = Counter()  # guidance rule -> findings, over the proxy's whole life
-        self.guidance_lines: list[str] = []  # the first MAX_LISTED findings, for the summary
+        self._guidance_said: set[tuple] = set()  # (rule, method, path) already given a line
 
     def load(self, loader):
         loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
@@ -205,14 +205,19 @@ class Journal:
         if self.live_lines:
             self.write_line(self._line(call))
         for rule, line in state.guidance:
-            self.add_guidance(rule, line)
+            self.add_guidance(rule, line, (rule, req.method, req.path.partition("?")[0]))
 
-    def add_guidance(self, rule: str, line: str) -> None:
-        """A guidance finding (core/guidance.py): counted, kept for the summary, and a live line."""
+    def add_guidance(self, rule: str, line: str, once: tuple = ()) -> None:
+        """A guidance finding (core/guidance.py): counted; a line the first time its rule fires on
+        that method and path, so that an app's every call does not repeat the same advice."""
         with self._lock:
             self.guidance[rule] += 1
-            if len(self.guidance_lines) < MAX_LISTED:
-                self.guidance_lines.append(line)
+            if once in self._guidance_said:
+                return
+            if once:
+                if len(self._guidance_said) >= MAX_ENTRIES:
+                    self._guidance_said.clear()
+                self._guidance_said.add(once)
         if self.live_lines:
             self.write_line(json.dumps({"event": "guidance", "rule": rule, "line": line}) if self.as_json else line)
 

@@ -132,3 +132,14 @@ def test_an_unknown_rule_is_refused_by_name(start_cli):
     with pytest.raises(RuntimeError) as refused:
         start_cli("demo", "--guidance-off", "graph-nonsense")
     assert "no guidance rule graph-nonsense" in str(refused.value) and "graph-select" in str(refused.value)
+
+
+def test_a_rule_gives_one_line_per_method_and_path_and_counts_the_rest(start_cli, tmp_path):
+    report = tmp_path / "report.json"
+    proxy = start_cli("demo", "--report", str(report), "--guidance-off", "graph-repeated")
+    s = proxied_session(proxy, "demo")
+    for _ in range(3):
+        assert s.get("https://graph.microsoft.com/beta/me").status_code in (200, 404)
+    proxy.stop()
+    assert proxy.output.count("GUIDANCE graph-beta: GET /beta/me") == 1
+    assert json.loads(report.read_text())["guidance"]["graph-beta"]["findings"] == 3
