@@ -4,6 +4,7 @@ the collection reads whose next page nobody asked for."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from urllib.parse import unquote
 
@@ -13,6 +14,7 @@ from .core import guidance
 from .core.profiles import box, graph
 from .core.spec import loaded
 from .journal import Journal
+from .runtime import heap
 from .runtime.flowstate import state_of
 from .sim import auth
 
@@ -46,46 +48,61 @@ class Guidance:
         if len(self.advisor.off) == len(guidance.RULES):
             return
         req, resp = flow.request, flow.response
-        host = req.host.lower()
+        host, target = req.host.lower(), req.path
         if not (host == graph.HOSTS[0] or host in box.HOSTS):
             return
         state = state_of(flow)
+        response_type = resp.headers.get("content-type", "") if resp else ""
         parse = (
             resp is not None
             and req.method == "GET"
             and len(resp.raw_content or b"") <= guidance.BODY_LIMIT
-            and "json" in resp.headers.get("content-type", "")
+            and "json" in response_type
         )
         exchange = guidance.Exchange(
             method=req.method,
             host=host,
-            path=req.path.partition("?")[0],
-            target=req.path,
-            query=dict(req.query.items()),
-            headers={k.lower(): v for k, v in req.headers.items()},
+            path=target.partition("?")[0],
+            target=target,
+            headers=_wanted_headers(req.headers),
             status=resp.status_code if resp else None,
-            request_body=(req.raw_content or b"")[: guidance.BODY_LIMIT + 1],
+            request_body=(req.raw_content or b"")[: guidance.BODY_LIMIT + 1] if req.method == "POST" else b"",
             response_body=(resp.content or b"") if parse and resp else b"",
-            response_type=resp.headers.get("content-type", "") if resp else "",
+            response_type=response_type,
             early_retry=state.early_retry is not None,
-            box_user_token=bool(auth.box_subject_of(req.headers.get("authorization", ""))),
+            box_user_token=host in box.HOSTS and bool(auth.box_subject_of(req.headers.get("authorization", ""))),
             when=req.timestamp_start or 0.0,
         )
-        state.guidance = tuple((f.rule, f.line) for f in self.advisor.check(exchange))
+        state.guidance = tuple(self.advisor.check(exchange))
 
     def done(self) -> None:
         for finding in self.advisor.unfollowed():
-            self.journal.add_guidance(finding.rule, finding.line)
+            self.journal.add_guidance(finding)
 
 
+@functools.lru_cache(maxsize=4096)
 def _entity_type(path: str) -> tuple[str, int] | None:
-    """The entity type a Graph GET of `path` (/v1.0/...) reads and its property count, by the CSDL."""
+    """The entity type a Graph GET of `path` (/v1.0/...) reads and its property count, by the CSDL
+    (the type does not depend on which item a key names, so one answer serves an operation)."""
+    return _entity_type_of(tuple(unquote(s) for s in guidance.operation(path).split("/")[2:] if s))
+
+
+@functools.lru_cache(maxsize=4096)
+def _entity_type_of(segments: tuple[str, ...]) -> tuple[str, int] | None:
     spec = loaded.graph()
-    segments = [unquote(s) for s in path.split("/")[2:] if s]
+    heap.settle_once("graph model")  # loaded by the first read
     try:
-        at = spec.resolve(segments) if segments else None
+        at = spec.resolve(list(segments)) if segments else None
     except Exception:  # not a path of the model: nothing to advise
         return None
     if at is None or at.kind not in ("collection", "entity"):
         return None
     return at.type, len(spec.props(at.type))
+
+
+_WANTED = frozenset(h.encode() for h in guidance.HEADERS)
+
+
+def _wanted_headers(headers: http.Headers) -> dict[str, str]:
+    """The headers the rules read, in one pass (a lookup per name would scan them all each time)."""
+    return {k.lower().decode(): v.decode("latin-1") for k, v in headers.fields if k.lower() in _WANTED}

@@ -21,7 +21,7 @@ from mitmproxy import ctx, http
 
 from .core import permission_report
 from .core.control_api import CONTROL_HOST
-from .core.guidance import RULES
+from .core.guidance import RULES, Finding, operation
 from .core.journal_filter import Filter
 from .core.permission_report import PermissionUsage
 from .core.redact import Redactor, is_token_exchange
@@ -48,7 +48,7 @@ _COLOURS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and a frozen one costs several times as much to make
 class Call:
     seq: int  # 1-based, over the proxy's life
     method: str
@@ -123,7 +123,7 @@ class Journal:
         self.colour = False
         self.permissions: PermissionUsage | None = None  # the Graph calls' permissions, for the report
         self.guidance: Counter = Counter()  # guidance rule -> findings, over the proxy's whole life
-        self._guidance_said: set[tuple] = set()  # (rule, method, path) already given a line
+        self._guidance_said: set[tuple] = set()  # (rule, method, operation) already given a line
 
     def load(self, loader):
         loader.add_option("tapeproxy_journal", bool, False, "Log a line per request: what served it, how fast.")
@@ -204,12 +204,15 @@ class Journal:
                 self.early.append((call, state.early_retry))
         if self.live_lines:
             self.write_line(self._line(call))
-        for rule, line in state.guidance:
-            self.add_guidance(rule, line, (rule, req.method, req.path.partition("?")[0]))
+        if state.guidance:
+            said = (req.method, operation(req.path.partition("?")[0]))
+            for finding in state.guidance:
+                self.add_guidance(finding, (finding.rule, *said))
 
-    def add_guidance(self, rule: str, line: str, once: tuple = ()) -> None:
+    def add_guidance(self, finding: Finding, once: tuple = ()) -> None:
         """A guidance finding (core/guidance.py): counted; a line the first time its rule fires on
-        that method and path, so that an app's every call does not repeat the same advice."""
+        an operation (method and path, keys aside), so an app's every call does not repeat it."""
+        rule = finding.rule
         with self._lock:
             self.guidance[rule] += 1
             if once in self._guidance_said:
@@ -218,7 +221,8 @@ class Journal:
                 if len(self._guidance_said) >= MAX_ENTRIES:
                     self._guidance_said.clear()
                 self._guidance_said.add(once)
-        if self.live_lines:
+        if self.live_lines:  # the line is made only when said
+            line = finding.line
             self.write_line(json.dumps({"event": "guidance", "rule": rule, "line": line}) if self.as_json else line)
 
     def _line(self, c: Call) -> str:

@@ -14,7 +14,7 @@ from mitmproxy import ctx, http
 from .core import permissions
 from .core.permission_report import PermissionUsage
 from .core.profiles import graph
-from .runtime import responses
+from .runtime import heap, responses
 from .runtime.mode import Mode
 from .simulation import SimulationAddon
 from .spec_answers import SpecAnswers
@@ -48,18 +48,20 @@ class Permissions:
     def _graph_call(flow: http.HTTPFlow) -> str | None:
         """The path of a Graph API call (under /v1.0 or /beta), or None."""
         req = flow.request
-        if req.host.lower() != graph.HOSTS[0] or req.path.split("/")[1:2] not in (["v1.0"], ["beta"]):
+        if req.host.lower() != graph.HOSTS[0]:
             return None
-        return req.path
+        path = req.path
+        return path if path[1:].partition("/")[0] in ("v1.0", "beta") else None
 
     @staticmethod
     def _token(flow: http.HTTPFlow) -> tuple[str, frozenset[str]] | None:
         return permissions.token_of(flow.request.headers.get("authorization", ""))
 
     def answer(self, flow: http.HTTPFlow) -> None:
+        if self.mode.live or (self.simulation.world is None and not self.spec.enabled):
+            return  # not standing in for Graph (asked first: replay's every request passes here)
         path = self._graph_call(flow)
-        standing_in = self.simulation.world is not None or self.spec.enabled
-        if path is None or self.mode.live or not standing_in or "authorization" not in flow.request.headers:
+        if path is None or "authorization" not in flow.request.headers:
             return  # no token at all: the world's 401, in Graph's words
         token = self._token(flow)
         if token is None and not self.strict:
@@ -82,3 +84,4 @@ class Permissions:
         if path is not None:
             token = self._token(flow)
             self.usage.add(flow.request.method, path, *(token or (None, frozenset())))
+            heap.settle_once("permissions model")  # loaded by the first call

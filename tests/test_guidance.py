@@ -6,21 +6,19 @@ import json
 import pytest
 from helpers import proxied_session
 
-from tapeproxy.core.guidance import RULES, Advisor, Exchange
+from tapeproxy.core.guidance import RULES, Advisor, Exchange, operation
 
 GRAPH, BOX = "graph.microsoft.com", "api.box.com"
 CRID = {"client-request-id": "0d0c6c5e-8f43-4c1e-9d1a-2f6c1d1b7c11"}
 
 
 def ex(method="GET", host=GRAPH, target="/v1.0/me", headers=None, status=200, body=None, request=None, **kw):
-    path, _, query = target.partition("?")
-    pairs = dict(p.split("=", 1) for p in query.split("&") if p)
+    path = target.partition("?")[0]
     return Exchange(
         method=method,
         host=host,
         path=path,
         target=target,
-        query=pairs,
         headers={**CRID, **(headers or {})} if host == GRAPH else dict(headers or {}),
         status=status,
         request_body=json.dumps(request).encode() if request is not None else b"",
@@ -44,7 +42,7 @@ def test_graph_select_client_request_id_and_beta():
     assert rules(a, ex(target="/v1.0/users?$select=id", body={"value": []})) == []
     assert rules(a, ex(target="/v1.0/print/printers", body={"value": []})) == []  # a small type
     assert rules(a, ex(target="/v1.0/me/photo", headers={}, status=404)) == []
-    no_id = Exchange("GET", GRAPH, "/v1.0/me/photo", "/v1.0/me/photo", {}, {}, 404)
+    no_id = Exchange("GET", GRAPH, "/v1.0/me/photo", "/v1.0/me/photo", {}, 404)
     assert rules(a, no_id) == ["graph-client-request-id"]
     assert rules(a, ex(method="POST", target="/beta/me/sendMail", status=202)) == ["graph-beta"]
     assert rules(a, ex(method="POST", target="/v1.0/me/sendMail", status=202)) == []
@@ -134,12 +132,24 @@ def test_an_unknown_rule_is_refused_by_name(start_cli):
     assert "no guidance rule graph-nonsense" in str(refused.value) and "graph-select" in str(refused.value)
 
 
-def test_a_rule_gives_one_line_per_method_and_path_and_counts_the_rest(start_cli, tmp_path):
+def test_operation_sets_keys_aside():
+    assert operation("/v1.0/users/48d31887-5fad-4d73-a9f5-3c356e68a038/messages") == "/v1.0/users/{id}/messages"
+    assert operation("/2.0/folders/123456/items") == "/2.0/folders/{id}/items"
+    assert operation("/v1.0/me/drive/items/01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K") == "/v1.0/me/drive/items/{id}"
+    assert operation("/v1.0/users/delta") == "/v1.0/users/delta"  # a name, not a key
+
+
+def test_a_rule_gives_one_line_per_operation_and_counts_the_rest(start_cli, tmp_path):
     report = tmp_path / "report.json"
     proxy = start_cli("demo", "--report", str(report), "--guidance-off", "graph-repeated")
     s = proxied_session(proxy, "demo")
     for _ in range(3):
         assert s.get("https://graph.microsoft.com/beta/me").status_code in (200, 404)
+    for user in ("48d31887-5fad-4d73-a9f5-3c356e68a038", "87d349ed-44d7-43e1-9a83-5f2406dee5bd"):
+        assert s.get(f"https://graph.microsoft.com/v1.0/users/{user}?$select=id").status_code in (200, 404)
     proxy.stop()
     assert proxy.output.count("GUIDANCE graph-beta: GET /beta/me") == 1
-    assert json.loads(report.read_text())["guidance"]["graph-beta"]["findings"] == 3
+    # two users, one operation: one line, both counted
+    assert proxy.output.count("GUIDANCE graph-client-request-id: GET /v1.0/users/") == 1
+    found = json.loads(report.read_text())["guidance"]
+    assert found["graph-beta"]["findings"] == 3 and found["graph-client-request-id"]["findings"] == 5

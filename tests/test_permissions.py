@@ -78,6 +78,12 @@ def test_the_report_of_a_scripted_session_pure():
         "refused": [],
         "not_possible": [],
     }
+    for _ in range(3):  # repeats count as calls and change nothing else
+        usage.add("GET", "/v1.0/me/messages", "delegated", delegated)
+    again = usage.report()
+    assert again["calls"] == 9 and {k: v for k, v in again.items() if k != "calls"} == {
+        k: v for k, v in r.items() if k != "calls"
+    }
 
 
 # --- through a running proxy ------------------------------------------------------------------------

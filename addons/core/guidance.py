@@ -7,6 +7,7 @@ Rules are switched off by id (`--guidance-off RULE`, or `all`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -14,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from .profiles import box, graph
 
@@ -91,11 +92,21 @@ SELECT_MIN_PROPERTIES = 20  # "a type with many properties": one with at least t
 REPEAT_WINDOW_S = 5.0
 KEPT = 1_000  # next links, recent requests and event pollers remembered (the oldest forgotten)
 BODY_LIMIT = 1 << 20  # bodies larger than this are not parsed for guidance
+HEADERS = ("client-request-id", "consistencylevel", "as-user", "authorization")  # what the rules read
+# A segment that can only be a key (a GUID, a number, or long like Outlook's and OneDrive's ids).
+_KEY = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+|[^/]{33,})$", re.IGNORECASE)
 _DIRECTORY = {"users", "groups", "applications", "serviceprincipals", "devices", "directoryobjects", "me"}
 _ADVANCED = re.compile(r"\bne\b|\bnot\s*\(|\bendswith\s*\(|/\$count\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@functools.lru_cache(maxsize=4096)  # asked of every exchange and finding; apps repeat their paths
+def operation(path: str) -> str:
+    """A request's path (no query) with its key-like segments as `{id}`: calls that differ only in
+    which item they address are one operation to advise on."""
+    return "/".join("{id}" if _KEY.match(s) else s for s in path.split("/"))
+
+
+@dataclass(slots=True)  # not frozen: one is made per request, and a frozen one costs several times as much to make
 class Exchange:
     """What guidance looks at in one request and its answer."""
 
@@ -103,10 +114,9 @@ class Exchange:
     host: str
     path: str  # without the query
     target: str  # the path and query as sent
-    query: dict[str, str]  # names as sent
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str]  # of HEADERS, those sent (lower-case names)
     status: int | None
-    request_body: bytes = b""
+    request_body: bytes = b""  # only what a rule reads: a POST's
     response_body: bytes = b""
     response_type: str = ""
     early_retry: bool = False
@@ -156,33 +166,26 @@ class Advisor:
 
     # -- Graph --------------------------------------------------------------------------------
     def _graph(self, x: Exchange, found: list[Finding]) -> None:
-        parts = [p for p in x.path.split("/") if p]
-        version, segments = (parts[0] if parts else ""), [p.lower().partition("(")[0] for p in parts[1:]]
-        if version not in graph.VERSIONS:
+        asked = _graph_request(
+            x.method, x.path, x.target, "client-request-id" in x.headers, graph.eventual(x.headers.items())
+        )
+        if asked is None:
             return
-        url = unquote(x.target)
-        with self._lock:
-            self._next_links.pop(f"https://{x.host}{url}", None)
-        if version == "beta":
-            found.append(Finding("graph-beta", f"{x.method} {x.path}"))
-        if "client-request-id" not in x.headers and segments[:1] != ["$batch"]:
-            found.append(Finding("graph-client-request-id", f"{x.method} {x.path} came without one"))
+        if self._next_links:  # a page asked for is a next link followed
+            with self._lock:
+                self._next_links.pop(f"https://{x.host}{asked.url}", None)
+        found.extend(asked.findings)
         if x.early_retry:
             found.append(Finding("graph-retry-after", f"{x.method} {x.path} came back before its Retry-After"))
-        query = {k.lower(): v for k, v in x.query.items()}
-        if segments and segments[0] in _DIRECTORY and not graph.eventual(x.headers.items()):
-            advanced = "$search" in query or query.get("$count", "").lower() == "true" or "$count" in segments
-            advanced = advanced or bool(_ADVANCED.search(query.get("$filter", "")))
-            if advanced:
-                found.append(Finding("graph-consistency-level", f"{x.method} {url} without ConsistencyLevel"))
-        if x.method == "POST" and segments == ["$batch"]:
+        if asked.batch:
             steps = (_json(x.request_body) or {}).get("requests")
             if isinstance(steps, list) and len(steps) > 20:
                 found.append(Finding("graph-batch-size", f"a $batch of {len(steps)} requests"))
         if x.method == "GET" and x.status is not None and 200 <= x.status < 300:
-            self._graph_read(x, url, query, found)
+            self._graph_read(x, asked, found)
 
-    def _graph_read(self, x: Exchange, url: str, query: dict[str, str], found: list[Finding]) -> None:
+    def _graph_read(self, x: Exchange, asked: _GraphRequest, found: list[Finding]) -> None:
+        url = asked.url
         key = (x.method, url)
         now = x.when or time.time()
         with self._lock:
@@ -195,16 +198,17 @@ class Advisor:
             found.append(Finding("graph-repeated", f"GET {url} again after {now - before[0]:.1f}s"))
         if "json" not in x.response_type or len(x.response_body) > BODY_LIMIT:
             return
-        body = _json(x.response_body)
-        if not isinstance(body, dict):
+        if not x.response_body[:64].lstrip().startswith(b"{"):  # not an entity or a collection page
             return
-        if "$select" not in query:
+        if not asked.selects:
             typed = self.entity_type(x.path)
             if typed is not None and typed[1] >= SELECT_MIN_PROPERTIES:
                 found.append(
                     Finding("graph-select", f"GET {x.path} without $select: {typed[0]} has {typed[1]} properties")
                 )
-        link = body.get("@odata.nextLink")
+        # parsed only when it pages (most reads do not): a body parse per read costs more than the rest
+        body = _json(x.response_body) if b"@odata.nextLink" in x.response_body else None
+        link = body.get("@odata.nextLink") if isinstance(body, dict) else None
         if isinstance(link, str):
             with self._lock:
                 self._next_links[unquote(link)] = f"GET {url}"
@@ -217,7 +221,7 @@ class Advisor:
             found.append(Finding("box-as-user", f"{x.method} {x.path} sent As-User with a user's token"))
         if x.method != "GET" or x.status is None or not 200 <= x.status < 300:
             return
-        query = {k.lower() for k in x.query}
+        query = _query(x.target)
         if x.path.rstrip("/") == "/2.0/events" and "stream_position" not in query:
             who = x.headers.get("authorization", "")[-16:]
             with self._lock:
@@ -228,10 +232,47 @@ class Advisor:
             if polls > 1:
                 found.append(Finding("box-events-stream-position", f"GET /2.0/events polled {polls} times without it"))
             return
-        if "fields" not in query and "json" in x.response_type and len(x.response_body) <= BODY_LIMIT:
+        listing = b'"entries"' in x.response_body
+        if listing and "fields" not in query and "json" in x.response_type and len(x.response_body) <= BODY_LIMIT:
             body = _json(x.response_body)
             if isinstance(body, dict) and isinstance(body.get("entries"), list) and body["entries"]:
                 found.append(Finding("box-fields", f"GET {x.path} listed {len(body['entries'])} entries"))
+
+
+@dataclass(frozen=True)
+class _GraphRequest:
+    """What the rules that look only at a Graph request's method, target and headers conclude."""
+
+    findings: tuple[Finding, ...]
+    url: str  # the target, unquoted
+    selects: bool  # it asks for $select
+    batch: bool  # a POST of /$batch
+
+
+@functools.lru_cache(maxsize=4096)  # apps repeat their requests: these rules then cost a lookup
+def _graph_request(method: str, path: str, target: str, has_request_id: bool, eventual: bool) -> _GraphRequest | None:
+    parts = [p for p in path.split("/") if p]
+    version, segments = (parts[0] if parts else ""), [p.lower().partition("(")[0] for p in parts[1:]]
+    if version not in graph.VERSIONS:
+        return None
+    url = unquote(target)
+    query = {k.lower(): v for k, v in parse_qsl(target.partition("?")[2], keep_blank_values=True)}
+    found = []
+    if version == "beta":
+        found.append(Finding("graph-beta", f"{method} {path}"))
+    if not has_request_id and segments[:1] != ["$batch"]:
+        found.append(Finding("graph-client-request-id", f"{method} {path} came without one"))
+    if segments and segments[0] in _DIRECTORY and not eventual:
+        advanced = "$search" in query or query.get("$count", "").lower() == "true" or "$count" in segments
+        if advanced or _ADVANCED.search(query.get("$filter", "")):
+            found.append(Finding("graph-consistency-level", f"{method} {url} without ConsistencyLevel"))
+    return _GraphRequest(tuple(found), url, "$select" in query, method == "POST" and segments == ["$batch"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _query(target: str) -> frozenset[str]:
+    """A target's query parameter names, lower case."""
+    return frozenset(k.lower() for k, _ in parse_qsl(target.partition("?")[2], keep_blank_values=True))
 
 
 def _json(raw: bytes):

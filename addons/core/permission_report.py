@@ -12,6 +12,7 @@ from . import permissions
 
 KINDS = ("delegated", "application")
 MAX_LISTED = 100  # calls listed by name in a report (the counts are of all)
+MAX_REMEMBERED = 10_000  # calls remembered as already noted (then forgotten, and noted again)
 
 
 @dataclass
@@ -30,12 +31,20 @@ class PermissionUsage:
         self._unmapped: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self.calls = 0
+        self._said: set[tuple] = set()  # (method, path, kind, held) already noted: a repeat only counts
 
     def add(self, method: str, path: str, kind: str | None, held: frozenset[str] = frozenset()) -> None:
         """One call; kind None: its token had no claims (it is reported under both kinds' needs)."""
-        rule = permissions.lookup(method, path)
+        seen_before = (method, path, kind, held)
         with self._lock:
             self.calls += 1
+            if seen_before in self._said:  # the same call with the same token again: nothing new to note
+                return
+            if len(self._said) >= MAX_REMEMBERED:
+                self._said.clear()
+            self._said.add(seen_before)
+        rule = permissions.lookup(method, path)
+        with self._lock:
             if rule is None:
                 key = (method.upper(), permissions.path_key(path))
                 if key in self._unmapped or len(self._unmapped) < MAX_LISTED:

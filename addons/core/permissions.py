@@ -31,8 +31,8 @@ def _segment(segment: str) -> list[str]:
     """A path segment as the model keys it: lower case, a placeholder as `*`, a function call's
     arguments by name only (`range(address=*)`), an OData key (`users('x')`) as its own segment."""
     s = segment.lower()
-    if s.startswith("{") and s.endswith("}"):
-        return ["*"]
+    if "(" not in s:  # the common case, without a regex
+        return ["*"] if s.startswith("{") and s.endswith("}") else [s]
     call = _CALL.match(s)
     if call is None:
         return [s]
@@ -43,6 +43,7 @@ def _segment(segment: str) -> list[str]:
     return [f"{name}({','.join(f'{n}=*' for n in names)})"]
 
 
+@functools.lru_cache(maxsize=4096)  # every Graph call asks it, twice; apps repeat their paths
 def path_key(path: str) -> str:
     """The model's key for a reference path (`/users/{id}`) or a request's (`/v1.0/users/42`)."""
     path = _VERSION.sub("", path.partition("?")[0]).rstrip("/") or "/"
@@ -101,12 +102,17 @@ def _level(name: str, schemes: str) -> int:
 def lookup(method: str, path: str) -> Allowed | None:
     """The permissions that allow `method` on a request's `path`, None when the reference does not
     list that path and method (literal segments are preferred to placeholders)."""
-    parts = path_key(path).split("/")[1:] if path_key(path) != "/" else []
+    return _lookup_key(method.upper(), path_key(path))
+
+
+@functools.lru_cache(maxsize=4096)  # an app calls few operations; each is walked once
+def _lookup_key(method: str, key: str) -> Allowed | None:
+    parts = key.split("/")[1:] if key != "/" else []
     found = _walk(_trie(), parts)
     if found is None:
         return None
     key, methods = found
-    entries = methods.get(method.upper()) or (methods.get("GET") if method.upper() == "HEAD" else None)
+    entries = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
     if not entries:
         return None
     return Allowed(key, tuple((p, allow, least) for p, allow, least in entries))

@@ -7,7 +7,6 @@ HTTPS markedly faster (see bench/). It also avoids DumpMaster's keepserving shut
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -19,6 +18,7 @@ from mitmproxy.addons.termlog import TermLog
 from mitmproxy.master import Master
 
 from ..assembly import Tapeproxy
+from . import heap
 from .termlines import TermLines
 
 
@@ -114,13 +114,11 @@ def print_flushed(line: str) -> None:
 
 
 class FreezeAfterStart:
-    """Once serving, what start-up built (mitmproxy, the cassettes' index, the world) is moved out
-    of the garbage collector's sight: its full collections walked all of it, tens of ms at a time,
-    and set the p99 latency (bench/run.py)."""
+    """Once serving, what start-up built is frozen (runtime/heap.py)."""
 
     def running(self) -> None:
-        gc.collect()
-        gc.freeze()
+        heap.own_process()  # only the CLI's own process serves with this addon
+        heap.settle()
 
 
 def make_web_master(settings: dict, extra_addons: Iterable = (), set_specs: Iterable[str] = ()) -> Master:
