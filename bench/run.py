@@ -331,9 +331,11 @@ def main() -> int:
         # --check on a shared machine: a slow spell can sink one measurement, so a ratio under the
         # guard is measured again (twice at most) before it counts as a regression.
         for _ in range(2 if args.check else 0):
-            if not _below_guard(rounds):
+            below = _below_guard(rounds)
+            if not below:
                 break
-            print("bench: replay measured below the guard; measuring again", file=sys.stderr)
+            said = ", ".join(f"{k} {_median_ratio(rounds[k], rounds['floor, keep-alive']):.2f}x" for k in below)
+            print(f"bench: replay measured below the guard ({said}); measuring again", file=sys.stderr)
             measure_rounds()
         rss = {name: server.rss_peak_mb() for name, server in servers.items()}
     finally:
