@@ -125,6 +125,18 @@ def image(podman):
     return IMAGE
 
 
+ME = "https://graph.microsoft.com/v1.0/me"
+
+
+def mountable(folder: Path, name: str) -> Path:
+    """A folder whose file `name` the image's user (not this one) may read once written."""
+    folder.mkdir()
+    folder.chmod(0o755)  # not through mkdir's and touch's modes: the umask applies to those
+    (folder / name).touch()
+    (folder / name).chmod(0o644)
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,11 +227,9 @@ def test_the_demo_in_the_image_answers_curl_and_requests_from_this_machine(podma
 
 
 def test_a_mounted_cassette_folder_is_replayed(podman, image, tmp_path):
-    cassettes = tmp_path / "cassettes"
-    cassettes.mkdir(mode=0o755)
-    url = "https://graph.microsoft.com/v1.0/me"
-    write_cassette(cassettes / "me.yaml", [interaction("GET", url, body={"displayName": "From the cassette"})])
-    (cassettes / "me.yaml").chmod(0o644)
+    cassettes = mountable(tmp_path / "cassettes", "me.yaml")
+    write_cassette(cassettes / "me.yaml", [interaction("GET", ME, body={"displayName": "From the cassette"})])
+    url = ME
     ca_dir = tmp_path / "ca"
     ca_dir.mkdir()
     proxy = Running(
@@ -270,16 +280,12 @@ def test_the_testcontainers_module_through_podmans_docker_api(podman, image, tmp
         while not socket_path.exists():
             assert time.monotonic() < deadline and service.poll() is None, "podman's Docker API did not start"
             time.sleep(0.2)
-        cassettes = tmp_path / "cassettes"
-        cassettes.mkdir(mode=0o755)
-        url = "https://graph.microsoft.com/v1.0/me"
-        write_cassette(cassettes / "me.yaml", [interaction("GET", url, body={"displayName": "Through testcontainers"})])
-        (cassettes / "me.yaml").chmod(0o644)
-        scenarios = tmp_path / "scenarios"
-        scenarios.mkdir(mode=0o755)
+        cassettes = mountable(tmp_path / "cassettes", "me.yaml")
+        write_cassette(cassettes / "me.yaml", [interaction("GET", ME, body={"displayName": "Through testcontainers"})])
+        url = ME
+        scenarios = mountable(tmp_path / "scenarios", "throttle.yaml")
         rule = {"match": {"host": "graph.microsoft.com", "path": "/v1.0/users"}, "error": "throttled"}
         (scenarios / "throttle.yaml").write_text(json.dumps({"name": "throttle-users", "rules": [rule]}))
-        (scenarios / "throttle.yaml").chmod(0o644)
         started = TapeproxyContainer(IMAGE, "replay", "/cassettes", "--scenario", "/scenarios/throttle.yaml")
         with started.with_cassettes(cassettes).with_scenarios(scenarios) as proxy:
             answer = requests.get(url, proxies=proxy.proxies(), verify=str(proxy.ca_path))
