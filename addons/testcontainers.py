@@ -94,7 +94,7 @@ class TapeproxyContainer(DockerContainer):
 
     def requests(self, **filters: str) -> list[dict]:
         """The journal (GET /requests), filtered as the control API filters (method, host, path, source...)."""
-        query = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in filters.items())
+        query = urllib.parse.urlencode(filters)
         return self.control("GET", "/requests" + (f"?{query}" if query else ""))["requests"]
 
     def _host(self) -> str:

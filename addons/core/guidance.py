@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from urllib.parse import parse_qsl, unquote
 
 from .profiles import box, graph
@@ -256,7 +257,7 @@ def _graph_request(method: str, path: str, target: str, has_request_id: bool, ev
     if version not in graph.VERSIONS:
         return None
     url = unquote(target)
-    query = {k.lower(): v for k, v in parse_qsl(target.partition("?")[2], keep_blank_values=True)}
+    query = _query(target)
     found = []
     if version == "beta":
         found.append(Finding("graph-beta", f"{method} {path}"))
@@ -270,9 +271,9 @@ def _graph_request(method: str, path: str, target: str, has_request_id: bool, ev
 
 
 @functools.lru_cache(maxsize=4096)
-def _query(target: str) -> frozenset[str]:
-    """A target's query parameter names, lower case."""
-    return frozenset(k.lower() for k, _ in parse_qsl(target.partition("?")[2], keep_blank_values=True))
+def _query(target: str) -> MappingProxyType[str, str]:
+    """A target's query parameters by lower-case name (read-only: the cache shares it)."""
+    return MappingProxyType({k.lower(): v for k, v in parse_qsl(target.partition("?")[2], keep_blank_values=True)})
 
 
 def _json(raw: bytes):

@@ -28,7 +28,7 @@ class PermissionUsage:
 
     def __init__(self) -> None:
         self._kinds = {k: _Kind() for k in KINDS}
-        self._unmapped: dict[tuple[str, str], int] = {}
+        self._unmapped: set[tuple[str, str]] = set()  # (method, path key) of calls the reference does not list
         self._lock = threading.Lock()
         self.calls = 0
         self._said: set[tuple] = set()  # (method, path, kind, held) already noted: a repeat only counts
@@ -47,8 +47,8 @@ class PermissionUsage:
         with self._lock:
             if rule is None:
                 key = (method.upper(), permissions.path_key(path))
-                if key in self._unmapped or len(self._unmapped) < MAX_LISTED:
-                    self._unmapped[key] = self._unmapped.get(key, 0) + 1
+                if len(self._unmapped) < MAX_LISTED:
+                    self._unmapped.add(key)
                 return
             # a token without claims: counted for each kind that can make the call at all
             for k in (kind,) if kind else [k for k in KINDS if rule.names(k)]:

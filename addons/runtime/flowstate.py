@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mitmproxy import http
 
 from ..core.digestfiles import Spool
+from ..core.guidance import Finding
 from ..core.index import NoMatch
 from ..core.matching import Shape
 from ..core.recording import Exchange
@@ -35,7 +36,7 @@ class FlowState:
     miss: NoMatch | None = None  # why no cassette matched, for the miss answer
     original_url: str | None = None  # sent upstream: the URL the client asked for, before any mapping
     early_retry: float | None = None  # seconds before its Retry-After the client came back
-    guidance: tuple = ()  # the guidance findings on it (core/guidance.py's Finding)
+    guidance: tuple[Finding, ...] = ()  # the guidance findings on it
     truncate: bool = False  # a scenario fault: cut the answer short
     batch_step: str = ""  # a Graph $batch step: its id
     spools: dict[str, Spool] | None = None  # "request"/"response" bodies streamed into body files
