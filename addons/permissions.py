@@ -75,8 +75,8 @@ class Permissions:
         headers, body = graph.error(403, code, message, list(flow.request.headers.items()))
         flow.response = responses.sized(403, headers, body)
         self.refused += 1
-        why = f"needs {' or '.join(needed)}" if needed else f"no {kind} permission allows it"
-        responses.served_by(flow, "simulation", f"permissions: refused, the {kind} token {why}")
+        why = f"the {kind} token needs {' or '.join(needed)}" if needed else f"no {kind} permission allows it"
+        responses.served_by(flow, "simulation", f"permissions: refused, {why}")
 
     def observe(self, flow: http.HTTPFlow) -> None:
         """Count the call for the report, whatever answered it."""

@@ -123,6 +123,8 @@ def test_curl_style_calls_get_each_workloads_403_or_their_answer(graph_demo):
     # the seed operation: never for a delegated token, whatever it holds
     seed = s.patch(f"https://graph.microsoft.com{SEED}", json={"status": {"state": "completed"}})
     assert seed.status_code == 403 and seed.json()["error"]["code"] == "accessDenied"
+    said = s.get("http://tapeproxy/requests?method=PATCH&status=403").json()["requests"][-1]["served_by"]
+    assert said == "permissions: refused, no delegated permission allows it"  # the journal's words
     # an app token with its role reaches the world (a 404 for a task that is not there, not a 403)
     app = proxied_session(graph_demo, token("--roles", "PrintTaskDefinition.ReadWrite.All"))
     assert app.patch(f"https://graph.microsoft.com{SEED}", json={"status": {"state": "completed"}}).status_code != 403
@@ -156,6 +158,8 @@ def test_the_report_of_a_scripted_session_over_the_control_api_and_at_exit(start
         },
     }
     assert {k: live[k] for k in expected} == expected and live["calls"] == 5
+    said = user.get("http://tapeproxy/requests?method=POST").json()["requests"][-1]["served_by"]
+    assert said == "permissions: refused, the delegated token needs Mail.Send"
     proxy.stop()
     at_exit = json.loads(report_file.read_text())["graph_permissions"]
     assert at_exit == live
