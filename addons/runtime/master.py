@@ -24,6 +24,7 @@ from .termlines import TermLines
 
 class LeanMaster(Master):
     termlog: TermLog | None = None  # uninstalled after shutdown, as mitmdump does with its own
+    termlines: TermLines | None = None  # the journal's lines, flushed once the master has stopped
 
     def __init__(self, opts: options.Options) -> None:
         super().__init__(opts)
@@ -100,7 +101,8 @@ def make_master(
     if json_lines:
         tapeproxy.journal.write_line = print_flushed
     elif master.termlog:
-        tapeproxy.journal.write_line = TermLines(master.termlog.logger, tapeproxy.journal.logger)
+        master.termlines = TermLines(master.termlog.logger, tapeproxy.journal.logger)
+        tapeproxy.journal.write_line = master.termlines
     master.addons.add(tapeproxy)
     master.options.update(**settings)
     if set_specs:
@@ -147,6 +149,8 @@ async def _serve(settings: dict, extra_addons: Iterable, set_specs: Iterable[str
     try:
         await master.run()
     finally:
+        if termlines := getattr(master, "termlines", None):
+            termlines.flush()
         if termlog := getattr(master, "termlog", None):
             termlog.uninstall()  # after done(), as mitmproxy does with its own
     return master
