@@ -516,3 +516,26 @@ def test_vcr_config_maps_to_tapeproxy_settings_as_pytest_recording_merges_it():
     }
     assert len(said) == 1 and "vcr_config keys not applied: nope" in str(said[0].message)
     assert recording_compat.knobs_of({"allow_playback_repeats": True})["tapeproxy_repeat_last"] is True
+
+
+def test_a_live_requests_key_is_remembered_by_its_raw_parts_within_bounds(monkeypatch):
+    from tapeproxy.core import index as index_module
+
+    index = ReplayIndex([_interaction(1, "GET", "https://h/a%2Db?x=1&y=2"), _interaction(2, "POST", "https://h/p")])
+    normalised = []
+    real = matching.normalise_path
+    monkeypatch.setattr(matching, "normalise_path", lambda p: normalised.append(p) or real(p))
+    same = [Shape.from_uri("GET", "https://h/a-b?y=2&x=1", (), b"") for _ in range(3)]
+    assert [index.lookup(s).interaction.number for s in same] == [1, 1, 1]
+    assert normalised == ["/a-b"]  # keyed once, then remembered
+    # a body's Content-Type is part of what is remembered: JSON and bytes key differently
+    json_body = Shape.from_uri("POST", "https://h/p", (("Content-Type", "application/json"),), b"{}")
+    assert isinstance(index.lookup(json_body), NoMatch)
+    assert isinstance(index.lookup(Shape.from_uri("POST", "https://h/p", (), b"")), Hit)
+    monkeypatch.setattr(index_module, "KEY_MEMO", 8)
+    for i in range(50):
+        index.lookup(Shape.from_uri("GET", f"https://h/other/{i}", (), b""))
+    assert len(index._request_keys) <= 8
+    big = b"x" * (index_module.KEY_MEMO_BODY + 1)
+    index.lookup(Shape.from_uri("POST", "https://h/p", (), big))
+    assert all(len(raw[6]) <= index_module.KEY_MEMO_BODY for raw in index._request_keys)

@@ -19,6 +19,10 @@ from .profiles import profile_for
 # comes first (the proxy has one event loop; a miss must not stall the other clients).
 MISS_CANDIDATES = 2_000
 MISS_BUDGET = 0.02
+# Live requests' keys remembered by their raw parts: normalising the path, query and body is most
+# of what a hit costs, and apps send the same requests again and again. Bounded both ways.
+KEY_MEMO = 4096
+KEY_MEMO_BODY = 4096  # bytes: a larger body is keyed afresh each time, never kept
 
 
 def _prefix(path: str) -> str:
@@ -124,6 +128,7 @@ class ReplayIndex:
             k: (v[()] if len(v) == 1 and () in v else _Variants(list(v.items()))) for k, v in groups.items()
         }
         self._served: dict[tuple, int] = {}
+        self._request_keys: dict[tuple, tuple] = {}
         self.hosts = frozenset(shape.host for shape in self._shapes)
 
     @cached_property
@@ -147,8 +152,22 @@ class ReplayIndex:
     def key(self, shape: Shape) -> tuple:
         return matching.key(shape, self._key_on, self.masked)
 
+    def request_key(self, shape: Shape) -> tuple:
+        """key() of a live request, remembered (KEY_MEMO)."""
+        body = shape.raw_body
+        if len(body) > KEY_MEMO_BODY:
+            return self.key(shape)
+        content_type = matching.header_value(shape.headers, "content-type") if body else ""
+        raw = (shape.method, shape.scheme, shape.host, shape.port, shape.raw_path, shape.raw_query, body, content_type)
+        k = self._request_keys.get(raw)
+        if k is None:
+            if len(self._request_keys) >= KEY_MEMO:
+                self._request_keys.clear()
+            k = self._request_keys[raw] = self.key(shape)
+        return k
+
     def lookup(self, shape: Shape) -> Hit | NoMatch:
-        k = self.key(shape)
+        k = self.request_key(shape)
         sequence = self._sequences.get(k)
         if sequence is None:
             return self._miss(shape)
