@@ -15,7 +15,7 @@ from .core.profiles import box, graph
 from .core.spec import loaded
 from .journal import Journal
 from .runtime import heap
-from .runtime.flowstate import state_of
+from .runtime.flowstate import decoded_body, message_header, request_headers, state_of
 from .sim import auth
 
 
@@ -52,25 +52,26 @@ class Guidance:
         if not (host == graph.HOSTS[0] or host in box.HOSTS):
             return
         state = state_of(flow)
-        response_type = resp.headers.get("content-type", "") if resp else ""
+        response_type = message_header(resp, b"content-type") if resp else ""
         parse = (
             resp is not None
             and req.method == "GET"
             and len(resp.raw_content or b"") <= guidance.BODY_LIMIT
             and "json" in response_type
         )
+        sent = request_headers(flow)
         exchange = guidance.Exchange(
             method=req.method,
             host=host,
             path=target.partition("?")[0],
             target=target,
-            headers=_wanted_headers(req.headers),
+            headers={name: sent[name] for name in guidance.HEADERS if name in sent},
             status=resp.status_code if resp else None,
             request_body=(req.raw_content or b"")[: guidance.BODY_LIMIT + 1] if req.method == "POST" else b"",
-            response_body=(resp.content or b"") if parse and resp else b"",
+            response_body=decoded_body(resp) if parse and resp else b"",
             response_type=response_type,
             early_retry=state.early_retry is not None,
-            box_user_token=host in box.HOSTS and bool(auth.box_subject_of(req.headers.get("authorization", ""))),
+            box_user_token=host in box.HOSTS and bool(auth.box_subject_of(sent.get("authorization", ""))),
             when=req.timestamp_start or 0.0,
         )
         state.guidance = tuple(self.advisor.check(exchange))
@@ -98,11 +99,3 @@ def _entity_type_of(segments: tuple[str, ...]) -> tuple[str, int] | None:
     if at is None or at.kind not in ("collection", "entity"):
         return None
     return at.type, len(spec.props(at.type))
-
-
-_WANTED = frozenset(h.encode() for h in guidance.HEADERS)
-
-
-def _wanted_headers(headers: http.Headers) -> dict[str, str]:
-    """The headers the rules read, in one pass (a lookup per name would scan them all each time)."""
-    return {k.lower().decode(): v.decode("latin-1") for k, v in headers.fields if k.lower() in _WANTED}

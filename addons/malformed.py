@@ -9,6 +9,7 @@ front ends do. Answered in the API's envelope, never forwarded, in every mode.
 from __future__ import annotations
 
 import logging
+import re
 
 from mitmproxy import http
 
@@ -16,6 +17,7 @@ from .core.profiles import profile_for
 from .runtime import responses
 
 logger = logging.getLogger(__name__)
+_ANY_FLAW = re.compile(rb"[\r\n\0]")  # one search over all the fields first: almost every request has none
 
 
 def _flaw(name: bytes, value: bytes) -> str | None:
@@ -33,7 +35,10 @@ class MalformedHeaders:
     name = "tapeproxy_malformed"
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        for name, value in flow.request.headers.fields:
+        fields = flow.request.headers.fields
+        if _ANY_FLAW.search(b"".join(b"".join(field) for field in fields)) is None:
+            return
+        for name, value in fields:
             flaw = _flaw(name, value)
             if flaw:
                 header = name.decode("latin-1", "replace").strip()

@@ -15,6 +15,7 @@ from .core import permissions
 from .core.permission_report import PermissionUsage
 from .core.profiles import graph
 from .runtime import heap, responses
+from .runtime.flowstate import request_headers
 from .runtime.mode import Mode
 from .simulation import SimulationAddon
 from .spec_answers import SpecAnswers
@@ -55,13 +56,13 @@ class Permissions:
 
     @staticmethod
     def _token(flow: http.HTTPFlow) -> tuple[str, frozenset[str]] | None:
-        return permissions.token_of(flow.request.headers.get("authorization", ""))
+        return permissions.token_of(request_headers(flow).get("authorization", ""))
 
     def answer(self, flow: http.HTTPFlow) -> None:
         if self.mode.live or (self.simulation.world is None and not self.spec.enabled):
             return  # not standing in for Graph (asked first: replay's every request passes here)
         path = self._graph_call(flow)
-        if path is None or "authorization" not in flow.request.headers:
+        if path is None or "authorization" not in request_headers(flow):
             return  # no token at all: the world's 401, in Graph's words
         token = self._token(flow)
         if token is None and not self.strict:

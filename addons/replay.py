@@ -16,7 +16,7 @@ from .core.served import served_headers
 from .hosts import Intercept
 from .runtime import responses
 from .runtime.fileserver import FileServer
-from .runtime.flowstate import BodyStream, shape_of, state_of
+from .runtime.flowstate import BodyStream, request_headers, shape_of, state_of
 from .runtime.mode import Mode
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,8 @@ class Replay:
             as_received = hit.interaction.extra.get("body_as_received") is True
             fields = self._fields[key] = responses.header_fields(served_headers(recorded, method, as_received))
         flow.response = responses.make_raw(recorded.status, fields, recorded.body, recorded.reason)
-        if "range" in flow.request.headers or "if-none-match" in flow.request.headers:
+        sent = request_headers(flow)
+        if "range" in sent or "if-none-match" in sent:
             as_received = hit.interaction.extra.get("body_as_received") is True
             headers = served_headers(recorded, method, as_received)
             narrowed = ranges.narrow(method, flow.request.headers.items(), recorded.status, headers, recorded.body)

@@ -2,6 +2,7 @@
 log lines, and at once whether or not the stream is buffered."""
 
 import asyncio
+import gzip
 import io
 import logging
 import os
@@ -87,3 +88,19 @@ def test_lines_reach_a_pipe_while_the_proxy_runs_whole_and_in_one_piece(start_cl
     assert all(line.startswith("[") and " -> 200 " in line for line in served())
     assert proxy.stop() == 0
 
+
+def test_request_headers_are_read_once_by_lower_case_name_and_bodies_decoded_as_mitmproxy_would():
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    from tapeproxy.runtime.flowstate import decoded_body, message_header, request_headers
+
+    flow = tflow.tflow()
+    flow.request.headers = http.Headers([(b"X-A", b"1"), (b"x-a", b"2"), (b"Authorization", b"Bearer t")])
+    assert request_headers(flow) == {"x-a": "1, 2", "authorization": "Bearer t"}
+    assert request_headers(flow) is request_headers(flow)  # made once per flow
+    response = http.Response.make(200, b"", {"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    response.raw_content = gzip.compress(b'{"a": 1}')
+    assert decoded_body(response) == b'{"a": 1}' and message_header(response, b"content-type") == "application/json"
+    response.raw_content = b"not gzip"  # cannot be undone: as sent, as get_content(strict=False) gives it
+    assert decoded_body(response) == b"not gzip"

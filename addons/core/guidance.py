@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from .profiles import box, graph
@@ -125,8 +126,7 @@ class Exchange:
     when: float = 0.0
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):  # immutable and cheap to make: a rule may fire on every request
     rule: str
     detail: str  # what was seen
 
@@ -167,9 +167,7 @@ class Advisor:
 
     # -- Graph --------------------------------------------------------------------------------
     def _graph(self, x: Exchange, found: list[Finding]) -> None:
-        asked = _graph_request(
-            x.method, x.path, x.target, "client-request-id" in x.headers, graph.eventual(x.headers.items())
-        )
+        asked = _graph_request(x.method, x.path, x.target, "client-request-id" in x.headers, _eventual(x.headers))
         if asked is None:
             return
         if self._next_links:  # a page asked for is a next link followed
@@ -268,6 +266,11 @@ def _graph_request(method: str, path: str, target: str, has_request_id: bool, ev
         if advanced or _ADVANCED.search(query.get("$filter", "")):
             found.append(Finding("graph-consistency-level", f"{method} {url} without ConsistencyLevel"))
     return _GraphRequest(tuple(found), url, "$select" in query, method == "POST" and segments == ["$batch"])
+
+
+def _eventual(headers: dict[str, str]) -> bool:
+    """graph.eventual, for headers already by lower-case name: one lookup."""
+    return graph.eventual((("consistencylevel", headers.get("consistencylevel", "")),))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -41,6 +41,7 @@ class FlowState:
     batch_step: str = ""  # a Graph $batch step: its id
     spools: dict[str, Spool] | None = None  # "request"/"response" bodies streamed into body files
     body_stream: BodyStream | None = None  # a recorded body streamed from its body file (replay.py)
+    headers: dict[str, str] | None = None  # the request's, by lower-case name; see request_headers
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,13 +75,42 @@ def streams_body_file(flow: http.HTTPFlow) -> bool:
     return state is not None and state.body_stream is not None
 
 
+def request_headers(flow: http.HTTPFlow) -> dict[str, str]:
+    """The request's headers by lower-case name, repeats joined with ", " (once per flow, in one pass:
+    each lookup in mitmproxy's Headers scans and decodes them all, and several addons ask)."""
+    state = state_of(flow)
+    if state.headers is None:
+        out: dict[str, str] = {}
+        for k, v in flow.request.headers.fields:
+            name, value = k.decode("latin-1").lower(), v.decode("utf-8", "surrogateescape")
+            out[name] = f"{out[name]}, {value}" if name in out else value
+        state.headers = out
+    return state.headers
+
+
+def message_header(message: http.Message, name: bytes) -> str:
+    """A message's first header of that (lower-case) name, "" when absent; one pass, no decoding of the rest."""
+    for k, v in message.headers.fields:
+        if k.lower() == name:
+            return v.decode("utf-8", "surrogateescape")
+    return ""
+
+
+def decoded_body(message: http.Message) -> bytes:
+    """The body with its Content-Encoding undone (as sent when it has none, or one that cannot be undone)."""
+    raw = message.raw_content or b""
+    if not raw or not message_header(message, b"content-encoding"):
+        return raw
+    return message.get_content(strict=False) or b""
+
+
 def shape_of(flow: http.HTTPFlow) -> Shape:
     """The flow's request, normalised for matching (once per flow: hooks do not change requests)."""
     state = state_of(flow)
     if state.shape is None:
         request = flow.request
         path, _, query = request.path.partition("?")
-        body = request.get_content(strict=False) or b""
+        body = decoded_body(request)
         state.shape = Shape(
             request.method,
             request.scheme,
