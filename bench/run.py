@@ -80,9 +80,8 @@ def write_scenario(path: Path, rules: int) -> None:
     path.write_text(yaml.safe_dump({"name": "bench-rules", "rules": items}))
 
 
-# The servers (one event loop each) share one CPU; hey and this process get the others. Left to
-# the scheduler, a server sometimes shared its core with hey's busiest threads and sometimes not,
-# and one build's ratios ranged from 0.68x to 1.02x from one run to the next.
+# The servers (one event loop each) share one CPU; hey and this process get the others, so no
+# server shares its core with hey's threads in one run and not in the next.
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 SERVER_CPUS, LOAD_CPUS = (set(CPUS[:1]), set(CPUS[1:])) if len(CPUS) >= 2 else (set(), set())
 
@@ -362,6 +361,7 @@ def main() -> int:
 
         measure_rounds()
         guard: dict[str, float] = {}
+        below: list[str] = []
         if args.check:
             for attempt in range(3):  # a slow spell can still sink one measure: measured again, twice at most
                 guard = paired_guard(servers, measured, 2 * n)
@@ -447,7 +447,6 @@ def main() -> int:
             f"guard (each run paired with a floor run, {GUARD_PAIRS} pairs, median): "
             + ", ".join(f"{k} {ratio:.2f}x" for k, ratio in guard.items())
         )
-        below = [k for k, ratio in guard.items() if ratio < GUARD]
         if below:
             print(
                 f"bench: below {GUARD}x the floor: " + ", ".join(f"{k} {guard[k]:.2f}x" for k in below), file=sys.stderr
